@@ -1,0 +1,27 @@
+"""Completeness and consistency checks (DESIGN §4).
+
+Use :func:`run_checks`; rules live in the sibling modules and register
+themselves with :func:`dossierkit.checks.engine.rule`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+from ..workspace import Workspace, utc_now
+from . import consent as _consent  # noqa: F401  (registers rules)
+from . import documents as _documents  # noqa: F401
+from . import images as _images  # noqa: F401
+from .engine import CheckContext, CheckReport, Finding, Profile, RuleSpec, load_profile, rule, run_profile
+
+__all__ = ["run_checks", "CheckReport", "Finding", "Profile", "RuleSpec", "load_profile", "rule", "CheckContext"]
+
+
+def run_checks(workspace: Workspace | str | os.PathLike, profile: str | None = None,
+               today: dt.date | None = None) -> CheckReport:
+    """Run the profile (default: the dossier's own, usually ``second-opinion``)."""
+    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+    prof = load_profile(profile or ws.dossier.profile)
+    ctx = CheckContext(ws, prof, today=today)
+    return CheckReport(profile=prof.name, findings=run_profile(ctx), checked_at=utc_now())

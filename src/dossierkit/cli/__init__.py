@@ -1,0 +1,86 @@
+"""The ``dossierkit`` command line: a thin typer layer over the library.
+
+Each command lives in a module of this package grouped by capability and
+only parses options, calls the documented library API, and renders the
+result (human table or ``--json``). Errors are :class:`DossierkitError`
+lines with documented exit codes (docs/exit-codes.md); a traceback is shown
+only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from ..errors import DossierkitError, ExitCode
+from . import ui
+
+app = typer.Typer(
+    name="dossierkit",
+    help="Assemble, check, encrypt and trace a cancer patient's dossier for a therapeutic second opinion.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+STATE = {"debug": False}
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors (patient data scrubbed)."),
+    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+) -> None:
+    STATE["debug"] = debug
+    if version:
+        from .. import __version__
+
+        typer.echo(f"dossierkit {__version__}")
+        raise typer.Exit(0)
+
+
+# Command modules register themselves on `app` when imported.
+from . import workspace_cmds  # noqa: E402,F401
+from . import images_cmds  # noqa: E402,F401
+from . import package_cmds  # noqa: E402,F401
+from . import trace_cmds  # noqa: E402,F401
+
+
+def _debug_requested(argv: list[str]) -> bool:
+    return STATE["debug"] or "--debug" in argv
+
+
+def _is_usage_exception(exc: BaseException) -> bool:
+    # typer's (vendored) click exceptions: ClickException/UsageError/BadParameter
+    return hasattr(exc, "format_message") and isinstance(getattr(exc, "exit_code", None), int)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: run the app, map every outcome to an exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    code: int = ExitCode.OK
+    try:
+        rv = app(args=args, prog_name="dossierkit", standalone_mode=False)
+        code = rv if isinstance(rv, int) else ExitCode.OK
+    except typer.Exit as exc:
+        code = exc.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        ui.error_line("interrupted")
+        code = ExitCode.INTERRUPTED
+    except DossierkitError as exc:
+        if _debug_requested(args):
+            ui.err.print_exception(show_locals=False)
+        ui.error_line(exc.line())
+        code = exc.exit_code
+    except Exception as exc:
+        if _is_usage_exception(exc):
+            ui.error_line(exc.format_message() + " (see --help)")
+            code = ExitCode.USAGE
+        else:  # a bug: one line unless --debug
+            if _debug_requested(args):
+                ui.err.print_exception(show_locals=False)
+            ui.error_line(f"internal error ({type(exc).__name__}) — rerun with --debug and report it")
+            code = ExitCode.INTERNAL
+    sys.exit(int(code))

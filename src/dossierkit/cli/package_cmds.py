@@ -1,0 +1,5 @@
+"""CLI commands: package_cmds (see the capability module)."""
+
+from __future__ import annotations
+
+from . import app  # noqa: F401

@@ -1,0 +1,124 @@
+"""Terminal output for the CLI: JSON, tables, progress bars, error lines.
+
+Human output goes to stderr except tables/reports (stdout); ``--json`` writes
+exactly one JSON document to stdout and nothing else there.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn,
+                           TimeRemainingColumn, TransferSpeedColumn)
+from rich.table import Table
+
+from ..progress import NULL_PROGRESS, Progress
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+LEVEL_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan", "ok": "green"}
+
+
+def emit_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def error_line(text: str) -> None:
+    for line in str(text).splitlines() or [""]:
+        err.print(f"dossierkit: error: {line}", style="red", markup=False, highlight=False)
+
+
+def note(text: str) -> None:
+    err.print(text, markup=False, highlight=False)
+
+
+def findings_table(findings: list[dict[str, Any]], title: str | None = None) -> Table:
+    table = Table(title=title, show_lines=False)
+    for col in ("level", "code", "message", "file"):
+        table.add_column(col, overflow="fold")
+    for f in findings:
+        table.add_row(f"[{LEVEL_STYLE.get(f['level'], '')}]{f['level']}[/]", f["code"], f["message"],
+                      f.get("file") or "")
+    return table
+
+
+class _RichProgress:
+    """Adapter from :class:`dossierkit.progress.Progress` to a rich bar."""
+
+    def __init__(self, bar: RichProgress):
+        self.bar = bar
+        self.task = None
+        self.unit = "B"
+
+    def start(self, label: str, total: int | None = None, unit: str = "B") -> None:
+        if self.task is not None:
+            self.bar.update(self.task, visible=False)
+        self.unit = unit
+        self.task = self.bar.add_task(label, total=total, unit=unit)
+
+    def advance(self, amount: int = 1) -> None:
+        if self.task is not None:
+            self.bar.advance(self.task, amount)
+
+    def finish(self) -> None:
+        if self.task is not None:
+            t = self.bar.tasks[self.task] if isinstance(self.task, int) else None
+            if t is not None and t.total is not None:
+                self.bar.update(self.task, completed=t.total)
+
+
+class _RateColumn(TextColumn):
+    """files/s for counted units, bytes/s for bytes."""
+
+    def __init__(self):
+        super().__init__("")
+
+    def render(self, task):  # type: ignore[override]
+        if task.fields.get("unit") == "B":
+            return TransferSpeedColumn().render(task)
+        speed = task.finished_speed or task.speed
+        from rich.text import Text
+
+        return Text(f"{speed:,.0f} {task.fields.get('unit', '')}/s" if speed else "", style="progress.data.speed")
+
+
+class _AmountColumn(TextColumn):
+    def __init__(self):
+        super().__init__("")
+
+    def render(self, task):  # type: ignore[override]
+        if task.fields.get("unit") == "B":
+            return DownloadColumn().render(task)
+        return MofNCompleteColumn().render(task)
+
+
+@contextmanager
+def progress_for(enabled: bool):
+    """Yield a :class:`Progress`: a rich bar on an interactive stderr, else a no-op."""
+    if not enabled or not err.is_terminal:
+        yield NULL_PROGRESS
+        return
+    bar = RichProgress(TextColumn("{task.description}"), BarColumn(), _AmountColumn(), _RateColumn(),
+                       TimeRemainingColumn(), console=err, transient=False)
+    with bar:
+        yield _RichProgress(bar)
+
+
+class Stopwatch:
+    def __init__(self):
+        self.t0 = time.perf_counter()
+
+    @property
+    def seconds(self) -> float:
+        return time.perf_counter() - self.t0
+
+
+def typed_progress(p: Progress) -> Progress:
+    return p

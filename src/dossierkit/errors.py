@@ -1,0 +1,68 @@
+"""Error types and the exit codes they map to.
+
+Every failure a user can cause is a :class:`DossierkitError` carrying one
+human line (what, which file, what to do) and a documented exit code
+(docs/exit-codes.md). The CLI prints the line and exits with the code; only
+``--debug`` shows a traceback.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    INCOMPLETE = 1  # the dossier has blocking findings (check, pack refused)
+    USAGE = 2  # bad option, bad or unreadable input file
+    INTEGRITY = 3  # verification failed: tampered, corrupt, bad signature, broken journal
+    DECRYPTION = 4  # wrong password or key, or not a dossierkit package
+    OUTPUT = 5  # cannot write the output: exists, read-only, disk full
+    INTERNAL = 70  # a bug: rerun with --debug and report it
+    INTERRUPTED = 130
+
+
+class DossierkitError(Exception):
+    """Base error: ``str(err)`` is the one line shown to the user."""
+
+    exit_code: ExitCode = ExitCode.USAGE
+
+    def __init__(self, message: str, *, hint: str | None = None, path: object | None = None):
+        self.message = message
+        self.hint = hint
+        self.path = str(path) if path is not None else None
+        super().__init__(self.line())
+
+    def line(self) -> str:
+        text = self.message
+        if self.path and self.path not in text:
+            text = f"{self.path}: {text}"
+        if self.hint:
+            text = f"{text} — {self.hint}"
+        return text
+
+
+class UsageError(DossierkitError):
+    exit_code = ExitCode.USAGE
+
+
+class InputError(DossierkitError):
+    """An input file is missing, unreadable, or not what it should be."""
+
+    exit_code = ExitCode.USAGE
+
+
+class IncompleteError(DossierkitError):
+    exit_code = ExitCode.INCOMPLETE
+
+
+class IntegrityError(DossierkitError):
+    exit_code = ExitCode.INTEGRITY
+
+
+class DecryptionError(DossierkitError):
+    exit_code = ExitCode.DECRYPTION
+
+
+class OutputError(DossierkitError):
+    exit_code = ExitCode.OUTPUT

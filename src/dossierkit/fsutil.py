@@ -1,0 +1,167 @@
+"""File-system helpers shared by every module: atomic writes, streaming
+hashes and bit-exact copies.
+
+Outputs are written to a temporary file *in the target folder* (so no patient
+data lands in a system temp dir and the final rename is atomic), fsynced, then
+renamed. Temporary names start with ``.dk-tmp-`` so an interrupted run's
+leftovers are recognisable and cleaned by :func:`clean_stale_temps`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import json
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from .errors import InputError, OutputError
+
+CHUNK = 1024 * 1024  # 1 MiB: large enough for hashlib/ciphers to release the GIL
+TEMP_PREFIX = ".dk-tmp-"
+
+
+def _output_error(exc: OSError, path: Path) -> OutputError:
+    if exc.errno == errno.ENOSPC:
+        return OutputError("no space left on the device", path=path, hint="free space or choose another output folder")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return OutputError("cannot write here (read-only or permission denied)", path=path,
+                           hint="choose a writable output folder")
+    return OutputError(f"cannot write: {exc.strerror or exc}", path=path)
+
+
+def temp_path_for(target: Path) -> Path:
+    return target.parent / f"{TEMP_PREFIX}{secrets.token_hex(6)}.part"
+
+
+@contextlib.contextmanager
+def atomic_writer(target: str | os.PathLike, mode: str = "wb", *, perms: int | None = None,
+                  overwrite: bool = True) -> Iterator[IO[Any]]:
+    """Yield a file object; on success it is fsynced and renamed onto *target*.
+
+    On any exception the temporary file is removed and nothing appears at
+    *target*. ``perms`` sets the mode bits before data is written (0o600 for
+    private keys). ``overwrite=False`` refuses an existing target.
+    """
+    target = Path(target)
+    if not overwrite and target.exists():
+        raise OutputError("already exists", path=target, hint="choose another name or pass --force")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _output_error(exc, target.parent) from exc
+    tmp = temp_path_for(target)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, perms if perms is not None else 0o644)
+    except OSError as exc:
+        raise _output_error(exc, target) from exc
+    try:
+        if perms is not None:
+            os.fchmod(fd, perms)
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": "\n"})) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+        _fsync_dir(target.parent)
+    except OSError as exc:
+        _unlink_quietly(tmp)
+        raise _output_error(exc, target) from exc
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        dfd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
+
+def _unlink_quietly(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()
+
+
+def write_bytes_atomic(target: str | os.PathLike, data: bytes, *, perms: int | None = None) -> None:
+    with atomic_writer(target, "wb", perms=perms) as fh:
+        fh.write(data)
+
+
+def write_text_atomic(target: str | os.PathLike, text: str, *, perms: int | None = None) -> None:
+    write_bytes_atomic(target, text.encode("utf-8"), perms=perms)
+
+
+def write_json_atomic(target: str | os.PathLike, obj: Any, *, perms: int | None = None) -> None:
+    write_text_atomic(target, json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=False) + "\n", perms=perms)
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except FileNotFoundError as exc:
+        raise InputError("file not found", path=path) from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"not valid JSON ({exc})", path=path, hint="restore it from a backup") from exc
+
+
+def iter_chunks(fh: IO[bytes], size: int = CHUNK) -> Iterator[bytes]:
+    while True:
+        block = fh.read(size)
+        if not block:
+            return
+        yield block
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file, streamed."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter_chunks(fh):
+            h.update(block)
+    return h.hexdigest()
+
+
+def copy_with_hash(src: str | os.PathLike, dst: str | os.PathLike) -> tuple[str, int]:
+    """Copy *src* to *dst* atomically, bit-exact; return (sha256 hex, size).
+
+    The hash is computed from the bytes read, in the same pass as the copy.
+    """
+    h = hashlib.sha256()
+    size = 0
+    try:
+        src_fh = open(src, "rb")
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", path=src) from exc
+    with src_fh, atomic_writer(dst) as out:
+        for block in iter_chunks(src_fh):
+            h.update(block)
+            out.write(block)
+            size += len(block)
+    return h.hexdigest(), size
+
+
+def clean_stale_temps(folder: str | os.PathLike) -> list[Path]:
+    """Remove ``.dk-tmp-*`` leftovers of an interrupted run in *folder*."""
+    removed = []
+    folder = Path(folder)
+    if folder.is_dir():
+        for p in folder.glob(f"{TEMP_PREFIX}*"):
+            with contextlib.suppress(OSError):
+                if p.is_dir():
+                    import shutil
+
+                    shutil.rmtree(p)
+                else:
+                    p.unlink()
+                removed.append(p)
+    return removed

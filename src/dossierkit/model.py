@@ -1,0 +1,452 @@
+"""Pure data model of a dossier workspace: the ``dossier.toml`` contents and
+the workspace indexes (documents, images). No I/O here.
+
+Serialised forms are plain dicts (TOML for ``dossier.toml``, JSON for the
+indexes) so that the manifest, receipts and ``--json`` outputs reuse them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .errors import InputError
+
+SCHEMA_VERSION = 1
+
+# Document kinds and their LOINC codes (DESIGN §2, issue #2).
+DOCUMENT_KINDS: dict[str, tuple[str | None, str, str]] = {
+    # kind: (LOINC, French label, English label)
+    "rcp": ("34794-8", "Fiche RCP", "Multidisciplinary tumour board record"),
+    "pathology": ("60568-3", "CR d'anatomie et cytologie pathologiques", "Pathology report"),
+    "imaging-report": ("18748-4", "CR d'imagerie", "Imaging report"),
+    "operative-report": ("34874-8", "CR opératoire", "Operative report"),
+    "biology": ("11502-2", "CR de biologie", "Laboratory report"),
+    "treatment-plan": ("18776-5", "Programme personnalisé de soins (PPS)", "Treatment plan"),
+    "referral-letter": ("96349-6", "Lettre d'adressage", "Referral letter"),
+    "consultation": ("11488-4", "CR de consultation", "Consultation note"),
+    "other": (None, "Autre document", "Other document"),
+}
+
+SEXES = {"F", "M", "O", "U"}
+IDENTIFIER_SYSTEMS = {"INS-NIR", "INS-NIA", "IPP", "OTHER"}
+RESTRICTIONS = {
+    "no-copy-to-initial-physician": "Le patient refuse qu'une copie soit adressée au médecin initial / "
+    "The patient refuses that a copy be sent to the initial physician",
+    "no-copy-to-treating-gp": "Le patient refuse qu'une copie soit adressée au médecin traitant / "
+    "The patient refuses that a copy be sent to the treating GP",
+}
+
+
+class InvalidDossierError(InputError):
+    """``dossier.toml`` has one or more problems; each is one line."""
+
+    def __init__(self, problems: list[str], path: object | None = None):
+        self.problems = problems
+        super().__init__("; ".join(problems), path=path)
+
+    def line(self) -> str:
+        where = f"{self.path}: " if self.path else ""
+        return "\n".join(f"{where}{p}" for p in self.problems)
+
+
+@dataclass
+class Person:
+    """A practitioner or contact. Only ``name`` is required."""
+
+    name: str
+    role: str | None = None  # e.g. "oncologue", "médecin traitant"
+    establishment: str | None = None
+    email: str | None = None  # MSSanté address when known
+    phone: str | None = None
+    rpps: str | None = None  # French practitioner identifier
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v not in (None, "")}
+
+
+@dataclass
+class Identifier:
+    value: str
+    system: str = "IPP"  # INS-NIR, INS-NIA, IPP, OTHER
+    issuer: str | None = None  # establishment that assigned a local IPP
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v not in (None, "")}
+
+
+@dataclass
+class Patient:
+    family_name: str
+    given_names: list[str]
+    birth_date: dt.date
+    sex: str
+    identifier: Identifier | None = None
+    birth_name: str | None = None  # nom de naissance, when it differs (used for matching)
+    # The patient's IDs in other establishments (e.g. the imaging centre's
+    # PatientID), confirmed by staff: accepted in DICOM headers besides `identifier`.
+    other_ids: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "family_name": self.family_name,
+            "given_names": list(self.given_names),
+            "birth_date": self.birth_date.isoformat(),
+            "sex": self.sex,
+        }
+        if self.birth_name:
+            d["birth_name"] = self.birth_name
+        if self.identifier:
+            d["identifier"] = self.identifier.to_dict()
+        if self.other_ids:
+            d["other_ids"] = list(self.other_ids)
+        return d
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.family_name.upper()} {' '.join(self.given_names)}".strip()
+
+
+@dataclass
+class Consent:
+    given: bool
+    date: dt.date | None = None
+    given_by: str | None = None  # "patient", "représentant légal: …"
+    recorded_by: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"given": self.given}
+        if self.date:
+            d["date"] = self.date.isoformat()
+        for k in ("given_by", "recorded_by"):
+            if getattr(self, k):
+                d[k] = getattr(self, k)
+        return d
+
+
+@dataclass
+class Dossier:
+    """The contents of ``dossier.toml``."""
+
+    id: str
+    patient: Patient
+    purpose: str = "second-opinion"
+    created: str | None = None
+    profile: str = "second-opinion"
+    sender: Person | None = None
+    initial_physician: Person | None = None
+    treating_gp: Person | None = None
+    second_opinion: Person | None = None  # second practitioner / establishment
+    consent: Consent | None = None
+    restrictions: list[str] = field(default_factory=list)
+    notes: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"schema": SCHEMA_VERSION, "id": self.id, "purpose": self.purpose,
+                             "profile": self.profile}
+        if self.created:
+            d["created"] = self.created
+        d["patient"] = self.patient.to_dict()
+        for k in ("sender", "initial_physician", "treating_gp", "second_opinion"):
+            p = getattr(self, k)
+            if p:
+                d[k] = p.to_dict()
+        if self.consent:
+            d["consent"] = self.consent.to_dict()
+        d["restrictions"] = list(self.restrictions)
+        if self.notes:
+            d["notes"] = self.notes
+        return d
+
+    def has_restriction(self, name: str) -> bool:
+        return name in self.restrictions
+
+
+# ---------------------------------------------------------------------------
+# Validation of the dict read from TOML: one line per problem (field, why, fix)
+
+
+def _as_date(value: Any, fld: str, problems: list[str]) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    problems.append(f"{fld}: {value!r} is not a date — write it as YYYY-MM-DD, e.g. 1961-04-12")
+    return None
+
+
+def _as_str(d: dict, key: str, fld: str, problems: list[str], required: bool = False) -> str | None:
+    value = d.get(key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            problems.append(f"{fld}: missing — add {key} = \"…\"")
+        return None
+    if not isinstance(value, (str, int)):
+        problems.append(f"{fld}: expected text, got {type(value).__name__} — write it in quotes")
+        return None
+    return str(value).strip()
+
+
+def _person(d: Any, fld: str, problems: list[str]) -> Person | None:
+    if d is None:
+        return None
+    if isinstance(d, str):
+        return Person(name=d.strip()) if d.strip() else None
+    if not isinstance(d, dict):
+        problems.append(f"{fld}: expected a table with at least name = \"…\"")
+        return None
+    name = _as_str(d, "name", f"{fld}.name", problems, required=True)
+    known = {"name", "role", "establishment", "email", "phone", "rpps"}
+    for k in d:
+        if k not in known:
+            problems.append(f"{fld}.{k}: unknown field — allowed: {', '.join(sorted(known))}")
+    if name is None:
+        return None
+    return Person(name=name, **{k: _as_str(d, k, f"{fld}.{k}", problems) for k in known - {"name"}})
+
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def dossier_from_dict(d: Any, path: object | None = None) -> Dossier:
+    """Validate and build a :class:`Dossier`; raise :class:`InvalidDossierError`
+    listing every problem at once."""
+    problems: list[str] = []
+    if not isinstance(d, dict):
+        raise InvalidDossierError(["the file is not a TOML table"], path)
+    schema = d.get("schema", SCHEMA_VERSION)
+    if schema != SCHEMA_VERSION:
+        problems.append(f"schema: version {schema!r} is not supported (expected {SCHEMA_VERSION})")
+    dossier_id = _as_str(d, "id", "id", problems, required=True)
+
+    p = d.get("patient")
+    patient = None
+    if not isinstance(p, dict):
+        problems.append("patient: missing — add a [patient] table with family_name, given_names, birth_date, sex")
+    else:
+        family = _as_str(p, "family_name", "patient.family_name", problems, required=True)
+        given = p.get("given_names")
+        if isinstance(given, str):
+            given = [g for g in re.split(r"[\s,]+", given.strip()) if g]
+        if not given or not isinstance(given, list) or not all(isinstance(g, str) and g.strip() for g in given):
+            problems.append("patient.given_names: missing — add given_names = [\"Claire\", \"Louise\"]")
+            given = []
+        bd = p.get("birth_date")
+        birth = _as_date(bd, "patient.birth_date", problems) if bd is not None else None
+        if bd is None:
+            problems.append("patient.birth_date: missing — add birth_date = 1961-04-12")
+        elif birth and (birth > dt.date.today() or birth.year < 1900):
+            problems.append(f"patient.birth_date: {birth} is not plausible — check the year")
+        sex = _as_str(p, "sex", "patient.sex", problems, required=True)
+        if sex is not None:
+            sex = sex.upper()
+            if sex not in SEXES:
+                problems.append(f"patient.sex: {sex!r} is not one of F, M, O, U")
+        ident = None
+        ident_d = p.get("identifier")
+        if ident_d is not None:
+            if isinstance(ident_d, str):
+                ident_d = {"value": ident_d}
+            if not isinstance(ident_d, dict):
+                problems.append("patient.identifier: expected a table with value and system")
+            else:
+                value = _as_str(ident_d, "value", "patient.identifier.value", problems, required=True)
+                system = (_as_str(ident_d, "system", "patient.identifier.system", problems) or "IPP").upper()
+                if system not in IDENTIFIER_SYSTEMS:
+                    problems.append(f"patient.identifier.system: {system!r} is not one of "
+                                    f"{', '.join(sorted(IDENTIFIER_SYSTEMS))}")
+                if system == "INS-NIR" and value and not re.fullmatch(r"[12]\d{12}(\d{2})?", value.replace(" ", "")):
+                    problems.append("patient.identifier.value: an INS (NIR) has 13 digits (+2 key digits) "
+                                    "starting with 1 or 2 — check the number")
+                if value:
+                    ident = Identifier(value=value, system=system,
+                                       issuer=_as_str(ident_d, "issuer", "patient.identifier.issuer", problems))
+        other_ids = p.get("other_ids", [])
+        if isinstance(other_ids, str):
+            other_ids = [other_ids]
+        if not isinstance(other_ids, list) or not all(isinstance(x, (str, int)) for x in other_ids):
+            problems.append("patient.other_ids: expected a list of identifiers, e.g. [\"IPP-CHU-123\"]")
+            other_ids = []
+        if family and given and birth and sex in SEXES:
+            patient = Patient(family_name=family, given_names=[g.strip() for g in given], birth_date=birth,
+                              sex=sex, identifier=ident,
+                              birth_name=_as_str(p, "birth_name", "patient.birth_name", problems),
+                              other_ids=[str(x).strip() for x in other_ids if str(x).strip()])
+
+    people = {k: _person(d.get(k), k, problems)
+              for k in ("sender", "initial_physician", "treating_gp", "second_opinion")}
+    for k, person in people.items():
+        if person and person.email and not _EMAIL.match(person.email):
+            problems.append(f"{k}.email: {person.email!r} is not an e-mail address")
+
+    consent = None
+    c = d.get("consent")
+    if c is not None:
+        if not isinstance(c, dict):
+            problems.append("consent: expected a table, e.g. [consent] given = true, date = 2026-11-20")
+        else:
+            given_flag = c.get("given", False)
+            if not isinstance(given_flag, bool):
+                problems.append("consent.given: expected true or false")
+                given_flag = False
+            cdate = _as_date(c["date"], "consent.date", problems) if c.get("date") is not None else None
+            if cdate and cdate > dt.date.today():
+                problems.append(f"consent.date: {cdate} is in the future — check the date")
+            consent = Consent(given=given_flag, date=cdate,
+                              given_by=_as_str(c, "given_by", "consent.given_by", problems),
+                              recorded_by=_as_str(c, "recorded_by", "consent.recorded_by", problems))
+
+    restrictions = d.get("restrictions", [])
+    if isinstance(restrictions, str):
+        restrictions = [restrictions]
+    if not isinstance(restrictions, list):
+        problems.append("restrictions: expected a list, e.g. [\"no-copy-to-initial-physician\"]")
+        restrictions = []
+    for r in restrictions:
+        if r not in RESTRICTIONS:
+            problems.append(f"restrictions: {r!r} is unknown — allowed: {', '.join(sorted(RESTRICTIONS))}")
+
+    if problems:
+        raise InvalidDossierError(problems, path)
+    assert patient is not None and dossier_id is not None
+    return Dossier(id=dossier_id, patient=patient, purpose=str(d.get("purpose", "second-opinion")),
+                   created=d.get("created") if isinstance(d.get("created"), str) else None,
+                   profile=str(d.get("profile", "second-opinion")),
+                   consent=consent, restrictions=list(restrictions),
+                   notes=d.get("notes") if isinstance(d.get("notes"), str) else None, **people)
+
+
+# ---------------------------------------------------------------------------
+# Workspace indexes
+
+
+@dataclass
+class DocumentRecord:
+    """One PDF document of the workspace (``index/documents.json``)."""
+
+    id: str  # neutral id, e.g. "DOC0001"; also the stored file's stem
+    kind: str
+    path: str  # relative to the workspace root, e.g. "documents/DOC0001.pdf"
+    sha256: str
+    size: int
+    original_name: str  # kept only inside the workspace (may hold PHI)
+    title: str | None = None
+    date: str | None = None  # ISO date of the document (not of the import)
+    pages: int = 0
+    has_text: bool = False  # False: scanned, text not extractable
+    added: str | None = None  # UTC ISO time of `add`
+
+    @property
+    def loinc(self) -> str | None:
+        return DOCUMENT_KINDS.get(self.kind, (None,))[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["loinc"] = self.loinc
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DocumentRecord:
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+@dataclass
+class ImageInstance:
+    """One DICOM instance copied into the workspace (``index/images.json``).
+
+    Flat on purpose: patients, studies and series are derived by grouping
+    (:func:`group_studies`), so there is one source of truth per attribute.
+    """
+
+    sop_instance_uid: str
+    sop_class_uid: str
+    study_instance_uid: str
+    series_instance_uid: str
+    path: str  # relative to the workspace root
+    sha256: str
+    size: int
+    transfer_syntax: str | None = None
+    patient_name: str | None = None  # DICOM PN as found, e.g. "MARTIN^Claire"
+    patient_id: str | None = None
+    patient_birth_date: str | None = None  # DICOM DA as found, e.g. "19610412"
+    patient_sex: str | None = None
+    study_date: str | None = None
+    study_time: str | None = None
+    study_id: str | None = None
+    study_description: str | None = None
+    accession_number: str | None = None
+    modality: str | None = None
+    series_number: int | None = None
+    series_description: str | None = None
+    instance_number: int | None = None
+    has_meta: bool = True  # False: file had no Part 10 preamble/meta header
+    source: str | None = None  # where it was imported from (workspace-local, may hold PHI)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ImageInstance:
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+@dataclass
+class SeriesSummary:
+    series_instance_uid: str
+    modality: str | None
+    series_number: int | None
+    description: str | None
+    instances: list[ImageInstance]
+
+
+@dataclass
+class StudySummary:
+    study_instance_uid: str
+    date: str | None
+    description: str | None
+    accession_number: str | None
+    patient_keys: set[tuple[str | None, str | None, str | None]]  # (name, id, birth date) as found
+    series: list[SeriesSummary]
+
+    @property
+    def modalities(self) -> list[str]:
+        return sorted({s.modality for s in self.series if s.modality})
+
+    @property
+    def instance_count(self) -> int:
+        return sum(len(s.instances) for s in self.series)
+
+
+def group_studies(instances: list[ImageInstance]) -> list[StudySummary]:
+    """Group instances into studies and series, in a stable order (date, UID)."""
+    studies: dict[str, StudySummary] = {}
+    series: dict[tuple[str, str], SeriesSummary] = {}
+    for inst in instances:
+        st = studies.get(inst.study_instance_uid)
+        if st is None:
+            st = studies[inst.study_instance_uid] = StudySummary(
+                inst.study_instance_uid, inst.study_date, inst.study_description, inst.accession_number, set(), [])
+        st.patient_keys.add((inst.patient_name, inst.patient_id, inst.patient_birth_date))
+        key = (inst.study_instance_uid, inst.series_instance_uid)
+        se = series.get(key)
+        if se is None:
+            se = series[key] = SeriesSummary(inst.series_instance_uid, inst.modality, inst.series_number,
+                                             inst.series_description, [])
+            st.series.append(se)
+        se.instances.append(inst)
+    for st in studies.values():
+        st.series.sort(key=lambda s: (s.series_number if s.series_number is not None else 1 << 30,
+                                      s.series_instance_uid))
+        for se in st.series:
+            se.instances.sort(key=lambda i: (i.instance_number if i.instance_number is not None else 1 << 30,
+                                             i.sop_instance_uid))
+    return sorted(studies.values(), key=lambda s: (s.date or "", s.study_instance_uid))

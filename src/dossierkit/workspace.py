@@ -1,0 +1,181 @@
+"""The dossier workspace on disk.
+
+Layout (all names neutral; patient data stays inside the files)::
+
+    DIR/dossier.toml            identity, purpose, people, consent, restrictions
+    DIR/documents/DOC0001.pdf   PDF copies
+    DIR/images/…                DICOM copies (see dossierkit.images)
+    DIR/index/documents.json    document index  (list of DocumentRecord)
+    DIR/index/images.json       image index     (see dossierkit.images)
+    DIR/journal.jsonl           transmission journal (see dossierkit.journal)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from .errors import InputError, OutputError
+from .fsutil import read_json, write_bytes_atomic, write_json_atomic
+from .model import Dossier, DocumentRecord, ImageInstance, dossier_from_dict
+
+DOSSIER_FILE = "dossier.toml"
+DOCUMENTS_DIR = "documents"
+IMAGES_DIR = "images"
+INDEX_DIR = "index"
+DOCUMENTS_INDEX = "index/documents.json"
+IMAGES_INDEX = "index/images.json"
+JOURNAL_FILE = "journal.jsonl"
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def new_dossier_id() -> str:
+    """Random, PHI-free dossier id, e.g. ``DK-20261123-7F3A9C2E``."""
+    return f"DK-{dt.date.today():%Y%m%d}-{secrets.token_hex(4).upper()}"
+
+
+def _toml_ready(obj: Any) -> Any:
+    """Convert ISO date strings of known date fields back to TOML dates."""
+    if isinstance(obj, dict):
+        out = {}
+        for k, v in obj.items():
+            if k in ("birth_date", "date") and isinstance(v, str):
+                try:
+                    v = dt.date.fromisoformat(v)
+                except ValueError:
+                    pass
+            out[k] = _toml_ready(v)
+        return out
+    if isinstance(obj, list):
+        return [_toml_ready(v) for v in obj]
+    return obj
+
+
+def load_dossier_file(path: str | os.PathLike) -> Dossier:
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise InputError("no dossier.toml here", path=path,
+                         hint="create the workspace with `dossierkit init DIR`") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"not valid TOML ({exc})", path=path, hint="fix the syntax at the line shown") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read ({exc})", path=path) from exc
+    return dossier_from_dict(data, path)
+
+
+class Workspace:
+    """A dossier workspace folder. Cheap to construct; reads lazily."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+        if not (self.root / DOSSIER_FILE).is_file():
+            raise InputError("not a dossier workspace (no dossier.toml)", path=self.root,
+                             hint="create one with `dossierkit init DIR`")
+        self._dossier: Dossier | None = None
+
+    # -- dossier.toml -------------------------------------------------------
+    @property
+    def dossier(self) -> Dossier:
+        if self._dossier is None:
+            self._dossier = load_dossier_file(self.root / DOSSIER_FILE)
+        return self._dossier
+
+    def save_dossier(self, dossier: Dossier) -> None:
+        write_bytes_atomic(self.root / DOSSIER_FILE, dump_dossier_toml(dossier))
+        self._dossier = dossier
+
+    # -- paths --------------------------------------------------------------
+    def path(self, rel: str) -> Path:
+        return self.root / rel
+
+    @property
+    def documents_dir(self) -> Path:
+        return self.root / DOCUMENTS_DIR
+
+    @property
+    def images_dir(self) -> Path:
+        return self.root / IMAGES_DIR
+
+    @property
+    def journal_path(self) -> Path:
+        return self.root / JOURNAL_FILE
+
+    # -- indexes ------------------------------------------------------------
+    def documents(self) -> list[DocumentRecord]:
+        p = self.root / DOCUMENTS_INDEX
+        if not p.exists():
+            return []
+        return [DocumentRecord.from_dict(d) for d in read_json(p)]
+
+    def save_documents(self, docs: list[DocumentRecord]) -> None:
+        write_json_atomic(self.root / DOCUMENTS_INDEX, [d.to_dict() for d in docs])
+
+    def images_index(self) -> dict[str, Any]:
+        """The raw image index: ``{"instances": [...], "problems": [...], ...}``."""
+        p = self.root / IMAGES_INDEX
+        if not p.exists():
+            return {"instances": [], "problems": []}
+        return read_json(p)
+
+    def images(self) -> list[ImageInstance]:
+        return [ImageInstance.from_dict(d) for d in self.images_index().get("instances", [])]
+
+    def save_images_index(self, index: dict[str, Any]) -> None:
+        write_json_atomic(self.root / IMAGES_INDEX, index)
+
+
+def dump_dossier_toml(dossier: Dossier) -> bytes:
+    header = ("# dossierkit workspace — dossier.toml\n"
+              "# Contains patient data: keep this folder on protected storage.\n"
+              "# Schema: docs/dossier-toml.md\n\n")
+    return header.encode() + tomli_w.dumps(_toml_ready(dossier.to_dict())).encode("utf-8")
+
+
+def init_workspace(root: str | os.PathLike, data: dict[str, Any], *, force: bool = False) -> Workspace:
+    """Create a workspace at *root* from a dict shaped like ``dossier.toml``.
+
+    Missing ``id``/``created`` are generated. The data is validated first
+    (every problem reported at once); nothing is written if it is invalid.
+    """
+    root = Path(root)
+    data = dict(data)
+    data.setdefault("id", new_dossier_id())
+    data.setdefault("created", utc_now())
+    dossier = dossier_from_dict(data, "dossier")
+    if (root / DOSSIER_FILE).exists() and not force:
+        raise OutputError("a workspace already exists here", path=root,
+                          hint="choose another folder or pass --force to overwrite dossier.toml")
+    if root.exists() and not root.is_dir():
+        raise OutputError("exists and is not a folder", path=root)
+    for sub in (DOCUMENTS_DIR, IMAGES_DIR, INDEX_DIR):
+        try:
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot create the workspace ({exc.strerror})", path=root) from exc
+    write_bytes_atomic(root / DOSSIER_FILE, dump_dossier_toml(dossier))
+    return Workspace(root)
+
+
+def read_toml_file(path: str | os.PathLike) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise InputError("file not found", path=path) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"not valid TOML ({exc})", path=path) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read ({exc})", path=path) from exc
