@@ -1,0 +1,62 @@
+"""Shared test fixtures and helpers.
+
+Interop tests use real external tools. Off CI a missing tool skips the test
+with a reason; with ``CI=true`` a missing tool is a failure (the CI installs
+them all in .ci/run).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def need_tool(name: str) -> str:
+    """Return the path of an external tool, or skip (fail on CI) when absent."""
+    path = shutil.which(name)
+    if path:
+        return path
+    if IN_CI:
+        pytest.fail(f"required tool {name!r} is not installed on CI (.ci/run must install it)")
+    pytest.skip(f"{name!r} not installed (Debian package needed; installed by .ci/run)")
+
+
+def run_cli(*args: str, input: str | None = None, env: dict | None = None, cwd: str | Path | None = None):
+    """Run the real console entry point in a subprocess; returns CompletedProcess."""
+    full_env = {**os.environ, **(env or {})}
+    full_env.pop("COLUMNS", None)
+    return subprocess.run([sys.executable, "-m", "dossierkit", *map(str, args)], input=input, capture_output=True,
+                          text=True, env=full_env, cwd=cwd, timeout=600)
+
+
+@pytest.fixture
+def cli():
+    return run_cli
+
+
+SAMPLE_PATIENT = {
+    "patient": {
+        "family_name": "Lefèvre",
+        "given_names": ["Hélène", "Marie"],
+        "birth_date": "1958-03-14",
+        "sex": "F",
+        "identifier": {"value": "2580375123456", "system": "INS-NIR"},
+    },
+    "consent": {"given": True, "date": "2026-11-02", "given_by": "patient"},
+}
+
+
+@pytest.fixture
+def empty_ws(tmp_path):
+    """A fresh workspace for the sample patient with consent, no documents."""
+    from dossierkit.workspace import init_workspace
+
+    return init_workspace(tmp_path / "ws", dict(SAMPLE_PATIENT))
