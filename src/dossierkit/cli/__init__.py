@@ -46,6 +46,7 @@ from . import workspace_cmds  # noqa: E402,F401
 from . import images_cmds  # noqa: E402,F401
 from . import package_cmds  # noqa: E402,F401
 from . import trace_cmds  # noqa: E402,F401
+from . import keys_cmds  # noqa: E402,F401
 
 
 def _debug_requested(argv: list[str]) -> bool:

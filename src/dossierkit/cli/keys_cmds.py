@@ -1,0 +1,56 @@
+"""CLI commands: keys generate / keys show."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from . import app, ui
+
+keys_app = typer.Typer(help="Signing key (Ed25519) and encryption identity (age X25519).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("generate")
+def keys_generate(
+    directory: Optional[Path] = typer.Argument(None, help="Folder for the keys (default: $DOSSIERKIT_HOME/keys or "
+                                                          "~/.config/dossierkit/keys)."),
+    force: bool = typer.Option(False, "--force", help="Replace existing keys."),
+    as_json: bool = typer.Option(False, "--json", help="Write one JSON document to stdout."),
+) -> None:
+    """Create a signing key and an age identity; private files are 0600."""
+    from ..keys import generate_keys
+
+    k = generate_keys(directory, force=force)
+    if as_json:
+        ui.emit_json({"signing_key": str(k.signing_key), "signing_public_key": k.public_key_b64,
+                      "signer_fingerprint": k.fingerprint, "age_identity": str(k.age_identity),
+                      "age_recipient": k.age_recipient})
+    else:
+        ui.out.print(f"signing key:        {k.signing_key} (private, 0600)")
+        ui.out.print(f"signer fingerprint: {k.fingerprint}")
+        ui.out.print(f"age identity:       {k.age_identity} (private, 0600)")
+        ui.out.print(f"age recipient:      {k.age_recipient}")
+
+
+@keys_app.command("show")
+def keys_show(
+    directory: Optional[Path] = typer.Argument(None, help="Keys folder (default as for generate)."),
+    as_json: bool = typer.Option(False, "--json", help="Write one JSON document to stdout."),
+) -> None:
+    """Print the public parts: signer fingerprint and age recipient."""
+    from ..keys import AGE_RECIPIENT, SIGNING_KEY, default_keys_dir, load_signing_key
+    from ..signing import fingerprint
+
+    d = directory or default_keys_dir()
+    fp = fingerprint(load_signing_key(d / SIGNING_KEY).public_key())
+    rec_file = d / AGE_RECIPIENT
+    recipient = rec_file.read_text().strip() if rec_file.exists() else None
+    if as_json:
+        ui.emit_json({"signer_fingerprint": fp, "age_recipient": recipient})
+    else:
+        ui.out.print(f"signer fingerprint: {fp}")
+        if recipient:
+            ui.out.print(f"age recipient:      {recipient}")
