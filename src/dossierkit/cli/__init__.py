@@ -28,17 +28,22 @@ app = typer.Typer(
 STATE = {"debug": False}
 
 
-@app.callback()
-def _root(
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors (patient data scrubbed)."),
-    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
-) -> None:
-    STATE["debug"] = debug
-    if version:
+def _print_version(value: bool) -> None:
+    if value:
         from .. import __version__
 
         typer.echo(f"dossierkit {__version__}")
         raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors (patient data scrubbed)."),
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """Assemble, check, encrypt and trace a cancer patient's dossier for a therapeutic second opinion."""
+    STATE["debug"] = debug
 
 
 # Command modules register themselves on `app` when imported.
