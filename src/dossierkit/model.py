@@ -310,7 +310,7 @@ def dossier_from_dict(d: Any, path: object | None = None) -> Dossier:
         problems.append("restrictions: expected a list, e.g. [\"no-copy-to-initial-physician\"]")
         restrictions = []
     for r in restrictions:
-        if r not in RESTRICTIONS:
+        if not isinstance(r, str) or r not in RESTRICTIONS:
             problems.append(f"restrictions: {r!r} is unknown — allowed: {', '.join(sorted(RESTRICTIONS))}")
 
     if problems:

@@ -21,6 +21,7 @@ from typing import Any
 
 import tomli_w
 
+from . import phi
 from .errors import InputError, OutputError
 from .fsutil import read_json, write_bytes_atomic, write_json_atomic
 from .model import Dossier, DocumentRecord, ImageInstance, dossier_from_dict
@@ -90,6 +91,7 @@ class Workspace:
     def dossier(self) -> Dossier:
         if self._dossier is None:
             self._dossier = load_dossier_file(self.root / DOSSIER_FILE)
+            phi.register(self._dossier.patient)  # so error lines and traces can mask it
         return self._dossier
 
     def save_dossier(self, dossier: Dossier) -> None:

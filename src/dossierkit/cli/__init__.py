@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
         code = ExitCode.INTERRUPTED
     except DossierkitError as exc:
         if _debug_requested(args):
-            ui.err.print_exception(show_locals=False)
+            ui.debug_trace(exc)
         ui.error_line(exc.line())
         code = exc.exit_code
     except Exception as exc:
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
             code = ExitCode.USAGE
         else:  # a bug: one line unless --debug
             if _debug_requested(args):
-                ui.err.print_exception(show_locals=False)
+                ui.debug_trace(exc)
             ui.error_line(f"internal error ({type(exc).__name__}) — rerun with --debug and report it")
             code = ExitCode.INTERNAL
     sys.exit(int(code))

@@ -17,6 +17,7 @@ from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progre
                            TimeRemainingColumn, TransferSpeedColumn)
 from rich.table import Table
 
+from .. import phi
 from ..progress import NULL_PROGRESS, Progress
 
 out = Console(soft_wrap=True)
@@ -31,12 +32,20 @@ def emit_json(obj: Any) -> None:
 
 
 def error_line(text: str) -> None:
-    for line in str(text).splitlines() or [""]:
+    for line in phi.scrub(str(text)).splitlines() or [""]:
         err.print(f"dossierkit: error: {line}", style="red", markup=False, highlight=False)
 
 
 def note(text: str) -> None:
-    err.print(text, markup=False, highlight=False)
+    err.print(phi.scrub(text), markup=False, highlight=False)
+
+
+def debug_trace(exc: BaseException) -> None:
+    """The traceback for --debug, with patient data masked (phi.scrub)."""
+    import traceback
+
+    text = "".join(traceback.format_exception(exc))
+    err.print(phi.scrub(text), markup=False, highlight=False, style="dim")
 
 
 def findings_table(findings: list[dict[str, Any]], title: str | None = None) -> Table:
