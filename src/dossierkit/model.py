@@ -387,6 +387,7 @@ class ImageInstance:
     series_number: int | None = None
     series_description: str | None = None
     instance_number: int | None = None
+    specific_character_set: str | None = None  # (0008,0005) as found, e.g. "ISO_IR 100"; for DICOMDIR records
     has_meta: bool = True  # False: file had no Part 10 preamble/meta header
     source: str | None = None  # where it was imported from (workspace-local, may hold PHI)
 
