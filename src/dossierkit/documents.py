@@ -1,0 +1,363 @@
+"""PDF documents: validation, bounded text extraction, kind guess, and
+:func:`add_documents` (copy into the workspace under neutral names).
+
+Validation is deliberately stricter than pypdf, which repairs what it can:
+a receiving hospital's viewer may not, so a truncated, encrypted, empty or
+page-less file is refused with one line saying what to do. Reading is
+bounded (pages, characters, page-tree nodes) so a hostile PDF cannot hang
+``add`` or ``check``; pypdf's own limits cap decompression.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import os
+import re
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from pypdf import PageObject, PdfReader
+from pypdf.generic import IndirectObject, NameObject
+
+from .doctext import clean_metadata_title, find_document_date, guess_kind, guess_title, parse_user_date
+from .errors import InputError, UsageError
+from .fsutil import copy_with_hash, sha256_file
+from .model import DOCUMENT_KINDS, DocumentRecord
+from .progress import NULL_PROGRESS, Progress
+from .workspace import DOCUMENTS_DIR, Workspace, utc_now
+
+__all__ = ["PdfInfo", "validate_pdf", "extract_text", "guess_kind", "add_documents", "document_kinds_help",
+           "MAX_PAGES", "MAX_CHARS"]
+
+# pypdf reports repairs through the "pypdf" logger; without a handler Python
+# would print them on stderr, breaking the one-line error contract.
+logging.getLogger("pypdf").addHandler(logging.NullHandler())
+
+MAX_PAGES = 30  # pages read for text: a fiche RCP or a report is a few pages
+MAX_CHARS = 200_000
+MAX_TREE_NODES = 10_000  # page-tree nodes visited: bounds cyclic or absurd trees
+MAX_TREE_DEPTH = 64
+MIN_TEXT_LETTERS = 16  # fewer letters than this (a page number, a stamp) = scanned
+HEAD = 1024  # the PDF header must start within the first 1024 bytes (ISO 32000 §7.5.2 note)
+TAIL = 1024  # %%EOF must be within the last 1024 bytes (same tolerance as Acrobat)
+
+
+@dataclass
+class PdfInfo:
+    """What validation learnt about a PDF (text bounded by MAX_PAGES/MAX_CHARS)."""
+
+    pages: int
+    has_text: bool
+    text: str
+    title: str | None  # /Title metadata, if meaningful
+    creation_date: dt.date | None  # /CreationDate metadata
+    encrypted: bool = False  # True: encrypted with an empty user password (opens without one)
+
+
+def document_kinds_help() -> str:
+    return ", ".join(DOCUMENT_KINDS)
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+def _check_envelope(path: Path, fh: IO[bytes], size: int) -> None:
+    """Refuse what is not a whole PDF before pypdf tries to repair it."""
+    if size == 0:
+        raise InputError("is empty (0 bytes), not a PDF", path=path, hint="add the real document")
+    head = fh.read(HEAD)
+    if b"%PDF-" not in head:
+        raise InputError("is not a PDF (no %PDF header)", path=path,
+                         hint="export or print the document to PDF, then add it")
+    fh.seek(max(0, size - TAIL))
+    tail = fh.read(TAIL)
+    eof = tail.rfind(b"%%EOF")
+    if eof < 0:
+        raise InputError("is a truncated or damaged PDF (no end-of-file marker)", path=path,
+                         hint="copy or download it again")
+    sx = re.findall(rb"startxref\s+(\d+)", tail[:eof])
+    if not sx or int(sx[-1]) >= size:
+        raise InputError("is a truncated or damaged PDF (cross-reference table missing)", path=path,
+                         hint="copy or download it again")
+
+
+def _open_reader(path: Path, fh: IO[bytes]):
+    reader = PdfReader(fh, strict=False)
+    encrypted = reader.is_encrypted
+    if encrypted:
+        try:
+            ok = bool(reader.decrypt(""))  # PasswordType.NOT_DECRYPTED == 0
+        except Exception:  # unsupported security handler: same outcome for the user
+            ok = False
+        if not ok:
+            raise InputError("is a password-protected PDF", path=path,
+                             hint="ask the sender for an unprotected copy (or print it to a new PDF), then add it")
+    return reader, encrypted
+
+
+def _iter_pages(reader, limit: int) -> Iterator:
+    """Yield up to *limit* pages walking the page tree lazily.
+
+    pypdf's ``reader.pages`` flattens the whole tree first (24 s for 100 000
+    pages here); we only need the first few. Inheritable attributes are
+    passed down as pypdf does. Cycles and absurd trees are bounded.
+    """
+    inheritable = ("/Resources", "/MediaBox", "/CropBox", "/Rotate")
+    root = reader.trailer["/Root"].get_object()["/Pages"]
+    stack = [(root, {}, 0)]
+    seen: set[int] = set()
+    visited = yielded = 0
+    while stack and yielded < limit:
+        ref, inherited, depth = stack.pop()
+        visited += 1
+        if visited > MAX_TREE_NODES or depth > MAX_TREE_DEPTH:
+            return
+        if isinstance(ref, IndirectObject):
+            if ref.idnum in seen:
+                continue
+            seen.add(ref.idnum)
+        node = ref.get_object()
+        if not hasattr(node, "get"):
+            continue
+        if node.get("/Type") == "/Pages" or ("/Kids" in node and node.get("/Type") != "/Page"):
+            inherit = dict(inherited)
+            for k in inheritable:
+                if k in node:
+                    inherit[k] = node[k]
+            kids = node.get("/Kids")
+            kids = kids.get_object() if kids is not None else []
+            for kid in reversed(list(kids)[: MAX_TREE_NODES]):
+                stack.append((kid, inherit, depth + 1))
+        else:
+            page = PageObject(reader, ref if isinstance(ref, IndirectObject) else None)
+            page.update(node)
+            for k, v in inherited.items():
+                if k not in page:
+                    page[NameObject(k)] = v
+            yielded += 1
+            yield page
+
+
+def _page_count(reader) -> int:
+    """/Count of the page tree when it is a sane number, else the pages we can reach."""
+    count = reader.trailer["/Root"].get_object()["/Pages"].get_object().get("/Count")
+    try:
+        count = int(count)
+    except (TypeError, ValueError):
+        count = -1
+    first = next(_iter_pages(reader, 1), None)
+    if first is None:
+        return 0
+    return count if count > 0 else sum(1 for _ in _iter_pages(reader, MAX_TREE_NODES))
+
+
+def _text_of(reader, max_pages: int, max_chars: int) -> str:
+    parts: list[str] = []
+    total = 0
+    for page in _iter_pages(reader, max_pages):
+        try:
+            t = page.extract_text() or ""
+        except Exception:  # one bad page (odd font, broken stream) must not hide the others
+            t = ""
+        parts.append(t[: max_chars - total])
+        total += len(parts[-1])
+        if total >= max_chars:
+            break
+    return "\n".join(parts)
+
+
+def _metadata(reader) -> tuple[str | None, dt.date | None]:
+    try:
+        meta = reader.metadata
+    except Exception:
+        return None, None
+    if not meta:
+        return None, None
+    title = clean_metadata_title(meta.get("/Title"))
+    try:
+        created = meta.creation_date
+    except Exception:
+        created = None
+    cdate = created.date() if isinstance(created, dt.datetime) else None
+    if cdate and not 1900 <= cdate.year <= 2100:
+        cdate = None
+    return title, cdate
+
+
+def _open_file(path: Path) -> tuple[IO[bytes], int]:
+    try:
+        st = path.stat()
+    except FileNotFoundError as exc:
+        raise InputError("file not found", path=path) from exc
+    except OSError as exc:
+        raise InputError(f"cannot read ({exc.strerror or exc})", path=path) from exc
+    if path.is_dir():
+        raise InputError("is a folder, not a PDF", path=path)
+    try:
+        return open(path, "rb"), st.st_size
+    except OSError as exc:
+        raise InputError(f"cannot read ({exc.strerror or exc})", path=path) from exc
+
+
+def validate_pdf(path: str | os.PathLike, *, max_pages: int = MAX_PAGES, max_chars: int = MAX_CHARS) -> PdfInfo:
+    """Check that *path* is a whole, readable, unprotected PDF with pages.
+
+    Raises :class:`InputError` (one line, exit 2) for: missing/unreadable
+    file, empty file, not a PDF, truncated PDF (no ``%%EOF`` or
+    ``startxref`` in the tail), password-protected PDF, zero pages, or a
+    file pypdf cannot parse. Never raises anything else. A PDF whose pages
+    carry no extractable text (a scan) is valid: ``has_text`` is False.
+    """
+    path = Path(path)
+    fh, size = _open_file(path)
+    with fh, _quiet():
+        try:
+            _check_envelope(path, fh, size)
+            fh.seek(0)
+            reader, encrypted = _open_reader(path, fh)
+            pages = _page_count(reader)
+            if pages == 0:
+                raise InputError("is a PDF with no pages", path=path, hint="export the document again")
+            text = _text_of(reader, max_pages, max_chars)
+            title, created = _metadata(reader)
+        except InputError:
+            raise
+        except RecursionError as exc:
+            raise InputError("is a damaged PDF (nesting too deep)", path=path) from exc
+        except Exception as exc:  # pypdf raises many types on damaged files; the user needs one line
+            raise InputError(f"is a damaged PDF that cannot be read ({type(exc).__name__})", path=path,
+                             hint="copy or export it again") from exc
+    letters = len(re.findall(r"[^\W\d_]", text))
+    return PdfInfo(pages=pages, has_text=letters >= MIN_TEXT_LETTERS, text=text if letters else "",
+                   title=title, creation_date=created, encrypted=encrypted)
+
+
+def extract_text(path: str | os.PathLike, max_pages: int = MAX_PAGES, max_chars: int = MAX_CHARS) -> str:
+    """Text of the first *max_pages* pages, at most *max_chars* characters
+    (empty for a scan). Raises :class:`InputError` on an invalid PDF."""
+    return validate_pdf(path, max_pages=max_pages, max_chars=max_chars).text
+
+
+# --------------------------------------------------------------------------- add
+
+
+@dataclass
+class _Planned:
+    source: Path
+    sha256: str
+    size: int
+    kind: str
+    info: PdfInfo
+    title: str | None
+    date: dt.date | None
+
+
+def _next_number(ws: Workspace, records: list[DocumentRecord]) -> int:
+    """One past the highest DOCnnnn in the index or on disk (never reuse a name)."""
+    nums = [0]
+    for r in records:
+        m = re.fullmatch(r"DOC(\d+)", r.id)
+        if m:
+            nums.append(int(m.group(1)))
+    if ws.documents_dir.is_dir():
+        for p in ws.documents_dir.glob("DOC*.pdf"):
+            m = re.fullmatch(r"DOC(\d+)", p.stem)
+            if m:
+                nums.append(int(m.group(1)))
+    return max(nums) + 1
+
+
+def _plan(path: Path, kind: str, title: str | None, date: dt.date | None) -> _Planned:
+    info = validate_pdf(path)
+    if kind == "auto":
+        guessed = guess_kind(info.text)
+        if guessed is None:
+            why = "it has no text (scanned)" if not info.has_text else "its text does not say clearly"
+            raise UsageError(f"cannot tell which kind of document this is: {why}", path=path,
+                             hint=f"pass --kind ({document_kinds_help()})")
+        kind = guessed
+    doc_date = date or (find_document_date(info.text) if info.has_text else None) or info.creation_date
+    doc_title = title or info.title or (guess_title(info.text) if info.has_text else None)
+    sha, size = sha256_file(path), path.stat().st_size
+    return _Planned(path, sha, size, kind, info, doc_title, doc_date)
+
+
+def add_documents(workspace: Workspace | str | os.PathLike, paths: list[str | os.PathLike], kind: str = "auto",
+                  title: str | None = None, date: str | dt.date | None = None,
+                  progress: Progress = NULL_PROGRESS) -> list[DocumentRecord]:
+    """Validate every file, then copy them into ``documents/DOCnnnn.pdf``.
+
+    All or nothing: if one file is invalid, unreadable, of unknown kind
+    (``kind="auto"`` and the text is not conclusive) or already in the
+    workspace (same SHA-256), nothing is added and :class:`InputError` /
+    :class:`UsageError` says which file and why. *title* and *date* apply to
+    every file given; otherwise they are read from each PDF (metadata title
+    or first meaningful line; the first date introduced by « date »/« le »
+    that is not a birth date, else the creation date). The original file
+    name stays in the workspace index only.
+    """
+    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+    if kind != "auto" and kind not in DOCUMENT_KINDS:
+        raise UsageError(f"unknown document kind {kind!r}", hint=f"use one of: {document_kinds_help()}, auto")
+    user_date = parse_user_date(date)
+    if date is not None and user_date is None:
+        raise UsageError(f"--date {date!r} is not a date", hint="write it as YYYY-MM-DD")
+    if not paths:
+        raise UsageError("no file to add", hint="give one or more PDF files")
+    sources = [Path(p) for p in paths]
+
+    existing = ws.documents()
+    by_hash = {r.sha256: r for r in existing}
+    progress.start("Checking documents", total=len(sources), unit="files")
+    planned: list[_Planned] = []
+    for src in sources:
+        p = _plan(src, kind, title, user_date)
+        if p.sha256 in by_hash:
+            raise InputError(f"is already in the workspace as {by_hash[p.sha256].id} (same SHA-256)", path=src,
+                             hint="nothing was added; remove it from the command")
+        twin = next((q for q in planned if q.sha256 == p.sha256), None)
+        if twin:
+            raise InputError(f"is the same file as {twin.source} (same SHA-256)", path=src,
+                             hint="nothing was added; give each document once")
+        planned.append(p)
+        progress.advance(1)
+    progress.finish()
+
+    progress.start("Copying documents", total=sum(p.size for p in planned), unit="B")
+    number = _next_number(ws, existing)
+    added: list[DocumentRecord] = []
+    copied: list[Path] = []
+    now = utc_now()
+    try:
+        for p in planned:
+            doc_id = f"DOC{number:04d}"
+            number += 1
+            rel = f"{DOCUMENTS_DIR}/{doc_id}.pdf"
+            dest = ws.path(rel)
+            copied.append(dest)
+            sha, size = copy_with_hash(p.source, dest)
+            if sha != p.sha256:
+                raise InputError("changed while it was being added", path=p.source,
+                                 hint="nothing was added; wait until it is complete and add it again")
+            added.append(DocumentRecord(id=doc_id, kind=p.kind, path=rel, sha256=sha, size=size,
+                                        original_name=p.source.name, title=p.title,
+                                        date=p.date.isoformat() if p.date else None, pages=p.info.pages,
+                                        has_text=p.info.has_text, added=now))
+            progress.advance(size)
+        ws.save_documents(existing + added)
+    except BaseException:
+        for dest in copied:
+            with contextlib.suppress(OSError):
+                dest.unlink()
+        raise
+    progress.finish()
+    return added
