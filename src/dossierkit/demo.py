@@ -1,0 +1,112 @@
+"""``dossierkit demo``: the whole flow on the bundled sample dossier.
+
+A clear sequence of steps over one :class:`DemoRun`; each step reads what
+the previous ones left and records its part of the summary. Later steps
+(image import, pack, verify, receipt) append to :data:`STEPS`.
+
+The demo folder is recreated on every run. It carries a marker file, and a
+folder that is neither empty nor marked is refused rather than deleted.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ExitCode, OutputError
+from .progress import NULL_PROGRESS, Progress
+from .resources import samples_dir
+from .workspace import Workspace, init_workspace, read_toml_file
+
+MARKER = ".dossierkit-demo"
+MARKER_TEXT = "This folder is rebuilt by `dossierkit demo`; its contents are deleted on the next run.\n"
+
+
+@dataclass
+class DemoRun:
+    directory: Path
+    samples: Path
+    progress: Progress
+    log: Callable[[str], None]
+    workspace: Workspace | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+    exit_code: int = ExitCode.OK
+
+
+def prepare_directory(run: DemoRun) -> None:
+    """Recreate the demo folder; refuse to delete anything that is not a demo."""
+    d = run.directory
+    if d.is_symlink() or (d.exists() and not d.is_dir()):
+        raise OutputError("exists and is not a folder", path=d, hint="choose another demo folder")
+    if d.is_dir() and any(d.iterdir()):
+        if not (d / MARKER).is_file():
+            raise OutputError("is not empty and is not a previous dossierkit demo", path=d,
+                              hint="choose a new or empty folder; nothing was deleted")
+        try:
+            shutil.rmtree(d)
+        except OSError as exc:
+            raise OutputError(f"cannot remove the previous demo ({exc.strerror or exc})", path=d) from exc
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        (d / MARKER).write_text(MARKER_TEXT, encoding="utf-8")
+    except OSError as exc:
+        raise OutputError(f"cannot create the demo folder ({exc.strerror or exc})", path=d) from exc
+    run.summary["directory"] = str(d)
+
+
+def create_workspace(run: DemoRun) -> None:
+    data = read_toml_file(run.samples / "dossier.toml")
+    # A fresh id and creation time per run, as a real workspace would get.
+    data.pop("id", None)
+    data.pop("created", None)
+    run.workspace = init_workspace(run.directory / "workspace", data)
+    run.summary["workspace"] = str(run.workspace.root)
+    run.summary["dossier_id"] = run.workspace.dossier.id
+    run.log(f"1. workspace created: {run.workspace.root} (dossier {run.workspace.dossier.id}, fictional patient)")
+
+
+def add_sample_documents(run: DemoRun) -> None:
+    from .documents import add_documents
+
+    assert run.workspace is not None
+    entries = read_toml_file(run.samples / "documents.toml").get("document", [])
+    added = []
+    for e in entries:  # one call per kind; each call validates before copying
+        added += add_documents(run.workspace, [run.samples / e["file"]], kind=e["kind"], progress=run.progress)
+    run.summary["documents"] = [{"id": r.id, "kind": r.kind, "loinc": r.loinc, "title": r.title, "date": r.date,
+                                 "pages": r.pages, "sha256": r.sha256} for r in added]
+    run.log(f"2. {len(added)} documents added: " + ", ".join(f"{r.id} {r.kind}" for r in added))
+
+
+def check_dossier(run: DemoRun) -> None:
+    from .checks import run_checks
+
+    assert run.workspace is not None
+    report = run_checks(run.workspace)
+    run.summary["check"] = report.to_dict()
+    c = report.counts()
+    run.log(f"3. check ({report.profile}): {report.status} — {c['error']} error(s), {c['warning']} warning(s), "
+            f"{c['info']} info")
+    for f in report.findings:
+        run.log(f"   {f.level}: {f.code}: {f.message}")
+    if not report.complete:
+        run.exit_code = ExitCode.INCOMPLETE
+
+
+STEPS: list[Callable[[DemoRun], None]] = [prepare_directory, create_workspace, add_sample_documents, check_dossier]
+
+
+def run_demo(directory: str | os.PathLike, progress: Progress = NULL_PROGRESS,
+             log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Build a fresh demo workspace at *directory* from ``samples/`` and run the
+    flow. Returns a JSON-able summary; ``exit_code`` is 0 when every step
+    succeeded and the dossier is complete (1 when the check finds errors)."""
+    run = DemoRun(directory=Path(directory), samples=samples_dir(), progress=progress, log=log)
+    for step in STEPS:
+        step(run)
+    run.summary["exit_code"] = int(run.exit_code)
+    return run.summary
