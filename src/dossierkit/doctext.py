@@ -204,7 +204,7 @@ _NAME_LABEL = re.compile(r"(?<![\w'])NOM(?:\s+DE\s+NAISSANCE|\s+D'USAGE|\s+DE\s+
 _FULL_NAME_LABEL = re.compile(r"\bNOM\s+(?:ET|/)\s+PRENOMS?(?:\s*\(S\))?\s*:\s*(?P<v>[^\n]*)")
 _GIVEN_LABEL = re.compile(r"\bPRENOMS?(?:\s*\(S\))?\s*:\s*(?P<v>[^\n]*)")
 _CIVILITY_BORN = re.compile(r"\b" + _CIVILITY + r"\s+(?P<v>[A-Z][A-Z'\- ]{1,60}?)\s*,?\s+(?:NEE?|NE\s*\(E\))\s+LE\b")
-_BIRTH = re.compile(r"(?:\bNEE?\b|\bNE\s*\(E\)|DATE\s+DE\s+NAISSANCE|\bDDN\b)\s*(?:LE\b)?\s*:?\s*")
+_BIRTH = re.compile(r"(?:\bNE\s*\(E\)|\bNEE?\b|DATE\s+DE\s+NAISSANCE|\bDDN\b)\s*(?:LE\b)?\s*:?\s*")
 _INS = re.compile(r"\b(?:INS|NIR|MATRICULE\s+INS|SECURITE\s+SOCIALE)\b[^\d\n]{0,25}(?P<v>[12](?:[ .]?\d){12,14})")
 _IPP = re.compile(r"\bIPP\b\s*(?:N\S{0,2}\s*)?:?\s*(?P<v>[A-Z0-9][A-Z0-9\-/]{2,30})")
 
@@ -326,6 +326,7 @@ def _alternation(patterns: dict[str, list[str]]) -> re.Pattern:
 _SPEC_NAMES = list(SPECIALTIES)
 _NOUNS_RE = _alternation({k: v[0] for k, v in SPECIALTIES.items()})
 _ANY_RE = _alternation({k: v[0] + v[1] for k, v in SPECIALTIES.items()})
+_LABEL_END = re.compile(r"\s*[:\-\u2013\u2014]\s*")
 _PRACTITIONER = re.compile(r"\b(?:DR|PR|DOCTEUR|PROFESSEUR)\b\.?")
 
 
@@ -339,7 +340,8 @@ def find_specialties(text: str) -> list[str]:
     Each line is cut at « Dr »/« Pr »: a segment that names a practitioner
     counts at most one specialty (the first mentioned: « chirurgien
     gynécologue » is one person); text before any practitioner counts each
-    practitioner noun.
+    practitioner noun, and a discipline used as a label (« Oncologie
+    médicale : Dr X »).
     """
     found: list[str] = []
     for line in fold(text).splitlines():
@@ -347,6 +349,9 @@ def find_specialties(text: str) -> list[str]:
         for i, seg in enumerate(parts):
             if i == 0:
                 hits = [_specialty_of(m) for m in _NOUNS_RE.finditer(seg)]
+                label = _ANY_RE.search(seg.rstrip(" :-\u2013\u2014"), pos=max(0, len(seg) - 60))
+                if len(parts) > 1 and label and _LABEL_END.fullmatch(seg, label.end()):
+                    hits.append(_specialty_of(label))  # « Oncologie médicale : Dr X »
             else:
                 m = _ANY_RE.search(seg)
                 hits = [_specialty_of(m)] if m else []

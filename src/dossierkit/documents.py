@@ -172,7 +172,7 @@ def _text_of(reader, max_pages: int, max_chars: int) -> str:
         total += len(parts[-1])
         if total >= max_chars:
             break
-    return "\n".join(parts)
+    return "\n".join(parts)[:max_chars]
 
 
 def _metadata(reader) -> tuple[str | None, dt.date | None]:
