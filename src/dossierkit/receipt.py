@@ -114,6 +114,7 @@ class DossierSummary:
     completeness: dict[str, Any]  # status, profile, waived[], reason
     container: str | None = None  # "password" | "recipients"
     manifest_signer: str | None = None
+    content_source: str = "manifest"  # or "workspace" (docs/traceability.md)
 
 
 def _minimal_patient(p: dict[str, Any]) -> dict[str, Any]:
@@ -313,6 +314,7 @@ def build_receipt(summary: DossierSummary, package: PackageFacts, *, channel: st
         "channel": channel,
         "package": package.to_dict(),
         "manifest_sha256": summary.manifest_sha256,
+        "content_source": summary.content_source,
         "container": summary.container,
         "dossier_id": summary.dossier_id,
         "patient": summary.patient,

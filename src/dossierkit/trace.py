@@ -1,0 +1,144 @@
+"""Traceability flows that combine the package with receipts, acks and the
+journal: what ``receipt``, ``ack`` and ``pack --receipt`` run.
+
+Where a receipt's content comes from (docs/traceability.md):
+
+1. the package's manifest, read by verifying the package (password or age
+   identity given) or handed over by ``pack`` in the same run — the truth of
+   what was packed; a package that does not verify gets no receipt;
+2. otherwise ``--workspace DIR`` (a sender who encrypted to recipients'
+   keys cannot decrypt): the workspace's journal must hold the ``pack``
+   entry of this exact package (its SHA-256), which gives the manifest
+   SHA-256; documents and images are those of the workspace now, and the
+   receipt says so (``content_source: "workspace"``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from . import journal
+from .errors import IntegrityError, UsageError
+from .progress import NULL_PROGRESS, Progress
+from .receipt import (Issued, PackageFacts, VerificationFacts, check_document, issue_ack, issue_receipt,
+                      load_document, package_facts, summary_from_manifest, summary_from_workspace)
+
+
+def _verify(package: Path, secrets: dict[str, Any], *, expect_signer: str | None,
+            progress: Progress) -> tuple[VerificationFacts, dict[str, Any] | None]:
+    """Verify the package with the package module; adapt its result.
+
+    Decryption failures (wrong password or key) propagate as
+    DecryptionError: nothing is written then."""
+    from .package.verify import verify_package
+
+    result = verify_package(package, expect_signer=expect_signer, progress=progress, **secrets)
+    manifest = getattr(result, "manifest", None)
+    problems = [str(p) for p in (getattr(result, "problems", None) or [])]
+    complete = getattr(result, "complete", None)
+    facts = VerificationFacts(
+        intact=bool(getattr(result, "intact", getattr(result, "ok", False))),
+        complete=complete if isinstance(complete, bool) else None,
+        problems=problems,
+        dossier_id=((manifest or {}).get("dossier") or {}).get("id"),
+        manifest_sha256=getattr(result, "manifest_sha256", None),
+        manifest_signer=getattr(result, "signer_fingerprint", None),
+    )
+    return facts, manifest
+
+
+def _pack_entry(journal_path: Path, package_sha256: str) -> dict[str, Any] | None:
+    if not journal_path.exists():
+        return None
+    found = None
+    for e in journal.read_entries(journal_path):
+        if e.get("event") == "pack" and e.get("package_sha256") == package_sha256:
+            found = e
+    return found
+
+
+def receipt_for_package(package: str | os.PathLike, *, channel: str, out: str | os.PathLike, key,
+                        to: list[str] | None = None, copies: list[str] | None = None,
+                        workspace: str | os.PathLike | None = None, journal_file: str | os.PathLike | None = None,
+                        pdf: bool = True, progress: Progress = NULL_PROGRESS, **secrets: Any) -> Issued:
+    """``dossierkit receipt PACKAGE``: see the module docstring for the
+    content source. *secrets*: ``password_file``, ``password_env`` or
+    ``identity`` as for ``verify``."""
+    package = Path(package)
+    journal_path = journal.resolve_path(journal_file, workspace=workspace)
+    if secrets:
+        result, manifest = _verify(package, secrets, expect_signer=None, progress=progress)
+        if not result.intact or manifest is None:
+            raise IntegrityError("the package does not verify: no receipt is issued for it — "
+                                 + "; ".join(result.problems[:3]), path=package)
+        summary = summary_from_manifest(manifest, result.manifest_sha256)
+        summary.manifest_signer = result.manifest_signer
+        facts = package_facts(package, progress)
+    elif workspace is not None:
+        from .workspace import Workspace
+
+        ws = Workspace(workspace)
+        facts = package_facts(package, progress)
+        entry = _pack_entry(journal_path, facts.sha256)
+        if entry is None:
+            raise UsageError(f"the journal {journal_path} has no pack entry for this package (SHA-256 "
+                             f"{facts.sha256[:16]}…)", hint="give the package's --password-file/--password-env/"
+                                                            "--identity so its manifest is read instead")
+        if entry.get("dossier_id") not in (None, ws.dossier.id):
+            raise UsageError("the package was packed from another dossier than this workspace", path=workspace)
+        from .checks import run_checks
+
+        report = run_checks(ws.root)
+        errors = [f.to_dict() for f in report.findings if f.level == "error"]
+        summary = summary_from_workspace(ws, manifest_sha256=entry.get("manifest_sha256"), completeness={
+            "status": report.status, "profile": report.profile, "waived": errors})
+        summary.content_source = "workspace"
+    else:
+        raise UsageError("a receipt needs the package's content: give --password-file, --password-env or "
+                         "--identity (the manifest is read), or --workspace DIR")
+    return issue_receipt(summary, facts, channel=channel, key=key, out=out, to=to, copies=copies,
+                         journal_path=journal_path, pdf=pdf, progress=progress)
+
+
+def receipt_after_pack(package: str | os.PathLike, manifest: dict[str, Any], manifest_sha256: str, *,
+                       channel: str, out: str | os.PathLike, key, to: list[str] | None = None,
+                       copies: list[str] | None = None, journal_path: str | os.PathLike | None = None,
+                       package_sha256: str | None = None, pdf: bool = True,
+                       progress: Progress = NULL_PROGRESS) -> Issued:
+    """``pack --receipt``: the manifest just written is the content source.
+    Pass *package_sha256* when pack already hashed the output (read-back),
+    to avoid hashing it twice."""
+    package = Path(package)
+    facts = (PackageFacts(package.name, package_sha256, package.stat().st_size) if package_sha256
+             else package_facts(package, progress))
+    summary = summary_from_manifest(manifest, manifest_sha256)
+    return issue_receipt(summary, facts, channel=channel, key=key, out=out, to=to, copies=copies,
+                         journal_path=journal_path, pdf=pdf, progress=progress)
+
+
+def ack_for_package(package: str | os.PathLike, *, out: str | os.PathLike, key,
+                    receipt_file: str | os.PathLike | None = None, by: str | None = None,
+                    expect_signer: str | None = None, journal_file: str | os.PathLike | None = None,
+                    pdf: bool = True, progress: Progress = NULL_PROGRESS, **secrets: Any) -> Issued:
+    """``dossierkit ack PACKAGE``: verify the package, then issue a signed
+    ack recording the result (intact/altered, complete/incomplete), bound to
+    the package SHA-256 and, with *receipt_file*, to the sender's receipt
+    (whose signature must hold and whose package must be this file)."""
+    package = Path(package)
+    if not secrets:
+        raise UsageError("ack verifies the package first: give --password-file, --password-env or --identity")
+    receipt_doc = None
+    if receipt_file is not None:
+        receipt_doc, raw = load_document(receipt_file)
+        check_document(receipt_doc, raw, expect_signer=expect_signer)
+        if receipt_doc.get("type") != "dossierkit-receipt":
+            raise UsageError("--receipt expects the sender's receipt, not an acknowledgement", path=receipt_file)
+    facts = package_facts(package, progress)
+    if receipt_doc is not None and receipt_doc["package"]["sha256"] != facts.sha256:
+        raise IntegrityError(f"receipt {receipt_doc.get('receipt_id')} is for another package "
+                             "(its SHA-256 differs from the file received)", path=package)
+    result, _ = _verify(package, secrets, expect_signer=expect_signer, progress=progress)
+    return issue_ack(facts, result, key=key, out=out, receipt=receipt_doc, by=by,
+                     journal_path=journal.resolve_path(journal_file), pdf=pdf, progress=progress)
