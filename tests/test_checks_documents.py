@@ -210,3 +210,14 @@ def test_undated_document_is_info(ws):
     _edit(ws, "DOC0005", date=None)
     report = check(ws)
     assert only(report, "DOC-UNDATED").file == "documents/DOC0005.pdf" and report.complete
+
+
+def test_every_profile_code_is_documented():
+    from tests.conftest import REPO
+
+    doc = (REPO / "docs/findings.md").read_text(encoding="utf-8")
+    prof = load_profile("second-opinion")
+    missing = [r.code for r in prof.rules if f"`{r.code}`" not in doc]
+    missing += [f"{r.code}-PARTIAL" for r in prof.rules if r.use == "consent-recorded"
+                and f"`{r.code}-PARTIAL`" not in doc]
+    assert missing == []
