@@ -154,18 +154,27 @@ def copy_stream_with_hash(src_fh: IO[bytes], dst: str | os.PathLike, *, durable:
     h = hashlib.sha256()
     size = 0
     with atomic_writer(dst, durable=durable) as out:
-        for block in iter_chunks(src_fh):
+        for block in _source_chunks(src_fh):
             h.update(block)
             out.write(block)
             size += len(block)
     return h.hexdigest(), size
 
 
+def _source_chunks(src_fh: IO[bytes]) -> Iterator[bytes]:
+    """iter_chunks whose read errors blame the source (InputError), not the
+    output that atomic_writer would otherwise report."""
+    try:
+        yield from iter_chunks(src_fh)
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", path=getattr(src_fh, "name", None)) from exc
+
+
 def hash_stream(src_fh: IO[bytes]) -> tuple[str, int]:
     """(sha256 hex, size) of an open binary stream, from its current position."""
     h = hashlib.sha256()
     size = 0
-    for block in iter_chunks(src_fh):
+    for block in _source_chunks(src_fh):
         h.update(block)
         size += len(block)
     return h.hexdigest(), size

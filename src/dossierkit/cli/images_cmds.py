@@ -1,5 +1,131 @@
-"""CLI commands: images_cmds (see the capability module)."""
+"""CLI: ``import-images`` (library: :func:`dossierkit.images.import_images`)."""
 
 from __future__ import annotations
 
-from . import app  # noqa: F401
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.progress import (BarColumn, DownloadColumn, Progress as RichProgress, ProgressColumn, TextColumn,
+                           TimeRemainingColumn, TransferSpeedColumn)
+from rich.table import Table
+from rich.text import Text
+
+from ..progress import NULL_PROGRESS
+from . import app, ui
+
+JSON_OPT = typer.Option(False, "--json", help="Write one JSON document to stdout (no progress, no prompts).")
+
+
+class _FileRateColumn(ProgressColumn):
+    def render(self, task):  # type: ignore[override]
+        files = task.fields.get("files", 0)
+        rate = files / task.elapsed if task.elapsed else 0
+        return Text(f"{files:,} files {rate:,.0f} files/s", style="progress.data.speed")
+
+
+class _ImportBar:
+    """Progress adapter showing bytes, bytes/s, files and files/s:
+    ``import_images`` advances once per file by its size."""
+
+    def __init__(self, bar: RichProgress):
+        self.bar = bar
+        self.task = None
+        self.total: int | None = None
+        self.files = 0
+
+    def start(self, label: str, total: int | None = None, unit: str = "B") -> None:
+        self.total = total
+        self.task = self.bar.add_task(label, total=total, files=0)
+
+    def advance(self, amount: int = 1) -> None:
+        self.files += 1
+        self.bar.update(self.task, advance=amount, files=self.files)
+
+    def finish(self) -> None:
+        if self.task is not None and self.total is not None:
+            self.bar.update(self.task, completed=self.total)
+
+
+@contextmanager
+def _import_progress(enabled: bool):
+    if not enabled or not ui.err.is_terminal:
+        yield NULL_PROGRESS
+        return
+    bar = RichProgress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                       _FileRateColumn(), TimeRemainingColumn(), console=ui.err)
+    with bar:
+        yield _ImportBar(bar)
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1000
+    return f"{n} B"
+
+
+def _render(data: dict) -> None:
+    out = ui.out
+    secs = data["seconds"]
+    out.print(f"Imported {data['imported']} image(s), {_size(data['bytes_copied'])}, from "
+              f"{len(data['sources'])} source(s) in {secs:.1f} s — {data['files_per_second']:,.0f} files/s, "
+              f"{_size(data['bytes_per_second'])}/s")
+    if data["duplicates"]:
+        out.print(f"Already present (same UID, same bytes): {data['duplicates']}")
+    if data["without_meta"]:
+        out.print(f"[yellow]Without DICOM preamble/meta header (copied as found): {data['without_meta']}[/]")
+    sk = data["skipped"]
+    if sk["total"]:
+        kinds = ", ".join(f"{k} {v}" for k, v in sk["by_type"].items())
+        out.print(f"Skipped {sk['total']} non-image file(s): {kinds}")
+    if data["problems"]:
+        table = Table(title=f"Problems ({len(data['problems'])})")
+        for col in ("kind", "file", "reason"):
+            table.add_column(col, overflow="fold")
+        for p in data["problems"]:
+            style = "red" if p["kind"] in ("corrupt", "invalid", "unreadable", "uid-conflict") else "yellow"
+            table.add_row(f"[{style}]{p['kind']}[/]", p.get("file") or "", p["reason"])
+        out.print(table)
+    if data["study_list"]:
+        table = Table(title=f"Workspace images: {data['patients']} patient identit"
+                            f"{'y' if data['patients'] == 1 else 'ies'}, {data['studies']} stud"
+                            f"{'y' if data['studies'] == 1 else 'ies'}, {data['series']} series, "
+                            f"{data['instances']} images")
+        for col in ("date", "modality", "description", "series", "images"):
+            table.add_column(col, overflow="fold")
+        for st in data["study_list"]:
+            table.add_row(st["date"] or "", "/".join(st["modalities"]), st["description"] or "", str(st["series"]),
+                          str(st["instances"]))
+        out.print(table)
+    if data["imported"] + data["duplicates"] == 0:
+        ui.error_line("no DICOM image found in the sources")
+    elif data["errors"]:
+        ui.error_line(f"{data['errors']} file(s) not imported (see the problems above); "
+                      "`dossierkit check` will report them")
+
+
+@app.command("import-images")
+def import_images_cmd(
+    directory: Path = typer.Argument(..., help="Workspace folder."),
+    sources: list[Path] = typer.Argument(..., help="Folders, DICOMDIR files, zip files or DICOM files."),
+    reset: bool = typer.Option(False, "--reset", help="Remove every image of the workspace first."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, max=16, help="Parallel copies (default: auto)."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Copy DICOM images bit-exact into the workspace and index them.
+    Exit 0 all imported, 1 some files not imported (corrupt, conflict) or none found, 2 bad source."""
+    from ..images import import_images
+    from ..workspace import Workspace
+
+    ws = Workspace(directory)
+    with _import_progress(not as_json) as progress:
+        report = import_images(ws, sources, progress=progress, workers=workers, reset=reset)
+    data = report.to_dict()
+    if as_json:
+        ui.emit_json(data)
+    else:
+        _render(data)
+    raise typer.Exit(report.exit_code)

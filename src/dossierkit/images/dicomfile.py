@@ -1,0 +1,495 @@
+"""Reading one DICOM file's header, fast and strictly.
+
+pydicom's ``dcmread(stop_before_pixels=True)`` costs ~1.4 ms for a CT header
+(~8 µs per element) and reads truncated sequences silently (pydicom's own
+``rtplan_truncated.dcm`` parses without a word). Import must do better on
+both, so this module walks the element *structure* of the whole file itself
+(tags and lengths only; values are skipped with a seek, pixel data is never
+read) and decodes the few top-level values the index needs, with pydicom's
+character-set decoding. The walk proves the file is complete: every element,
+sequence item and pixel-data fragment lies inside the file.
+
+Supported encodings: Part 10 files (preamble + ``DICM`` + meta group) in any
+transfer syntax (implicit/explicit little endian, explicit big endian,
+encapsulated, deflated) and files without preamble/meta header whose first
+element is a group 0002 or 0008 element (implicit LE, explicit LE/BE).
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from ..errors import InputError
+
+HEAD_SIZE = 64 * 1024  # covers the header of almost every real image; larger ones are read on demand
+DIRECTORY_SOP_CLASS = "1.2.840.10008.1.3.10"  # Media Storage Directory Storage (a DICOMDIR)
+IMPLICIT_LE = "1.2.840.10008.1.2"
+EXPLICIT_LE = "1.2.840.10008.1.2.1"
+EXPLICIT_BE = "1.2.840.10008.1.2.2"
+DEFLATED_DATASET = {"1.2.840.10008.1.2.1.99"}  # Deflated Explicit VR Little Endian
+
+_ITEM, _ITEM_END, _SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
+_UNDEFINED = 0xFFFFFFFF
+_LONG_VRS = frozenset((b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"))
+_SHORT_VRS = frozenset(
+    (b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT", b"PN", b"SH", b"SL", b"SS",
+     b"ST", b"TM", b"UI", b"UL", b"US"))
+_KNOWN_VRS = _LONG_VRS | _SHORT_VRS
+_PIXEL_TAGS = frozenset((0x7FE00008, 0x7FE00009, 0x7FE00010))
+_MAX_DEPTH = 64  # nested sequences deeper than this are not a real image
+
+# Top-level attributes the index keeps, by tag -> ImageInstance field name.
+_WANTED: dict[int, str] = {
+    0x00080005: "specific_character_set",
+    0x00080016: "sop_class_uid",
+    0x00080018: "sop_instance_uid",
+    0x00080020: "study_date",
+    0x00080030: "study_time",
+    0x00080050: "accession_number",
+    0x00080060: "modality",
+    0x00081030: "study_description",
+    0x0008103E: "series_description",
+    0x00100010: "patient_name",
+    0x00100020: "patient_id",
+    0x00100030: "patient_birth_date",
+    0x00100040: "patient_sex",
+    0x0020000D: "study_instance_uid",
+    0x0020000E: "series_instance_uid",
+    0x00200010: "study_id",
+    0x00200011: "series_number",
+    0x00200013: "instance_number",
+}
+_META_WANTED: dict[int, str] = {
+    0x00020002: "media_storage_sop_class_uid",
+    0x00020003: "media_storage_sop_instance_uid",
+    0x00020010: "transfer_syntax",
+}
+_TEXT_FIELDS = {"patient_name", "patient_id", "study_description", "series_description", "accession_number",
+                "study_id"}  # charset-dependent VRs (PN, LO, SH)
+_INT_FIELDS = {"series_number", "instance_number"}
+_REQUIRED = ("sop_instance_uid", "sop_class_uid", "study_instance_uid", "series_instance_uid")
+
+
+class NotDicomError(InputError):
+    """The file is not DICOM at all (skipped and counted by import)."""
+
+
+class CorruptDicomError(InputError):
+    """The file is DICOM but truncated, malformed, or lacks what an image must have."""
+
+    def __init__(self, message: str, *, path: object | None = None, kind: str = "corrupt"):
+        self.kind = kind  # "corrupt" (structure) or "invalid" (readable, lacks required UIDs)
+        super().__init__(message, path=path)
+
+
+@dataclass
+class DicomHeader:
+    """What :func:`read_header` found. Field names match
+    :class:`dossierkit.model.ImageInstance` (see :meth:`instance_fields`)."""
+
+    sop_instance_uid: str
+    sop_class_uid: str
+    study_instance_uid: str
+    series_instance_uid: str
+    transfer_syntax: str | None = None
+    has_meta: bool = True
+    patient_name: str | None = None
+    patient_id: str | None = None
+    patient_birth_date: str | None = None
+    patient_sex: str | None = None
+    study_date: str | None = None
+    study_time: str | None = None
+    study_id: str | None = None
+    study_description: str | None = None
+    accession_number: str | None = None
+    modality: str | None = None
+    series_number: int | None = None
+    series_description: str | None = None
+    instance_number: int | None = None
+    specific_character_set: str | None = None
+    media_storage_sop_class_uid: str | None = None
+    pixel_data_offset: int | None = None  # where the top-level pixel data element starts, if any
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    _INSTANCE_FIELDS = ("sop_instance_uid", "sop_class_uid", "study_instance_uid", "series_instance_uid",
+                        "transfer_syntax", "patient_name", "patient_id", "patient_birth_date", "patient_sex",
+                        "study_date", "study_time", "study_id", "study_description", "accession_number",
+                        "modality", "series_number", "series_description", "instance_number",
+                        "specific_character_set", "has_meta")
+
+    def instance_fields(self) -> dict[str, Any]:
+        """Keyword arguments for :class:`~dossierkit.model.ImageInstance` (add path, sha256, size, source)."""
+        return {k: getattr(self, k) for k in self._INSTANCE_FIELDS}
+
+
+class DirectoryFileError(NotDicomError):
+    """The file is a DICOMDIR (Media Storage Directory), never an image."""
+
+
+# ---------------------------------------------------------------------------
+# Sniffing
+
+
+def looks_like_dicom(head: bytes) -> str | None:
+    """``"part10"`` for a preamble + ``DICM`` file, ``"raw"`` for a data set
+    without preamble/meta that starts with a plausible element, else None."""
+    if len(head) >= 132 and head[128:132] == b"DICM":
+        return "part10"
+    return "raw" if _raw_encoding(head) is not None else None
+
+
+def _raw_encoding(head: bytes) -> tuple[bool, bool] | None:
+    """(little_endian, implicit_vr) of a data set starting at byte 0, or None.
+
+    Real files without meta header start with group 0008 (or a bare group
+    0002); any other start is not trusted, so random files are not "DICOM".
+    """
+    if len(head) < 8:
+        return None
+    for little in (True, False):
+        e = "<" if little else ">"
+        group, elem = struct.unpack_from(e + "HH", head, 0)
+        if group not in (0x0002, 0x0008) or elem > 0x1FFF:
+            continue
+        if head[4:6] in _KNOWN_VRS:
+            return little, False
+        if little:  # implicit VR exists only in little endian
+            (length,) = struct.unpack_from("<L", head, 4)
+            if length < 0x10000 and length != _UNDEFINED:
+                return True, True
+    return None
+
+
+# ---------------------------------------------------------------------------
+# The structure walk
+
+
+class _Source:
+    """Random access to a file whose first bytes are already in memory."""
+
+    __slots__ = ("head", "hlen", "fh", "size")
+
+    def __init__(self, head: bytes, fh: IO[bytes] | None, size: int):
+        self.head = head
+        self.hlen = len(head)
+        self.fh = fh
+        self.size = size
+
+    def read(self, pos: int, n: int) -> bytes:
+        if pos + n <= self.hlen or self.fh is None:
+            return self.head[pos:pos + n]
+        self.fh.seek(pos)
+        return self.fh.read(n)
+
+
+class _Walk:
+    """Walks elements; raises CorruptDicomError on anything that does not fit."""
+
+    def __init__(self, src: _Source, little: bool, implicit: bool):
+        self.src = src
+        self.little = little
+        self.implicit = implicit
+        e = "<" if little else ">"
+        self.tag_len = struct.Struct(e + "HHL")  # tag + 32-bit length (implicit VR, items)
+        self.tag_vr_len = struct.Struct(e + "HH2sH")  # explicit VR, 16-bit length
+        self.u32 = struct.Struct(e + "L")
+        self.values: dict[str, bytes] = {}
+        self.vrs: dict[str, bytes | None] = {}
+        self.pixel_offset: int | None = None
+
+    def _fail(self, pos: int, what: str) -> CorruptDicomError:
+        if pos >= self.src.size or what.startswith("truncated"):
+            return CorruptDicomError(f"truncated DICOM file (ends inside an element at byte {pos} of {self.src.size})")
+        return CorruptDicomError(f"malformed DICOM file ({what} at byte {pos})")
+
+    def header(self, pos: int, implicit: bool) -> tuple[int, bytes | None, int, int]:
+        """(tag, vr, value length, header length) of the element at *pos*."""
+        src = self.src
+        if pos + 12 <= src.hlen:
+            buf, off = src.head, pos
+        else:
+            buf, off = src.read(pos, 12), 0
+            if len(buf) < 8:
+                raise self._fail(pos, "truncated")
+        if implicit:
+            g, el, length = self.tag_len.unpack_from(buf, off)
+            return (g << 16) | el, None, length, 8
+        g, el, vr, length = self.tag_vr_len.unpack_from(buf, off)
+        tag = (g << 16) | el
+        if g == 0xFFFE:  # items and delimiters have no VR, in every transfer syntax
+            return tag, None, self.tag_len.unpack_from(buf, off)[2], 8
+        if vr in _LONG_VRS:
+            if len(buf) - off < 12:
+                raise self._fail(pos, "truncated")
+            return tag, vr, self.u32.unpack_from(buf, off + 8)[0], 12
+        if not (vr[0:1].isupper() and vr[1:2].isupper()):
+            raise self._fail(pos, f"invalid value representation {vr!r} in element ({g:04X},{el:04X})")
+        return tag, vr, length, 8
+
+    def dataset(self, pos: int, end: int | None, implicit: bool, wanted: dict[int, str] | None, depth: int = 0,
+                until_group: int | None = None) -> int:
+        """Walk a data set from *pos*; stop at *end*, at an item delimiter when
+        *end* is None, or before the first element whose group differs from
+        *until_group*. Returns the position after the data set."""
+        size = self.src.size
+        limit = size if end is None else end
+        head, hlen = self.src.head, self.src.hlen
+        fast_vr = self.tag_vr_len.unpack_from
+        u32 = self.u32.unpack_from
+        while pos < limit:
+            if not implicit and until_group is None and pos + 12 <= hlen:
+                # Fast path for the common case (explicit VR, header in memory): ~3x faster than header().
+                g, el, vr, length = fast_vr(head, pos)
+                if vr in _SHORT_VRS and g != 0xFFFE:
+                    vpos = pos + 8
+                    if vpos + length > limit:
+                        raise self._fail(pos, "truncated")
+                    if wanted is not None:
+                        name = wanted.get((g << 16) | el)
+                        if name is not None:
+                            self.values[name] = head[vpos:vpos + length]
+                            self.vrs[name] = vr
+                    pos = vpos + length
+                    continue
+                if vr in _LONG_VRS and g != 0xFFFE:
+                    (length,) = u32(head, pos + 8)
+                    tag = (g << 16) | el
+                    if length != _UNDEFINED and tag not in _PIXEL_TAGS and (wanted is None or tag not in wanted):
+                        pos += 12 + length
+                        if pos > limit:
+                            raise self._fail(pos - 12 - length, "truncated")
+                        continue
+            if end is not None and limit - pos < 8 and end == size:
+                # a few trailing bytes after the last element: padding if all zero
+                tail = self.src.read(pos, limit - pos)
+                if tail.strip(b"\0"):
+                    raise self._fail(pos, "truncated")
+                return limit
+            if until_group is not None:
+                first = self.src.read(pos, 2)
+                if len(first) < 2 or int.from_bytes(first, "little" if self.little else "big") != until_group:
+                    return pos
+            tag, vr, length, hlen = self.header(pos, implicit)
+            if tag == _ITEM_END and end is None:
+                return pos + 8
+            if (tag >> 16) == 0xFFFE:
+                raise self._fail(pos, f"unexpected item tag ({tag >> 16:04X},{tag & 0xFFFF:04X})")
+            vpos = pos + hlen
+            if length == _UNDEFINED:
+                if depth >= _MAX_DEPTH:
+                    raise self._fail(pos, "sequences nested too deep")
+                if tag in _PIXEL_TAGS and depth == 0:
+                    self.pixel_offset = pos
+                    pos = self.items(vpos, implicit, depth + 1, fragments=True)
+                else:
+                    # SQ; UN of undefined length is an implicit VR LE sequence (PS3.5 6.2.2)
+                    pos = self.items(vpos, implicit or vr == b"UN", depth + 1, fragments=vr in (b"OB", b"OW"))
+                continue
+            if vpos + length > limit:
+                raise self._fail(pos, "truncated")
+            if wanted is not None:
+                name = wanted.get(tag)
+                if name is not None:
+                    self.values[name] = self.src.read(vpos, length)
+                    self.vrs[name] = vr
+                elif tag in _PIXEL_TAGS and depth == 0:
+                    self.pixel_offset = pos
+            pos = vpos + length
+        if end is None:
+            raise self._fail(pos, "truncated")  # no item delimiter before the end of the file
+        return pos
+
+    def items(self, pos: int, implicit: bool, depth: int, *, fragments: bool) -> int:
+        """Walk the items of an undefined-length sequence (or pixel-data
+        fragments) up to and including the sequence delimiter."""
+        size = self.src.size
+        if implicit and not self.little:  # an implicit VR LE (UN) sequence inside a big endian file
+            return _Walk(self.src, True, True).items(pos, True, depth, fragments=fragments)
+        while True:
+            buf = self.src.read(pos, 8)
+            if len(buf) < 8:
+                raise self._fail(pos, "truncated")
+            g, el, length = self.tag_len.unpack_from(buf, 0)
+            tag = (g << 16) | el
+            if tag == _SEQ_END:
+                return pos + 8
+            if tag != _ITEM:
+                raise self._fail(pos, f"expected an item, found ({g:04X},{el:04X})")
+            pos += 8
+            if length == _UNDEFINED:
+                if fragments:
+                    raise self._fail(pos - 8, "pixel data fragment of undefined length")
+                pos = self.dataset(pos, None, implicit, None, depth)
+            else:
+                if pos + length > size:
+                    raise self._fail(pos - 8, "truncated")
+                pos += length
+
+
+# ---------------------------------------------------------------------------
+# Value decoding
+
+
+def _ascii(raw: bytes) -> str | None:
+    text = raw.decode("ascii", "replace").strip(" \0")
+    return text or None
+
+
+def _decode_text(raw: bytes, vr: bytes | None, charsets: list[str] | None) -> str | None:
+    if not raw.strip(b" \0"):
+        return None
+    if raw.isascii() and not (charsets and any("2022" in c for c in charsets)):
+        return _ascii(raw)
+    from pydicom.charset import convert_encodings, decode_bytes
+
+    encodings = convert_encodings(charsets or ["ISO_IR 6"])
+    if vr == b"PN" or vr is None:
+        from pydicom.valuerep import PersonName
+
+        try:
+            text = str(PersonName(raw, encodings))
+        except Exception:  # pydicom falls back itself; anything left is a broken value
+            text = raw.decode("latin-1")
+    else:
+        try:
+            text = decode_bytes(raw, encodings, set())
+        except Exception:
+            text = raw.decode("latin-1")
+    return text.strip(" \0") or None
+
+
+def _to_int(raw: bytes) -> int | None:
+    text = raw.decode("ascii", "replace").strip(" \0").split("\\")[0].strip()
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            value = float(text)
+        except ValueError:
+            return None
+        return int(value) if value.is_integer() else None
+
+
+def _decode(values: dict[str, bytes], vrs: dict[str, bytes | None]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    charsets = None
+    if "specific_character_set" in values:
+        cs = _ascii(values["specific_character_set"])
+        if cs:
+            out["specific_character_set"] = cs
+            charsets = [c.strip() for c in cs.split("\\")]
+            if not charsets[0]:
+                charsets[0] = "ISO_IR 6"  # an empty first value means the default repertoire
+    for name, raw in values.items():
+        if name == "specific_character_set":
+            continue
+        if name in _INT_FIELDS:
+            out[name] = _to_int(raw)
+        elif name in _TEXT_FIELDS:
+            out[name] = _decode_text(raw, vrs.get(name) or (b"PN" if name == "patient_name" else b"LO"), charsets)
+        else:
+            out[name] = _ascii(raw)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Public API
+
+
+def parse_header(head: bytes, fh: IO[bytes] | None, size: int) -> DicomHeader:
+    """Parse and validate a DICOM file from its first bytes *head* (and *fh*,
+    a seekable handle on the whole file of *size* bytes, for what lies beyond).
+
+    Raises :class:`NotDicomError` (not DICOM, or a DICOMDIR) or
+    :class:`CorruptDicomError`.
+    """
+    kind = looks_like_dicom(head)
+    if kind is None:
+        raise NotDicomError("not a DICOM file")
+    src = _Source(head, fh, size)
+    meta: dict[str, Any] = {}
+    if kind == "part10":
+        pos = 132
+        meta_walk = _Walk(src, True, False)
+        try:
+            first = src.read(pos, 6)
+            meta_implicit = len(first) == 6 and first[0:2] == b"\x02\x00" and first[4:6] not in _KNOWN_VRS
+            pos = meta_walk.dataset(pos, size, meta_implicit, _META_WANTED, until_group=0x0002)
+        except CorruptDicomError as exc:
+            raise CorruptDicomError(f"{exc.message} (in the file meta information)") from None
+        meta = _decode(meta_walk.values, meta_walk.vrs)
+        ts = meta.get("transfer_syntax")
+        data_start = pos
+    else:
+        ts = None
+        data_start = 0
+    if ts in DEFLATED_DATASET:
+        try:
+            rest = src.read(data_start, size - data_start)
+            inflated = zlib.decompressobj(-zlib.MAX_WBITS).decompress(rest)
+        except zlib.error as exc:
+            raise CorruptDicomError(f"deflated data set cannot be inflated ({exc})") from None
+        src = _Source(inflated, None, len(inflated))
+        data_start = 0
+    encoding = _raw_encoding(src.read(data_start, 8))
+    if encoding is None:
+        if data_start >= src.size:
+            raise CorruptDicomError("DICOM file has no data set after its meta information", kind="corrupt")
+        if ts == IMPLICIT_LE:
+            encoding = (True, True)
+        elif ts == EXPLICIT_BE:
+            encoding = (False, False)
+        else:
+            first = src.read(data_start, 6)
+            encoding = (True, not (len(first) == 6 and first[4:6] in _KNOWN_VRS))
+    little, implicit = encoding
+    walk = _Walk(src, little, implicit)
+    walk.dataset(data_start, src.size, implicit, _WANTED)
+    values = _decode(walk.values, walk.vrs)
+    if ts is None:
+        ts = IMPLICIT_LE if implicit else (EXPLICIT_LE if little else EXPLICIT_BE)
+    msc = meta.get("media_storage_sop_class_uid")
+    if msc == DIRECTORY_SOP_CLASS or (values.get("sop_class_uid") == DIRECTORY_SOP_CLASS):
+        raise DirectoryFileError("a DICOMDIR (media directory), not an image")
+    if not values.get("sop_class_uid") and msc:
+        values["sop_class_uid"] = msc
+    if not values.get("sop_instance_uid") and meta.get("media_storage_sop_instance_uid"):
+        values["sop_instance_uid"] = meta["media_storage_sop_instance_uid"]
+    missing = [n for n in _REQUIRED if not values.get(n)]
+    if missing:
+        names = ", ".join(n.replace("_", " ").replace(" uid", " UID").replace("sop", "SOP") for n in missing)
+        raise CorruptDicomError(f"DICOM file lacks {names}: not an image that can be indexed", kind="invalid")
+    return DicomHeader(**values, transfer_syntax=ts, has_meta=(kind == "part10"),
+                       media_storage_sop_class_uid=msc, pixel_data_offset=walk.pixel_offset)
+
+
+def read_header(path: str | os.PathLike, fh: IO[bytes] | None = None) -> DicomHeader:
+    """Read and validate the header of the DICOM file at *path* (pixel data
+    is skipped, never read). Raises :class:`NotDicomError` or
+    :class:`CorruptDicomError` naming the file; an unreadable file raises
+    :class:`~dossierkit.errors.InputError`."""
+    path = Path(path)
+    try:
+        own = fh is None
+        handle = open(path, "rb") if own else fh
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", path=path) from exc
+    try:
+        size = os.fstat(handle.fileno()).st_size
+        handle.seek(0)
+        head = handle.read(HEAD_SIZE)
+        try:
+            return parse_header(head, handle, size)
+        except InputError as exc:
+            exc.path = str(path)
+            raise
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", path=path) from exc
+    finally:
+        if own:
+            handle.close()

@@ -1,0 +1,440 @@
+"""``import_images``: copy DICOM files bit-exact into a workspace and index them.
+
+One pass per file: its first 64 KiB are read and the header parsed and
+validated (:mod:`.dicomfile`), then the rest is streamed into the copy while
+SHA-256 is computed. Copies are atomic (temp + rename) but not fsynced one by
+one: the file system is synced once per checkpoint and at the end, before the
+index that names the copies is written (itself atomically). A small thread
+pool overlaps I/O and hashing (which release the GIL) with header parsing.
+
+Index layout (``index/images.json``) and exit codes: docs/images.md.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import os
+import re
+import secrets
+import threading
+import time
+import warnings
+import zipfile
+import zlib
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ExitCode, InputError
+from ..fsutil import TEMP_PREFIX, clean_stale_temps, copy_stream_with_hash, hash_stream, sync_filesystem
+from ..model import ImageInstance
+from ..progress import NULL_PROGRESS, Progress
+from ..workspace import IMAGES_DIR, Workspace, utc_now
+from .dicomfile import (HEAD_SIZE, CorruptDicomError, DicomHeader, DirectoryFileError, NotDicomError,
+                        _raw_encoding, looks_like_dicom, parse_header)
+from .sources import Candidate, SourcePlan, plan_source
+from .summary import summarize
+
+INDEX_SCHEMA = 1
+CHECKPOINT_SECONDS = 5.0
+_COPY_NAME = re.compile(r"^IMG(\d{6,})\.dcm$")
+_DICOM_EXTENSIONS = {"dcm", "dicom", "dic", "ima"}
+_SPECIAL_NAMES = {"thumbs.db": "Thumbs.db", ".ds_store": ".DS_Store", "desktop.ini": "desktop.ini"}
+# Problem kinds that make the import (and `check`) fail; the others are warnings.
+ERROR_KINDS = frozenset({"corrupt", "invalid", "unreadable", "uid-conflict"})
+
+
+def copy_name(number: int) -> str:
+    """Neutral workspace path of the *number*-th copy: ``images/IMG000001.dcm``."""
+    return f"{IMAGES_DIR}/IMG{number:06d}.dcm"
+
+
+def skip_label(name: str, head: bytes) -> str:
+    """The "type" a skipped non-DICOM file is counted under: its extension,
+    a well-known name, or a guess from its first bytes."""
+    low = name.lower()
+    if low in _SPECIAL_NAMES:
+        return _SPECIAL_NAMES[low]
+    ext = os.path.splitext(low)[1].lstrip(".")
+    if ext and len(ext) <= 8 and ext.isalnum():
+        return ext
+    if not head:
+        return "(empty)"
+    for magic, label in ((b"%PDF", "pdf"), (b"MZ", "exe"), (b"PK\x03\x04", "zip"), (b"\x89PNG", "png"),
+                         (b"\xff\xd8\xff", "jpg"), (b"\xd0\xcf\x11\xe0", "ole")):
+        if head.startswith(magic):
+            return label
+    if head[:64].lstrip().lower().startswith((b"<html", b"<!doctype")):
+        return "html"
+    return "(no extension)"
+
+
+def _not_dicom_reason(head: bytes) -> str:
+    if not head:
+        return "empty file with a DICOM file name"
+    for skip in range(1, 17):
+        if looks_like_dicom(head[skip:]) == "part10" or _raw_encoding(head[skip:]) is not None:
+            return f"not readable as DICOM: {skip} stray byte(s) before the DICOM data"
+    return "has a DICOM file name but no DICOM preamble or data element"
+
+
+@dataclass
+class _Outcome:
+    cand: Candidate
+    plan: SourcePlan
+    status: str  # dicom | skipped | problem
+    header: DicomHeader | None = None
+    staging: Path | None = None  # the copy, under a temporary name; None when only hashed
+    sha256: str | None = None
+    size: int = 0
+    label: str | None = None
+    problem: tuple[str, str] | None = None  # (kind, reason)
+
+
+@dataclass
+class ImportReport:
+    """What one ``import_images`` call did. ``to_dict()`` is the ``--json`` output."""
+
+    import_id: int
+    sources: list[dict[str, Any]]
+    files_seen: int = 0
+    bytes_seen: int = 0
+    imported: int = 0
+    bytes_copied: int = 0
+    duplicates: int = 0
+    without_meta: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+    totals: dict[str, int] = field(default_factory=dict)  # whole workspace after the import
+    studies: list[dict[str, Any]] = field(default_factory=list)  # this import's studies (no patient data)
+    interrupted: bool = False
+
+    @property
+    def error_problems(self) -> list[dict[str, Any]]:
+        return [p for p in self.problems if p["kind"] in ERROR_KINDS]
+
+    @property
+    def exit_code(self) -> int:
+        """0: every DICOM file found was imported (or already there); 1: some
+        were corrupt, unreadable or in UID conflict, or no DICOM file at all."""
+        if self.error_problems or (self.imported + self.duplicates == 0):
+            return int(ExitCode.INCOMPLETE)
+        return int(ExitCode.OK)
+
+    def to_dict(self) -> dict[str, Any]:
+        secs = max(self.seconds, 1e-9)
+        return {
+            "import_id": self.import_id,
+            "sources": self.sources,
+            "files_seen": self.files_seen,
+            "imported": self.imported,
+            "duplicates": self.duplicates,
+            "without_meta": self.without_meta,
+            "skipped": {"total": sum(self.skipped.values()), "by_type": dict(sorted(self.skipped.items()))},
+            "problems": self.problems,
+            "errors": len(self.error_problems),
+            "bytes_copied": self.bytes_copied,
+            "seconds": round(self.seconds, 3),
+            "files_per_second": round(self.files_seen / secs, 1),
+            "bytes_per_second": round(self.bytes_seen / secs),
+            **self.totals,  # instances, patients, studies, series: the whole workspace after the import
+            "study_list": self.studies,
+            "interrupted": self.interrupted,
+            "exit_code": self.exit_code,
+        }
+
+
+class _Importer:
+    """The per-file work, run in worker threads. Decisions that depend on
+    order (which of two files with one UID is kept, copy names) are taken
+    by the caller, in source order, so an import is deterministic."""
+
+    def __init__(self, ws: Workspace, known_uids: set[str], workers: int):
+        self.root = ws.root
+        self.known_uids = known_uids  # read-only here: UIDs indexed before this import
+        self.workers = workers
+        self.lock = threading.Lock()
+        self.local = threading.local()
+        self.zips: list[zipfile.ZipFile] = []
+
+    def staging_path(self) -> Path:
+        return self.root / IMAGES_DIR / f"{TEMP_PREFIX}{secrets.token_hex(8)}.dcm"
+
+    def zip_for(self, plan: SourcePlan) -> zipfile.ZipFile:
+        # ZipFile objects share one file position: one per thread and zip.
+        cache = getattr(self.local, "zips", None)
+        if cache is None:
+            cache = self.local.zips = {}
+        zf = cache.get(plan.root)
+        if zf is None:
+            zf = cache[plan.root] = zipfile.ZipFile(plan.zip_path)
+            with self.lock:
+                self.zips.append(zf)
+        return zf
+
+    def process(self, plan: SourcePlan, cand: Candidate) -> _Outcome:
+        try:
+            if cand.member is not None:
+                return self._process_member(plan, cand)
+            return self._process_file(plan, cand)
+        except InputError as exc:  # a read error on the source, half-way
+            return _Outcome(cand, plan, "problem", problem=("unreadable", exc.message))
+
+    def _not_dicom(self, plan: SourcePlan, cand: Candidate, head: bytes) -> _Outcome:
+        name = cand.name
+        if os.path.splitext(name.lower())[1].lstrip(".") in _DICOM_EXTENSIONS:
+            return _Outcome(cand, plan, "problem", problem=("corrupt", _not_dicom_reason(head)))
+        return _Outcome(cand, plan, "skipped", label=skip_label(name, head))
+
+    def _examine(self, plan: SourcePlan, cand: Candidate, head: bytes, fh, size: int) -> DicomHeader | _Outcome:
+        """The parsed header, or the outcome that ends this file's import."""
+        try:
+            return parse_header(head, fh, size)
+        except DirectoryFileError:
+            return _Outcome(cand, plan, "skipped", label="DICOMDIR")
+        except NotDicomError:
+            return self._not_dicom(plan, cand, head)
+        except CorruptDicomError as exc:
+            return _Outcome(cand, plan, "problem", problem=(exc.kind, exc.message))
+
+    def _process_file(self, plan: SourcePlan, cand: Candidate) -> _Outcome:
+        try:
+            fh = open(cand.path, "rb")
+        except OSError as exc:
+            return _Outcome(cand, plan, "problem", problem=("unreadable", f"cannot read ({exc.strerror or exc})"))
+        with fh:
+            try:
+                size = os.fstat(fh.fileno()).st_size
+                head = fh.read(HEAD_SIZE)
+                hdr = self._examine(plan, cand, head, fh, size)
+            except OSError as exc:
+                return _Outcome(cand, plan, "problem", problem=("unreadable", f"cannot read ({exc.strerror})"))
+            if isinstance(hdr, _Outcome):
+                return hdr
+            fh.seek(0)
+            if hdr.sop_instance_uid in self.known_uids:
+                sha, n = hash_stream(fh)
+                return _Outcome(cand, plan, "dicom", header=hdr, sha256=sha, size=n)
+            staging = self.staging_path()
+            sha, n = copy_stream_with_hash(fh, staging, durable=False)
+        _start_writeback(staging)
+        return _Outcome(cand, plan, "dicom", header=hdr, staging=staging, sha256=sha, size=n)
+
+    def _process_member(self, plan: SourcePlan, cand: Candidate) -> _Outcome:
+        zf = self.zip_for(plan)
+        info = cand.member
+        staging = self.staging_path()
+        keep = False
+        try:
+            with zf.open(info) as zfh:
+                head = zfh.read(HEAD_SIZE)
+            if looks_like_dicom(head) is None:
+                return self._not_dicom(plan, cand, head)
+            with zf.open(info) as zfh:
+                sha, n = copy_stream_with_hash(zfh, staging, durable=False)
+            with open(staging, "rb") as fh:
+                hdr = self._examine(plan, cand, fh.read(HEAD_SIZE), fh, n)
+            if isinstance(hdr, _Outcome):
+                return hdr
+            keep = hdr.sop_instance_uid not in self.known_uids
+            if keep:
+                _start_writeback(staging)
+            return _Outcome(cand, plan, "dicom", header=hdr, staging=staging if keep else None, sha256=sha, size=n)
+        except RuntimeError as exc:  # zipfile: encrypted entry
+            return _Outcome(cand, plan, "problem", problem=("unreadable", f"zip entry cannot be read ({exc})"))
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, OSError) as exc:
+            return _Outcome(cand, plan, "problem", problem=("corrupt", f"damaged zip entry ({exc})"))
+        finally:
+            if not keep:
+                with contextlib.suppress(OSError):
+                    staging.unlink()
+
+
+def _start_writeback(path: Path) -> None:
+    """Ask the kernel to start writing *path* to disk now (asynchronously), so
+    the final sync has little left to do and the copies do not crowd the page
+    cache. A hint only: ignored where unsupported."""
+    if hasattr(os, "posix_fadvise"):
+        with contextlib.suppress(OSError):
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
+
+
+def _empty_index() -> dict[str, Any]:
+    return {"schema": INDEX_SCHEMA, "instances": [], "problems": [], "skipped": {}, "imports": []}
+
+
+def _load_index(ws: Workspace) -> dict[str, Any]:
+    index = ws.images_index()
+    base = _empty_index()
+    base.update({k: v for k, v in index.items() if v is not None})
+    return base
+
+
+def _clean_images_dir(ws: Workspace, index: dict[str, Any], *, reset: bool) -> None:
+    """Remove leftovers of an interrupted import: temp files, and copies that
+    no index entry names (they were never recorded, so nothing refers to them)."""
+    folder = ws.images_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    clean_stale_temps(folder)
+    known = {Path(d["path"]).name for d in index["instances"]}
+    with os.scandir(folder) as it:
+        for entry in it:
+            if _COPY_NAME.match(entry.name) and (reset or entry.name not in known):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+
+
+def import_images(workspace: Workspace | str | os.PathLike, sources: list[str | os.PathLike], *,
+                  progress: Progress = NULL_PROGRESS, workers: int | None = None,
+                  reset: bool = False) -> ImportReport:
+    """Import DICOM files from *sources* (folders, DICOMDIR files, zip files,
+    single DICOM files) into the workspace.
+
+    Every source is checked to exist before anything is written
+    (:class:`InputError`, exit 2). Non-DICOM files are skipped and counted by
+    type; corrupt files, UID conflicts and DICOMDIR inconsistencies are
+    recorded as problems (see docs/images.md) and returned, never raised.
+    ``progress`` gets one task in bytes; ``advance`` is called once per file
+    with its size. ``reset`` first removes every image of the workspace.
+    """
+    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+    if not sources:
+        raise InputError("no source given", hint="name a folder, a DICOMDIR or a zip file")
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        # pydicom warns (to stderr) about odd values, quoting them: not in our logs
+        warnings.simplefilter("ignore")
+        plans = [plan_source(s) for s in sources]
+        index = _empty_index() if reset else _load_index(ws)
+        _clean_images_dir(ws, index, reset=reset)
+        return _run(ws, index, plans, progress, workers, t0)
+
+
+def _run(ws: Workspace, index: dict[str, Any], plans: list[SourcePlan], progress: Progress,
+         workers: int | None, t0: float) -> ImportReport:
+    by_uid: dict[str, dict[str, Any]] = {d["sop_instance_uid"]: d for d in index["instances"]}
+    imp = _Importer(ws, set(by_uid), workers or min(4, (os.cpu_count() or 1) + 1))
+    numbers = [int(m.group(1)) for d in index["instances"] if (m := _COPY_NAME.match(Path(d.get("path", "")).name))]
+    next_number = max(numbers, default=0) + 1
+    import_id = max((i.get("id", 0) for i in index["imports"]), default=0) + 1
+    report = ImportReport(import_id=import_id, sources=[
+        {"source": p.root, "kind": p.kind, "files": len(p.candidates), "dicomdirs": len(p.dicomdirs)}
+        for p in plans])
+    entry: dict[str, Any] = {"id": import_id, "started": utc_now(), "status": "running",
+                             "sources": [p.root for p in plans]}
+    index["imports"].append(entry)
+    roots = {p.root for p in plans}
+    old_problems = [p for p in index["problems"] if p.get("source") not in roots]
+    new_instances: list[dict[str, Any]] = []
+    skipped_by_root: dict[str, dict[str, int]] = {p.root: dict(p.skipped) for p in plans}
+    for plan in plans:
+        for label, n in plan.skipped.items():
+            report.skipped[label] = report.skipped.get(label, 0) + n
+        for prob in plan.problems:
+            report.problems.append({**prob, "import": import_id})
+
+    def add_problem(out: _Outcome, kind: str, reason: str, **extra: Any) -> None:
+        report.problems.append({"kind": kind, "source": out.plan.root, "file": out.cand.display, "reason": reason,
+                                **extra, "import": import_id})
+
+    def save(status: str) -> None:
+        sync_filesystem(ws.images_dir)  # the copies are on disk before the index names them
+        entry.update(status=status, finished=None if status == "running" else utc_now(),
+                     imported=report.imported, duplicates=report.duplicates,
+                     skipped=dict(sorted(report.skipped.items())), problems=len(report.problems),
+                     seconds=round(time.perf_counter() - t0, 3))
+        index["instances"].extend(new_instances)
+        new_instances.clear()
+        index["problems"] = old_problems + report.problems
+        index["skipped"].update(skipped_by_root)
+        ws.save_images_index(index)
+
+    def handle(out: _Outcome) -> None:
+        nonlocal next_number
+        report.files_seen += 1
+        report.bytes_seen += out.cand.size
+        progress.advance(out.cand.size)
+        if out.status == "skipped":
+            counts = skipped_by_root[out.plan.root]
+            counts[out.label] = counts.get(out.label, 0) + 1
+            report.skipped[out.label] = report.skipped.get(out.label, 0) + 1
+            return
+        if out.status == "problem":
+            add_problem(out, *out.problem)
+            return
+        hdr = out.header
+        if out.cand.expected_uid and out.cand.expected_uid != hdr.sop_instance_uid:
+            add_problem(out, "dicomdir-mismatch", "the file's SOP Instance UID differs from its DICOMDIR record")
+        kept = by_uid.get(hdr.sop_instance_uid)
+        if kept is None and out.staging is not None:
+            rel = copy_name(next_number)
+            next_number += 1
+            os.replace(out.staging, ws.root / rel)
+            inst = ImageInstance(**hdr.instance_fields(), path=rel, sha256=out.sha256, size=out.size,
+                                 source=out.cand.display).to_dict()
+            new_instances.append(inst)
+            by_uid[hdr.sop_instance_uid] = inst
+            report.imported += 1
+            report.bytes_copied += out.size
+            report.without_meta += 0 if hdr.has_meta else 1
+            return
+        if out.staging is not None:
+            with contextlib.suppress(OSError):
+                out.staging.unlink()
+        if kept is None:  # cannot happen: a UID known before the import is in by_uid
+            add_problem(out, "unreadable", "not imported (internal inconsistency of the image index)")
+        elif kept["sha256"] == out.sha256:
+            report.duplicates += 1
+        else:
+            add_problem(out, "uid-conflict",
+                        f"same SOP Instance UID as {kept['path']} (imported from {kept.get('source')}) but different "
+                        "content: not imported", sop_instance_uid=hdr.sop_instance_uid, kept=kept["path"],
+                        kept_source=kept.get("source"))
+
+    jobs = iter([(plan, cand) for plan in plans for cand in plan.candidates])
+    progress.start("Importing images", total=sum(p.total_bytes for p in plans), unit="B")
+    pending: collections.deque[Future] = collections.deque()
+    window = imp.workers * 4
+    last_save = time.perf_counter()
+    try:
+        with ThreadPoolExecutor(max_workers=imp.workers, thread_name_prefix="dk-import") as pool:
+            try:
+                while True:
+                    while len(pending) < window:
+                        job = next(jobs, None)
+                        if job is None:
+                            break
+                        pending.append(pool.submit(imp.process, *job))
+                    if not pending:
+                        break
+                    handle(pending.popleft().result())
+                    if time.perf_counter() - last_save > CHECKPOINT_SECONDS:
+                        save("running")
+                        last_save = time.perf_counter()
+            except BaseException:
+                for fut in pending:
+                    fut.cancel()
+                raise
+    except BaseException:
+        report.interrupted = True
+        with contextlib.suppress(Exception):  # keep what is done; the original error is the one to report
+            save("interrupted")
+            clean_stale_temps(ws.images_dir)
+        raise
+    finally:
+        progress.finish()
+        for zf in imp.zips:
+            zf.close()
+    report.seconds = time.perf_counter() - t0
+    save("complete")
+    summary = summarize([ImageInstance.from_dict(d) for d in index["instances"]])
+    report.totals = summary.counts()
+    report.studies = summary.study_rows()
+    return report

@@ -1,0 +1,283 @@
+"""What an import reads: folder trees, DICOMDIR media, zip files.
+
+:func:`plan_source` turns one SOURCE argument into a list of
+:class:`Candidate` files (nothing is read beyond directory listings and the
+DICOMDIR) plus the media problems seen on the way (a DICOMDIR naming files
+that are not there). Real patient CDs are rarely compliant (DESIGN §8): the
+DICOMDIR may sit anywhere, file IDs may differ in case or carry ISO 9660
+``;1`` suffixes, so references are resolved leniently, and a folder's files
+are always walked as well so nothing the DICOMDIR forgot is lost.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from ..errors import InputError
+
+DICOMDIR_NAME = "DICOMDIR"
+
+
+@dataclass
+class Candidate:
+    """One file to examine."""
+
+    display: str  # shown to the user and stored as the instance's `source`
+    size: int
+    path: Path | None = None  # a file on disk
+    member: zipfile.ZipInfo | None = None  # or an entry of the plan's zip
+    expected_uid: str | None = None  # SOP Instance UID the DICOMDIR record announces
+
+    @property
+    def name(self) -> str:
+        return self.path.name if self.path is not None else self.member.filename.rsplit("/", 1)[-1]
+
+
+@dataclass
+class SourcePlan:
+    root: str  # the SOURCE argument, absolute
+    kind: str  # folder | dicomdir | zip | file
+    candidates: list[Candidate] = field(default_factory=list)
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    zip_path: Path | None = None
+    dicomdirs: list[str] = field(default_factory=list)  # DICOMDIRs followed
+    skipped: dict[str, int] = field(default_factory=dict)  # files known to skip without reading (DICOMDIRs)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(c.size for c in self.candidates)
+
+    def problem(self, kind: str, file: str, reason: str, **extra: Any) -> None:
+        self.problems.append({"kind": kind, "source": self.root, "file": file, "reason": reason, **extra})
+
+
+def is_dicomdir_name(name: str) -> bool:
+    return name.upper().split(";")[0].rstrip(".") == DICOMDIR_NAME
+
+
+# ---------------------------------------------------------------------------
+# DICOMDIR
+
+
+@dataclass
+class DirectoryReference:
+    components: list[str]  # Referenced File ID, e.g. ["DICOM", "ST000001", "IM000001"]
+    sop_instance_uid: str | None
+
+
+def read_dicomdir(fh: IO[bytes], label: str) -> list[DirectoryReference]:
+    """The file references of a DICOMDIR, in record order.
+
+    Reads the Directory Record Sequence directly rather than through
+    pydicom's ``FileSet``, which refuses media that real CDs ship (missing
+    offsets, unusual records); records marked not in use are ignored.
+    """
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    try:
+        ds = pydicom.dcmread(fh, force=True)
+        records = ds.get("DirectoryRecordSequence")
+        if records is None:
+            raise InputError("not a DICOMDIR (no directory records)", path=label)
+        refs = []
+        for rec in records:
+            if rec.get("RecordInUseFlag", 0xFFFF) == 0:
+                continue
+            fid = rec.get("ReferencedFileID")
+            if not fid:
+                continue
+            values = [fid] if isinstance(fid, (str, bytes)) else list(fid)
+            # some writers put a whole path in one value, with / or \ separators
+            comps = [c.strip() for v in values for c in str(v).replace("/", "\\").split("\\") if c.strip()]
+            if comps:
+                uid = rec.get("ReferencedSOPInstanceUIDInFile")
+                refs.append(DirectoryReference(comps, str(uid).strip() if uid else None))
+        return refs
+    except InputError:
+        raise
+    except (InvalidDicomError, EOFError, OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise InputError(f"unreadable DICOMDIR ({type(exc).__name__})", path=label) from exc
+
+
+class _CaseInsensitiveTree:
+    """Resolves DICOMDIR file IDs on media whose names differ in case, or
+    carry ISO 9660 version suffixes (``IM000001.;1``)."""
+
+    def __init__(self, base: Path):
+        self.base = base
+        self._listings: dict[Path, dict[str, str]] = {}
+
+    @staticmethod
+    def _norm(name: str) -> str:
+        return name.split(";")[0].rstrip(".").upper()
+
+    def _listing(self, folder: Path) -> dict[str, str]:
+        if folder not in self._listings:
+            try:
+                names = os.listdir(folder)
+            except OSError:
+                names = []
+            self._listings[folder] = {self._norm(n): n for n in sorted(names, reverse=True)}
+        return self._listings[folder]
+
+    def resolve(self, components: list[str]) -> Path | None:
+        exact = self.base.joinpath(*components)
+        if exact.is_file():
+            return exact
+        folder = self.base
+        for i, comp in enumerate(components):
+            real = self._listing(folder).get(self._norm(comp))
+            if real is None:
+                return None
+            folder = folder / real
+        return folder if folder.is_file() else None
+
+
+def _dicomdir_candidates(plan: SourcePlan, dicomdir: Path) -> list[Candidate] | None:
+    """Candidates referenced by *dicomdir*; None if it cannot be read."""
+    try:
+        with open(dicomdir, "rb") as fh:
+            refs = read_dicomdir(fh, str(dicomdir))
+    except InputError as exc:
+        plan.problem("dicomdir-unreadable", str(dicomdir), f"{exc.message}; the files of its folder are imported "
+                                                           "from the folder walk instead")
+        return None
+    except OSError as exc:
+        plan.problem("dicomdir-unreadable", str(dicomdir), f"cannot read ({exc.strerror})")
+        return None
+    plan.dicomdirs.append(str(dicomdir))
+    tree = _CaseInsensitiveTree(dicomdir.parent)
+    out = []
+    for ref in refs:
+        path = tree.resolve(ref.components)
+        if path is None:
+            plan.problem("dicomdir-missing-file", str(dicomdir),
+                         f"the DICOMDIR references {'/'.join(ref.components)}, which is not on the media",
+                         referenced_file_id="\\".join(ref.components))
+            continue
+        try:
+            size = path.stat().st_size
+        except OSError:
+            size = 0
+        out.append(Candidate(display=str(path), size=size, path=path, expected_uid=ref.sop_instance_uid))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Folders and zips
+
+
+def _walk(folder: Path) -> list[tuple[Path, int]]:
+    """Every regular file under *folder*, sorted by path; symlinked folders
+    are not followed (no loops), symlinked files are."""
+    out: list[tuple[Path, int]] = []
+    stack = [folder]
+    while stack:
+        current = stack.pop()
+        try:
+            with os.scandir(current) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError:
+            continue
+        subdirs = []
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    subdirs.append(Path(entry.path))
+                elif entry.is_file():
+                    out.append((Path(entry.path), entry.stat().st_size))
+            except OSError:
+                continue
+        stack.extend(reversed(subdirs))
+    out.sort(key=lambda item: str(item[0]))
+    return out
+
+
+def _plan_folder(plan: SourcePlan, folder: Path) -> None:
+    files = _walk(folder)
+    seen: set[Path] = set()
+    # DICOMDIRs first (the root one first): their references come in record order, as a PACS station reads them.
+    for path, _size in sorted((f for f in files if is_dicomdir_name(f[0].name)), key=lambda f: len(f[0].parts)):
+        plan.skipped["DICOMDIR"] = plan.skipped.get("DICOMDIR", 0) + 1
+        for cand in _dicomdir_candidates(plan, path) or []:
+            key = cand.path.resolve()
+            if key not in seen:
+                seen.add(key)
+                plan.candidates.append(cand)
+    for path, size in files:
+        if is_dicomdir_name(path.name):
+            continue
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            plan.candidates.append(Candidate(display=str(path), size=size, path=path))
+
+
+def _plan_zip(plan: SourcePlan, path: Path) -> None:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = [i for i in zf.infolist() if not i.is_dir()]
+            by_name = {i.filename.upper(): i for i in infos}
+            for info in infos:
+                if is_dicomdir_name(info.filename.rsplit("/", 1)[-1]):
+                    plan.skipped["DICOMDIR"] = plan.skipped.get("DICOMDIR", 0) + 1
+                    base = info.filename.rsplit("/", 1)[0] + "/" if "/" in info.filename else ""
+                    try:
+                        with zf.open(info) as fh:
+                            refs = read_dicomdir(fh, f"{path}!{info.filename}")
+                    except (InputError, RuntimeError, zipfile.BadZipFile, OSError) as exc:
+                        plan.problem("dicomdir-unreadable", f"{path}!{info.filename}",
+                                     getattr(exc, "message", None) or str(exc))
+                        continue
+                    plan.dicomdirs.append(f"{path}!{info.filename}")
+                    for ref in refs:
+                        name = (base + "/".join(ref.components)).upper()
+                        if name not in by_name and name.split(";")[0].rstrip(".") not in by_name:
+                            plan.problem("dicomdir-missing-file", f"{path}!{info.filename}",
+                                         f"the DICOMDIR references {'/'.join(ref.components)}, which is not in "
+                                         "the zip", referenced_file_id="\\".join(ref.components))
+                    continue
+                plan.candidates.append(Candidate(display=f"{path}!{info.filename}", size=info.file_size,
+                                                 member=info))
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InputError(f"unreadable zip file ({exc})", path=path,
+                         hint="check the file, or extract it and import the folder") from exc
+
+
+def plan_source(source: str | os.PathLike) -> SourcePlan:
+    """Plan the import of one SOURCE: a folder, a DICOMDIR file, a zip file or
+    one DICOM file. Raises :class:`InputError` if it does not exist."""
+    path = Path(source).expanduser()
+    if not path.exists():
+        raise InputError("source not found", path=path, hint="check the path (a folder, a DICOMDIR or a zip file)")
+    path = path.absolute()
+    if path.is_dir():
+        plan = SourcePlan(root=str(path), kind="folder")
+        _plan_folder(plan, path)
+        return plan
+    if is_dicomdir_name(path.name):
+        plan = SourcePlan(root=str(path), kind="dicomdir")
+        plan.skipped["DICOMDIR"] = 1
+        cands = _dicomdir_candidates(plan, path)
+        if cands is None:  # unreadable: fall back to what the media holds, like a forgiving import station
+            files = [(p, s) for p, s in _walk(path.parent) if not is_dicomdir_name(p.name)]
+            plan.candidates = [Candidate(display=str(p), size=s, path=p) for p, s in files]
+        else:
+            plan.candidates = cands
+        return plan
+    if zipfile.is_zipfile(path):
+        plan = SourcePlan(root=str(path), kind="zip", zip_path=path)
+        _plan_zip(plan, path)
+        return plan
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InputError(f"cannot read ({exc.strerror})", path=path) from exc
+    plan = SourcePlan(root=str(path), kind="file")
+    plan.candidates.append(Candidate(display=str(path), size=size, path=path))
+    return plan

@@ -1,0 +1,75 @@
+"""Patients, studies and series of a set of image instances, for reports.
+
+Patient *identities* are told apart by normalised family name, first given
+name and birth date (the PatientID is left out on purpose: one patient often
+has a different ID at each imaging centre, DESIGN §8). Nothing here returns
+a patient's name or identifiers: callers get counts and study descriptions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from ..identity import parse_dicom_date, parse_dicom_pn
+from ..model import ImageInstance, StudySummary, group_studies
+
+
+def identity_key(inst: ImageInstance) -> tuple:
+    """A hashable key equal for two instances of the same patient identity."""
+    pn = parse_dicom_pn(inst.patient_name)
+    bd = parse_dicom_date(inst.patient_birth_date)
+    if pn.family or bd:
+        return ("name", pn.family, pn.given[:1], bd)
+    if inst.patient_id and inst.patient_id.strip():
+        return ("id", inst.patient_id.replace(" ", "").upper())
+    return ("unknown",)
+
+
+def patient_identities(instances: Iterable[ImageInstance]) -> dict[tuple, list[ImageInstance]]:
+    out: dict[tuple, list[ImageInstance]] = {}
+    for inst in instances:
+        out.setdefault(identity_key(inst), []).append(inst)
+    return out
+
+
+def format_da(value: str | None) -> str | None:
+    """DICOM DA ``20260910`` → ``2026-09-10`` (as found when not a date)."""
+    d = parse_dicom_date(value)
+    return d.isoformat() if d else (value or None)
+
+
+def study_row(st: StudySummary) -> dict[str, Any]:
+    return {"study_instance_uid": st.study_instance_uid, "date": format_da(st.date), "modalities": st.modalities,
+            "description": st.description, "accession_number": st.accession_number, "series": len(st.series),
+            "instances": st.instance_count}
+
+
+def describe_study(st: StudySummary) -> str:
+    """One line naming a study without patient data: date, modality, description, count."""
+    parts = [format_da(st.date) or "undated", "/".join(st.modalities) or "no modality"]
+    if st.description:
+        parts.append(f"“{st.description}”")
+    return f"study of {parts[0]}, {', '.join(parts[1:])} ({st.instance_count} image{'s' if st.instance_count != 1 else ''})"
+
+
+@dataclass
+class ImagesSummary:
+    instances: int
+    patients: int
+    series: int
+    studies: list[StudySummary]
+
+    def counts(self) -> dict[str, int]:
+        return {"instances": self.instances, "patients": self.patients, "studies": len(self.studies),
+                "series": self.series}
+
+    def study_rows(self) -> list[dict[str, Any]]:
+        return [study_row(st) for st in self.studies]
+
+
+def summarize(instances: list[ImageInstance]) -> ImagesSummary:
+    studies = group_studies(instances)
+    return ImagesSummary(instances=len(instances), patients=len(patient_identities(instances)),
+                         series=sum(len(st.series) for st in studies), studies=studies)
