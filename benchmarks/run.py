@@ -1,0 +1,394 @@
+"""Side-by-side benchmark of dossierkit against 7-Zip, age and sha256sum
+(issue #6, DESIGN §6; method and results in docs/performance.md).
+
+    python benchmarks/run.py                 # 2 GB in 4 000 DICOM files
+    python benchmarks/run.py --smoke         # 200 MB in 400 files (CI, quick look)
+    python benchmarks/run.py --size 8G --files 16000 --keep --json results.json
+
+One run generates the dossier (benchmarks/generate.py), creates the
+workspace, reads every file once so all tools see a warm page cache, then
+times each step through the real CLIs (subprocess, under GNU time for the
+peak RSS): dossierkit import-images, check, pack (password and recipients),
+verify, unpack; ``7zz a -tzip -mem=AES256 -mx0``, ``7zz t``, ``7zz x``;
+``tar | age -r``, ``age -d | tar x``; ``sha256sum`` of every file. Secrets
+reach dossierkit through a file or the environment, never argv (7-Zip has
+no other way than ``-p``: its throwaway password is visible in ps).
+
+A dossierkit step whose command or option does not exist yet is reported
+"n/a (not implemented)". Targets are checked at the end; the exit code is 1
+when one is missed, 2 when the harness itself failed (a baseline tool
+failed), 0 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.generate import Generated, generate, make_workspace, parse_size
+from benchmarks.measure import Row, drop_dirty_pages, machine, read_tree, table, timed, tree_size
+
+REPO = Path(__file__).resolve().parents[1]
+MARKER = ".dossierkit-bench"  # only folders holding it are ever deleted
+PASSWORD_ENV = "DK_BENCH_PASSWORD"
+RSS_LIMIT_MB = 200.0
+IMPORT_MIN_FILES_PER_S = 1000.0
+# dossierkit step -> the 7-Zip step it is compared with (throughput ratio)
+COMPARE = {"pack (password)": "7zz a -tzip -mem=AES256 -mx0", "verify (password)": "7zz t",
+           "unpack (password)": "7zz x", "pack (recipients)": "tar | age -r",
+           "unpack (recipients)": "age -d | tar x"}
+
+ORDER = ["import-images", "check", "pack (password)", "7zz a -tzip -mem=AES256 -mx0", "pack (recipients)",
+         "tar | age -r", "verify (password)", "7zz t", "verify (recipients)", "unpack (password)", "7zz x",
+         "unpack (recipients)", "age -d | tar x", "sha256sum (every file)"]
+
+
+@dataclass
+class Cli:
+    """What the installed dossierkit offers, read from its --help texts."""
+
+    argv: list[str]
+    env: dict
+    _help: dict
+
+    @classmethod
+    def probe(cls, argv: list[str], env: dict) -> Cli:
+        return cls(argv, env, {})
+
+    def help(self, command: str) -> str | None:
+        """--help text of a (sub)command, None when it does not exist."""
+        if command not in self._help:
+            r = subprocess.run([*self.argv, *command.split(), "--help"], capture_output=True, text=True,
+                               env={**os.environ, **self.env, "COLUMNS": "250", "NO_COLOR": "1", "TERM": "dumb"})
+            self._help[command] = r.stdout if r.returncode == 0 else None
+        return self._help[command]
+
+    def has(self, command: str, *options: str) -> bool:
+        text = self.help(command)
+        return text is not None and all(re.search(rf"(?<![\w-]){re.escape(o)}(?![\w-])", text) for o in options)
+
+    def first(self, command: str, *options: str) -> str | None:
+        return next((o for o in options if self.has(command, o)), None)
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.out: Path = args.out.resolve()
+        self.rows: list[Row] = []
+        self.failures: list[str] = []  # harness problems (exit 2)
+        self.password = secrets.token_urlsafe(24)  # ~190 bits: passes any strength rule
+        self.env = {"DOSSIERKIT_HOME": str(self.out / "home"), PASSWORD_ENV: self.password}
+        self.dk = Cli.probe([sys.executable, "-m", "dossierkit"], self.env)
+        self.gen: Generated | None = None
+        self.keys: dict = {}
+        self.workspace: Path = self.out / "workspace"
+        self.mb = 0.0
+        self.log = (lambda m: print(m, file=sys.stderr, flush=True))
+
+    # -- set-up -------------------------------------------------------------
+    def prepare(self) -> None:
+        if self.out.exists():
+            if not (self.out / MARKER).exists():
+                raise SystemExit(f"{self.out} exists and was not made by this benchmark: choose another --out")
+            shutil.rmtree(self.out)
+        self.out.mkdir(parents=True)
+        (self.out / MARKER).write_text("created by benchmarks/run.py; deleted after the run unless --keep\n")
+        self.gen = generate(self.out, self.args.size, self.args.files, self.args.seed, log=self.log)
+        self.log(f"generated {self.gen.files} files, {self.gen.dicom_bytes / 1e9:.2f} GB DICOM "
+                 f"in {self.gen.seconds:.1f} s")
+        self.mb = self.gen.data_bytes / 1e6
+        pw = self.out / "password.txt"
+        pw.write_text(self.password + "\n")
+        pw.chmod(0o600)
+        r = subprocess.run([*self.dk.argv, "keys", "generate", str(self.out / "home" / "keys"), "--json"],
+                           capture_output=True, text=True, env={**os.environ, **self.env})
+        if r.returncode != 0:
+            raise SystemExit(f"dossierkit keys generate failed: {r.stderr.strip()}")
+        self.keys = json.loads(r.stdout)
+        self.ws_status = make_workspace(self.gen, self.workspace, log=self.log)
+        files, total, secs = read_tree(self.gen.data_dir)
+        self.log(f"warm-up: read {files} files, {total / 1e6:.0f} MB in {secs:.1f} s")
+
+    # -- one timed step -----------------------------------------------------
+    def step(self, name: str, tool: str, stages: list[list[str]], *, files: int | None = None,
+             mb: float | None = None, cwd=None, stdout_path=None, check_json: bool = False,
+             ok_codes: tuple[int, ...] = (0,)) -> Row:
+        drop_dirty_pages()
+        self.log(f"… {name} [{tool}]")
+        run = timed(stages, env=self.env, cwd=cwd, stdout_path=stdout_path)
+        row = Row(step=name, tool=tool, status="ok" if run.returncode in ok_codes else "failed",
+                  seconds=round(run.seconds, 3),
+                  peak_rss_mb=round(run.peak_rss_kb / 1024, 1) if run.peak_rss_kb else None,
+                  mb=round(self.mb if mb is None else mb, 1), files=files)
+        if run.returncode not in ok_codes:
+            last = [ln for ln in run.stderr.strip().splitlines() if ln.strip()]
+            row.note = f"exit {run.returncode}: {last[-1][:200] if last else 'no message'}"
+            row.seconds = row.mb = None
+        elif check_json:
+            try:
+                row.details = _summary(json.loads(run.stdout))
+            except ValueError:
+                row.status, row.note = "failed", "--json output is not JSON"
+        self.rows.append(row)
+        self.log(f"  {row.status} {row.seconds if row.seconds is not None else ''} s {row.note}")
+        return row
+
+    def na(self, name: str, why: str = "not implemented") -> Row:
+        row = Row(step=name, tool="dossierkit", status="n/a", note=why)
+        self.rows.append(row)
+        self.log(f"… {name}: n/a ({why})")
+        return row
+
+    # -- dossierkit ---------------------------------------------------------
+    def secret_opts(self, command: str, mode: str) -> list[str] | None:
+        if mode == "password":
+            if self.dk.has(command, "--password-file"):
+                return ["--password-file", str(self.out / "password.txt")]
+            if self.dk.has(command, "--password-env"):
+                return ["--password-env", PASSWORD_ENV]
+            return None
+        if command == "pack":
+            opt = self.dk.first("pack", "--recipient", "-r")
+            return [opt, self.keys["age_recipient"]] if opt else None
+        opt = self.dk.first(command, "--identity", "-i")
+        return [opt, self.keys["age_identity"]] if opt else None
+
+    def run_dossierkit(self) -> None:
+        dk, gen = self.dk.argv, self.gen
+        imported = False
+        if self.dk.has("import-images"):
+            row = self.step("import-images", "dossierkit",
+                            [[*dk, "import-images", str(self.workspace), gen.dicom_dir, "--json"]],
+                            files=gen.files, mb=gen.dicom_bytes / 1e6, check_json=True)
+            imported = row.status == "ok"
+            if imported:
+                read_tree(self.workspace)  # the copies, warm for pack like the sources are for 7-Zip
+        else:
+            self.na("import-images")
+        if self.ws_status["documents"] != "added":
+            self.log(f"note: documents not added ({self.ws_status['documents']})")
+        # exit 1 = incomplete: a verdict, not a crash; pack then needs --allow-incomplete
+        check = self.step("check", "dossierkit", [[*dk, "check", str(self.workspace), "--json"]],
+                          files=gen.files, mb=0, check_json=True, ok_codes=(0, 1))
+        waive = []
+        if check.status == "ok" and check.details.get("status") == "incomplete":
+            check.note = f"incomplete: {check.details.get('counts.error', '?')} error(s)"
+            if self.dk.has("pack", "--allow-incomplete"):
+                waive = ["--allow-incomplete", "--reason", "benchmark run"]
+        packages = {}
+        for mode, suffix in (("password", "zip"), ("recipients", "age")):
+            name = f"pack ({mode})"
+            secret = self.secret_opts("pack", mode)
+            out_opt = self.dk.first("pack", "-o", "--output")
+            if not self.dk.has("pack") or out_opt is None:
+                self.na(name)
+                continue
+            if secret is None:
+                self.na(name, f"no {mode} option")
+                continue
+            if not imported:
+                self.na(name, "no images imported")
+                continue
+            target = self.out / f"dk-{mode}.{suffix}"
+            extra = ["--signing-key", self.keys["signing_key"]] if self.dk.has("pack", "--signing-key") else []
+            extra += waive
+            if mode == "password" and self.dk.has("pack", "--container"):
+                extra += ["--container", "zip"]
+            row = self.step(name, "dossierkit", [[*dk, "pack", str(self.workspace), out_opt, str(target),
+                                                  *secret, *extra, "--json"]], files=gen.files, check_json=True)
+            if row.status == "ok":
+                packages[mode] = _package_path(row.details, target)
+        for mode in ("password", "recipients"):
+            for command in ("verify", "unpack"):
+                name = f"{command} ({mode})"
+                if command == "unpack" and mode == "recipients" and not self.args.all:
+                    continue
+                secret = self.secret_opts(command, mode) if self.dk.has(command) else None
+                if not self.dk.has(command):
+                    self.na(name)
+                elif secret is None:
+                    self.na(name, f"no {mode} option")
+                elif mode not in packages:
+                    self.na(name, "no package")
+                else:
+                    argv = [*dk, command, str(packages[mode])]
+                    if command == "unpack":
+                        argv.append(str(self.out / f"dk-unpacked-{mode}"))
+                    row = self.step(name, "dossierkit", [[*argv, *secret, "--json"]], files=gen.files,
+                                    check_json=True)
+                    if command == "unpack" and row.status == "ok":
+                        n, _ = tree_size(self.out / f"dk-unpacked-{mode}")
+                        row.details["files_out"] = n
+                        shutil.rmtree(self.out / f"dk-unpacked-{mode}", ignore_errors=True)
+            if mode in packages:
+                packages[mode].unlink(missing_ok=True)  # keep the disk footprint to ~3× the dossier
+
+    # -- baselines ----------------------------------------------------------
+    def run_baselines(self) -> None:
+        data, out, pw = self.gen.data_dir, self.out, self.password
+        z = out / "7z.zip"
+        # -mx0: store, like the DICOM we pack; -bso0/-bsp0: no output nor progress
+        rows = [self.step("7zz a -tzip -mem=AES256 -mx0", "7-Zip",
+                          [["7zz", "a", "-tzip", "-mem=AES256", "-mx0", f"-p{pw}", "-bso0", "-bsp0", str(z), "."]],
+                          cwd=data, files=self.gen.files)]
+        if rows[-1].status == "ok":
+            rows.append(self.step("7zz t", "7-Zip", [["7zz", "t", f"-p{pw}", "-bso0", "-bsp0", str(z)]],
+                                  files=self.gen.files))
+            rows.append(self.step("7zz x", "7-Zip", [["7zz", "x", f"-p{pw}", "-bso0", "-bsp0",
+                                                      f"-o{out / 'unpacked-7z'}", str(z)]], files=self.gen.files))
+            shutil.rmtree(out / "unpacked-7z", ignore_errors=True)
+        z.unlink(missing_ok=True)
+        tage = out / "tree.tar.age"
+        rows.append(self.step("tar | age -r", "age", [["tar", "-cf", "-", "-C", data, "."],
+                                                       ["age", "-r", self.keys["age_recipient"]]],
+                              stdout_path=tage, files=self.gen.files))
+        if rows[-1].status == "ok":
+            (out / "unpacked-age").mkdir()
+            rows.append(self.step("age -d | tar x", "age", [["age", "-d", "-i", self.keys["age_identity"], str(tage)],
+                                                            ["tar", "-xf", "-", "-C", str(out / "unpacked-age")]],
+                                  files=self.gen.files))
+            shutil.rmtree(out / "unpacked-age", ignore_errors=True)
+        tage.unlink(missing_ok=True)
+        rows.append(self.step("sha256sum (every file)", "coreutils",
+                              [["find", data, "-type", "f", "-print0"], ["xargs", "-0", "sha256sum"]],
+                              stdout_path=os.devnull, files=self.gen.files))
+        self.failures += [f"{r.step}: {r.note}" for r in rows if r.status != "ok"]
+
+    # -- results ------------------------------------------------------------
+    def ratios(self) -> dict[str, float | None]:
+        by = {r.step: r for r in self.rows}
+        out = {}
+        for mine, theirs in COMPARE.items():
+            a, b = by.get(mine), by.get(theirs)
+            out[mine] = (b.seconds / a.seconds) if a and b and a.seconds and b.seconds else None
+        return out
+
+    def targets(self) -> list[dict]:
+        by, ratios = {r.step: r for r in self.rows}, self.ratios()
+
+        def verdict(step: str, ok: bool | None) -> str:
+            row = by.get(step)
+            if row is None or row.status == "n/a":
+                return "n/a"
+            return "met" if row.status == "ok" and ok else "missed"
+
+        res = []
+        for step, what in (("pack (password)", "throughput ≥ 1.0× 7zz a"), ("verify (password)", "≥ 1.0× 7zz t")):
+            r = ratios.get(step)
+            res.append({"target": f"{step} {what}", "value": round(r, 2) if r else None,
+                        "verdict": verdict(step, r is not None and r >= 1.0)})
+        for row in self.rows:
+            if row.tool == "dossierkit" and row.step.split()[0] in ("pack", "verify", "unpack"):
+                res.append({"target": f"{row.step} peak RSS ≤ {RSS_LIMIT_MB:.0f} MB", "value": row.peak_rss_mb,
+                            "verdict": verdict(row.step, row.peak_rss_mb is not None
+                                               and row.peak_rss_mb <= RSS_LIMIT_MB)})
+        imp = by.get("import-images")
+        fps = imp.files_per_s if imp else None
+        res.append({"target": f"import-images ≥ {IMPORT_MIN_FILES_PER_S:,.0f} files/s",
+                    "value": round(fps) if fps else None,
+                    "verdict": verdict("import-images", fps is not None and fps >= IMPORT_MIN_FILES_PER_S)})
+        return res
+
+    def report(self, started: float) -> dict:
+        ratios, targets = self.ratios(), self.targets()
+        m = machine()
+        gen = self.gen
+        self.rows.sort(key=lambda r: ORDER.index(r.step) if r.step in ORDER else len(ORDER))
+        mix = ", ".join(f"{k} {v['files']}" for k, v in gen.by_modality.items())
+        head = (f"dossierkit benchmark — {m['date']} — {m['cpu']}, {m['cores']} cores, {m['ram_gb']} GB RAM, "
+                f"Python {m['python']}\n"
+                f"dossier: {gen.files} DICOM files in {gen.series} series "
+                f"({mix}), "
+                f"{gen.dicom_bytes / 1e9:.2f} GB + {len(gen.docs)} PDFs; generated in {gen.seconds:.1f} s; "
+                f"warm page cache for every tool")
+        print(head)
+        print(table(self.rows, ratios))
+        print("\ntargets:")
+        for t in targets:
+            print(f"  {t['verdict']:>6}  {t['target']}" + (f"  (measured {t['value']})" if t["value"] else ""))
+        if self.failures:
+            print("\nharness failures:\n  " + "\n  ".join(self.failures))
+        return {"machine": m, "dossier": {k: v for k, v in gen.to_dict().items() if k not in ("patient", "docs")},
+                "documents": self.ws_status.get("documents"), "rows": [r.to_dict() for r in self.rows],
+                "ratios_vs_7zip": {k: round(v, 3) if v else None for k, v in ratios.items()}, "targets": targets,
+                "failures": self.failures, "total_seconds": round(time.perf_counter() - started, 1),
+                "args": {"size": self.args.size, "files": self.args.files, "seed": self.args.seed}}
+
+
+def _summary(obj) -> dict:
+    """Scalars of a --json document (counts, sizes, paths), nested one level."""
+    if not isinstance(obj, dict):
+        return {}
+    out = {}
+    for k, v in obj.items():
+        if isinstance(v, (int, float, str, bool)) or v is None:
+            out[k] = v
+        elif isinstance(v, dict):
+            out.update({f"{k}.{k2}": v2 for k2, v2 in v.items() if isinstance(v2, (int, float, bool))})
+    return out
+
+
+def _package_path(details: dict, default: Path) -> Path:
+    for key in ("package", "output", "path"):
+        if isinstance(details.get(key), str) and Path(details[key]).is_file():
+            return Path(details[key])
+    return default
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description="dossierkit vs 7-Zip/age/sha256sum on a generated dossier "
+                                             "(docs/performance.md)")
+    ap.add_argument("--size", type=parse_size, default=None, help="total DICOM size, decimal units (default 2G)")
+    ap.add_argument("--files", type=int, default=None, help="number of DICOM files (default 4000)")
+    ap.add_argument("--smoke", action="store_true", help="200M in 400 files (CI, quick look)")
+    ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out", help="work folder (deleted after)")
+    ap.add_argument("--keep", action="store_true", help="keep the work folder")
+    ap.add_argument("--json", type=Path, default=None, help="write the results as JSON here")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--all", action="store_true", help="also unpack the recipients package")
+    a = ap.parse_args(argv)
+    smoke = (parse_size("200M"), 400) if a.smoke else (parse_size("2G"), 4000)
+    a.size = a.size if a.size is not None else smoke[0]
+    a.files = a.files if a.files is not None else smoke[1]
+    return a
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    for tool in ("7zz", "age", "tar", "sha256sum", "/usr/bin/time"):
+        if not shutil.which(tool):
+            print(f"run.py: {tool} is required (scripts/install-debian-deps.sh)", file=sys.stderr)
+            return 2
+    started = time.perf_counter()
+    bench = Bench(args)
+    try:
+        bench.prepare()
+        bench.run_dossierkit()
+        bench.run_baselines()
+        results = bench.report(started)
+    finally:
+        if not args.keep and bench.out.exists() and (bench.out / MARKER).exists():
+            shutil.rmtree(bench.out, ignore_errors=True)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    if bench.failures:
+        return 2
+    return 1 if any(t["verdict"] == "missed" for t in results["targets"]) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
