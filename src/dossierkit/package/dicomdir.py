@@ -1,0 +1,438 @@
+"""DICOMDIR (DICOM PS3.10 / PS3.3 Annex F) written from the image index, in one pass.
+
+Why not pydicom's ``FileSet``: ``add`` refuses images that lack Type 1 record
+keys (very common on real CDs), is quadratic in the number of instances and
+copies every file to a staging folder. The directory is small and regular,
+so it is encoded here directly, Explicit VR Little Endian, with the record
+offsets computed from the encoded sizes (no second pass over the images —
+everything comes from ``index/images.json``).
+
+Structure: one PATIENT record (the dossier's patient; the check guarantees
+every image is theirs) → one STUDY record per study → one SERIES record per
+series → one IMAGE record per instance referencing its file ID.
+
+Stand-ins (like DCMTK ``dcmmkdir --invent``): when an image lacks a value
+that a directory record requires (Type 1), the *record* gets a documented
+stand-in and the image copy is never touched. Stand-ins are listed in the
+result so the manifest can record them (docs/package-format.md):
+
+- Study Date / Study Time: the value of another instance of the same study,
+  else ``19000101`` / ``000000`` (obviously invented, never today's date);
+- Study ID: ``DKSTUDY`` + the study's ordinal (``DKSTUDY000001``);
+- Series Number / Instance Number: the next number after the largest one
+  present among its siblings (never a duplicate);
+- Modality: ``OT`` (other);
+- Patient ID: the most frequent PatientID of the images, else the dossier's
+  identifier, else the dossier id.
+
+Offsets (0004,1200/1202/1400/1420) count bytes from the first byte of the
+file (preamble included), as PS3.10 defines the File Meta Information.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import struct
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import __version__
+from ..errors import IntegrityError
+from ..model import Patient
+from .layout import MediaLayout, PlannedInstance, is_dicom_file_id
+
+MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
+EXPLICIT_VR_LE = "1.2.840.10008.1.2.1"
+IMPLICIT_VR_LE = "1.2.840.10008.1.2"
+# dossierkit's implementation class UID: a UUID-derived UID (PS3.5 B.2), fixed.
+IMPLEMENTATION_CLASS_UID = "2.25.253286393785412405425338461312436137785"
+IMPLEMENTATION_VERSION = f"DOSSIERKIT_{__version__}"[:16]
+FILE_SET_ID = "DOSSIER"
+MAX_DICOMDIR_BYTES = 64 * 1024 * 1024  # read-side cap: ~200 000 records
+
+STAND_IN_DATE = "19000101"
+STAND_IN_TIME = "000000"
+STAND_IN_MODALITY = "OT"
+
+_LONG_VRS = {"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"}
+_DA = re.compile(r"^\d{8}$")
+_TM = re.compile(r"^\d{2}(\d{2}(\d{2}(\.\d{1,6})?)?)?$")
+_UI = re.compile(r"^[0-9.]{1,64}$")
+_IS_MAX = 2**31 - 1
+
+# Offsets of the two patched UL values inside an encoded item (see _Record.encode).
+_NEXT_AT = 16  # item header 8 + element header 8
+_LOWER_AT = 38  # + UL(12) + US(10) + element header 8
+
+
+@dataclass
+class StandIn:
+    level: str  # PATIENT, STUDY, SERIES, IMAGE
+    attribute: str  # DICOM keyword
+    value: str
+    path: str | None = None  # file ID of the image concerned (first one for study/series)
+
+
+@dataclass
+class DicomdirResult:
+    data: bytes
+    stand_ins: list[StandIn] = field(default_factory=list)
+
+    def stand_in_summary(self) -> dict[str, int]:
+        """Count of records per invented attribute, e.g. {"STUDY.StudyTime": 1}."""
+        return dict(sorted(Counter(f"{s.level}.{s.attribute}" for s in self.stand_ins).items()))
+
+
+# ---------------------------------------------------------------------------
+# Encoding
+
+
+def _element(tag: int, vr: str, value: bytes) -> bytes:
+    if len(value) % 2:
+        value += b"\x00" if vr in ("UI", "OB") else b" "
+    group, elem = tag >> 16, tag & 0xFFFF
+    if vr in _LONG_VRS:
+        return struct.pack("<HH2sHI", group, elem, vr.encode("ascii"), 0, len(value)) + value
+    return struct.pack("<HH2sH", group, elem, vr.encode("ascii"), len(value)) + value
+
+
+def _ul(tag: int, value: int) -> bytes:
+    return _element(tag, "UL", struct.pack("<I", value))
+
+
+def _us(tag: int, value: int) -> bytes:
+    return _element(tag, "US", struct.pack("<H", value))
+
+
+def _clean_text(value: str | None, limit: int) -> str:
+    """A text value fit for LO/SH/PN in a record: no backslash (the multi-value
+    delimiter) nor control characters, at most *limit* characters."""
+    if not value:
+        return ""
+    text = "".join(" " if (c == "\\" or ord(c) < 32) else c for c in str(value)).strip()
+    return text[:limit].rstrip()
+
+
+def _charset_for(texts: list[str]) -> tuple[str | None, str]:
+    """(Specific Character Set term, Python codec) for the record's text values."""
+    joined = "".join(texts)
+    if joined.isascii():
+        return None, "ascii"
+    try:
+        joined.encode("latin-1")
+        return "ISO_IR 100", "latin-1"
+    except UnicodeEncodeError:
+        return "ISO_IR 192", "utf-8"
+
+
+class _Record:
+    """Elements of one directory record, encoded once its charset is known."""
+
+    def __init__(self, record_type: str):
+        self.record_type = record_type
+        self.ascii: list[tuple[int, str, str]] = []  # CS, DA, TM, UI, IS
+        self.text: list[tuple[int, str, str]] = []  # PN, LO, SH: charset-dependent
+
+    def add(self, tag: int, vr: str, value: str) -> None:
+        (self.text if vr in ("PN", "LO", "SH") else self.ascii).append((tag, vr, value))
+
+    def encode(self) -> bytes:
+        charset, codec = _charset_for([v for _t, _vr, v in self.text])
+        elements: list[tuple[int, bytes]] = [
+            (0x00041400, _ul(0x00041400, 0)),
+            (0x00041410, _us(0x00041410, 0xFFFF)),
+            (0x00041420, _ul(0x00041420, 0)),
+            (0x00041430, _element(0x00041430, "CS", self.record_type.encode("ascii"))),
+        ]
+        if charset:
+            elements.append((0x00080005, _element(0x00080005, "CS", charset.encode("ascii"))))
+        for tag, vr, value in self.ascii:
+            elements.append((tag, _element(tag, vr, value.encode("ascii"))))
+        for tag, vr, value in self.text:
+            elements.append((tag, _element(tag, vr, value.encode(codec))))
+        elements.sort(key=lambda e: e[0])
+        return b"".join(e for _t, e in elements)
+
+
+def _patient_name(patient: Patient) -> str:
+    given = [g for g in patient.given_names if g]
+    parts = [_clean_text(patient.family_name, 64).replace("^", " "),
+             _clean_text(given[0] if given else "", 64).replace("^", " "),
+             _clean_text(" ".join(given[1:]), 64).replace("^", " ")]
+    return "^".join(parts).rstrip("^")[:64]
+
+
+def _valid_uid(uid: str | None, what: str, path: str) -> str:
+    if not uid or not _UI.match(uid):
+        raise IntegrityError(f"image index: {what} {uid!r} is not a valid UID", path=path,
+                             hint="re-import the images")
+    return uid
+
+
+def _next_numbers(values: list[int | None]) -> list[tuple[int, bool]]:
+    """Each value, or a stand-in after the largest present one: [(number, invented)]."""
+    present = [v for v in values if v is not None and -_IS_MAX <= v <= _IS_MAX]
+    nxt = max(present, default=0) + 1
+    out = []
+    for v in values:
+        if v is not None and -_IS_MAX <= v <= _IS_MAX:
+            out.append((v, False))
+        else:
+            out.append((nxt, True))
+            nxt += 1
+    return out
+
+
+def build_dicomdir(patient: Patient, layout: MediaLayout, *, dossier_id: str = "",
+                   media_uid: str | None = None) -> DicomdirResult:
+    """Encode the DICOMDIR of *layout*'s images for *patient*.
+
+    Raises IntegrityError when the index holds something no record can carry
+    (an invalid UID, a duplicate SOP Instance UID, a non-conformant file ID).
+    """
+    stand_ins: list[StandIn] = []
+    instances = list(layout.instances())
+    seen: set[str] = set()
+    for pi in instances:
+        uid = _valid_uid(pi.record.sop_instance_uid, "SOP Instance UID", pi.record.path)
+        if uid in seen:
+            raise IntegrityError(f"image index: SOP Instance UID {uid} appears twice", path=pi.record.path,
+                                 hint="re-import the images (duplicates are kept once)")
+        seen.add(uid)
+        if not is_dicom_file_id(pi.path):
+            raise IntegrityError(f"internal: {pi.path} is not a DICOM file ID")
+
+    # --- patient ------------------------------------------------------------
+    pat = _Record("PATIENT")
+    ids = Counter(i.record.patient_id.strip() for i in instances
+                  if i.record.patient_id and i.record.patient_id.strip())
+    if ids:
+        patient_id = sorted(ids.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
+    else:
+        patient_id = patient.identifier.value if patient.identifier else (dossier_id or "UNKNOWN")
+        stand_ins.append(StandIn("PATIENT", "PatientID", "(dossier identifier)" if patient.identifier
+                                 else "(dossier id)"))
+    pat.add(0x00100010, "PN", _patient_name(patient))
+    pat.add(0x00100020, "LO", _clean_text(patient_id, 64))
+
+    # nodes: (encoded body, children node indexes); node 0 is the patient
+    bodies: list[bytes] = [b""]
+    children: list[list[int]] = [[]]
+
+    def new_node(body: bytes, parent: int) -> int:
+        bodies.append(body)
+        children.append([])
+        children[parent].append(len(bodies) - 1)
+        return len(bodies) - 1
+
+    for s_ord, st in enumerate(layout.studies, 1):
+        first = st.series[0].instances[0].path
+        rec = _Record("STUDY")
+        date = _first_valid([i.record.study_date for se in st.series for i in se.instances], _DA)
+        if date is None:
+            date = STAND_IN_DATE
+            stand_ins.append(StandIn("STUDY", "StudyDate", date, first))
+        time = _first_valid([_tm(i.record.study_time) for se in st.series for i in se.instances], _TM)
+        if time is None:
+            time = STAND_IN_TIME
+            stand_ins.append(StandIn("STUDY", "StudyTime", time, first))
+        study_id = _clean_text(_first_present([i.record.study_id for se in st.series for i in se.instances]), 16)
+        if not study_id:
+            study_id = f"DKSTUDY{s_ord:06d}"
+            stand_ins.append(StandIn("STUDY", "StudyID", study_id, first))
+        rec.add(0x00080020, "DA", date)
+        rec.add(0x00080030, "TM", time)
+        rec.add(0x00080050, "SH", _clean_text(st.summary.accession_number, 16))
+        rec.add(0x00081030, "LO", _clean_text(st.summary.description, 64))
+        rec.add(0x0020000D, "UI", _valid_uid(st.summary.study_instance_uid, "Study Instance UID", first))
+        rec.add(0x00200010, "SH", study_id)
+        st_node = new_node(rec.encode(), 0)
+
+        numbers = _next_numbers([se.summary.series_number for se in st.series])
+        for se, (number, invented) in zip(st.series, numbers):
+            first = se.instances[0].path
+            rec = _Record("SERIES")
+            modality = _clean_text(se.summary.modality, 16).upper()
+            if not modality or not re.fullmatch(r"[A-Z0-9_ ]+", modality):
+                modality = STAND_IN_MODALITY
+                stand_ins.append(StandIn("SERIES", "Modality", modality, first))
+            if invented:
+                stand_ins.append(StandIn("SERIES", "SeriesNumber", str(number), first))
+            rec.add(0x00080060, "CS", modality)
+            rec.add(0x0020000E, "UI", _valid_uid(se.summary.series_instance_uid, "Series Instance UID", first))
+            rec.add(0x00200011, "IS", str(number))
+            se_node = new_node(rec.encode(), st_node)
+
+            inumbers = _next_numbers([pi.record.instance_number for pi in se.instances])
+            for pi, (inum, inv) in zip(se.instances, inumbers):
+                if inv:
+                    stand_ins.append(StandIn("IMAGE", "InstanceNumber", str(inum), pi.path))
+                new_node(_image_record(pi, inum), se_node)
+
+    bodies[0] = pat.encode()
+    data = _assemble(bodies, children, media_uid or f"2.25.{uuid.uuid4().int}")
+    return DicomdirResult(data, stand_ins)
+
+
+def _tm(value: str | None) -> str | None:
+    return value.strip() if value else None
+
+
+def _first_valid(values: list[str | None], pattern: re.Pattern[str]) -> str | None:
+    for v in values:
+        if v and pattern.match(v.strip()):
+            return v.strip()
+    return None
+
+
+def _first_present(values: list[str | None]) -> str | None:
+    for v in values:
+        if v and v.strip():
+            return v
+    return None
+
+
+def _image_record(pi: PlannedInstance, number: int) -> bytes:
+    rec = _Record("IMAGE")
+    inst = pi.record
+    ts = inst.transfer_syntax if inst.transfer_syntax and _UI.match(inst.transfer_syntax) else IMPLICIT_VR_LE
+    rec.add(0x00041500, "CS", "\\".join(pi.path.split("/")))
+    rec.add(0x00041510, "UI", _valid_uid(inst.sop_class_uid, "SOP Class UID", inst.path))
+    rec.add(0x00041511, "UI", inst.sop_instance_uid)
+    rec.add(0x00041512, "UI", ts)
+    rec.add(0x00200013, "IS", str(number))
+    return rec.encode()
+
+
+def _assemble(bodies: list[bytes], children: list[list[int]], media_uid: str) -> bytes:
+    # File meta information (group 0002), preceded by the preamble and prefix.
+    meta_elems = b"".join([
+        _element(0x00020001, "OB", b"\x00\x01"),
+        _element(0x00020002, "UI", MEDIA_STORAGE_DIRECTORY.encode()),
+        _element(0x00020003, "UI", media_uid.encode()),
+        _element(0x00020010, "UI", EXPLICIT_VR_LE.encode()),
+        _element(0x00020012, "UI", IMPLEMENTATION_CLASS_UID.encode()),
+        _element(0x00020013, "SH", IMPLEMENTATION_VERSION.encode()),
+    ])
+    head = b"\x00" * 128 + b"DICM" + _ul(0x00020000, len(meta_elems)) + meta_elems
+    head += _element(0x00041130, "CS", FILE_SET_ID.encode())
+    first_at = len(head) + 8  # value of (0004,1200)
+    head += _ul(0x00041200, 0) + _ul(0x00041202, 0) + _us(0x00041212, 0)
+
+    # Depth-first order; each node's item offset follows from the sizes before it.
+    order: list[int] = []
+    stack = [0]
+    while stack:
+        n = stack.pop()
+        order.append(n)
+        stack.extend(reversed(children[n]))
+    items_total = sum(8 + len(bodies[n]) for n in order)
+    seq_header = _element(0x00041220, "SQ", b"")[:-4] + struct.pack("<I", items_total)
+    base = len(head) + len(seq_header)
+    offset_of: dict[int, int] = {}
+    pos = base
+    for n in order:
+        offset_of[n] = pos
+        pos += 8 + len(bodies[n])
+
+    out = bytearray(head)
+    out += seq_header
+    for n in order:
+        out += struct.pack("<HHI", 0xFFFE, 0xE000, len(bodies[n]))
+        out += bodies[n]
+    for n in order:
+        kids = children[n]
+        if kids:
+            struct.pack_into("<I", out, offset_of[n] + _LOWER_AT, offset_of[kids[0]])
+            for a, b in zip(kids, kids[1:]):
+                struct.pack_into("<I", out, offset_of[a] + _NEXT_AT, offset_of[b])
+    # The single patient record is both the first and last root record.
+    struct.pack_into("<I", out, first_at, offset_of[0])
+    struct.pack_into("<I", out, first_at + 12, offset_of[0])
+    return bytes(out)
+
+
+# ---------------------------------------------------------------------------
+# Reading back (verify)
+
+
+@dataclass
+class DirectoryEntry:
+    """One record referencing a file, as found by walking the offsets."""
+
+    file_id: str  # "/"-joined Referenced File ID
+    record_type: str
+    sop_instance_uid: str | None
+    sop_class_uid: str | None
+    transfer_syntax: str | None
+
+
+def read_dicomdir(data: bytes) -> list[DirectoryEntry]:
+    """Parse a DICOMDIR with pydicom (an independent decoder) and walk its
+    records through their offsets from the root, as a media importer would.
+
+    Raises IntegrityError naming the first structural problem: not a
+    DICOMDIR, a wrong transfer syntax, an offset that points nowhere, a
+    record reached twice (a loop), a leaf without a file, a bad file ID.
+    """
+    from pydicom import dcmread
+    from pydicom.errors import InvalidDicomError
+
+    if len(data) > MAX_DICOMDIR_BYTES:
+        raise IntegrityError("DICOMDIR: larger than any dossier needs (over 64 MiB)")
+    try:
+        ds = dcmread(io.BytesIO(data))
+        seq = ds.DirectoryRecordSequence
+        first = int(ds.OffsetOfTheFirstDirectoryRecordOfTheRootDirectoryEntity)
+    except (InvalidDicomError, AttributeError, KeyError, ValueError, TypeError, EOFError, struct.error) as exc:
+        raise IntegrityError(f"DICOMDIR: not a readable DICOM directory ({type(exc).__name__})") from exc
+    meta = getattr(ds, "file_meta", None)
+    if meta is None or meta.get("MediaStorageSOPClassUID") != MEDIA_STORAGE_DIRECTORY:
+        raise IntegrityError("DICOMDIR: not a Media Storage Directory (wrong SOP class)")
+    if meta.get("TransferSyntaxUID") != EXPLICIT_VR_LE:
+        raise IntegrityError("DICOMDIR: not Explicit VR Little Endian")
+    records: dict[int, Any] = {}
+    for item in seq:
+        records[int(item.seq_item_tell)] = item
+    entries: list[DirectoryEntry] = []
+    visited: set[int] = set()
+    hierarchy = {"PATIENT": 0, "STUDY": 1, "SERIES": 2}
+
+    def walk(offset: int, depth: int) -> None:
+        while offset:
+            if offset not in records:
+                raise IntegrityError(f"DICOMDIR: a record offset ({offset}) points to no record")
+            if offset in visited:
+                raise IntegrityError(f"DICOMDIR: record at offset {offset} is reached twice (loop)")
+            visited.add(offset)
+            rec = records[offset]
+            rtype = str(rec.get("DirectoryRecordType", "")).strip()
+            if depth < 3 and hierarchy.get(rtype) != depth:
+                raise IntegrityError(f"DICOMDIR: a {rtype or 'untyped'} record where a "
+                                     f"{list(hierarchy)[depth]} record belongs")
+            lower = int(rec.get("OffsetOfReferencedLowerLevelDirectoryEntity", 0) or 0)
+            if "ReferencedFileID" in rec:
+                fid = rec.ReferencedFileID
+                file_id = "/".join(str(p) for p in ([fid] if isinstance(fid, str) else fid))
+                if not is_dicom_file_id(file_id):
+                    raise IntegrityError(f"DICOMDIR: Referenced File ID {file_id!r} is not a conformant file ID")
+                entries.append(DirectoryEntry(file_id, rtype, _s(rec.get("ReferencedSOPInstanceUIDInFile")),
+                                              _s(rec.get("ReferencedSOPClassUIDInFile")),
+                                              _s(rec.get("ReferencedTransferSyntaxUIDInFile"))))
+            elif not lower:
+                raise IntegrityError(f"DICOMDIR: a {rtype} record has neither a file nor lower records")
+            if lower:
+                walk(lower, depth + 1)
+            offset = int(rec.get("OffsetOfTheNextDirectoryRecord", 0) or 0)
+
+    walk(first, 0)
+    if len(visited) != len(records):
+        raise IntegrityError(f"DICOMDIR: {len(records) - len(visited)} record(s) not reachable from the root")
+    return entries
+
+
+def _s(value: Any) -> str | None:
+    return str(value).strip("\x00 ") if value is not None else None

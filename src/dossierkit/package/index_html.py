@@ -1,0 +1,128 @@
+"""INDEX.HTM: the bilingual (FR/EN) browsable contents of the root.
+
+Self-contained: inline CSS, no script, no external resource, relative links
+only, so it opens offline from a USB key in any browser. It sits inside the
+encryption, so it may show the patient's identity. Skeleton and styles:
+``templates/package/index.htm``.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from string import Template
+from typing import Any
+
+from ..model import DOCUMENT_KINDS, RESTRICTIONS, Dossier, Person
+from ..resources import templates_dir
+from .layout import MediaLayout
+
+_SEX = {"F": "Féminin / Female", "M": "Masculin / Male", "O": "Autre / Other", "U": "Inconnu / Unknown"}
+
+
+def _e(value: Any) -> str:
+    return escape("" if value is None else str(value))
+
+
+def _iso(value: str | None) -> str:
+    if value and len(value) == 8 and value.isdigit():
+        return f"{value[:4]}-{value[4:6]}-{value[6:]}"
+    return value or "—"
+
+
+def _row(label_fr: str, label_en: str, value_html: str) -> str:
+    return f'<tr><th>{_e(label_fr)} <span class="en">/ {_e(label_en)}</span></th><td>{value_html}</td></tr>'
+
+
+def _person(p: Person | None) -> str:
+    if p is None:
+        return "—"
+    bits = [p.name, p.role, p.establishment, p.email, p.phone]
+    return _e(", ".join(b for b in bits if b))
+
+
+def _patient_rows(d: Dossier) -> str:
+    p = d.patient
+    rows = [_row("Nom", "Name", f"<strong>{_e(p.family_name.upper())}</strong> {_e(' '.join(p.given_names))}"),
+            _row("Date de naissance", "Birth date", _e(p.birth_date.isoformat())),
+            _row("Sexe", "Sex", _e(_SEX.get(p.sex, p.sex)))]
+    if p.birth_name:
+        rows.append(_row("Nom de naissance", "Birth name", _e(p.birth_name)))
+    if p.identifier:
+        rows.append(_row("Identifiant", "Identifier", f"{_e(p.identifier.value)} ({_e(p.identifier.system)})"))
+    return "\n".join(rows)
+
+
+def _people_rows(d: Dossier) -> str:
+    rows = [_row("Objet", "Purpose", _e("Second avis thérapeutique / Therapeutic second opinion"
+                                        if d.purpose == "second-opinion" else d.purpose)),
+            _row("Expéditeur", "Sender", _person(d.sender)),
+            _row("Destinataire (second avis)", "Recipient (second opinion)", _person(d.second_opinion)),
+            _row("Médecin initial", "Initial physician", _person(d.initial_physician)),
+            _row("Médecin traitant", "Treating GP", _person(d.treating_gp))]
+    c = d.consent
+    consent = "—"
+    if c is not None:
+        consent = ("Oui / Yes" if c.given else "Non / No") + (f", {_e(c.date.isoformat())}" if c.date else "") \
+            + (f", {_e(c.given_by)}" if c.given_by else "")
+    rows.append(_row("Consentement à la transmission", "Consent to transmit", consent))
+    restr = "<br>".join(_e(RESTRICTIONS.get(r, r)) for r in d.restrictions) or "Aucune / None"
+    rows.append(_row("Restrictions", "Restrictions", restr))
+    return "\n".join(rows)
+
+
+def _completeness(c: dict[str, Any]) -> str:
+    if c.get("status") == "complete":
+        counts = c.get("counts") or {}
+        return (f'<p><span class="ok">Complet / Complete</span> — profil / profile {_e(c.get("profile"))}; '
+                f'{_e(counts.get("warning", 0))} avertissement(s) / warning(s).</p>')
+    items = "".join(f"<li><code>{_e(f.get('code'))}</code> {_e(f.get('message'))}</li>"
+                    for f in c.get("waived") or [])
+    return (f'<p><span class="warn">Incomplet / Incomplete</span> — transmis malgré les points suivants / '
+            f'sent despite the following findings:</p><ul>{items}</ul>'
+            f'<p>Motif / Reason: {_e(c.get("reason"))}</p>')
+
+
+def _documents(layout: MediaLayout) -> str:
+    if not layout.documents:
+        return "<p>Aucun document / No document.</p>"
+    rows = []
+    for n, d in enumerate(layout.documents, 1):
+        r = d.record
+        fr, en = DOCUMENT_KINDS.get(r.kind, (None, r.kind, r.kind))[1:]
+        rows.append(f'<tr><td>{n}</td><td>{_e(fr)}<br><span class="en">{_e(en)}</span></td>'
+                    f'<td>{_e(r.date or "—")}</td><td>{_e(r.title or "—")}</td><td>{_e(r.pages)}</td>'
+                    f'<td><a href="{_e(d.path)}">{_e(d.path.rsplit("/", 1)[-1])}</a></td></tr>')
+    return ('<table><tr><th>#</th><th>Type <span class="en">/ Kind</span></th><th>Date</th>'
+            '<th>Titre <span class="en">/ Title</span></th><th>Pages</th>'
+            '<th>Fichier <span class="en">/ File</span></th></tr>\n' + "\n".join(rows) + "\n</table>")
+
+
+def _studies(layout: MediaLayout) -> str:
+    if not layout.studies:
+        return "<p>Aucune image / No images.</p>"
+    rows = []
+    for n, st in enumerate(layout.studies, 1):
+        s = st.summary
+        rows.append(f'<tr><td>{n}</td><td>{_e(_iso(s.date))}</td><td>{_e(", ".join(s.modalities) or "—")}</td>'
+                    f'<td>{_e(s.description or "—")}</td><td>{len(st.series)}</td><td>{st.instance_count}</td></tr>')
+        for se in st.series:
+            num = se.summary.series_number
+            label = f"Série / Series {num}" if num is not None else "Série / Series"
+            rows.append(f'<tr class="series"><td></td><td class="indent" colspan="2">{_e(label)} — '
+                        f'{_e(se.summary.modality or "—")}</td><td>{_e(se.summary.description or "")}</td>'
+                        f'<td></td><td>{len(se.instances)}</td></tr>')
+    return ('<table><tr><th>#</th><th>Date</th><th>Modalité <span class="en">/ Modality</span></th>'
+            '<th>Description</th><th>Séries <span class="en">/ Series</span></th><th>Images</th></tr>\n'
+            + "\n".join(rows) + "\n</table>")
+
+
+def render_index(*, dossier: Dossier, layout: MediaLayout, completeness: dict[str, Any], created: str,
+                 version: str) -> bytes:
+    skeleton = (templates_dir() / "package" / "index.htm").read_text(encoding="utf-8")
+    html = Template(skeleton).substitute(
+        version=_e(version), dossier_id=_e(dossier.id), created=_e(created),
+        patient_rows=_patient_rows(dossier), people_rows=_people_rows(dossier),
+        completeness=_completeness(completeness),
+        document_count=len(layout.documents), documents=_documents(layout),
+        study_count=len(layout.studies), image_count=layout.instance_count, studies=_studies(layout))
+    return html.encode("utf-8")

@@ -1,0 +1,134 @@
+"""Plan of the media root: which workspace file lands where, under neutral names.
+
+The root follows what receiving hospitals' media importers expect (IHE PDI,
+DICOM PS3.10 / PS3.11 STD-GEN-USB): every path component is a DICOM file ID
+component — at most 8 characters from ``A–Z 0–9 _``, at most 8 levels — with
+an ISO 9660-style extension only on the non-DICOM files we create.
+
+    README.TXT, INDEX.HTM, DICOMDIR
+    DICOM/ST000001/SE000001/IM000001      study n / series n / image n, no extension
+    IHE_XDM/SUBSET01/DOC0001.PDF          documents, numbered in a stable order
+    DOSSIER/MANIFEST.JSON, SHA256SUMS, MANIFEST.SIG
+
+Names carry no patient data: they are ordinals.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from ..errors import UsageError
+from ..model import DOCUMENT_KINDS, DocumentRecord, ImageInstance, SeriesSummary, StudySummary, group_studies
+
+README = "README.TXT"
+INDEX = "INDEX.HTM"
+DICOMDIR = "DICOMDIR"
+MANIFEST = "DOSSIER/MANIFEST.JSON"
+SUMS = "DOSSIER/SHA256SUMS"
+SIGNATURE = "DOSSIER/MANIFEST.SIG"
+DOCUMENTS_FOLDER = "IHE_XDM/SUBSET01"
+IMAGES_FOLDER = "DICOM"
+
+# The three DOSSIER files come first in the container so that a reader can
+# authenticate the manifest before any payload byte, then check each entry
+# against it as it streams by (no seeking: age streams cannot seek).
+SEAL_FILES = (MANIFEST, SUMS, SIGNATURE)
+
+_FILE_ID_COMPONENT = re.compile(r"^[A-Z0-9_]{1,8}$")
+# Paths a package may contain: file-ID components, an extension only on the last one.
+_SAFE_PATH = re.compile(r"^(?:[A-Z0-9_]{1,8}/){0,7}[A-Z0-9_]{1,8}(?:\.[A-Z0-9]{1,4})?$")
+_MAX_ORDINAL = 999_999
+
+
+def is_dicom_file_id(path: str) -> bool:
+    """True when *path* (``/``-separated) is a conformant DICOM File ID (PS3.10 §8.5)."""
+    parts = path.split("/")
+    return 0 < len(parts) <= 8 and all(_FILE_ID_COMPONENT.match(p) for p in parts)
+
+
+def is_safe_entry_path(path: str) -> bool:
+    """True when *path* is a name this format may contain: relative, no ``..``,
+    no empty component, upper-case file-ID characters only."""
+    return bool(_SAFE_PATH.match(path))
+
+
+@dataclass
+class PlannedDocument:
+    record: DocumentRecord
+    path: str  # entry path in the root
+
+
+@dataclass
+class PlannedInstance:
+    record: ImageInstance
+    path: str
+
+
+@dataclass
+class PlannedSeries:
+    summary: SeriesSummary
+    instances: list[PlannedInstance]
+
+
+@dataclass
+class PlannedStudy:
+    summary: StudySummary
+    series: list[PlannedSeries]
+
+    @property
+    def instance_count(self) -> int:
+        return sum(len(s.instances) for s in self.series)
+
+
+@dataclass
+class MediaLayout:
+    documents: list[PlannedDocument]
+    studies: list[PlannedStudy]
+
+    def instances(self) -> Iterator[PlannedInstance]:
+        for st in self.studies:
+            for se in st.series:
+                yield from se.instances
+
+    @property
+    def instance_count(self) -> int:
+        return sum(st.instance_count for st in self.studies)
+
+
+_KIND_ORDER = {k: i for i, k in enumerate(DOCUMENT_KINDS)}
+
+
+def _ordinal(prefix: str, n: int) -> str:
+    if n > _MAX_ORDINAL:
+        raise UsageError(f"too many items for one package (more than {_MAX_ORDINAL} {prefix} entries)",
+                         hint="split the dossier")
+    return f"{prefix}{n:06d}"
+
+
+def document_name(n: int) -> str:
+    if n > 9999:
+        raise UsageError("too many documents for one package (more than 9999)", hint="split the dossier")
+    return f"DOC{n:04d}.PDF"
+
+
+def plan_layout(documents: list[DocumentRecord], images: list[ImageInstance]) -> MediaLayout:
+    """Assign every document and image its entry path.
+
+    Documents are ordered by kind (the order of DOCUMENT_KINDS: fiche RCP
+    first), then date and id; images by study date, series number, instance
+    number (:func:`group_studies`). The same workspace gives the same plan.
+    """
+    docs = sorted(documents, key=lambda d: (_KIND_ORDER.get(d.kind, len(_KIND_ORDER)), d.date or "", d.id))
+    planned_docs = [PlannedDocument(d, f"{DOCUMENTS_FOLDER}/{document_name(i)}") for i, d in enumerate(docs, 1)]
+    studies = []
+    for si, st in enumerate(group_studies(images), 1):
+        st_dir = f"{IMAGES_FOLDER}/{_ordinal('ST', si)}"
+        series = []
+        for ei, se in enumerate(st.series, 1):
+            se_dir = f"{st_dir}/{_ordinal('SE', ei)}"
+            series.append(PlannedSeries(se, [PlannedInstance(inst, f"{se_dir}/{_ordinal('IM', ii)}")
+                                             for ii, inst in enumerate(se.instances, 1)]))
+        studies.append(PlannedStudy(st, series))
+    return MediaLayout(planned_docs, studies)

@@ -1,0 +1,236 @@
+"""``DOSSIER/MANIFEST.JSON``: the machine-readable manifest (docs/package-format.md).
+
+Schema version :data:`MANIFEST_SCHEMA`. Readers refuse a different
+``format`` and a newer ``schema``; members they do not know are ignored, so
+later minor additions stay readable by older verifiers.
+
+The manifest lists every file of the root except the three ``DOSSIER``
+files themselves (the manifest cannot hash itself; ``SHA256SUMS`` covers it
+and ``MANIFEST.SIG`` signs both).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import __version__
+from ..errors import IntegrityError
+from ..model import Dossier
+from .layout import DICOMDIR, MediaLayout, is_safe_entry_path
+
+MANIFEST_FORMAT = "dossierkit-package-manifest"
+MANIFEST_SCHEMA = 1
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+
+
+def _iso_da(value: str | None) -> str | None:
+    if value and len(value) == 8 and value.isdigit():
+        return f"{value[:4]}-{value[4:6]}-{value[6:]}"
+    return value or None
+
+
+@dataclass
+class GeneratedFile:
+    """A file pack creates (README.TXT, INDEX.HTM, DICOMDIR), held in memory."""
+
+    path: str
+    role: str
+    data: bytes
+    sha256: str
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+def build_manifest(*, dossier: Dossier, layout: MediaLayout, generated: list[GeneratedFile],
+                   completeness: dict[str, Any], container: str, created: str,
+                   stand_ins: dict[str, int]) -> dict[str, Any]:
+    """The manifest document (a JSON-able dict without floats)."""
+    documents = [{
+        "path": d.path, "id": d.record.id, "kind": d.record.kind, "loinc": d.record.loinc,
+        "title": d.record.title, "date": d.record.date, "pages": d.record.pages,
+        "size": d.record.size, "sha256": d.record.sha256,
+    } for d in layout.documents]
+    studies = []
+    for st in layout.studies:
+        s = st.summary
+        first = st.series[0].instances[0].record
+        studies.append({
+            "study_instance_uid": s.study_instance_uid, "date": _iso_da(s.date), "time": first.study_time,
+            "description": s.description, "accession_number": s.accession_number,
+            "modalities": s.modalities, "count": st.instance_count,
+            "series": [{
+                "series_instance_uid": se.summary.series_instance_uid, "modality": se.summary.modality,
+                "number": se.summary.series_number, "description": se.summary.description,
+                "count": len(se.instances),
+                "instances": [{
+                    "path": pi.path, "sop_instance_uid": pi.record.sop_instance_uid,
+                    "sop_class_uid": pi.record.sop_class_uid, "transfer_syntax": pi.record.transfer_syntax,
+                    "instance_number": pi.record.instance_number, "size": pi.record.size,
+                    "sha256": pi.record.sha256,
+                } for pi in se.instances],
+            } for se in st.series],
+        })
+    files = [{"path": g.path, "role": g.role, "size": g.size, "sha256": g.sha256} for g in generated]
+    payload = sum(d["size"] for d in documents) + sum(pi.record.size for pi in layout.instances()) \
+        + sum(f["size"] for f in files)
+    return {
+        "format": MANIFEST_FORMAT,
+        "schema": MANIFEST_SCHEMA,
+        "dossier_id": dossier.id,
+        "created": created,
+        "tool": {"name": "dossierkit", "version": __version__},
+        "container": container,
+        "dossier": dossier.to_dict(),
+        "completeness": completeness,
+        "files": files,
+        "documents": documents,
+        "studies": studies,
+        "dicomdir": {"path": DICOMDIR, "stand_ins": stand_ins},
+        "totals": {"documents": len(documents), "studies": len(studies),
+                   "series": sum(len(st.series) for st in layout.studies),
+                   "instances": layout.instance_count, "files": len(files) + len(documents) + layout.instance_count,
+                   "bytes": payload},
+    }
+
+
+def manifest_bytes(manifest: dict[str, Any]) -> bytes:
+    """Readable UTF-8 JSON (the signature covers these exact bytes via SHA256SUMS)."""
+    return (json.dumps(manifest, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+
+
+def completeness_record(report: Any, *, waived: bool, reason: str | None) -> dict[str, Any]:
+    """The ``completeness`` member from a CheckReport: status, counts, every
+    finding, and the error findings waived by ``--allow-incomplete``."""
+    d = report.to_dict()
+    errors = [f for f in d["findings"] if f["level"] == "error"]
+    return {
+        "status": d["status"], "profile": d["profile"], "checked_at": d["checked_at"], "counts": d["counts"],
+        "findings": d["findings"],
+        "waived": [{"code": f["code"], "level": f["level"], "message": f["message"], "file": f.get("file")}
+                   for f in errors] if waived else [],
+        "reason": reason if waived and errors else None,
+    }
+
+
+# ---------------------------------------------------------------------------
+# Reading (verify)
+
+
+@dataclass
+class ExpectedFile:
+    path: str
+    size: int
+    sha256: str
+    role: str  # readme, index, dicomdir, document, image
+    sop_instance_uid: str | None = None
+
+
+@dataclass
+class ManifestView:
+    """What verify needs from a manifest, validated."""
+
+    raw: dict[str, Any]
+    files: dict[str, ExpectedFile] = field(default_factory=dict)
+
+    @property
+    def dossier_id(self) -> str:
+        return str(self.raw.get("dossier_id", ""))
+
+    @property
+    def completeness(self) -> dict[str, Any]:
+        return self.raw.get("completeness") or {}
+
+    def counts(self) -> dict[str, int]:
+        t = self.raw.get("totals") or {}
+        return {k: int(t.get(k, 0)) for k in ("documents", "studies", "series", "instances", "files", "bytes")
+                if isinstance(t.get(k, 0), int)}
+
+
+def _bad(what: str) -> IntegrityError:
+    return IntegrityError(f"DOSSIER/MANIFEST.JSON: {what}")
+
+
+def parse_manifest(data: bytes) -> ManifestView:
+    """Parse and validate the members verify relies on; IntegrityError names the first problem."""
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise _bad("larger than any dossier needs")
+    try:
+        raw = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _bad(f"not valid JSON ({type(exc).__name__})") from exc
+    if not isinstance(raw, dict) or raw.get("format") != MANIFEST_FORMAT:
+        raise _bad("not a dossierkit manifest")
+    schema = raw.get("schema")
+    if not isinstance(schema, int) or schema < 1:
+        raise _bad("no schema version")
+    if schema > MANIFEST_SCHEMA:
+        raise IntegrityError(f"DOSSIER/MANIFEST.JSON: schema {schema} is newer than this dossierkit reads "
+                             f"({MANIFEST_SCHEMA})", hint="upgrade dossierkit")
+    view = ManifestView(raw)
+
+    def add(entry: Any, role: str, where: str) -> None:
+        if not isinstance(entry, dict):
+            raise _bad(f"{where}: not an object")
+        path, size, digest = entry.get("path"), entry.get("size"), entry.get("sha256")
+        if not isinstance(path, str) or not is_safe_entry_path(path) or path.startswith("DOSSIER/"):
+            raise _bad(f"{where}: path {path!r} is not a package path")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise _bad(f"{where} ({path}): size missing or negative")
+        if not isinstance(digest, str) or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise _bad(f"{where} ({path}): sha256 missing or malformed")
+        if path in view.files:
+            raise _bad(f"{path} is listed twice")
+        uid = entry.get("sop_instance_uid") if role == "image" else None
+        if role == "image" and not isinstance(uid, str):
+            raise _bad(f"{where} ({path}): sop_instance_uid missing")
+        view.files[path] = ExpectedFile(path, size, digest, role, uid)
+
+    for i, f in enumerate(_list(raw, "files"), 1):
+        add(f, str(f.get("role", "file")) if isinstance(f, dict) else "file", f"files[{i}]")
+    for i, d in enumerate(_list(raw, "documents"), 1):
+        add(d, "document", f"documents[{i}]")
+    for si, st in enumerate(_list(raw, "studies"), 1):
+        if not isinstance(st, dict):
+            raise _bad(f"studies[{si}]: not an object")
+        for ei, se in enumerate(_list(st, "series", f"studies[{si}]"), 1):
+            if not isinstance(se, dict):
+                raise _bad(f"studies[{si}].series[{ei}]: not an object")
+            for ii, inst in enumerate(_list(se, "instances", f"studies[{si}].series[{ei}]"), 1):
+                add(inst, "image", f"studies[{si}].series[{ei}].instances[{ii}]")
+    if not isinstance(raw.get("completeness"), dict):
+        raise _bad("completeness missing")
+    return view
+
+
+def _list(obj: dict[str, Any], key: str, where: str = "") -> list[Any]:
+    value = obj.get(key, [])
+    if not isinstance(value, list):
+        raise _bad(f"{where + '.' if where else ''}{key}: not a list")
+    return value
+
+
+def completeness_problems(c: dict[str, Any]) -> list[str]:
+    """Inconsistencies in a recorded completeness: an incomplete dossier must
+    carry its waived error findings and a reason; a complete one none."""
+    problems = []
+    findings = c.get("findings") if isinstance(c.get("findings"), list) else []
+    errors = sorted(str(f.get("code")) for f in findings if isinstance(f, dict) and f.get("level") == "error")
+    waived = sorted(str(f.get("code")) for f in (c.get("waived") or []) if isinstance(f, dict))
+    status = c.get("status")
+    if status == "complete":
+        if errors:
+            problems.append(f"recorded as complete but lists error findings ({', '.join(errors)})")
+    elif status == "incomplete":
+        if not errors:
+            problems.append("recorded as incomplete without any error finding")
+        if waived != errors:
+            problems.append("the waived findings differ from the error findings")
+        if not (isinstance(c.get("reason"), str) and c["reason"].strip()):
+            problems.append("packed incomplete without a recorded reason")
+    else:
+        problems.append(f"unknown completeness status {status!r}")
+    return problems

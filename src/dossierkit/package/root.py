@@ -1,0 +1,155 @@
+"""The media root, planned in memory before any byte is written.
+
+Everything except the workspace files' contents is known upfront: the
+layout, the DICOMDIR and INDEX.HTM/README.TXT (built from the indexes), and
+therefore the manifest, SHA256SUMS and the signature — the indexes hold
+every file's size and SHA-256. Pack then streams the entries in
+:attr:`MediaRoot.entries` order (the three DOSSIER files first) and
+re-hashes each workspace file on the way, refusing to finish if one no
+longer matches its index (a file changed since import/add).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from .. import __version__
+from ..errors import InputError, IntegrityError
+from ..fsutil import CHUNK
+from ..progress import NULL_PROGRESS, Progress
+from ..signing import fingerprint
+from ..workspace import Workspace, utc_now
+from . import layout as L
+from .dicomdir import build_dicomdir
+from .index_html import render_index
+from .manifest import GeneratedFile, build_manifest, manifest_bytes
+from .readme import root_readme
+from .seal import make_seal
+from .sums import format_sums
+
+
+@dataclass
+class RootEntry:
+    path: str
+    size: int
+    sha256: str
+    data: bytes | None = None  # generated in memory
+    source: Path | None = None  # workspace file, streamed
+
+
+@dataclass
+class MediaRoot:
+    entries: list[RootEntry]
+    manifest: dict[str, Any]
+    manifest_sha256: str
+    signer_fingerprint: str
+    layout: L.MediaLayout
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(e.size for e in self.entries)
+
+
+def _generated(path: str, role: str, data: bytes) -> GeneratedFile:
+    return GeneratedFile(path, role, data, hashlib.sha256(data).hexdigest())
+
+
+def _check_sources(ws: Workspace, layout: L.MediaLayout) -> None:
+    """Fail before writing anything when a workspace file is missing or its
+    size differs from the index (the hash is checked while streaming)."""
+    recs = [d.record for d in layout.documents] + [i.record for i in layout.instances()]
+    for rec in recs:
+        p = ws.path(rec.path)
+        try:
+            size = p.stat().st_size
+        except FileNotFoundError as exc:
+            raise InputError("a file listed in the workspace index is missing", path=rec.path,
+                             hint="restore it, or remove and re-add it") from exc
+        except OSError as exc:
+            raise InputError(f"cannot read ({exc.strerror})", path=rec.path) from exc
+        if size != rec.size:
+            raise IntegrityError(f"size differs from the workspace index ({size} bytes, index says {rec.size})",
+                                 path=rec.path, hint="the file changed since it was added: re-add or re-import it")
+
+
+def build_root(ws: Workspace, *, signing_key: Ed25519PrivateKey, completeness: dict[str, Any], container: str,
+               created: str | None = None) -> MediaRoot:
+    """Plan the whole root of *ws* and seal it (see module docstring)."""
+    dossier = ws.dossier
+    created = created or utc_now()
+    layout = L.plan_layout(ws.documents(), ws.images())
+    _check_sources(ws, layout)
+    dicomdir = build_dicomdir(dossier.patient, layout, dossier_id=dossier.id)
+    readme = root_readme(dossier_id=dossier.id, created=created, version=__version__,
+                         documents=len(layout.documents), studies=len(layout.studies),
+                         images=layout.instance_count)
+    index = render_index(dossier=dossier, layout=layout, completeness=completeness, created=created,
+                         version=__version__)
+    generated = [_generated(L.README, "readme", readme), _generated(L.INDEX, "index", index),
+                 _generated(L.DICOMDIR, "dicomdir", dicomdir.data)]
+    manifest = build_manifest(dossier=dossier, layout=layout, generated=generated, completeness=completeness,
+                              container=container, created=created, stand_ins=dicomdir.stand_in_summary())
+    mbytes = manifest_bytes(manifest)
+    msha = hashlib.sha256(mbytes).hexdigest()
+
+    payload: list[RootEntry] = [RootEntry(g.path, g.size, g.sha256, data=g.data) for g in generated]
+    payload += [RootEntry(d.path, d.record.size, d.record.sha256, source=ws.path(d.record.path))
+                for d in layout.documents]
+    payload += [RootEntry(i.path, i.record.size, i.record.sha256, source=ws.path(i.record.path))
+                for i in layout.instances()]
+    sums = format_sums([(L.MANIFEST, msha)] + [(e.path, e.sha256) for e in payload])
+    seal = make_seal(signing_key, mbytes, sums)
+    head = [RootEntry(L.MANIFEST, len(mbytes), msha, data=mbytes),
+            RootEntry(L.SUMS, len(sums), hashlib.sha256(sums).hexdigest(), data=sums),
+            RootEntry(L.SIGNATURE, len(seal), hashlib.sha256(seal).hexdigest(), data=seal)]
+    return MediaRoot(head + payload, manifest, msha, fingerprint(signing_key.public_key()), layout)
+
+
+def entry_chunks(entry: RootEntry, progress: Progress = NULL_PROGRESS) -> Iterator[bytes]:
+    """The entry's bytes in chunks; a workspace file is re-hashed as it is
+    read and IntegrityError is raised at its end if it no longer matches."""
+    if entry.data is not None:
+        for i in range(0, len(entry.data), CHUNK):
+            block = entry.data[i:i + CHUNK]
+            progress.advance(len(block))
+            yield block
+        return
+    assert entry.source is not None
+    h = hashlib.sha256()
+    size = 0
+    try:
+        fh = open(entry.source, "rb")
+    except OSError as exc:
+        raise InputError(f"cannot read ({exc.strerror})", path=entry.source) from exc
+    with fh:
+        while size <= entry.size:
+            block = fh.read(min(CHUNK, entry.size + 1 - size))
+            if not block:
+                break
+            h.update(block)
+            size += len(block)
+            progress.advance(len(block))
+            yield block
+    if size != entry.size or h.hexdigest() != entry.sha256:
+        raise IntegrityError("content differs from the workspace index (changed since it was added)",
+                             path=entry.source, hint="re-add or re-import it, then pack again")
+
+
+def write_root_to_folder(root: MediaRoot, folder: str | os.PathLike,
+                         progress: Progress = NULL_PROGRESS) -> Path:
+    """Write the root as a plain folder (tests and inspection; not a product output)."""
+    folder = Path(folder)
+    for e in root.entries:
+        target = folder / e.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "wb") as out:
+            for block in entry_chunks(e, progress):
+                out.write(block)
+    return folder

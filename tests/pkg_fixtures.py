@@ -1,0 +1,118 @@
+"""Package test workspaces, built the way import/add leave them: real DICOM
+files (pydicom's CT_small/MR_small, re-identified to the dossier's patient,
+some stripped of the attributes directory records need, names in ISO_IR 100
+and ISO_IR 192) and the real sample PDFs, indexed through the Workspace API."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import shutil
+from pathlib import Path
+
+from pydicom import dcmread
+from pydicom.data import get_testdata_file
+from pydicom.uid import generate_uid
+
+from dossierkit.model import DocumentRecord, ImageInstance
+from dossierkit.resources import samples_dir
+from dossierkit.workspace import Workspace, init_workspace, read_toml_file
+
+PATIENT = {"family_name": "Lefèvre", "given_names": ["Hélène", "Marie"], "birth_date": "1958-03-14", "sex": "F",
+           "identifier": {"value": "2580375123456", "system": "INS-NIR"}, "other_ids": ["CHU-00482913"]}
+# Forms of the patient's identity that must never appear in cleartext bytes.
+PHI_FORMS = ["Lefèvre", "LEFÈVRE", "Lefevre", "LEFEVRE", "Hélène", "HÉLÈNE", "Helene", "HELENE",
+             "2580375123456", "CHU-00482913", "19580314", "1958-03-14", "14/03/1958"]
+
+SAMPLE_DOCS = [("01-fiche-rcp.pdf", "rcp", "2026-10-12"), ("02-anatomopathologie.pdf", "pathology", "2026-09-30"),
+               ("03-scanner-tap.pdf", "imaging-report", "2026-09-25"),
+               ("04-cr-operatoire.pdf", "operative-report", "2026-08-20"),
+               ("05-biologie.pdf", "biology", "2026-10-05"), ("06-pps.pdf", "treatment-plan", "2026-10-14"),
+               ("07-lettre-adressage.pdf", "referral-letter", "2026-10-20")]
+
+# Attributes real CDs often lack; the DICOMDIR must still be valid.
+STRIPPED = ("StudyTime", "StudyID", "SeriesNumber", "InstanceNumber")
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def new_workspace(root: Path) -> Workspace:
+    data = read_toml_file(samples_dir() / "dossier.toml")
+    data.pop("id", None)
+    data.pop("created", None)
+    data["patient"] = copy.deepcopy(PATIENT)
+    return init_workspace(root, data)
+
+
+def add_documents(ws: Workspace, docs=SAMPLE_DOCS) -> list[DocumentRecord]:
+    records = []
+    for n, (name, kind, date) in enumerate(docs, 1):
+        src = samples_dir() / "documents" / name
+        rel = f"documents/DOC{n:04d}.pdf"
+        shutil.copyfile(src, ws.path(rel))
+        p = ws.path(rel)
+        records.append(DocumentRecord(id=f"DOC{n:04d}", kind=kind, path=rel, sha256=_sha(p), size=p.stat().st_size,
+                                      original_name=name, title=f"{kind} — {name[3:-4]}", date=date, pages=1,
+                                      has_text=True))
+    ws.save_documents(records)
+    return records
+
+
+def _instance(ds, path: Path, rel: str) -> ImageInstance:
+    def g(k):
+        v = ds.get(k)
+        return None if v is None or v == "" else v
+    return ImageInstance(
+        sop_instance_uid=str(ds.SOPInstanceUID), sop_class_uid=str(ds.SOPClassUID),
+        study_instance_uid=str(ds.StudyInstanceUID), series_instance_uid=str(ds.SeriesInstanceUID), path=rel,
+        sha256=_sha(path), size=path.stat().st_size, transfer_syntax=str(ds.file_meta.TransferSyntaxUID),
+        patient_name=str(ds.PatientName), patient_id=g("PatientID"), patient_birth_date=g("PatientBirthDate"),
+        patient_sex=g("PatientSex"), study_date=g("StudyDate"), study_time=g("StudyTime"), study_id=g("StudyID"),
+        study_description=g("StudyDescription"), accession_number=g("AccessionNumber"), modality=g("Modality"),
+        series_number=int(ds.SeriesNumber) if "SeriesNumber" in ds else None,
+        series_description=g("SeriesDescription"),
+        instance_number=int(ds.InstanceNumber) if "InstanceNumber" in ds else None,
+        specific_character_set=str(ds.get("SpecificCharacterSet")) if "SpecificCharacterSet" in ds else None)
+
+
+def add_images(ws: Workspace, *, ct: int = 4, mr: int = 3, strip_ct: bool = True) -> list[ImageInstance]:
+    """A CT study (ISO_IR 100 names, attributes stripped when *strip_ct*) and
+    an MR study (ISO_IR 192 names, complete), all for the dossier's patient."""
+    instances = []
+    plans = [("CT_small.dcm", ct, "ISO_IR 100", strip_ct, "Scanner thoraco-abdo-pelvien"),
+             ("MR_small.dcm", mr, "ISO_IR 192", False, "IRM hépatique")]
+    for study_n, (name, count, charset, strip, desc) in enumerate(plans, 1):
+        base = dcmread(get_testdata_file(name))
+        study_uid, series_uid = generate_uid(), generate_uid()
+        for i in range(count):
+            ds = copy.deepcopy(base)
+            ds.SpecificCharacterSet = charset
+            ds.PatientName = "LEFÈVRE^Hélène^Marie"
+            ds.PatientID = "CHU-00482913"
+            ds.PatientBirthDate = "19580314"
+            ds.PatientSex = "F"
+            ds.StudyDescription = desc
+            ds.StudyInstanceUID, ds.SeriesInstanceUID = study_uid, series_uid
+            ds.SOPInstanceUID = generate_uid()
+            ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+            ds.InstanceNumber = i + 1
+            if strip:
+                for k in STRIPPED:
+                    if k in ds:
+                        delattr(ds, k)
+            rel = f"images/S{study_n}/I{i:04d}.dcm"
+            p = ws.path(rel)
+            p.parent.mkdir(parents=True, exist_ok=True)
+            ds.save_as(p, enforce_file_format=True)
+            instances.append(_instance(ds, p, rel))
+    ws.save_images_index({"instances": [i.to_dict() for i in instances], "problems": []})
+    return instances
+
+
+def full_workspace(root: Path, **kw) -> Workspace:
+    ws = new_workspace(root)
+    add_documents(ws)
+    add_images(ws, **kw)
+    return Workspace(root)
