@@ -1,5 +1,5 @@
-"""A manifest of the shape docs/package-format.md describes, for receipt
-tests that do not need a real package."""
+"""A manifest of the shape package/manifest.py builds (docs/package-format.md),
+for receipt tests that do not need a real package."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ import copy
 INITIAL_PHYSICIAN = "Dr Jean Moreau-Valbonne"
 
 MANIFEST = {
+    "format": "dossierkit-package-manifest",
+    "schema": 1,
+    "dossier_id": "DK-20261120-ABCDEF12",
     "dossier": {
         "id": "DK-20261120-ABCDEF12",
         "patient": {"family_name": "Lefèvre", "given_names": ["Hélène", "Marie"], "birth_date": "1958-03-14",
@@ -28,9 +31,10 @@ MANIFEST = {
          "date": "2026-09-25", "sha256": "12" * 32},
     ],
     "studies": [
-        {"date": "20260925", "modalities": ["CT"], "series": [{"modality": "CT", "count": 120},
-                                                            {"modality": "CT", "count": 3}]},
-        {"date": "20261001", "modalities": ["PT", "CT"], "series": [{"modality": "PT", "count": 200}]},
+        {"date": "2026-09-25", "modalities": ["CT"], "count": 123,
+         "series": [{"modality": "CT", "number": 2, "count": 120}, {"modality": "CT", "number": 3, "count": 3}]},
+        {"date": "2026-10-01", "modalities": ["CT", "PT"], "count": 200,
+         "series": [{"modality": "PT", "number": 1, "count": 200}]},
     ],
     "completeness": {"status": "incomplete", "profile": "second-opinion",
                      "waived": [{"code": "DOC-MISSING-OPERATIVE", "level": "error",
