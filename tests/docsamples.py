@@ -21,10 +21,27 @@ def sample_entries() -> list[dict]:
 
 
 def build_sample_workspace(root: Path) -> Workspace:
+    """The sample dossier as `demo` builds it: documents with their kinds, and
+    the sample images once samples/images/ exists (the imaging report needs them)."""
     ws = init_workspace(root, read_toml_file(SAMPLES / "dossier.toml"))
     for e in sample_entries():
         add_documents(ws, [SAMPLES / e["file"]], kind=e["kind"])
+    if (SAMPLES / "images").is_dir():
+        from dossierkit.images import import_images
+
+        import_images(ws, [SAMPLES / "images"])
     return ws
+
+
+# The document rules: document tests judge these findings only, so that they
+# do not depend on what other capabilities (images) add to the profile.
+DOCUMENT_RULES = {"document-required", "document-file", "rcp-dated", "rcp-content", "document-identity",
+                  "document-identity-stated", "document-scanned", "document-freshness", "document-future-date",
+                  "document-undated", "consent-recorded", "restriction-contacts"}
+
+
+def document_findings(report) -> list:
+    return [f for f in report.findings if f.rule in DOCUMENT_RULES]
 
 
 def copy_workspace(src: Workspace, dest: Path) -> Workspace:

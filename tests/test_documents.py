@@ -223,6 +223,11 @@ def test_identity_other_patient(patient):
     ("Nom : Lefèvre\nPrénom(s) : Sophie", ["name"]),
     ("Nom : Lefèvre\nINS : 2 62 07 44 109 321", ["identifier"]),
     ("Adressée par Dr Martin, nom du médecin : Dr Durand", None),  # states no patient
+    ("Nom de naissance : LEFEVRE\nNom d'usage : MARTIN", []),  # a married name the dossier lacks
+    ("Nom d'usage : MARTIN\nNom : DURAND", ["name"]),
+    ("Patient(e) : Mme MARTIN née LEFÈVRE Hélène", []),
+    ("Patient(e) : Mme MARTIN née DURAND", ["name"]),
+    ("Nom : DURAND\nPage 2 - Nom : LEFEVRE", ["name"]),  # one page of another patient is enough
 ])
 def test_identity_statements(patient, text, reasons):
     stated = stated_identity(text)

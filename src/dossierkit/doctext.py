@@ -183,7 +183,8 @@ class StatedIdentity:
     """Patient identity statements found in a document's text (folded tokens)."""
 
     full_names: list[tuple[str, ...]] = field(default_factory=list)  # family and given, order unknown
-    family_names: list[tuple[str, ...]] = field(default_factory=list)  # from « Nom : »
+    family_names: list[tuple[str, ...]] = field(default_factory=list)  # from « Nom : », « Nom de naissance : »
+    usage_names: list[tuple[str, ...]] = field(default_factory=list)  # from « Nom d'usage : », « Nom utilisé : »
     given_names: list[tuple[str, ...]] = field(default_factory=list)  # from « Prénom(s) : »
     birth_dates: list[dt.date] = field(default_factory=list)
     ins: list[str] = field(default_factory=list)  # 13 digits (key dropped)
@@ -191,7 +192,8 @@ class StatedIdentity:
 
     @property
     def states_patient(self) -> bool:
-        return any((self.full_names, self.family_names, self.given_names, self.birth_dates, self.ins, self.ipp))
+        return any((self.full_names, self.family_names, self.usage_names, self.given_names, self.birth_dates,
+                    self.ins, self.ipp))
 
 
 _CIVILITY = r"(?:MME|MADAME|MLLE|MADEMOISELLE|MONSIEUR|MR|M\.)"
@@ -199,8 +201,10 @@ _CIVILITY = r"(?:MME|MADAME|MLLE|MADEMOISELLE|MONSIEUR|MR|M\.)"
 _NAME_STOP = re.compile(r"[,;:()/\d]|\s[-—–]\s|\bNEE?\b|\bNE\s*\(E\)|\bDATE\b|\bIPP\b|\bINS\b|\bNIR\b|\bSEXE\b|"
                         r"\bAGEE?\b|\bDOMICILI")
 _PATIENT_LABEL = re.compile(r"\bPATIENT(?:E|\s*\(E\))?\s*:\s*(?P<v>[^\n]*)")
-_NAME_LABEL = re.compile(r"(?<![\w'])NOM(?:\s+DE\s+NAISSANCE|\s+D'USAGE|\s+DE\s+FAMILLE|\s+UTILISE|\s+DE\s+JEUNE\s+FILLE)?"
-                         r"\s*:\s*(?P<v>[^\n]*)")
+_NAME_LABEL = re.compile(r"(?<![\w'])NOM(?P<q>\s+DE\s+NAISSANCE|\s+D'USAGE|\s+DE\s+FAMILLE|\s+UTILISE|\s+MARITAL|"
+                         r"\s+D'EPOUSE|\s+DE\s+JEUNE\s+FILLE)?\s*:\s*(?P<v>[^\n]*)")
+_USAGE_QUALIFIERS = ("USAGE", "UTILISE", "MARITAL", "EPOUSE")
+_BORN_NAME = re.compile(r"\bNEE?\s+(?!LE\b)(?P<b>[A-Z][A-Z'\- ]*)")
 _FULL_NAME_LABEL = re.compile(r"\bNOM\s+(?:ET|/)\s+PRENOMS?(?:\s*\(S\))?\s*:\s*(?P<v>[^\n]*)")
 _GIVEN_LABEL = re.compile(r"\bPRENOMS?(?:\s*\(S\))?\s*:\s*(?P<v>[^\n]*)")
 _CIVILITY_BORN = re.compile(r"\b" + _CIVILITY + r"\s+(?P<v>[A-Z][A-Z'\- ]{1,60}?)\s*,?\s+(?:NEE?|NE\s*\(E\))\s+LE\b")
@@ -209,13 +213,18 @@ _INS = re.compile(r"\b(?:INS|NIR|MATRICULE\s+INS|SECURITE\s+SOCIALE)\b[^\d\n]{0,
 _IPP = re.compile(r"\bIPP\b\s*(?:N\S{0,2}\s*)?:?\s*(?P<v>[A-Z0-9][A-Z0-9\-/]{2,30})")
 
 
+def _cut(value: str) -> list[str]:
+    stop = _NAME_STOP.search(value)
+    return [t for t in name_tokens(value[:stop.start()] if stop else value) if len(t) > 1]
+
+
 def _name_value(value: str) -> tuple[str, ...]:
     value = re.sub(r"^\s*" + _CIVILITY + r"\s+", "", value.strip())
-    stop = _NAME_STOP.search(value)
-    if stop:
-        value = value[:stop.start()]
-    toks = tuple(t for t in name_tokens(value) if len(t) > 1 or t.isalpha())
-    return toks[:6]
+    toks = _cut(value)
+    born = _BORN_NAME.search(value)  # « Mme MARTIN née LEFÈVRE »: both names are hers
+    if born and _cut(value[:born.start()]):
+        toks += [t for t in _cut(born.group("b")) if t not in toks]
+    return tuple(toks[:8])
 
 
 def stated_identity(text: str) -> StatedIdentity:
@@ -224,16 +233,19 @@ def stated_identity(text: str) -> StatedIdentity:
     « Date de naissance »), INS/NIR and IPP."""
     out = StatedIdentity()
     folded = fold(text)
-    seen_full = set()
+    seen: set[tuple[int, tuple[str, ...]]] = set()
     for rx, target in ((_FULL_NAME_LABEL, out.full_names), (_PATIENT_LABEL, out.full_names),
                        (_CIVILITY_BORN, out.full_names), (_NAME_LABEL, out.family_names),
                        (_GIVEN_LABEL, out.given_names)):
         for m in rx.finditer(folded):
             toks = _name_value(m.group("v"))
-            key = (id(target), toks)
-            if toks and key not in seen_full:
-                seen_full.add(key)
-                target.append(toks)
+            dest = target
+            if rx is _NAME_LABEL and m.group("q") and any(q in m.group("q") for q in _USAGE_QUALIFIERS):
+                dest = out.usage_names
+            key = (id(dest), toks)
+            if toks and key not in seen:
+                seen.add(key)
+                dest.append(toks)
     for m in _BIRTH.finditer(folded):
         dm = DATE_RE.match(folded, m.end())
         date = _date_of(dm) if dm else None
@@ -261,7 +273,9 @@ def compare_document_identity(patient: Patient, stated: StatedIdentity) -> Ident
     """Compare what a document states with the dossier's patient.
 
     A name contradicts when none of the patient's family (or birth) names is
-    among its words; a given name when the first one found is not one of the
+    among its words; a « nom d'usage » only when no other name statement
+    matches (a married name the dossier does not record is not another
+    patient); a given name when the first one found is not one of the
     patient's; an INS when its 13 digits differ. An IPP never contradicts
     (each establishment has its own), it only adds nothing.
     """
@@ -275,6 +289,9 @@ def compare_document_identity(patient: Patient, stated: StatedIdentity) -> Ident
     for toks in stated.family_names:
         ok = family_matches(patient, toks)
         name_ok = ok if name_ok is None else (name_ok and ok)
+    if stated.usage_names and not name_ok:
+        usage_ok = all(family_matches(patient, toks) for toks in stated.usage_names)
+        name_ok = usage_ok if name_ok is None else False
     mine = {t for g in patient.given_names for t in name_tokens(g)}
     for toks in stated.given_names:
         ok = toks[0] in mine
