@@ -329,3 +329,16 @@ def test_add_never_uses_a_name_already_on_disk(empty_ws):
     shutil.copy(SAMPLES / "documents/06-pps.pdf", empty_ws.documents_dir / "DOC0004.pdf")  # orphan
     (rec,) = add_documents(empty_ws, [SAMPLES / "documents/06-pps.pdf"], kind="treatment-plan")
     assert rec.id == "DOC0005"
+
+
+def test_remove_documents(empty_ws):
+    from dossierkit.documents import remove_documents
+
+    recs = add_documents(empty_ws, [SAMPLES / e["file"] for e in sample_entries()[:2]])
+    with pytest.raises(UsageError, match="no document DOC0009"):
+        remove_documents(empty_ws, ["DOC0009"])
+    (gone,) = remove_documents(empty_ws, ["DOC0001"])
+    assert gone == recs[0] and [d.id for d in empty_ws.documents()] == ["DOC0002"]
+    assert not empty_ws.path(gone.path).exists()
+    (again,) = add_documents(empty_ws, [SAMPLES / sample_entries()[0]["file"]])
+    assert again.id == "DOC0003"  # numbered after the highest remaining id

@@ -31,8 +31,8 @@ from .model import DOCUMENT_KINDS, DocumentRecord
 from .progress import NULL_PROGRESS, Progress
 from .workspace import DOCUMENTS_DIR, Workspace, utc_now
 
-__all__ = ["PdfInfo", "validate_pdf", "extract_text", "guess_kind", "add_documents", "document_kinds_help",
-           "MAX_PAGES", "MAX_CHARS"]
+__all__ = ["PdfInfo", "validate_pdf", "extract_text", "guess_kind", "add_documents", "remove_documents",
+           "document_kinds_help", "MAX_PAGES", "MAX_CHARS"]
 
 # pypdf reports repairs through the "pypdf" logger; without a handler Python
 # would print them on stderr, breaking the one-line error contract.
@@ -216,6 +216,8 @@ def validate_pdf(path: str | os.PathLike, *, max_pages: int = MAX_PAGES, max_cha
     ``startxref`` in the tail), password-protected PDF, zero pages, or a
     file pypdf cannot parse. Never raises anything else. A PDF whose pages
     carry no extractable text (a scan) is valid: ``has_text`` is False.
+    A PDF encrypted with an empty user password (permissions only) opens in
+    every viewer without a password: it is valid, with ``encrypted`` True.
     """
     path = Path(path)
     fh, size = _open_file(path)
@@ -361,3 +363,22 @@ def add_documents(workspace: Workspace | str | os.PathLike, paths: list[str | os
         raise
     progress.finish()
     return added
+
+
+def remove_documents(workspace: Workspace | str | os.PathLike, ids: list[str]) -> list[DocumentRecord]:
+    """Take documents out of the workspace by id (``DOC0003``): index first,
+    then the copies. Unknown ids raise :class:`UsageError` and remove nothing.
+    New documents are numbered after the highest id still indexed or on disk."""
+    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+    docs = ws.documents()
+    known = {d.id for d in docs}
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise UsageError(f"no document {', '.join(unknown)} in this workspace",
+                         hint=f"known: {', '.join(sorted(known)) or 'none'}")
+    removed = [d for d in docs if d.id in set(ids)]
+    ws.save_documents([d for d in docs if d.id not in set(ids)])
+    for d in removed:  # after the index: a crash leaves an orphan file, never a dangling entry
+        with contextlib.suppress(OSError):
+            ws.path(d.path).unlink()
+    return removed
