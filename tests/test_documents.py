@@ -8,7 +8,7 @@ import shutil
 
 import pypdf
 import pytest
-from docsamples import BROKEN, IDENTITY, SAMPLES, make_pdf, many_pages_pdf, sample_entries
+from docsamples import BROKEN, SAMPLES, make_pdf, many_pages_pdf, sample_entries
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
