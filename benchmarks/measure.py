@@ -20,6 +20,7 @@ from pathlib import Path
 
 GNU_TIME = "/usr/bin/time"
 _RSS = re.compile(r"Maximum resident set size \(kbytes\):\s*(\d+)")
+_CPU = re.compile(r"(?:User|System) time \(seconds\):\s*([\d.]+)")
 
 
 @dataclass
@@ -27,16 +28,20 @@ class Run:
     returncode: int
     seconds: float
     peak_rss_kb: int | None
+    cpu_seconds: float | None  # user + system, all stages
     stdout: str
     stderr: str
 
 
-def _rss_of(report: Path) -> int | None:
+def _parse_report(report: Path) -> tuple[int | None, float | None]:
+    """(peak RSS kB, user+system seconds) from a GNU time -v report."""
     try:
-        m = _RSS.search(report.read_text(errors="replace"))
+        text = report.read_text(errors="replace")
     except OSError:
-        return None
-    return int(m.group(1)) if m else None
+        return None, None
+    m = _RSS.search(text)
+    cpu = [float(x) for x in _CPU.findall(text)]
+    return (int(m.group(1)) if m else None), (sum(cpu) if cpu else None)
 
 
 def timed(stages: list[list[str]], *, env: dict | None = None, cwd: str | os.PathLike | None = None,
@@ -74,11 +79,14 @@ def timed(stages: list[list[str]], *, env: dict | None = None, cwd: str | os.Pat
             if stdout_path:
                 out_fh.close()
         seconds = time.perf_counter() - t0
-        rss = [_rss_of(r) for r in reports]
+        parsed = [_parse_report(r) for r in reports]
+        rss = [p[0] for p in parsed]
+        cpu = [p[1] for p in parsed if p[1] is not None]
     stderr = b"".join([*errs, err or b""]).decode(errors="replace")
     # GNU time prefixes "Command exited with non-zero status N" to its report, not to stderr.
     return Run(returncode=next((c for c in codes if c), 0), seconds=seconds,
                peak_rss_kb=sum(r for r in rss if r is not None) if any(r is not None for r in rss) else None,
+               cpu_seconds=round(sum(cpu), 2) if cpu else None,
                stdout=(out or b"").decode(errors="replace"), stderr=stderr)
 
 
@@ -119,6 +127,10 @@ def _first_line(argv: list[str]) -> str:
     return next((ln.strip() for ln in text.splitlines() if ln.strip()), "?")
 
 
+def load_average() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
 def machine() -> dict:
     cpu = "?"
     try:
@@ -146,7 +158,8 @@ class Row:
     step: str  # e.g. "pack (password)"
     tool: str  # "dossierkit", "7-Zip", "age", "coreutils"
     status: str  # "ok", "n/a", "failed"
-    seconds: float | None = None
+    seconds: float | None = None  # best (lowest) of the repetitions
+    cpu_seconds: float | None = None  # user + system of that run
     peak_rss_mb: float | None = None
     mb: float | None = None  # input payload, decimal MB
     files: int | None = None
@@ -174,12 +187,12 @@ def _fmt(value, spec: str) -> str:
 
 def table(rows: list[Row], ratios: dict[str, float | None]) -> str:
     """Plain-text table (also valid Markdown)."""
-    head = ["step", "tool", "seconds", "MB/s", "files/s", "peak RSS MB", "vs baseline", "status"]
+    head = ["step", "tool", "seconds", "CPU s", "MB/s", "files/s", "peak RSS MB", "vs baseline", "status"]
     lines = []
     for r in rows:
         ratio = ratios.get(r.step)
         status = r.status if not r.note else f"{r.status} ({r.note})"
-        lines.append([r.step, r.tool, _fmt(r.seconds, ".2f"), _fmt(r.mb_per_s, ".0f"),
+        lines.append([r.step, r.tool, _fmt(r.seconds, ".2f"), _fmt(r.cpu_seconds, ".1f"), _fmt(r.mb_per_s, ".0f"),
                       _fmt(r.files_per_s, ",.0f") if r.step.startswith("import") else "",
                       _fmt(r.peak_rss_mb, ".0f"), f"{ratio:.2f}×" if ratio else "", status])
     widths = [max(len(h), *(len(ln[i]) for ln in lines)) if lines else len(h) for i, h in enumerate(head)]

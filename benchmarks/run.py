@@ -38,7 +38,7 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.generate import Generated, generate, make_workspace, parse_size
-from benchmarks.measure import Row, drop_dirty_pages, machine, read_tree, table, timed, tree_size
+from benchmarks.measure import Row, drop_dirty_pages, load_average, machine, read_tree, table, timed, tree_size
 
 REPO = Path(__file__).resolve().parents[1]
 MARKER = ".dossierkit-bench"  # only folders holding it are ever deleted
@@ -126,30 +126,44 @@ class Bench:
     def step(self, name: str, tool: str, stages: list[list[str]], *, files: int | None = None,
              mb: float | None = None, cwd=None, stdout_path=None, check_json: bool = False,
              ok_codes: tuple[int, ...] = (0,)) -> Row:
+        """Time one step; a repeated step keeps its best time and its worst peak RSS."""
         drop_dirty_pages()
         self.log(f"… {name} [{tool}]")
         run = timed(stages, env=self.env, cwd=cwd, stdout_path=stdout_path)
-        row = Row(step=name, tool=tool, status="ok" if run.returncode in ok_codes else "failed",
-                  seconds=round(run.seconds, 3),
-                  peak_rss_mb=round(run.peak_rss_kb / 1024, 1) if run.peak_rss_kb else None,
-                  mb=round(self.mb if mb is None else mb, 1), files=files)
-        if run.returncode not in ok_codes:
+        ok = run.returncode in ok_codes
+        row = next((r for r in self.rows if r.step == name), None)
+        if row is None:
+            row = Row(step=name, tool=tool, status="ok", mb=round(self.mb if mb is None else mb, 1), files=files,
+                      details={"runs": []})
+            self.rows.append(row)
+        rss = round(run.peak_rss_kb / 1024, 1) if run.peak_rss_kb else None
+        row.details["runs"].append({"seconds": round(run.seconds, 3), "cpu_seconds": run.cpu_seconds,
+                                    "peak_rss_mb": rss, "exit": run.returncode, "load": load_average()})
+        if not ok:
             last = [ln for ln in run.stderr.strip().splitlines() if ln.strip()]
-            row.note = f"exit {run.returncode}: {last[-1][:200] if last else 'no message'}"
-            row.seconds = row.mb = None
-        elif check_json:
-            try:
-                row.details = _summary(json.loads(run.stdout))
-            except ValueError:
-                row.status, row.note = "failed", "--json output is not JSON"
-        self.rows.append(row)
-        self.log(f"  {row.status} {row.seconds if row.seconds is not None else ''} s {row.note}")
+            row.status, row.note = "failed", f"exit {run.returncode}: {last[-1][:200] if last else 'no message'}"
+        elif row.status == "ok":
+            if row.seconds is None or run.seconds < row.seconds:
+                row.seconds, row.cpu_seconds = round(run.seconds, 3), run.cpu_seconds
+            if rss is not None:
+                row.peak_rss_mb = max(rss, row.peak_rss_mb or 0.0)
+            if check_json:
+                try:
+                    row.details.update(_summary(json.loads(run.stdout)))
+                except ValueError:
+                    row.status, row.note = "failed", "--json output is not JSON"
+        if row.status != "ok":
+            row.seconds = row.cpu_seconds = row.mb = None
+        self.log(f"  {'ok' if ok else 'FAILED'} {run.seconds:.2f} s, cpu {run.cpu_seconds} s, rss {rss} MB "
+                 f"{'' if ok else row.note}")
         return row
 
     def na(self, name: str, why: str = "not implemented") -> Row:
-        row = Row(step=name, tool="dossierkit", status="n/a", note=why)
-        self.rows.append(row)
-        self.log(f"… {name}: n/a ({why})")
+        row = next((r for r in self.rows if r.step == name), None)
+        if row is None:
+            row = Row(step=name, tool="dossierkit", status="n/a", note=why)
+            self.rows.append(row)
+            self.log(f"… {name}: n/a ({why})")
         return row
 
     # -- dossierkit ---------------------------------------------------------
@@ -166,7 +180,8 @@ class Bench:
         opt = self.dk.first(command, "--identity", "-i")
         return [opt, self.keys["age_identity"]] if opt else None
 
-    def run_dossierkit(self) -> None:
+    def run_import(self) -> None:
+        """import-images then check: once (a second import would only find duplicates)."""
         dk, gen = self.dk.argv, self.gen
         imported = False
         if self.dk.has("import-images"):
@@ -183,11 +198,15 @@ class Bench:
         # exit 1 = incomplete: a verdict, not a crash; pack then needs --allow-incomplete
         check = self.step("check", "dossierkit", [[*dk, "check", str(self.workspace), "--json"]],
                           files=gen.files, mb=0, check_json=True, ok_codes=(0, 1))
-        waive = []
+        self.waive, self.imported = [], imported
         if check.status == "ok" and check.details.get("status") == "incomplete":
             check.note = f"incomplete: {check.details.get('counts.error', '?')} error(s)"
             if self.dk.has("pack", "--allow-incomplete"):
-                waive = ["--allow-incomplete", "--reason", "benchmark run"]
+                self.waive = ["--allow-incomplete", "--reason", "benchmark run"]
+
+    def run_packages(self) -> None:
+        """pack, verify, unpack in both modes; repeatable."""
+        dk, gen, imported = self.dk.argv, self.gen, self.imported
         packages = {}
         for mode, suffix in (("password", "zip"), ("recipients", "age")):
             name = f"pack ({mode})"
@@ -203,8 +222,9 @@ class Bench:
                 self.na(name, "no images imported")
                 continue
             target = self.out / f"dk-{mode}.{suffix}"
+            target.unlink(missing_ok=True)
             extra = ["--signing-key", self.keys["signing_key"]] if self.dk.has("pack", "--signing-key") else []
-            extra += waive
+            extra += self.waive
             if mode == "password" and self.dk.has("pack", "--container"):
                 extra += ["--container", "zip"]
             row = self.step(name, "dossierkit", [[*dk, "pack", str(self.workspace), out_opt, str(target),
@@ -252,6 +272,7 @@ class Bench:
             shutil.rmtree(out / "unpacked-7z", ignore_errors=True)
         z.unlink(missing_ok=True)
         tage = out / "tree.tar.age"
+        shutil.rmtree(out / "unpacked-age", ignore_errors=True)
         rows.append(self.step("tar | age -r", "age", [["tar", "-cf", "-", "-C", data, "."],
                                                        ["age", "-r", self.keys["age_recipient"]]],
                               stdout_path=tage, files=self.gen.files))
@@ -265,7 +286,8 @@ class Bench:
         rows.append(self.step("sha256sum (every file)", "coreutils",
                               [["find", data, "-type", "f", "-print0"], ["xargs", "-0", "sha256sum"]],
                               stdout_path=os.devnull, files=self.gen.files))
-        self.failures += [f"{r.step}: {r.note}" for r in rows if r.status != "ok"]
+        self.failures += [f"{r.step}: {r.note}" for r in rows if r.status != "ok" and f"{r.step}: {r.note}"
+                          not in self.failures]
 
     # -- results ------------------------------------------------------------
     def ratios(self) -> dict[str, float | None]:
@@ -313,7 +335,8 @@ class Bench:
                 f"dossier: {gen.files} DICOM files in {gen.series} series "
                 f"({mix}), "
                 f"{gen.dicom_bytes / 1e9:.2f} GB + {len(gen.docs)} PDFs; generated in {gen.seconds:.1f} s; "
-                f"warm page cache for every tool")
+                f"warm page cache for every tool; best of {self.args.repeat} run(s); "
+                f"load average at the end {load_average()}")
         print(head)
         print(table(self.rows, ratios))
         print("\ntargets:")
@@ -359,6 +382,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--json", type=Path, default=None, help="write the results as JSON here")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--all", action="store_true", help="also unpack the recipients package")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="repeat pack/verify/unpack and the baselines N times, keep each step's best time")
     a = ap.parse_args(argv)
     smoke = (parse_size("200M"), 400) if a.smoke else (parse_size("2G"), 4000)
     a.size = a.size if a.size is not None else smoke[0]
@@ -376,8 +401,12 @@ def main(argv: list[str] | None = None) -> int:
     bench = Bench(args)
     try:
         bench.prepare()
-        bench.run_dossierkit()
-        bench.run_baselines()
+        bench.run_import()
+        for i in range(args.repeat):
+            if args.repeat > 1:
+                bench.log(f"== repetition {i + 1}/{args.repeat}")
+            bench.run_packages()
+            bench.run_baselines()
         results = bench.report(started)
     finally:
         if not args.keep and bench.out.exists() and (bench.out / MARKER).exists():
