@@ -342,3 +342,16 @@ def test_remove_documents(empty_ws):
     assert not empty_ws.path(gone.path).exists()
     (again,) = add_documents(empty_ws, [SAMPLES / sample_entries()[0]["file"]])
     assert again.id == "DOC0003"  # numbered after the highest remaining id
+
+
+def test_content_budget_bounds_extraction(tmp_path, monkeypatch):
+    """Parsing content streams is slow (~0.3 MB/s): a budget of decoded bytes stops it."""
+    from dossierkit import documents
+
+    p = tmp_path / "many.pdf"
+    p.write_bytes(many_pages_pdf(50, "Texte"))
+    per_page = len(b"BT /F1 12 Tf 72 720 Td (Texte) Tj ET")
+    monkeypatch.setattr(documents, "MAX_CONTENT_BYTES", 3 * per_page + 5)
+    assert extract_text(p, max_pages=10).count("Texte") == 3
+    monkeypatch.setattr(documents, "MAX_CONTENT_BYTES", 100)
+    assert not validate_pdf(SAMPLES / "documents/01-fiche-rcp.pdf").has_text  # its page holds more

@@ -40,6 +40,9 @@ logging.getLogger("pypdf").addHandler(logging.NullHandler())
 
 MAX_PAGES = 30  # pages read for text: a fiche RCP or a report is a few pages
 MAX_CHARS = 200_000
+# pypdf parses content streams at ~0.3 MB/s: a report page holds 5-200 KB, so
+# this budget bounds extraction to a few seconds whatever the PDF claims.
+MAX_CONTENT_BYTES = 2 * 1024 * 1024
 MAX_TREE_NODES = 10_000  # page-tree nodes visited: bounds cyclic or absurd trees
 MAX_TREE_DEPTH = 64
 MIN_TEXT_LETTERS = 16  # fewer letters than this (a page number, a stamp) = scanned
@@ -160,10 +163,28 @@ def _page_count(reader) -> int:
     return count if count > 0 else sum(1 for _ in _iter_pages(reader, MAX_TREE_NODES))
 
 
+def _content_size(page) -> int:
+    """Decoded size of a page's content streams (pypdf caps each decode)."""
+    contents = page.get("/Contents")
+    if contents is None:
+        return 0
+    contents = contents.get_object()
+    streams = contents if isinstance(contents, list) else [contents]
+    return sum(len(s.get_object().get_data()) for s in streams)
+
+
 def _text_of(reader, max_pages: int, max_chars: int) -> str:
     parts: list[str] = []
     total = 0
+    budget = MAX_CONTENT_BYTES
     for page in _iter_pages(reader, max_pages):
+        try:
+            size = _content_size(page)
+        except Exception:  # undecodable stream: no text from this page
+            continue
+        if size > budget:
+            break
+        budget -= size
         try:
             t = page.extract_text() or ""
         except Exception:  # one bad page (odd font, broken stream) must not hide the others
