@@ -289,6 +289,42 @@ class Bench:
         self.failures += [f"{r.step}: {r.note}" for r in rows if r.status != "ok" and f"{r.step}: {r.note}"
                           not in self.failures]
 
+    # -- profiles -----------------------------------------------------------
+    def run_profiles(self, folder: Path) -> dict:
+        """py-spy profiles of import-images (fresh workspace), pack and verify (password)."""
+        from benchmarks import profile
+
+        folder.mkdir(parents=True, exist_ok=True)
+        dk, found = self.dk.argv, {}
+        jobs = []
+        if self.dk.has("import-images"):
+            ws2 = self.out / "profile-workspace"
+            shutil.rmtree(ws2, ignore_errors=True)
+            make_workspace(self.gen, ws2, log=self.log)
+            jobs.append(("import-images", [*dk, "import-images", str(ws2), self.gen.dicom_dir, "--json"]))
+        pw = self.secret_opts("pack", "password") if self.dk.has("pack") else None
+        pkg = self.out / "profile.zip"
+        if pw and self.imported and self.dk.first("pack", "-o", "--output"):
+            extra = ["--signing-key", self.keys["signing_key"]] if self.dk.has("pack", "--signing-key") else []
+            jobs.append(("pack (password)", [*dk, "pack", str(self.workspace), self.dk.first("pack", "-o", "--output"),
+                                             str(pkg), *pw, *extra, *self.waive, "--json"]))
+            vpw = self.secret_opts("verify", "password") if self.dk.has("verify") else None
+            if vpw:
+                jobs.append(("verify (password)", [*dk, "verify", str(pkg), *vpw, "--json"]))
+        for name, argv in jobs:
+            slug = re.sub(r"[^a-z]+", "-", name).strip("-")
+            raw = folder / f"{slug}.collapsed.txt"
+            self.log(f"… profiling {name}")
+            rc = profile.record(argv, raw, env=self.env)
+            if rc != 0 or not raw.exists():
+                found[name] = {"error": f"py-spy exit {rc}"}
+                continue
+            found[name] = profile.summarise(raw)
+            print(profile.render(name, found[name]))
+        pkg.unlink(missing_ok=True)
+        shutil.rmtree(self.out / "profile-workspace", ignore_errors=True)
+        return found
+
     # -- results ------------------------------------------------------------
     def ratios(self) -> dict[str, float | None]:
         by = {r.step: r for r in self.rows}
@@ -382,6 +418,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--json", type=Path, default=None, help="write the results as JSON here")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--all", action="store_true", help="also unpack the recipients package")
+    ap.add_argument("--profile", type=Path, default=None, metavar="DIR",
+                    help="after the timings, profile import/pack/verify with py-spy; collapsed stacks go to DIR")
     ap.add_argument("--repeat", type=int, default=1,
                     help="repeat pack/verify/unpack and the baselines N times, keep each step's best time")
     a = ap.parse_args(argv)
@@ -408,6 +446,8 @@ def main(argv: list[str] | None = None) -> int:
             bench.run_packages()
             bench.run_baselines()
         results = bench.report(started)
+        if args.profile:
+            results["profiles"] = bench.run_profiles(args.profile.resolve())
     finally:
         if not args.keep and bench.out.exists() and (bench.out / MARKER).exists():
             shutil.rmtree(bench.out, ignore_errors=True)
