@@ -329,6 +329,7 @@ def add_documents(workspace: Workspace | str | os.PathLike, paths: list[str | os
     name stays in the workspace index only.
     """
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+    _ = ws.dossier  # a broken dossier.toml is reported first; loading also lets errors mask the patient
     if kind != "auto" and kind not in DOCUMENT_KINDS:
         raise UsageError(f"unknown document kind {kind!r}", hint=f"use one of: {document_kinds_help()}, auto")
     user_date = parse_user_date(date)
