@@ -1,0 +1,680 @@
+"""Streaming zip container: WinZip AES-256 (AE-2) with a password, or a plain
+STORED zip (the inner layer of the age container).
+
+Writer — a pure forward stream (works on a pipe): sizes are known upfront
+(files on disk), so every local header carries the real sizes and no data
+descriptor is used::
+
+    with open_writer(out, password=b"...") as zw:        # password=None: plain zip
+        res = zw.add_file("DICOM/ST000001/SE000001/IM000001", path)
+        zw.add_bytes("DOSSIER/MANIFEST.JSON", data, compress=True)
+    # res.name, res.size, res.sha256 (hex of the plaintext, for the manifest)
+
+Reader — sequential, works on non-seekable input, bounded memory::
+
+    for entry in iter_package_entries(fh, password=b"...", max_entry_size=...):
+        for chunk in entry.chunks():    # plaintext; a reused buffer, valid until the next chunk
+            out.write(chunk)
+        entry.sha256                    # hex, once chunks() is exhausted
+    # after the loop: the central directory was checked against what was streamed
+
+Every entry is authenticated (AES: HMAC-SHA1; plain: CRC-32) when its
+``chunks()`` ends; plaintext handed out before that is provisional (write to
+a temporary file, rename after). Names, sizes, the central directory and
+end records must agree exactly with the stream; with ``strict=True`` (our
+own packages) every header byte must be what dossierkit's writer produces,
+so one flipped byte anywhere fails. Format notes: docs/containers.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import zlib
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import IO
+
+from ..errors import DecryptionError, InputError, IntegrityError, OutputError, UsageError
+from ..progress import NULL_PROGRESS, Progress
+from . import zipformat as zf
+from .winzip_aes import MAC_LEN, PV_LEN, SALT_LEN, CTRScratch, EntryCipher
+
+CHUNK = 1024 * 1024
+AES_OVERHEAD = SALT_LEN + PV_LEN + MAC_LEN  # 28 bytes around the ciphertext
+
+
+@dataclass(frozen=True)
+class EntryResult:
+    """What the writer stored for one entry (plaintext SHA-256 for the manifest)."""
+
+    name: str
+    size: int
+    sha256: str
+    compressed_size: int
+    offset: int
+
+
+def _pool() -> ThreadPoolExecutor:
+    # One helper thread: hashlib/HMAC/zlib release the GIL on big buffers, so
+    # the plaintext hash runs beside the cipher on the second core.
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="dk-zip")
+
+
+class _NameRegistry:
+    """Duplicate detection as a case-insensitive file system sees it, including
+    a file that is also used as a folder ("A" and "A/B")."""
+
+    def __init__(self, error: Callable[[str], Exception]):
+        self._files: set[str] = set()
+        self._dirs: set[str] = set()
+        self._error = error
+
+    def add(self, name: str) -> None:
+        key = name.casefold()
+        if key in self._files or key in self._dirs:
+            raise self._error(f"duplicate entry {name!r}")
+        parts = key.split("/")
+        prefixes = ["/".join(parts[:i]) for i in range(1, len(parts))]
+        if any(p in self._files for p in prefixes):
+            raise self._error(f"entry {name!r} is inside another entry that is a file")
+        self._files.add(key)
+        self._dirs.update(prefixes)
+
+
+class ZipStreamWriter:
+    """Writes a zip as a forward stream to *out* (any object with ``write``).
+
+    ``password`` (bytes) selects WinZip AES-256 AE-2 for every entry; ``None``
+    writes a plain STORED zip (with CRC-32, as the age container needs).
+    Entry names are the caller's (neutral, no patient data); the timestamp
+    is fixed to 1980-01-01 00:00, there is no comment and no extra field
+    beyond Zip64 and AES. ``force_zip64`` writes Zip64 records even for
+    small archives (tests and interop checks).
+    """
+
+    def __init__(self, out: IO[bytes], *, password: bytes | None, force_zip64: bool = False):
+        if password is not None and not isinstance(password, bytes | bytearray):
+            raise UsageError("the password must be bytes (encode it as UTF-8)")
+        if password is not None and not password:
+            raise UsageError("empty password")
+        self._out = out
+        self._password = bytes(password) if password is not None else None
+        self._force_zip64 = force_zip64
+        self._pos = 0
+        self._central: list[bytes] = []
+        self._any_zip64 = False
+        self._names = _NameRegistry(lambda m: UsageError(f"cannot store: {m}"))
+        self._bufs = [bytearray(CHUNK) for _ in range(2)]
+        self._outbuf = bytearray(CHUNK)
+        self._scratch = CTRScratch()
+        self._executor: ThreadPoolExecutor | None = None
+        self._closed = False
+        self.entries: list[EntryResult] = []
+
+    # -- context manager: on error nothing more is written (the caller's
+    # atomic writer then discards the partial output).
+    def __enter__(self) -> ZipStreamWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self._shutdown()
+
+    @property
+    def bytes_written(self) -> int:
+        return self._pos
+
+    def _write(self, data) -> None:
+        try:
+            self._out.write(data)
+        except BrokenPipeError as exc:
+            raise OutputError("the output stream was closed early") from exc
+        self._pos += len(data)
+
+    def _helper(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = _pool()
+        return self._executor
+
+    def _shutdown(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    def _begin(self, name: str, *, size: int, csize: int, crc: int, actual_method: int) -> tuple[zf.EntryHeader, int]:
+        if self._closed:
+            raise UsageError("the zip writer is closed")
+        raw = zf.writer_name_check(name)
+        self._names.add(name)
+        aes = self._password is not None
+        zip64 = self._force_zip64 or size >= zf.U32 or csize >= zf.U32
+        flags = zf.name_flags(raw) | (zf.FLAG_ENCRYPTED if aes else 0)
+        h = zf.EntryHeader(
+            name=name, raw_name=raw, version_needed=zf.version_needed(aes=aes, zip64=zip64, method=actual_method),
+            flags=flags, method=zf.METHOD_AES if aes else actual_method, dos_time=zf.DOS_TIME, dos_date=zf.DOS_DATE,
+            crc32=0 if aes else crc, compressed_size=csize, size=size,
+            aes_vendor=zf.AES_VENDOR_AE2 if aes else None, aes_strength=zf.AES_STRENGTH_256 if aes else None,
+            actual_method=actual_method)
+        offset = self._pos
+        self._write(zf.build_local_header(h, zip64=zip64))
+        self._central.append(zf.build_central_record(h, offset, zip64=zip64 or offset >= zf.U32))
+        self._any_zip64 |= zip64 or offset >= zf.U32
+        return h, offset
+
+    def _result(self, h: zf.EntryHeader, offset: int, sha: str) -> EntryResult:
+        res = EntryResult(h.name, h.size, sha, h.compressed_size, offset)
+        self.entries.append(res)
+        return res
+
+    def add_bytes(self, name: str, data: bytes, *, compress: bool = False) -> EntryResult:
+        """Store an in-memory blob (manifest, index, readme). ``compress``
+        deflates it (worth it for text; the blob is small by contract)."""
+        data = bytes(data)
+        sha = hashlib.sha256(data).hexdigest()
+        payload, method = data, zf.METHOD_STORED
+        if compress:
+            co = zlib.compressobj(9, zlib.DEFLATED, -15)
+            packed = co.compress(data) + co.flush()
+            if len(packed) < len(data):
+                payload, method = packed, zf.METHOD_DEFLATED
+        crc = zlib.crc32(data)
+        if self._password is None:
+            h, offset = self._begin(name, size=len(data), csize=len(payload), crc=crc, actual_method=method)
+            self._write(payload)
+        else:
+            h, offset = self._begin(name, size=len(data), csize=len(payload) + AES_OVERHEAD, crc=0,
+                                    actual_method=method)
+            ec = EntryCipher(self._password, secrets.token_bytes(SALT_LEN), scratch=self._scratch)
+            out = bytearray(len(payload))
+            ec.encrypt_into(payload, out)
+            self._write(ec.salt + ec.verifier)
+            self._write(out)
+            self._write(ec.auth_code())
+        return self._result(h, offset, sha)
+
+    def add_file(self, name: str, path: str | os.PathLike, *, progress: Progress = NULL_PROGRESS) -> EntryResult:
+        """Store a file bit-exact (STORED), reading it once (AES) and returning
+        its plaintext SHA-256. ``progress.advance(n)`` is called per chunk;
+        the caller owns ``start``/``finish``."""
+        try:
+            fh = open(path, "rb", buffering=0)
+        except OSError as exc:
+            raise InputError(f"cannot read: {exc.strerror or exc}", path=path) from exc
+        with fh:
+            size = os.fstat(fh.fileno()).st_size
+            if self._password is None:
+                sha, crc = self._scan_plain(fh, size, path)
+                fh.seek(0)
+                h, offset = self._begin(name, size=size, csize=size, crc=crc, actual_method=zf.METHOD_STORED)
+                self._copy_plain(fh, size, crc, path, progress)
+            else:
+                h, offset = self._begin(name, size=size, csize=size + AES_OVERHEAD, crc=0,
+                                        actual_method=zf.METHOD_STORED)
+                sha = self._copy_aes(fh, size, path, progress)
+        return self._result(h, offset, sha)
+
+    def _chunks(self, fh, size: int, path) -> Iterator[memoryview]:
+        """Read *fh* in alternating buffers (so the helper may still hash the
+        previous one); insist the file still has exactly *size* bytes."""
+        total, i = 0, 0
+        while True:
+            mv = memoryview(self._bufs[i % 2])
+            try:
+                n = fh.readinto(mv)
+            except OSError as exc:
+                raise InputError(f"cannot read: {exc.strerror or exc}", path=path) from exc
+            if not n:
+                break
+            total += n
+            if total > size:
+                break
+            yield mv[:n]
+            i += 1
+        if total != size:
+            raise InputError("the file changed while it was being packed", path=path, hint="pack again")
+
+    def _copy_aes(self, fh, size: int, path, progress: Progress) -> str:
+        ec = EntryCipher(self._password, secrets.token_bytes(SALT_LEN), scratch=self._scratch)
+        self._write(ec.salt + ec.verifier)
+        sha = hashlib.sha256()
+        pending: Future | None = None
+        out = memoryview(self._outbuf)
+        try:
+            for chunk in self._chunks(fh, size, path):
+                if pending is not None:
+                    pending.result()  # the other buffer is free again, hashes stay in order
+                pending = self._helper().submit(sha.update, chunk)
+                o = out[:len(chunk)]
+                ec.encrypt_into(chunk, o)
+                self._write(o)
+                progress.advance(len(chunk))
+        finally:
+            if pending is not None:
+                pending.result()
+        self._write(ec.auth_code())
+        return sha.hexdigest()
+
+    def _scan_plain(self, fh, size: int, path) -> tuple[str, int]:
+        # A plain zip needs the CRC-32 in the local header, before the data:
+        # read the file once for SHA-256 + CRC, then copy it.
+        sha = hashlib.sha256()
+        crc = 0
+        for chunk in self._chunks(fh, size, path):
+            fut = self._helper().submit(sha.update, chunk)
+            crc = zlib.crc32(chunk, crc)
+            fut.result()
+        return sha.hexdigest(), crc
+
+    def _copy_plain(self, fh, size: int, crc: int, path, progress: Progress) -> None:
+        crc2 = 0
+        for chunk in self._chunks(fh, size, path):
+            fut = self._helper().submit(zlib.crc32, chunk, crc2)
+            self._write(chunk)
+            crc2 = fut.result()
+            progress.advance(len(chunk))
+        if crc2 != crc:
+            raise InputError("the file changed while it was being packed", path=path, hint="pack again")
+
+    def close(self) -> int:
+        """Write the central directory and end records; return the total size."""
+        if self._closed:
+            return self._pos
+        self._shutdown()
+        cd_offset = self._pos
+        for rec in self._central:
+            self._write(rec)
+        cd_size = self._pos - cd_offset
+        self._write(zf.build_end_records(len(self._central), cd_offset, cd_size,
+                                         force_zip64=self._force_zip64 or self._any_zip64))
+        self._closed = True
+        flush = getattr(self._out, "flush", None)
+        if flush:
+            flush()
+        return self._pos
+
+
+def open_writer(out: IO[bytes], *, password: bytes | None, force_zip64: bool = False) -> ZipStreamWriter:
+    """A :class:`ZipStreamWriter` on *out* (use it as a context manager)."""
+    return ZipStreamWriter(out, password=password, force_zip64=force_zip64)
+
+
+# ====================================================================== reader
+
+class _Source:
+    """Exact reads from a forward-only binary stream, tracking the offset."""
+
+    def __init__(self, fh: IO[bytes]):
+        self._fh = fh
+        self.pos = 0
+        self._readinto = getattr(fh, "readinto", None)
+
+    def read_exact(self, n: int, what: str) -> bytes:
+        parts, got = [], 0
+        while got < n:
+            block = self._fh.read(n - got)
+            if not block:
+                raise zf.bad(f"the package is truncated ({what})")
+            parts.append(block)
+            got += len(block)
+        self.pos += n
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def readinto_exact(self, mv: memoryview, what: str) -> None:
+        if self._readinto is None:
+            mv[:] = self.read_exact(len(mv), what)
+            return
+        got, n = 0, len(mv)
+        while got < n:
+            k = self._readinto(mv[got:])
+            if not k:
+                raise zf.bad(f"the package is truncated ({what})")
+            got += k
+        self.pos += n
+
+    def at_eof(self) -> bool:
+        return not self._fh.read(1)
+
+
+@dataclass
+class _Streamed:
+    header: zf.EntryHeader
+    offset: int
+    local_zip64: bool
+
+
+class StreamEntry:
+    """One entry of a package being read. ``chunks()`` once, in order."""
+
+    def __init__(self, reader: _ZipStreamReader, streamed: _Streamed, cipher: EntryCipher | None):
+        h = streamed.header
+        self.name = h.name
+        self.size = h.size
+        self.compressed_size = h.compressed_size
+        self.method = h.actual_method
+        self.encrypted = h.encrypted
+        self.offset = streamed.offset
+        self._reader = reader
+        self._h = h
+        self._cipher = cipher
+        self._sha: str | None = None
+        self._started = False
+        self._done = False
+
+    @property
+    def sha256(self) -> str:
+        if self._sha is None:
+            raise UsageError("sha256 is known only after the entry was read to the end")
+        return self._sha
+
+    def chunks(self) -> Iterator[memoryview]:
+        """Plaintext pieces. Each is a view of a reused buffer, valid until the
+        next one is requested (``bytes(chunk)`` to keep it). Raises
+        IntegrityError/DecryptionError at the end if the entry is not
+        authentic; its content must not be trusted before that."""
+        if self._started:
+            raise UsageError(f"entry {self.name!r} was already read")
+        self._started = True
+        yield from self._reader._entry_data(self)
+        self._done = True
+
+    def drain(self) -> str:
+        """Read and authenticate the entry without keeping it; returns sha256."""
+        for _ in self.chunks():
+            pass
+        return self.sha256
+
+    def copy_to(self, out: IO[bytes]) -> str:
+        """Write the plaintext to *out*; returns sha256 (verified entry)."""
+        for chunk in self.chunks():
+            out.write(chunk)
+        return self.sha256
+
+    def _finish(self) -> None:
+        if not self._started:
+            self.drain()
+        elif not self._done:
+            raise UsageError(f"entry {self.name!r} was not read to the end before the next one")
+
+
+class _ZipStreamReader:
+    def __init__(self, fh: IO[bytes], *, password: bytes | None, max_entry_size: int | None, strict: bool,
+                 label: str):
+        self._src = _Source(fh)
+        self._password = bytes(password) if password is not None else None
+        self._max = max_entry_size
+        self._strict = strict
+        self._label = label
+        self._streamed: list[_Streamed] = []
+        self._names = _NameRegistry(zf.bad)
+        self._password_ok = False
+        self._cbufs = [bytearray(CHUNK) for _ in range(2)]
+        self._pbuf = bytearray(CHUNK)
+        self._scratch = CTRScratch()
+        self._executor: ThreadPoolExecutor | None = None
+
+    def _helper(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = _pool()
+        return self._executor
+
+    def entries(self) -> Iterator[StreamEntry]:
+        try:
+            while True:
+                sig = self._src.read_exact(4, "record signature")
+                if sig != zf.SIG_LOCAL:
+                    break
+                entry = self._local_entry()
+                yield entry
+                entry._finish()
+            self._central_directory(sig)
+        finally:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
+                self._executor = None
+
+    # -- local headers
+    def _local_entry(self) -> StreamEntry:
+        offset = self._src.pos - 4
+        fixed = self._src.read_exact(zf.LOCAL_STRUCT.size - 4, "local header")
+        (_, ver, flags, method, dtime, ddate, crc, csize, usize, nlen, xlen) = zf.LOCAL_STRUCT.unpack(
+            zf.SIG_LOCAL + fixed)
+        raw_name = self._src.read_exact(nlen, "entry name")
+        extra = self._src.read_exact(xlen, "extra field")
+        where = f"local header at offset {offset}"
+        extras = zf.parse_extras(extra, where)
+        usize, csize = zf.resolve_zip64(extras, [(usize, zf.U32, 8), (csize, zf.U32, 8)], where)
+        h = zf.header_from_fields(raw_name=raw_name, version_needed_=ver, flags=flags, method=method, dos_time=dtime,
+                                  dos_date=ddate, crc=crc, csize=csize, usize=usize, extras=extras, where=where)
+        zf.check_entry_name(h.name)
+        self._names.add(h.name)
+        local_zip64 = zf.EXTRA_ZIP64 in extras
+        self._check_flags(h)
+        if self._strict:
+            expected = zf.build_local_header(self._canonical(h, local_zip64), zip64=local_zip64)
+            if zf.SIG_LOCAL + fixed + raw_name + extra != expected:
+                raise zf.bad(f"entry {h.name!r}: local header differs from what dossierkit writes")
+        if self._max is not None and h.size > self._max:
+            raise zf.bad(f"entry {h.name!r} declares {h.size} bytes, more than the {self._max} allowed")
+        cipher = None
+        if h.encrypted:
+            if self._password is None:
+                raise DecryptionError(f"{self._label} is password-protected: a password is needed")
+            salt_len = zf.AES_SALT_LEN[h.aes_strength]
+            if h.compressed_size < salt_len + PV_LEN + MAC_LEN:
+                raise zf.bad(f"entry {h.name!r}: encrypted size too small")
+            data_len = h.compressed_size - salt_len - PV_LEN - MAC_LEN
+            salt = self._src.read_exact(salt_len, f"salt of {h.name}")
+            pv = self._src.read_exact(PV_LEN, f"password check of {h.name}")
+            cipher = EntryCipher(self._password, salt, key_len=8 * (h.aes_strength + 1),
+                                  scratch=self._scratch)
+            if pv != cipher.verifier:
+                self._wrong_password(h.name)
+        else:
+            if self._password is not None:
+                raise zf.bad(f"entry {h.name!r} is not encrypted in a password-protected package")
+            data_len = h.compressed_size
+        if h.actual_method == zf.METHOD_STORED and data_len != h.size:
+            raise zf.bad(f"entry {h.name!r}: stored size {data_len} differs from its declared size {h.size}")
+        st = _Streamed(h, offset, local_zip64)
+        self._streamed.append(st)
+        entry = StreamEntry(self, st, cipher)
+        entry._data_len = data_len
+        return entry
+
+    def _wrong_password(self, name: str) -> None:
+        if self._password_ok:
+            raise zf.bad(f"entry {name!r} fails its password check although earlier entries passed")
+        raise DecryptionError(f"wrong password for {self._label}", hint="check the password (or the package is damaged)")
+
+    def _check_flags(self, h: zf.EntryHeader) -> None:
+        if h.flags & zf.FLAG_DATA_DESCRIPTOR:
+            raise zf.bad(f"entry {h.name!r} uses a data descriptor (sizes unknown before its data); refused")
+        if h.flags & zf.FLAG_STRONG_ENCRYPTION or h.flags & 0x2000:
+            raise zf.bad(f"entry {h.name!r} uses an unsupported encryption scheme")
+        if h.encrypted != (h.method == zf.METHOD_AES):
+            raise zf.bad(f"entry {h.name!r}: only WinZip AES encryption is supported (not ZipCrypto)")
+        allowed = zf.FLAG_ENCRYPTED | zf.FLAG_UTF8 | (zf.FLAG_DEFLATE_OPTIONS if h.actual_method else 0)
+        if h.flags & ~allowed:
+            raise zf.bad(f"entry {h.name!r}: unexpected flags 0x{h.flags:04x}")
+
+    def _canonical(self, h: zf.EntryHeader, zip64: bool) -> zf.EntryHeader:
+        """*h* as dossierkit's writer would have written it (strict mode)."""
+        aes = h.method == zf.METHOD_AES
+        return zf.EntryHeader(
+            name=h.name, raw_name=h.raw_name,
+            version_needed=zf.version_needed(aes=aes, zip64=zip64, method=h.actual_method),
+            flags=zf.name_flags(h.raw_name) | (zf.FLAG_ENCRYPTED if aes else 0), method=h.method,
+            dos_time=zf.DOS_TIME, dos_date=zf.DOS_DATE, crc32=0 if aes else h.crc32,
+            compressed_size=h.compressed_size, size=h.size,
+            aes_vendor=zf.AES_VENDOR_AE2 if aes else None, aes_strength=zf.AES_STRENGTH_256 if aes else None,
+            actual_method=h.actual_method)
+
+    # -- entry data
+    def _entry_data(self, entry: StreamEntry) -> Iterator[memoryview]:
+        h = entry._h
+        remaining = entry._data_len
+        cipher = entry._cipher
+        sha = hashlib.sha256()
+        crc = 0
+        produced = 0
+        inflater = zlib.decompressobj(-15) if h.actual_method == zf.METHOD_DEFLATED else None
+        pbuf = memoryview(self._pbuf)
+        i = 0
+        while remaining:
+            n = min(remaining, CHUNK)
+            cb = memoryview(self._cbufs[i % 2])[:n]
+            i += 1
+            self._src.readinto_exact(cb, f"data of {h.name}")
+            remaining -= n
+            if cipher is not None:
+                mac_job = self._helper().submit(cipher.mac.update, cb)
+                plain = pbuf[:n]
+                cipher.ctr.process(cb, plain)
+                mac_job.result()
+            else:
+                plain = cb
+            for piece in self._inflate(inflater, plain, h, produced) if inflater else (plain,):
+                produced += len(piece)
+                if produced > h.size:
+                    raise zf.bad(f"entry {h.name!r} holds more data than its declared {h.size} bytes")
+                job = self._helper().submit(sha.update, piece)
+                if cipher is None or h.aes_vendor == zf.AES_VENDOR_AE1:
+                    crc = zlib.crc32(piece, crc)
+                job.result()
+                yield piece
+        if inflater is not None:
+            if not inflater.eof or inflater.unused_data or inflater.unconsumed_tail:
+                raise zf.bad(f"entry {h.name!r}: compressed data is corrupt")
+        if produced != h.size:
+            raise zf.bad(f"entry {h.name!r} holds {produced} bytes, not its declared {h.size}")
+        if cipher is not None:
+            code = self._src.read_exact(MAC_LEN, f"authentication code of {h.name}")
+            if not cipher.check_auth_code(code):
+                if not self._password_ok:
+                    raise DecryptionError(f"wrong password for {self._label}, or the package is damaged",
+                                          hint=f"first entry {h.name!r} fails authentication")
+                raise zf.bad(f"entry {h.name!r} fails authentication (HMAC): it was altered")
+            self._password_ok = True
+        if (cipher is None or h.aes_vendor == zf.AES_VENDOR_AE1) and crc != h.crc32:
+            raise zf.bad(f"entry {h.name!r} fails its CRC-32 check: it was altered")
+        entry._sha = sha.hexdigest()
+
+    @staticmethod
+    def _inflate(inflater, data, h: zf.EntryHeader, produced: int) -> Iterator[bytes]:
+        """Inflate *data*, never producing more than one byte beyond the
+        declared size (a lying header cannot make us inflate a bomb)."""
+        try:
+            while True:
+                out = inflater.decompress(data, h.size - produced + 1)
+                produced += len(out)
+                if out:
+                    yield out
+                data = inflater.unconsumed_tail
+                if not data or inflater.eof or produced > h.size:
+                    return
+        except zlib.error as exc:
+            raise zf.bad(f"entry {h.name!r}: compressed data is corrupt ({exc})") from None
+
+    # -- central directory and end records
+    def _central_directory(self, sig: bytes) -> None:
+        cd_offset = self._src.pos - 4
+        for st in self._streamed:
+            if sig != zf.SIG_CENTRAL:
+                raise zf.bad(f"the central directory lacks entry {st.header.name!r}")
+            self._central_record(st)
+            sig = self._src.read_exact(4, "record signature")
+        if sig == zf.SIG_CENTRAL:
+            raise zf.bad("the central directory lists more entries than the package holds")
+        cd_size = self._src.pos - 4 - cd_offset
+        self._end_records(sig, cd_offset, cd_size)
+        if not self._src.at_eof():
+            raise zf.bad("unexpected data after the end of the zip")
+
+    def _central_record(self, st: _Streamed) -> None:
+        start = self._src.pos - 4
+        fixed = self._src.read_exact(zf.CENTRAL_STRUCT.size - 4, "central directory")
+        (_, made_by, ver, flags, method, dtime, ddate, crc, csize, usize, nlen, xlen, clen, disk, iattr, eattr,
+         off) = zf.CENTRAL_STRUCT.unpack(zf.SIG_CENTRAL + fixed)
+        raw_name = self._src.read_exact(nlen, "central directory name")
+        extra = self._src.read_exact(xlen, "central directory extra field")
+        where = f"central directory record at offset {start}"
+        if clen:
+            raise zf.bad(f"{where} has an entry comment (refused)")
+        extras = zf.parse_extras(extra, where)
+        usize, csize, off, disk = zf.resolve_zip64(
+            extras, [(usize, zf.U32, 8), (csize, zf.U32, 8), (off, zf.U32, 8), (disk, zf.U16, 4)], where)
+        h = zf.header_from_fields(raw_name=raw_name, version_needed_=ver, flags=flags, method=method, dos_time=dtime,
+                                  dos_date=ddate, crc=crc, csize=csize, usize=usize, extras=extras, where=where)
+        name = st.header.name
+        if h != st.header or off != st.offset or disk != 0:
+            raise zf.bad(f"central directory record of {name!r} disagrees with its local header")
+        if zf.is_link_or_special(made_by, eattr):
+            raise zf.bad(f"entry {name!r} is a link, a folder or a special file (refused)")
+        if self._strict:
+            zip64 = st.local_zip64 or st.offset >= zf.U32
+            expected = zf.build_central_record(self._canonical(st.header, st.local_zip64), st.offset, zip64=zip64)
+            if zf.SIG_CENTRAL + fixed + raw_name + extra != expected:
+                raise zf.bad(f"central directory record of {name!r} differs from what dossierkit writes")
+
+    def _end_records(self, sig: bytes, cd_offset: int, cd_size: int) -> None:
+        count = len(self._streamed)
+        raw = b""
+        z64 = None
+        if sig == zf.SIG_ZIP64_EOCD:
+            z64_offset = self._src.pos - 4
+            body = self._src.read_exact(zf.ZIP64_EOCD_STRUCT.size - 4, "Zip64 end record")
+            raw += sig + body
+            (_, rsize, _made, _need, disk, cd_disk, n_disk, n_total, z_cd_size, z_cd_offset) = \
+                zf.ZIP64_EOCD_STRUCT.unpack(sig + body)
+            if rsize != 44 or disk or cd_disk:
+                raise zf.bad("unsupported Zip64 end record (multi-disk or extensible data)")
+            if (n_disk, n_total, z_cd_size, z_cd_offset) != (count, count, cd_size, cd_offset):
+                raise zf.bad("the Zip64 end record disagrees with the entries read")
+            loc = self._src.read_exact(zf.ZIP64_LOCATOR_STRUCT.size, "Zip64 locator")
+            raw += loc
+            lsig, ldisk, loffset, ndisks = zf.ZIP64_LOCATOR_STRUCT.unpack(loc)
+            if lsig != zf.SIG_ZIP64_LOCATOR or ldisk != 0 or loffset != z64_offset or ndisks != 1:
+                raise zf.bad("bad Zip64 end locator")
+            z64 = True
+            sig = self._src.read_exact(4, "end record")
+        if sig != zf.SIG_EOCD:
+            raise zf.bad("unexpected record after the central directory")
+        body = self._src.read_exact(zf.EOCD_STRUCT.size - 4, "end record")
+        raw += sig + body
+        _, disk, cd_disk, n_disk, n_total, e_cd_size, e_cd_offset, clen = zf.EOCD_STRUCT.unpack(sig + body)
+        if clen:
+            raise zf.bad("the zip has a comment (refused: dossierkit writes none)")
+        if disk or cd_disk:
+            raise zf.bad("multi-disk zip (refused)")
+
+        def agrees(value: int, real: int, sentinel: int) -> bool:
+            return value == real or (z64 and value == sentinel)
+
+        if not (agrees(n_disk, count, zf.U16) and agrees(n_total, count, zf.U16)
+                and agrees(e_cd_size, cd_size, zf.U32) and agrees(e_cd_offset, cd_offset, zf.U32)):
+            raise zf.bad("the end record disagrees with the entries read")
+        if self._strict and raw != zf.build_end_records(count, cd_offset, cd_size, force_zip64=bool(z64)):
+            raise zf.bad("the end records differ from what dossierkit writes")
+
+
+def iter_package_entries(in_fileobj: IO[bytes], *, password: bytes | None, max_entry_size: int | None = None,
+                         strict: bool = True, label: str = "the package") -> Iterator[StreamEntry]:
+    """Stream the entries of a zip written by :class:`ZipStreamWriter`.
+
+    ``password`` bytes for a WinZip AES package, ``None`` for a plain zip
+    (encrypted entries are then refused). ``max_entry_size`` refuses larger
+    entries before reading them. ``strict=False`` accepts other writers'
+    archives (pyzipper, 7-Zip without extra fields), still checking that the
+    central directory agrees with the stream. ``label`` names the package in
+    messages (keep it free of patient data). Raises IntegrityError (altered,
+    truncated, hostile) or DecryptionError (wrong password).
+    """
+    if password is not None and not isinstance(password, bytes | bytearray):
+        raise UsageError("the password must be bytes (encode it as UTF-8)")
+    return _ZipStreamReader(in_fileobj, password=password, max_entry_size=max_entry_size, strict=strict,
+                            label=label).entries()

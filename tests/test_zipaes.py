@@ -1,0 +1,347 @@
+"""WinZip AES / plain streaming zip: round trips, interop (7-Zip, pyzipper,
+zipfile), tampering, hostile packages."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import stat
+import subprocess
+import zipfile
+
+import pytest
+import pyzipper
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dossierkit.errors import DecryptionError, IntegrityError, UsageError
+from dossierkit.package import zipformat as zf
+from dossierkit.package.zipaes import iter_package_entries, open_writer
+from tests.conftest import need_tool
+
+PW = b"correct horse battery staple"
+
+
+@pytest.fixture
+def files(tmp_path):
+    """Real payloads of awkward sizes: empty, sub-block, block edges, > 1 MiB
+    (crosses a keystream segment), a real DICOM file."""
+    from pydicom.data import get_testdata_file
+
+    out = {}
+    for i, size in enumerate([0, 1, 15, 16, 17, 4096, (1 << 20) + 17]):
+        p = tmp_path / f"in{i}"
+        p.write_bytes(os.urandom(size))
+        out[f"DICOM/ST000001/SE000001/IM{i:06d}"] = p
+    out["DICOM/ST000001/SE000002/IM000001"] = get_testdata_file("CT_small.dcm")
+    return out
+
+
+def write_package(files, *, password=PW, force_zip64=False, extra_text=True) -> tuple[bytes, list]:
+    buf = io.BytesIO()
+    with open_writer(buf, password=password, force_zip64=force_zip64) as zw:
+        for name, path in files.items():
+            zw.add_file(name, path)
+        if extra_text:
+            zw.add_bytes("DOSSIER/MANIFEST.JSON", b'{"entries": []}\n' * 200, compress=True)
+    return buf.getvalue(), zw.entries
+
+
+def read_all(data: bytes, password=PW, **kw) -> dict[str, bytes]:
+    out = {}
+    for entry in iter_package_entries(io.BytesIO(data), password=password, **kw):
+        blob = b"".join(bytes(c) for c in entry.chunks())
+        assert entry.sha256 == hashlib.sha256(blob).hexdigest()
+        assert entry.size == len(blob)
+        out[entry.name] = blob
+    return out
+
+
+@pytest.mark.parametrize("password", [PW, None], ids=["aes", "plain"])
+@pytest.mark.parametrize("force_zip64", [False, True], ids=["zip32", "zip64"])
+def test_round_trip_and_reported_hashes(files, password, force_zip64):
+    data, results = write_package(files, password=password, force_zip64=force_zip64)
+    got = read_all(data, password=password)
+    for res in results:
+        assert hashlib.sha256(got[res.name]).hexdigest() == res.sha256
+    for name, path in files.items():
+        assert got[name] == open(path, "rb").read()
+    assert got["DOSSIER/MANIFEST.JSON"] == b'{"entries": []}\n' * 200
+
+
+def test_headers_are_neutral(files):
+    data, _ = write_package(files)
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        assert z.comment == b""
+        for info in z.infolist():
+            assert info.date_time == (1980, 1, 1, 0, 0, 0)
+            assert info.compress_type == zf.METHOD_AES
+            assert info.CRC == 0  # AE-2: no plaintext checksum in clear
+            extras = zf.parse_extras(info.extra, "test")
+            assert set(extras) == {zf.EXTRA_AES}
+            assert extras[zf.EXTRA_AES][:4] == b"\x02\x00AE"  # vendor version 2 (AE-2)
+            assert extras[zf.EXTRA_AES][4] == 3  # AES-256
+
+
+def test_plaintext_never_in_the_aes_output(tmp_path):
+    marker = b"LEFEVRE^HELENE-2580375123456" * 100
+    p = tmp_path / "doc"
+    p.write_bytes(marker)
+    data, _ = write_package({"IHE_XDM/SUBSET01/DOC0001.PDF": p})
+    assert b"LEFEVRE" not in data
+
+
+# --------------------------------------------------------------- interop
+
+def test_7zip_tests_and_extracts_our_package(files, tmp_path):
+    sz = need_tool("7zz")
+    data, _ = write_package(files)
+    pkg = tmp_path / "pkg.zip"
+    pkg.write_bytes(data)
+    ok = subprocess.run([sz, "t", f"-p{PW.decode()}", str(pkg)], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "Everything is Ok" in ok.stdout
+    bad = subprocess.run([sz, "t", "-pnot the password", str(pkg)], capture_output=True, text=True)
+    assert bad.returncode != 0
+    out = tmp_path / "x"
+    subprocess.run([sz, "x", f"-p{PW.decode()}", f"-o{out}", str(pkg)], check=True, capture_output=True)
+    for name, path in files.items():
+        assert (out / name).read_bytes() == open(path, "rb").read()
+
+
+@pytest.mark.parametrize("password", [PW, None], ids=["aes", "plain"])
+def test_7zip_accepts_forced_zip64(files, tmp_path, password):
+    sz = need_tool("7zz")
+    data, _ = write_package(files, password=password, force_zip64=True)
+    assert zf.SIG_ZIP64_EOCD in data
+    pkg = tmp_path / "pkg.zip"
+    pkg.write_bytes(data)
+    res = subprocess.run([sz, "t", f"-p{PW.decode()}", str(pkg)], capture_output=True, text=True)
+    assert res.returncode == 0 and "Everything is Ok" in res.stdout, res.stdout + res.stderr
+
+
+def test_we_read_7zip_output(files, tmp_path):
+    sz = need_tool("7zz")
+    src = tmp_path / "src"
+    for name, path in files.items():
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        (src / name).write_bytes(open(path, "rb").read())
+    pkg = tmp_path / "7z.zip"
+    # files named one by one: 7-Zip then stores no folder entries (which we refuse)
+    subprocess.run([sz, "a", "-tzip", "-mem=AES256", "-mx0", "-mtc=off", f"-p{PW.decode()}", str(pkg), *files],
+                   cwd=src, check=True, capture_output=True)
+    got = {}
+    for e in iter_package_entries(open(pkg, "rb"), password=PW, strict=False):
+        got[e.name] = b"".join(bytes(c) for c in e.chunks())
+    for name, path in files.items():
+        assert got[name] == open(path, "rb").read()
+
+
+def test_pyzipper_reads_ours_and_we_read_pyzipper(files):
+    data, _ = write_package(files)
+    with pyzipper.AESZipFile(io.BytesIO(data)) as z:
+        z.setpassword(PW)
+        for name, path in files.items():
+            assert z.read(name) == open(path, "rb").read()
+    buf = io.BytesIO()
+    with pyzipper.AESZipFile(buf, "w", compression=pyzipper.ZIP_DEFLATED, encryption=pyzipper.WZ_AES) as z:
+        z.setpassword(PW)
+        for name, path in files.items():
+            z.writestr(name, open(path, "rb").read())
+    got = read_all(buf.getvalue(), strict=False)
+    for name, path in files.items():
+        assert got[name] == open(path, "rb").read()
+    with pytest.raises(IntegrityError, match="differs from what dossierkit writes"):
+        read_all(buf.getvalue(), strict=True)
+
+
+# --------------------------------------------------------------- failures
+
+def test_wrong_password(files):
+    data, _ = write_package(files)
+    with pytest.raises(DecryptionError, match="wrong password"):
+        read_all(data, password=b"wrong")
+    with pytest.raises(DecryptionError, match="password is needed"):
+        read_all(data, password=None)
+
+
+def test_verifier_collision_is_still_caught_by_the_mac(tmp_path):
+    """1 wrong password in 65 536 passes the 2-byte check: the HMAC decides."""
+    p = tmp_path / "f"
+    p.write_bytes(b"x" * 100)
+    data, _ = write_package({"A/B": p}, extra_text=False)
+    salt = data[data.index(b"A/B") + 3 + 11:][:16]
+    from dossierkit.package.winzip_aes import derive_keys
+
+    pv = derive_keys(PW, salt)[2]
+    i = 0
+    while derive_keys(f"guess{i}".encode(), salt)[2] != pv:
+        i += 1
+    with pytest.raises(DecryptionError, match="wrong password"):
+        read_all(data, password=f"guess{i}".encode())
+
+
+@pytest.mark.parametrize("where", ["ciphertext", "mac", "central", "end"])
+def test_tampering_is_detected(files, where):
+    data, _ = write_package(files)
+    cd = data.rindex(zf.SIG_CENTRAL)
+    pos = {"ciphertext": 200, "mac": data.index(b"PK\x03\x04", 10) - 3, "central": cd + 20,
+           "end": len(data) - 10}[where]
+    bad = bytearray(data)
+    bad[pos] ^= 0x01
+    with pytest.raises((IntegrityError, DecryptionError)):
+        read_all(bytes(bad))
+    read_all(data)  # the untouched package passes
+
+
+def test_later_entry_tampering_names_the_entry(files):
+    data, _ = write_package(files)
+    target = b"DICOM/ST000001/SE000001/IM000006"
+    pos = data.index(target) + len(target) + 11 + 18 + 100
+    bad = bytearray(data)
+    bad[pos] ^= 0xFF
+    with pytest.raises(IntegrityError, match="IM000006"):
+        read_all(bytes(bad))
+
+
+def test_truncated_trailing_garbage_and_appended_entry(files, tmp_path):
+    data, _ = write_package(files)
+    for cut in (len(data) - 1, len(data) // 2, 10):
+        with pytest.raises(IntegrityError, match="truncated"):
+            read_all(data[:cut])
+    with pytest.raises(IntegrityError, match="after the end"):
+        read_all(data + b"\0")
+    # an entry spliced in before the central directory (CD left as it was)
+    extra_zip, _ = write_package({"EXTRA/FILE": files["DICOM/ST000001/SE000001/IM000003"]}, extra_text=False)
+    spliced = data[:data.index(zf.SIG_CENTRAL)] + extra_zip[:extra_zip.index(zf.SIG_CENTRAL)] + \
+        data[data.index(zf.SIG_CENTRAL):]
+    with pytest.raises(IntegrityError):
+        read_all(spliced)
+
+
+def test_comment_refused():
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("A", b"x")
+        z.comment = b"Mme LEFEVRE"
+    with pytest.raises(IntegrityError, match="comment"):
+        read_all(buf.getvalue(), password=None, strict=False)
+
+
+def plain_zip(*entries) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for info, data in entries:
+            z.writestr(info, data)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("name", ["../evil", "a/../../evil", "/etc/passwd", "C:/x", "a\\b", "a//b", "./a", "AUX",
+                                  "a/NUL.txt", "dir/"])
+def test_hostile_names_refused(name):
+    with pytest.raises(IntegrityError, match="refused entry name"):
+        read_all(plain_zip((zipfile.ZipInfo(name), b"x")), password=None, strict=False)
+    with pytest.raises(UsageError):
+        open_writer(io.BytesIO(), password=None).add_bytes(name, b"x")
+
+
+def test_safe_foreign_zip_accepted():
+    got = read_all(plain_zip((zipfile.ZipInfo("a/b.txt"), b"hello")), password=None, strict=False)
+    assert got == {"a/b.txt": b"hello"}
+
+
+def test_duplicates_links_and_unencrypted_entries_refused():
+    with pytest.raises(IntegrityError, match="duplicate"):
+        read_all(plain_zip((zipfile.ZipInfo("a/B"), b"1"), (zipfile.ZipInfo("A/b"), b"2")), password=None,
+                 strict=False)
+    link = zipfile.ZipInfo("a/link")
+    link.external_attr = (stat.S_IFLNK | 0o777) << 16
+    with pytest.raises(IntegrityError, match="link"):
+        read_all(plain_zip((link, b"/etc/passwd")), password=None, strict=False)
+    with pytest.raises(IntegrityError, match="not encrypted"):
+        read_all(plain_zip((zipfile.ZipInfo("a"), b"1")), password=PW, strict=False)
+    with pytest.raises(UsageError, match="duplicate"):
+        w = open_writer(io.BytesIO(), password=None)
+        w.add_bytes("A/B", b"1")
+        w.add_bytes("a/b", b"2")
+
+
+def test_data_descriptor_refused():
+    class Unseekable(io.RawIOBase):
+        def __init__(self):
+            self.buf = io.BytesIO()
+
+        def writable(self):
+            return True
+
+        def write(self, b):
+            return self.buf.write(b)
+
+    out = Unseekable()
+    with zipfile.ZipFile(out, "w") as z:  # unseekable: zipfile falls back to data descriptors
+        with z.open("a", "w") as fh:
+            fh.write(b"data")
+    with pytest.raises(IntegrityError, match="data descriptor"):
+        read_all(out.buf.getvalue(), password=None, strict=False)
+
+
+def test_max_entry_size(files):
+    data, _ = write_package(files)
+    with pytest.raises(IntegrityError, match="more than the"):
+        read_all(data, max_entry_size=(1 << 20))
+    read_all(data, max_entry_size=(1 << 20) + 17)
+
+
+def test_deflate_bomb_bounded():
+    payload = b"\0" * (10 << 20)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("a", payload)
+    data = bytearray(buf.getvalue())
+    # lie about the size in both headers: the reader must stop at the declared size
+    for sig, off in ((zf.SIG_LOCAL, 22), (zf.SIG_CENTRAL, 24)):
+        i = data.index(sig)
+        data[i + off:i + off + 4] = (1000).to_bytes(4, "little")
+    with pytest.raises(IntegrityError, match="more data than"):
+        read_all(bytes(data), password=None, strict=False)
+
+
+def test_streaming_reader_on_a_pipe(files):
+    data, _ = write_package(files)
+    r, w = os.pipe()
+    import threading
+
+    def feed():
+        with os.fdopen(w, "wb") as fh:
+            fh.write(data)
+
+    t = threading.Thread(target=feed)
+    t.start()
+    with os.fdopen(r, "rb") as fh:
+        names = [e.name for e in iter_package_entries(fh, password=PW) if e.drain()]
+    t.join()
+    assert names == list(files) + ["DOSSIER/MANIFEST.JSON"]
+
+
+# --------------------------------------------------------------- property
+
+@pytest.fixture(scope="module")
+def small_package():
+    buf = io.BytesIO()
+    with open_writer(buf, password=b"pw") as zw:
+        zw.add_bytes("A/EMPTY", b"")
+        zw.add_bytes("A/TEXT.JSON", b'{"k": "v"}' * 20, compress=True)
+        zw.add_bytes("B/DATA", bytes(range(256)) * 2)
+    return buf.getvalue()
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pos=st.integers(min_value=0), flip=st.integers(min_value=1, max_value=255))
+def test_any_single_byte_flip_is_detected(small_package, pos, flip):
+    data = bytearray(small_package)
+    pos %= len(data)
+    data[pos] ^= flip
+    with pytest.raises((IntegrityError, DecryptionError)):
+        for entry in iter_package_entries(io.BytesIO(bytes(data)), password=b"pw"):
+            entry.drain()
