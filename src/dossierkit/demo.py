@@ -82,6 +82,21 @@ def add_sample_documents(run: DemoRun) -> None:
     run.log(f"2. {len(added)} documents added: " + ", ".join(f"{r.id} {r.kind}" for r in added))
 
 
+def import_sample_images(run: DemoRun) -> None:
+    from .images import import_images
+
+    assert run.workspace is not None
+    report = import_images(run.workspace, [run.samples / "images" / "cd"], progress=run.progress)
+    data = report.to_dict()
+    run.summary["images"] = {k: data[k] for k in ("imported", "duplicates", "skipped", "problems", "patients",
+                                                  "studies", "series", "instances", "study_list")}
+    run.log(f"3. images imported from the sample patient CD: {report.imported} images, "
+            f"{data['studies']} studies; skipped {data['skipped']['total']} non-image files "
+            f"({', '.join(f'{k} {v}' for k, v in data['skipped']['by_type'].items())})")
+    if report.exit_code:
+        run.exit_code = ExitCode.INCOMPLETE
+
+
 def check_dossier(run: DemoRun) -> None:
     from .checks import run_checks
 
@@ -89,7 +104,7 @@ def check_dossier(run: DemoRun) -> None:
     report = run_checks(run.workspace)
     run.summary["check"] = report.to_dict()
     c = report.counts()
-    run.log(f"3. check ({report.profile}): {report.status} — {c['error']} error(s), {c['warning']} warning(s), "
+    run.log(f"4. check ({report.profile}): {report.status} — {c['error']} error(s), {c['warning']} warning(s), "
             f"{c['info']} info")
     for f in report.findings:
         run.log(f"   {f.level}: {f.code}: {f.message}")
@@ -97,7 +112,8 @@ def check_dossier(run: DemoRun) -> None:
         run.exit_code = ExitCode.INCOMPLETE
 
 
-STEPS: list[Callable[[DemoRun], None]] = [prepare_directory, create_workspace, add_sample_documents, check_dossier]
+STEPS: list[Callable[[DemoRun], None]] = [prepare_directory, create_workspace, add_sample_documents,
+                                          import_sample_images, check_dossier]
 
 
 def run_demo(directory: str | os.PathLike, progress: Progress = NULL_PROGRESS,
