@@ -86,6 +86,23 @@ def add_cmd(
                     f"{'' if r.has_text else ' (scanned: no extractable text)'}")
 
 
+@app.command("remove")
+def remove_cmd(
+    directory: Path = typer.Argument(..., help="Workspace folder."),
+    ids: list[str] = typer.Argument(..., help="Document ids to take out (e.g. DOC0003), see `dossierkit check`."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Take documents out of the dossier (e.g. another patient's report)."""
+    from ..documents import remove_documents
+
+    removed = remove_documents(directory, ids)
+    if as_json:
+        ui.emit_json({"removed": [r.id for r in removed]})
+    else:
+        for r in removed:
+            ui.note(f"removed {r.id} ({r.kind})")
+
+
 @app.command("check")
 def check_cmd(
     directory: Path = typer.Argument(..., help="Workspace folder."),
