@@ -1,0 +1,107 @@
+"""Which container a package uses, and the zip writer/reader over it.
+
+- ``password``: the file *is* a WinZip AES-256 (AE-2) zip (zipaes);
+- ``recipients``: the file is an age file (X25519 recipients) whose
+  plaintext is a plain STORED zip (agefile + zipaes).
+
+Both are pure streams, so pack and verify never seek and never hold a file.
+The kind of an existing package is read from its first bytes, never from
+its name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from ..errors import DecryptionError, UsageError
+from .zipaes import ZipStreamWriter, iter_package_entries, open_writer
+
+PASSWORD = "password"
+RECIPIENTS = "recipients"
+AGE_MAGIC = b"age-encryption.org/v1\n"
+AGE_ARMOR = b"-----BEGIN AGE ENCRYPTED FILE-----"
+ZIP_MAGIC = b"PK\x03\x04"
+
+
+def _password_bytes(password: str | bytes) -> bytes:
+    data = password.encode("utf-8") if isinstance(password, str) else bytes(password)
+    if not data:
+        raise UsageError("empty password")
+    return data
+
+
+@dataclass
+class ContainerSpec:
+    kind: str
+    password: bytes | None = None
+    recipients: list[Any] = field(default_factory=list)  # pyrage recipients, as given
+    # Identities able to open what is written, for pack's read-back: for age,
+    # a one-time X25519 key added as an extra recipient, held only in memory
+    # and discarded after the read-back (docs/security.md).
+    readback_identities: list[Any] = field(default_factory=list)
+
+    @classmethod
+    def for_writing(cls, *, password: str | bytes | None, recipients: list[str] | None) -> ContainerSpec:
+        if (password is None) == (not recipients):
+            raise UsageError("choose one protection: a password (--password-file/--password-env/prompt/"
+                             "--generate-password) or age recipients (--recipient/--recipients-file)")
+        if password is not None:
+            return cls(PASSWORD, password=_password_bytes(password))
+        from .agefile import parse_recipients
+
+        parsed = parse_recipients(list(recipients or []))
+        import pyrage
+
+        once = pyrage.x25519.Identity.generate()
+        return cls(RECIPIENTS, recipients=parsed + [once.to_public()], readback_identities=[once])
+
+
+def sniff(fh: IO[bytes], path: Path | str) -> str:
+    """The container kind from the first bytes; the stream is rewound."""
+    head = fh.read(len(AGE_MAGIC))
+    fh.seek(0)
+    if head.startswith(ZIP_MAGIC):
+        return PASSWORD
+    if head == AGE_MAGIC:
+        return RECIPIENTS
+    if head.startswith(AGE_ARMOR[:len(head)]) and head:
+        raise DecryptionError("ASCII-armoured age files are not dossierkit packages", path=path,
+                              hint="decode it with `age -d` first, or ask for the binary package")
+    raise DecryptionError("not a dossierkit package (neither a zip nor an age file)", path=path)
+
+
+@contextlib.contextmanager
+def zip_writer(out: IO[bytes], spec: ContainerSpec) -> Iterator[ZipStreamWriter]:
+    """A zip writer whose bytes land in *out*, encrypted as *spec* says."""
+    if spec.kind == PASSWORD:
+        with open_writer(out, password=spec.password) as zw:
+            yield zw
+        return
+    from .agefile import age_encrypting_writer
+
+    with age_encrypting_writer(out, spec.recipients) as sink:
+        with open_writer(sink, password=None) as zw:
+            yield zw
+
+
+@contextlib.contextmanager
+def zip_reader(raw: IO[bytes], kind: str, *, password: str | bytes | None,
+               identities: list[Any] | None) -> Iterator[Iterator[Any]]:
+    """The zip entries of a package stream (zipaes.StreamEntry objects)."""
+    if kind == PASSWORD:
+        if password is None:
+            raise DecryptionError("this package is protected by a password",
+                                  hint="give it with --password-file, --password-env or at the prompt")
+        yield iter_package_entries(raw, password=_password_bytes(password), label="the package")
+        return
+    if not identities:
+        raise DecryptionError("this package is encrypted for age recipients",
+                              hint="give the recipient's identity file with --identity FILE")
+    from .agefile import age_decrypting_reader
+
+    with age_decrypting_reader(raw, identities) as plain:
+        yield iter_package_entries(plain, password=None, label="the package")

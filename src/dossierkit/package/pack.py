@@ -1,0 +1,150 @@
+"""``pack``: check the workspace, build the media root, stream it into an
+encrypted container, then read the result back and verify it.
+
+Order of work (docs/package-format.md):
+
+1. run the check profile; refuse on errors unless ``allow_incomplete`` with
+   a reason (the waived findings and the reason go into the manifest);
+2. plan the root in memory (:mod:`.root`) — manifest, sums and signature
+   are sealed before any byte is written, from the workspace indexes;
+3. stream the entries into a temporary file in the target folder
+   (``.dk-tmp-*``), re-hashing every workspace file on the way; fsync; rename;
+4. read the package back from disk and verify it completely (decrypt,
+   every hash, signature, DICOMDIR). A failure removes the output.
+
+Nothing is held in memory but the generated files (manifest, DICOMDIR,
+INDEX.HTM: kilobytes to a few MiB) and 1 MiB buffers.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from ..errors import IncompleteError, IntegrityError, OutputError, UsageError
+from ..fsutil import atomic_writer
+from ..progress import NULL_PROGRESS, Progress
+from ..workspace import Workspace
+from . import container as C
+from .manifest import completeness_record
+from .readme import write_beside_readme
+from .root import MediaRoot, build_root
+
+
+@dataclass
+class PackResult:
+    package: Path
+    container: str  # "password" | "recipients"
+    size: int
+    sha256: str  # of the package file's exact bytes
+    manifest_sha256: str
+    signer_fingerprint: str
+    dossier_id: str
+    counts: dict[str, int]
+    completeness: str  # complete | incomplete
+    waived: list[str] = field(default_factory=list)  # codes of the waived error findings
+    seconds: float = 0.0
+    readme: Path | None = None  # LISEZMOI-README.TXT beside the package
+    recipients: int = 0
+
+    @property
+    def mb_per_s(self) -> float:
+        return self.counts.get("bytes", 0) / 1e6 / self.seconds if self.seconds else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON summary — no patient data (ids, hashes, counts only)."""
+        return {"package": str(self.package), "container": self.container, "size": self.size,
+                "package_sha256": self.sha256, "manifest_sha256": self.manifest_sha256,
+                "signer_fingerprint": self.signer_fingerprint, "dossier_id": self.dossier_id,
+                "counts": self.counts, "completeness": self.completeness, "waived": self.waived,
+                "recipients": self.recipients, "verified": True, "seconds": round(self.seconds, 3),
+                "mb_per_s": round(self.mb_per_s, 1), "readme": str(self.readme) if self.readme else None}
+
+
+def _completeness(ws: Workspace, *, allow_incomplete: bool, reason: str | None, profile: str | None):
+    from ..checks import run_checks
+
+    if allow_incomplete and not (reason and reason.strip()):
+        raise UsageError("--allow-incomplete needs --reason \"…\" (it is recorded in the manifest and the receipt)")
+    report = run_checks(ws, profile)
+    if not report.complete and not allow_incomplete:
+        codes = ", ".join(sorted({f.code for f in report.errors}))
+        raise IncompleteError(f"the dossier is incomplete ({codes})",
+                              hint="see `dossierkit check DIR`; complete it, or pass --allow-incomplete "
+                                   "--reason \"…\" to send it anyway")
+    return report, completeness_record(report, waived=allow_incomplete and not report.complete,
+                                       reason=reason.strip() if reason else None)
+
+
+def _write_entries(root: MediaRoot, writer, progress: Progress) -> None:
+    """Stream every entry into the zip writer. Workspace files go through
+    ``add_file`` (bit-exact, hashed by the writer) and are compared with
+    the index; generated ones through ``add_bytes``."""
+    for e in root.entries:
+        if e.data is not None:
+            res = writer.add_bytes(e.path, e.data, compress=False)
+            progress.advance(e.size)
+        else:
+            assert e.source is not None
+            res = writer.add_file(e.path, e.source, progress=progress)
+        if res.sha256 != e.sha256 or res.size != e.size:
+            raise IntegrityError("content differs from the workspace index (changed since it was added)",
+                                 path=e.source or e.path, hint="re-add or re-import it, then pack again")
+
+
+def pack(workspace: Workspace | str | os.PathLike, out: str | os.PathLike, *, signing_key: Ed25519PrivateKey,
+         password: str | bytes | None = None, recipients: list[str] | None = None,
+         allow_incomplete: bool = False, reason: str | None = None, force: bool = False,
+         profile: str | None = None, write_readme: bool = True,
+         progress: Progress = NULL_PROGRESS) -> PackResult:
+    """Build the encrypted, signed package of *workspace* at *out*.
+
+    Exactly one of *password* (WinZip AES-256 zip) or *recipients* (``age1…``
+    strings: an age file wrapping a plain zip) must be given. Raises
+    IncompleteError when the check has errors (unless *allow_incomplete*
+    with a *reason*), OutputError when *out* exists (unless *force*),
+    IntegrityError when a workspace file changed since it was indexed or the
+    read-back verification fails (the output is then removed).
+    """
+    t0 = time.perf_counter()
+    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+    out = Path(out)
+    spec = C.ContainerSpec.for_writing(password=password, recipients=recipients)
+    if out.exists() and not force:
+        raise OutputError("already exists", path=out, hint="choose another name or pass --force")
+    if out.is_dir():
+        raise OutputError("is a folder", path=out, hint="give the package file name, e.g. dossier.zip")
+    report, completeness = _completeness(ws, allow_incomplete=allow_incomplete, reason=reason, profile=profile)
+    root = build_root(ws, signing_key=signing_key, completeness=completeness, container=spec.kind)
+
+    progress.start("packing", total=root.total_bytes, unit="B")
+    with atomic_writer(out, overwrite=force) as fh:
+        with C.zip_writer(fh, spec) as writer:
+            _write_entries(root, writer, progress)
+    progress.finish()
+
+    from .verify import verify_package
+
+    try:
+        check = verify_package(out, password=password, identities=spec.readback_identities,
+                               expect_signer=root.signer_fingerprint, progress=progress)
+    except BaseException:
+        out.unlink(missing_ok=True)
+        raise
+    if not check.ok:
+        out.unlink(missing_ok=True)
+        first = check.failures[0]
+        raise IntegrityError(f"the package written fails its read-back verification ({first.check}: "
+                             f"{first.message})", path=out, hint="the disk may be faulty; nothing was kept")
+    readme = write_beside_readme(out) if write_readme else None
+    waived = sorted({w["code"] for w in completeness["waived"]})
+    counts = {k: int(v) for k, v in root.manifest["totals"].items()}
+    return PackResult(package=out, container=spec.kind, size=check.package_size, sha256=check.package_sha256,
+                      manifest_sha256=root.manifest_sha256, signer_fingerprint=root.signer_fingerprint,
+                      dossier_id=ws.dossier.id, counts=counts, completeness=report.status, waived=waived,
+                      seconds=time.perf_counter() - t0, readme=readme, recipients=len(recipients or []))

@@ -1,0 +1,355 @@
+"""``verify``: one streaming pass over a package, checking everything.
+
+The container is decrypted as a stream (an age file cannot seek), entries
+arrive in order and nothing is buffered but the three small DOSSIER files
+and the DICOMDIR (size-capped):
+
+1. container — decryption, every entry's MAC (HMAC-SHA1 for WinZip AES,
+   CRC-32 inside age whose chunks are AEAD), local headers vs central
+   directory, no foreign bytes (zipaes, strict mode);
+2. the first three entries must be DOSSIER/MANIFEST.JSON, SHA256SUMS,
+   MANIFEST.SIG: the signature is checked (optionally against an expected
+   signer), then SHA256SUMS must list exactly the manifest's files with the
+   same hashes, plus the manifest itself;
+3. every later entry must be a file the manifest lists, once, with the
+   declared size and SHA-256; missing files fail at the end;
+4. the DICOMDIR is walked through its offsets: every record references a
+   file of the package whose SOP Instance UID is the manifest's, and every
+   image is referenced exactly once;
+5. the recorded completeness is self-consistent (waived findings + reason).
+
+Failures are collected, each naming the check and the file; a broken
+container stops the pass (nothing after it can be trusted). A wrong password
+or key raises DecryptionError before anything is written anywhere.
+``extract_to`` writes each listed file under a folder as it streams by
+(unpack uses a temporary folder and renames it only when the report is ok).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from ..errors import DecryptionError, DossierkitError, InputError, IntegrityError
+from ..progress import NULL_PROGRESS, Progress
+from . import container as C
+from . import layout as L
+from .dicomdir import MAX_DICOMDIR_BYTES, read_dicomdir
+from .manifest import MAX_MANIFEST_BYTES, ManifestView, completeness_problems, parse_manifest
+from .seal import MAX_SEAL_BYTES, check_seal
+from .sums import MAX_SUMS_BYTES, parse_sums
+
+CHECKS = ("container", "signature", "manifest", "sums", "files", "dicomdir", "completeness")
+_SEAL_CAPS = {L.MANIFEST: MAX_MANIFEST_BYTES, L.SUMS: MAX_SUMS_BYTES, L.SIGNATURE: MAX_SEAL_BYTES}
+_MAX_LISTED = 20  # failures listed per check before "… and N more"
+
+
+@dataclass
+class Failure:
+    check: str
+    message: str
+    file: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"check": self.check, "file": self.file, "message": self.message}
+
+
+@dataclass
+class VerifyReport:
+    package: Path
+    container: str | None = None
+    package_size: int = 0
+    package_sha256: str = ""
+    manifest_sha256: str | None = None
+    signer_fingerprint: str | None = None
+    dossier_id: str | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    completeness: dict[str, Any] = field(default_factory=dict)  # status, waived codes, reason
+    failures: list[Failure] = field(default_factory=list)
+    checked: set[str] = field(default_factory=set)  # checks that ran to their end
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures and self.checked >= set(CHECKS)
+
+    def status(self, check: str) -> str:
+        if any(f.check == check for f in self.failures):
+            return "failed"
+        return "ok" if check in self.checked else "not checked"
+
+    def fail(self, check: str, message: str, file: str | None = None) -> None:
+        same = [f for f in self.failures if f.check == check]
+        if len(same) == _MAX_LISTED:
+            self.failures.append(Failure(check, "… more failures of this check not listed"))
+        elif len(same) < _MAX_LISTED:
+            self.failures.append(Failure(check, message, file))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON report — neutral entry names, hashes, counts; no patient data."""
+        return {"package": str(self.package), "ok": self.ok, "container": self.container,
+                "package_size": self.package_size, "package_sha256": self.package_sha256,
+                "manifest_sha256": self.manifest_sha256, "signer_fingerprint": self.signer_fingerprint,
+                "dossier_id": self.dossier_id, "counts": self.counts, "completeness": self.completeness,
+                "checks": {c: self.status(c) for c in CHECKS},
+                "failures": [f.to_dict() for f in self.failures], "seconds": round(self.seconds, 3)}
+
+
+class _HashingReader:
+    """Read-through wrapper hashing and counting the package's raw bytes."""
+
+    def __init__(self, fh: IO[bytes], progress: Progress):
+        self._fh = fh
+        self.sha = hashlib.sha256()
+        self.size = 0
+        self._progress = progress
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._fh.read(n)
+        self.sha.update(data)
+        self.size += len(data)
+        self._progress.advance(len(data))
+        return data
+
+    def readinto(self, buf) -> int:
+        n = self._fh.readinto(buf)
+        if n:
+            mv = memoryview(buf)[:n]
+            self.sha.update(mv)
+            self.size += n
+            self._progress.advance(n)
+        return n or 0
+
+    def drain(self) -> None:
+        """Hash whatever follows (so package_sha256 covers every byte even
+        when the pass stopped early)."""
+        while self.read(1024 * 1024):
+            pass
+
+
+class _Pass:
+    """State of one verification pass."""
+
+    def __init__(self, report: VerifyReport, expect_signer: str | None, extract_to: Path | None):
+        self.report = report
+        self.expect_signer = expect_signer
+        self.extract_to = extract_to
+        self.seal: dict[str, bytes] = {}
+        self.view: ManifestView | None = None
+        self.seen: set[str] = set()
+        self.dicomdir: bytes | None = None
+
+    # -- the three DOSSIER entries -------------------------------------------
+    def take_seal_entry(self, index: int, entry) -> None:
+        expected = L.SEAL_FILES[index]
+        if entry.name != expected:
+            raise IntegrityError(f"package layout: entry {index + 1} is {entry.name!r}, expected {expected} "
+                                 "(not a dossierkit package, or reordered)")
+        if entry.size > _SEAL_CAPS[expected]:
+            raise IntegrityError(f"{expected}: declares {entry.size} bytes, more than any dossier needs")
+        data = b"".join(bytes(c) for c in entry.chunks())
+        self.seal[expected] = data
+        self.write(expected, data)
+        if index == 2:
+            self.check_seal()
+
+    def check_seal(self) -> None:
+        r = self.report
+        m, s, sig = self.seal[L.MANIFEST], self.seal[L.SUMS], self.seal[L.SIGNATURE]
+        r.manifest_sha256 = hashlib.sha256(m).hexdigest()
+        try:
+            info = check_seal(sig, m, s, expect_signer=self.expect_signer)
+            r.signer_fingerprint = info.fingerprint
+            r.checked.add("signature")
+        except IntegrityError as exc:
+            r.fail("signature", exc.line(), L.SIGNATURE)
+        try:
+            self.view = parse_manifest(m)
+            r.checked.add("manifest")
+        except IntegrityError as exc:
+            r.fail("manifest", exc.line(), L.MANIFEST)
+            return
+        v = self.view
+        r.dossier_id = v.dossier_id
+        r.counts = v.counts()
+        c = v.completeness
+        r.completeness = {"status": c.get("status"), "profile": c.get("profile"),
+                          "waived": sorted({str(w.get("code")) for w in c.get("waived") or []
+                                            if isinstance(w, dict)}),
+                          "reason": c.get("reason")}
+        try:
+            sums = parse_sums(s)
+        except IntegrityError as exc:
+            r.fail("sums", exc.line(), L.SUMS)
+            return
+        expected = {p: f.sha256 for p, f in v.files.items()}
+        expected[L.MANIFEST] = r.manifest_sha256
+        for path in sorted(set(sums) | set(expected)):
+            if path not in sums:
+                r.fail("sums", f"{path} is in the manifest but not in SHA256SUMS", path)
+            elif path not in expected:
+                r.fail("sums", f"{path} is in SHA256SUMS but not in the manifest", path)
+            elif sums[path] != expected[path]:
+                r.fail("sums", f"{path}: SHA256SUMS and the manifest disagree on its SHA-256", path)
+        if not any(f.check == "sums" for f in r.failures):
+            r.checked.add("sums")
+
+    # -- payload entries -----------------------------------------------------
+    def take_payload_entry(self, entry) -> None:
+        r, v = self.report, self.view
+        name = entry.name
+        if v is None:  # no usable manifest: still authenticate the container
+            entry.drain()
+            return
+        exp = v.files.get(name)
+        if exp is None or name in self.seen:
+            r.fail("files", f"{name}: {'listed twice in the package' if exp else 'not listed in the manifest'}",
+                   name)
+            entry.drain()
+            return
+        self.seen.add(name)
+        if entry.size != exp.size:
+            r.fail("files", f"{name}: {entry.size} bytes, the manifest declares {exp.size}", name)
+            entry.drain()
+            return
+        keep = name == L.DICOMDIR and exp.size <= MAX_DICOMDIR_BYTES
+        parts: list[bytes] = []
+        out = self.open_output(name)
+        try:
+            for chunk in entry.chunks():
+                if out is not None:
+                    out.write(chunk)
+                if keep:
+                    parts.append(bytes(chunk))
+        finally:
+            if out is not None:
+                out.close()
+        if entry.sha256 != exp.sha256:
+            r.fail("files", f"{name}: content differs from the manifest (SHA-256)", name)
+            return
+        if keep:
+            self.dicomdir = b"".join(parts)
+
+    # -- extraction ----------------------------------------------------------
+    def open_output(self, name: str):
+        if self.extract_to is None:
+            return None
+        # Names are checked (layout.is_safe_entry_path) before they reach here:
+        # relative, upper-case components, no "..". O_EXCL|O_NOFOLLOW: never
+        # follow or reuse anything already in the (fresh, private) folder.
+        target = self.extract_to.joinpath(*name.split("/"))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        return os.fdopen(fd, "wb")
+
+    def write(self, name: str, data: bytes) -> None:
+        out = self.open_output(name)
+        if out is not None:
+            with out:
+                out.write(data)
+
+    # -- end of stream -------------------------------------------------------
+    def finish(self) -> None:
+        r, v = self.report, self.view
+        if v is None:
+            return
+        missing = sorted(set(v.files) - self.seen)
+        for path in missing:
+            r.fail("files", f"{path}: listed in the manifest but missing from the package", path)
+        if not any(f.check == "files" for f in r.failures):
+            r.checked.add("files")
+        self.check_dicomdir()
+        problems = completeness_problems(v.completeness)
+        for p in problems:
+            r.fail("completeness", p, L.MANIFEST)
+        if not problems:
+            r.checked.add("completeness")
+
+    def check_dicomdir(self) -> None:
+        r, v = self.report, self.view
+        assert v is not None
+        images = {p: f for p, f in v.files.items() if f.role == "image"}
+        if self.dicomdir is None:
+            if images or L.DICOMDIR in v.files:
+                r.fail("dicomdir", "no intact DICOMDIR to check", L.DICOMDIR)
+            else:
+                r.checked.add("dicomdir")
+            return
+        try:
+            entries = read_dicomdir(self.dicomdir)
+        except IntegrityError as exc:
+            r.fail("dicomdir", exc.line(), L.DICOMDIR)
+            return
+        referenced: set[str] = set()
+        for e in entries:
+            exp = images.get(e.file_id)
+            if exp is None:
+                r.fail("dicomdir", f"a record references {e.file_id}, which is not an image of the package",
+                       L.DICOMDIR)
+            elif e.file_id in referenced:
+                r.fail("dicomdir", f"{e.file_id} is referenced twice", L.DICOMDIR)
+            elif e.sop_instance_uid != exp.sop_instance_uid:
+                r.fail("dicomdir", f"the record of {e.file_id} names another SOP Instance UID than the manifest",
+                       L.DICOMDIR)
+            referenced.add(e.file_id)
+        for path in sorted(set(images) - referenced):
+            r.fail("dicomdir", f"{path} is an image of the package but no DICOMDIR record references it", path)
+        if not any(f.check == "dicomdir" for f in r.failures):
+            r.checked.add("dicomdir")
+
+
+def verify_package(package: str | os.PathLike, *, password: str | bytes | None = None,
+                   identities: list[Any] | None = None, expect_signer: str | None = None,
+                   extract_to: str | os.PathLike | None = None,
+                   progress: Progress = NULL_PROGRESS) -> VerifyReport:
+    """Verify *package* in one streaming pass; see the module docstring.
+
+    *password* opens a WinZip AES package, *identities* (age identity
+    objects or identity-file paths) an age package. Returns the report
+    (``report.ok``); raises DecryptionError for a wrong password or key or
+    a file that is no dossierkit package, InputError when it cannot be read.
+    """
+    t0 = time.perf_counter()
+    package = Path(package)
+    report = VerifyReport(package)
+    try:
+        fh = open(package, "rb")
+        size = os.fstat(fh.fileno()).st_size
+    except FileNotFoundError as exc:
+        raise InputError("package not found", path=package) from exc
+    except OSError as exc:
+        raise InputError(f"cannot read the package ({exc.strerror})", path=package) from exc
+    dest = Path(extract_to) if extract_to is not None else None
+    state = _Pass(report, expect_signer, dest)
+    progress.start("verifying", total=size, unit="B")
+    with fh:
+        kind = C.sniff(fh, package)
+        report.container = kind
+        raw = _HashingReader(fh, progress)
+        try:
+            with C.zip_reader(raw, kind, password=password, identities=identities) as entries:
+                index = 0
+                for entry in entries:
+                    if index < len(L.SEAL_FILES):
+                        state.take_seal_entry(index, entry)
+                    else:
+                        state.take_payload_entry(entry)
+                    index += 1
+                if index < len(L.SEAL_FILES):
+                    raise IntegrityError("package layout: the DOSSIER files are missing (not a dossierkit package)")
+            report.checked.add("container")
+            state.finish()
+        except DecryptionError:
+            raise
+        except DossierkitError as exc:
+            report.fail("container", exc.line())
+        raw.drain()
+    progress.finish()
+    report.package_size = raw.size
+    report.package_sha256 = raw.sha.hexdigest()
+    report.seconds = time.perf_counter() - t0
+    return report
