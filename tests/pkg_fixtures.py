@@ -24,11 +24,14 @@ PATIENT = {"family_name": "Lefèvre", "given_names": ["Hélène", "Marie"], "bir
 PHI_FORMS = ["Lefèvre", "LEFÈVRE", "Lefevre", "LEFEVRE", "Hélène", "HÉLÈNE", "Helene", "HELENE",
              "2580375123456", "CHU-00482913", "19580314", "1958-03-14", "14/03/1958"]
 
-SAMPLE_DOCS = [("01-fiche-rcp.pdf", "rcp", "2026-10-12"), ("02-anatomopathologie.pdf", "pathology", "2026-09-30"),
-               ("03-scanner-tap.pdf", "imaging-report", "2026-09-25"),
-               ("04-cr-operatoire.pdf", "operative-report", "2026-08-20"),
-               ("05-biologie.pdf", "biology", "2026-10-05"), ("06-pps.pdf", "treatment-plan", "2026-10-14"),
-               ("07-lettre-adressage.pdf", "referral-letter", "2026-10-20")]
+SAMPLE_DOCS = [
+    ("01-fiche-rcp.pdf", "rcp", "2026-10-12", "Fiche RCP thoracique"),
+    ("02-anatomopathologie.pdf", "pathology", "2026-09-30", "Biopsie bronchique : adénocarcinome"),
+    ("03-scanner-tap.pdf", "imaging-report", "2026-09-25", "Scanner thoraco-abdomino-pelvien"),
+    ("04-cr-operatoire.pdf", "operative-report", "2026-08-20", "Compte rendu opératoire"),
+    ("05-biologie.pdf", "biology", "2026-10-05", "Bilan biologique"),
+    ("06-pps.pdf", "treatment-plan", "2026-10-14", "Programme personnalisé de soins"),
+    ("07-lettre-adressage.pdf", "referral-letter", "2026-10-20", "Lettre d'adressage pour second avis")]
 
 # Attributes real CDs often lack; the DICOMDIR must still be valid.
 STRIPPED = ("StudyTime", "StudyID", "SeriesNumber", "InstanceNumber")
@@ -48,13 +51,13 @@ def new_workspace(root: Path) -> Workspace:
 
 def add_documents(ws: Workspace, docs=SAMPLE_DOCS) -> list[DocumentRecord]:
     records = []
-    for n, (name, kind, date) in enumerate(docs, 1):
+    for n, (name, kind, date, title) in enumerate(docs, 1):
         src = samples_dir() / "documents" / name
         rel = f"documents/DOC{n:04d}.pdf"
         shutil.copyfile(src, ws.path(rel))
         p = ws.path(rel)
         records.append(DocumentRecord(id=f"DOC{n:04d}", kind=kind, path=rel, sha256=_sha(p), size=p.stat().st_size,
-                                      original_name=name, title=f"{kind} — {name[3:-4]}", date=date, pages=1,
+                                      original_name=name, title=title, date=date, pages=1,
                                       has_text=True))
     ws.save_documents(records)
     return records

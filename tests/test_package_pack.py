@@ -200,7 +200,9 @@ def test_edited_manifest_rezipped_fails_the_signature(packed, tmp_path):
     _ws, res = packed
     d, names = _extract(res, tmp_path)
     m = d / L.MANIFEST
-    m.write_bytes(m.read_bytes().replace(b"rcp \xe2\x80\x94 fiche-rcp", b"rcp \xe2\x80\x94 fiche-xxx"))
+    original = m.read_bytes()
+    assert b"Fiche RCP thoracique" in original
+    m.write_bytes(original.replace(b"Fiche RCP thoracique", b"Fiche RCP thoraciqu\xc3\xa9"))
     out = tmp_path / "edited.zip"
     _rezip(d, out, names)
     rep = verify_package(out, password=PASSWORD)

@@ -38,7 +38,7 @@ def _password_bytes(password: str | bytes) -> bytes:
 class ContainerSpec:
     kind: str
     password: bytes | None = None
-    recipients: list[Any] = field(default_factory=list)  # pyrage recipients, as given
+    recipients: list[Any] = field(default_factory=list)  # agefile.Recipient
     # Identities able to open what is written, for pack's read-back: for age,
     # a one-time X25519 key added as an extra recipient, held only in memory
     # and discarded after the read-back (docs/security.md).
@@ -51,14 +51,12 @@ class ContainerSpec:
                              "--generate-password) or age recipients (--recipient/--recipients-file)")
         if password is not None:
             return cls(PASSWORD, password=_password_bytes(password))
-        from .agefile import parse_recipients
+        from .agefile import Identity, Recipient, generate_identity
 
-        parsed = parse_recipients(list(recipients or []))
-        import pyrage
-
-        once = pyrage.x25519.Identity.generate()
-        return cls(RECIPIENTS, recipients=parsed + [once.to_public()], readback_identities=[once])
-
+        parsed = [r if isinstance(r, Recipient) else Recipient.from_str(str(r)) for r in recipients or []]
+        secret, public = generate_identity()
+        return cls(RECIPIENTS, recipients=parsed + [Recipient.from_str(public)],
+                   readback_identities=[Identity.from_str(secret)])
 
 def sniff(fh: IO[bytes], path: Path | str) -> str:
     """The container kind from the first bytes; the stream is rewound."""
@@ -81,9 +79,9 @@ def zip_writer(out: IO[bytes], spec: ContainerSpec) -> Iterator[ZipStreamWriter]
         with open_writer(out, password=spec.password) as zw:
             yield zw
         return
-    from .agefile import age_encrypting_writer
+    from .agefile import age_writer
 
-    with age_encrypting_writer(out, spec.recipients) as sink:
+    with age_writer(out, spec.recipients) as sink:
         with open_writer(sink, password=None) as zw:
             yield zw
 
@@ -101,7 +99,7 @@ def zip_reader(raw: IO[bytes], kind: str, *, password: str | bytes | None,
     if not identities:
         raise DecryptionError("this package is encrypted for age recipients",
                               hint="give the recipient's identity file with --identity FILE")
-    from .agefile import age_decrypting_reader
+    from .agefile import age_reader
 
-    with age_decrypting_reader(raw, identities) as plain:
+    with age_reader(raw, identities) as plain:
         yield iter_package_entries(plain, password=None, label="the package")
