@@ -189,8 +189,12 @@ def test_ack_binds_receipt_and_package(tmp_path, key, package):
     assert receipt.verify_file(a.json_path, package=package, journal_path=tmp_path / "journal.jsonl").ok
     other = tmp_path / "other.zip"
     other.write_bytes(b"different")
-    with pytest.raises(IntegrityError, match="another package"):
-        receipt.issue_ack(other, altered, key=key, out=tmp_path / "acks", receipt=r.document)
+    fine = receipt.VerificationFacts(True, True, [], "DK-1")
+    swapped = receipt.issue_ack(other, fine, key=key, out=tmp_path / "acks", receipt=r.document, pdf=False)
+    v = swapped.document["verification"]
+    assert v["result"] == "altered" and "not the package receipt" in v["problems"][0]
+    good = receipt.issue_ack(package, fine, key=key, out=tmp_path / "acks", receipt=r.document, pdf=False)
+    assert good.document["verification"]["result"] == "intact"
 
 
 def test_unknown_channel_and_missing_recipient(tmp_path, key, package):

@@ -442,10 +442,15 @@ class VerificationFacts:
 def build_ack(package: PackageFacts, result: VerificationFacts, *, receipt: dict[str, Any] | None = None,
               by: str | None = None, journal_head: journal.Head = journal.EMPTY_HEAD,
               ack_id: str | None = None, issued_at: str | None = None) -> dict[str, Any]:
-    """The unsigned ack. It holds ids and hashes, no patient identity."""
+    """The unsigned ack. It holds ids and hashes, no patient identity.
+
+    A file whose SHA-256 differs from the one *receipt* names is not the
+    package that was sent: the ack records it as altered."""
     if receipt is not None and receipt.get("package", {}).get("sha256") != package.sha256:
-        raise IntegrityError(f"receipt {receipt.get('receipt_id')} is for another package "
-                             "(its SHA-256 differs from the file received)")
+        result = VerificationFacts(False, result.complete, [
+            f"the file received is not the package receipt {receipt.get('receipt_id')} names (SHA-256 "
+            f"{package.sha256[:16]}… instead of {str(receipt.get('package', {}).get('sha256'))[:16]}…)",
+            *result.problems], result.dossier_id, result.manifest_sha256, result.manifest_signer)
     return {
         "type": ACK_TYPE,
         "version": FORMAT_VERSION,

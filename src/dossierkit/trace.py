@@ -15,7 +15,9 @@ Where a receipt's content comes from (docs/traceability.md):
 
 from __future__ import annotations
 
+import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,27 +28,65 @@ from .receipt import (Issued, PackageFacts, VerificationFacts, check_document, i
                       load_document, package_facts, summary_from_manifest, summary_from_workspace)
 
 
-def _verify(package: Path, secrets: dict[str, Any], *, expect_signer: str | None,
-            progress: Progress) -> tuple[VerificationFacts, dict[str, Any] | None]:
-    """Verify the package with the package module; adapt its result.
+def open_secrets(*, password_file: str | os.PathLike | None = None, password_env: str | None = None,
+                 password_prompt: Callable[[], str] | None = None, identity: str | os.PathLike | None = None,
+                 password: str | None = None) -> dict[str, Any]:
+    """The ``verify_package`` keyword arguments for the given secret sources
+    (never a password from argv: files, environment, prompt)."""
+    out: dict[str, Any] = {}
+    if password is not None:
+        out["password"] = password
+    elif password_file is not None or password_env is not None or password_prompt is not None:
+        from .package.passphrase import read_password
 
-    Decryption failures (wrong password or key) propagate as
-    DecryptionError: nothing is written then."""
+        out["password"] = read_password(password_file, password_env, password_prompt)
+    if identity is not None:
+        from .package.agefile import load_identities
+
+        out["identities"] = load_identities(identity)
+    return out
+
+
+def _read_manifest(package: Path, sha256: str, secrets: dict[str, Any]) -> dict[str, Any]:
+    """The manifest of a package that verify_package has just accepted: the
+    first entry, read again and checked against the verified SHA-256."""
+    import json
+
+    from .package import container as C
+    from .package.layout import MANIFEST
+
+    with open(package, "rb") as fh:
+        kind = C.sniff(fh, package)
+        with C.zip_reader(fh, kind, password=secrets.get("password"), identities=secrets.get("identities")) as it:
+            entry = next(iter(it))
+            data = b"".join(bytes(c) for c in entry.chunks())
+    if entry.name != MANIFEST or hashlib.sha256(data).hexdigest() != sha256:
+        raise IntegrityError("the package changed while it was being read", path=package)
+    return json.loads(data.decode("utf-8"))
+
+
+def _verify(package: Path, secrets: dict[str, Any], *, expect_signer: str | None,
+            progress: Progress) -> tuple[VerificationFacts, dict[str, Any] | None, PackageFacts]:
+    """Verify the package (package.verify); adapt its report. A wrong
+    password or key raises DecryptionError: nothing is written then."""
     from .package.verify import verify_package
 
-    result = verify_package(package, expect_signer=expect_signer, progress=progress, **secrets)
-    manifest = getattr(result, "manifest", None)
-    problems = [str(p) for p in (getattr(result, "problems", None) or [])]
-    complete = getattr(result, "complete", None)
+    report = verify_package(package, expect_signer=expect_signer, progress=progress, **secrets)
+    manifest = getattr(report, "manifest", None)
+    if manifest is None and report.manifest_sha256 and report.status("signature") == "ok" \
+            and report.status("manifest") == "ok":
+        manifest = _read_manifest(package, report.manifest_sha256, secrets)
+    status = (report.completeness or {}).get("status")
+    problems = [f"{f.check}: {f.message}" for f in report.failures]
+    problems += [f"{c}: not checked" for c in ("container", "signature", "manifest", "sums", "files", "dicomdir",
+                                                "completeness") if report.status(c) == "not checked"
+                 and not report.failures]
     facts = VerificationFacts(
-        intact=bool(getattr(result, "intact", getattr(result, "ok", False))),
-        complete=complete if isinstance(complete, bool) else None,
-        problems=problems,
-        dossier_id=((manifest or {}).get("dossier") or {}).get("id"),
-        manifest_sha256=getattr(result, "manifest_sha256", None),
-        manifest_signer=getattr(result, "signer_fingerprint", None),
-    )
-    return facts, manifest
+        intact=report.ok,
+        complete=None if status not in ("complete", "incomplete") else status == "complete",
+        problems=problems, dossier_id=report.dossier_id, manifest_sha256=report.manifest_sha256,
+        manifest_signer=report.signer_fingerprint)
+    return facts, manifest, PackageFacts(package.name, report.package_sha256, report.package_size)
 
 
 def _pack_entry(journal_path: Path, package_sha256: str) -> dict[str, Any] | None:
@@ -68,14 +108,14 @@ def receipt_for_package(package: str | os.PathLike, *, channel: str, out: str | 
     ``identity`` as for ``verify``."""
     package = Path(package)
     journal_path = journal.resolve_path(journal_file, workspace=workspace)
+    secrets = open_secrets(**secrets)
     if secrets:
-        result, manifest = _verify(package, secrets, expect_signer=None, progress=progress)
+        result, manifest, facts = _verify(package, secrets, expect_signer=None, progress=progress)
         if not result.intact or manifest is None:
             raise IntegrityError("the package does not verify: no receipt is issued for it — "
                                  + "; ".join(result.problems[:3]), path=package)
         summary = summary_from_manifest(manifest, result.manifest_sha256)
         summary.manifest_signer = result.manifest_signer
-        facts = package_facts(package, progress)
     elif workspace is not None:
         from .workspace import Workspace
 
@@ -127,6 +167,7 @@ def ack_for_package(package: str | os.PathLike, *, out: str | os.PathLike, key,
     the package SHA-256 and, with *receipt_file*, to the sender's receipt
     (whose signature must hold and whose package must be this file)."""
     package = Path(package)
+    secrets = open_secrets(**secrets)
     if not secrets:
         raise UsageError("ack verifies the package first: give --password-file, --password-env or --identity")
     receipt_doc = None
@@ -135,10 +176,7 @@ def ack_for_package(package: str | os.PathLike, *, out: str | os.PathLike, key,
         check_document(receipt_doc, raw, expect_signer=expect_signer)
         if receipt_doc.get("type") != "dossierkit-receipt":
             raise UsageError("--receipt expects the sender's receipt, not an acknowledgement", path=receipt_file)
-    facts = package_facts(package, progress)
-    if receipt_doc is not None and receipt_doc["package"]["sha256"] != facts.sha256:
-        raise IntegrityError(f"receipt {receipt_doc.get('receipt_id')} is for another package "
-                             "(its SHA-256 differs from the file received)", path=package)
-    result, _ = _verify(package, secrets, expect_signer=expect_signer, progress=progress)
+    # One pass: verify hashes the package bytes as it decrypts them.
+    result, _, facts = _verify(package, secrets, expect_signer=expect_signer, progress=progress)
     return issue_ack(facts, result, key=key, out=out, receipt=receipt_doc, by=by,
                      journal_path=journal.resolve_path(journal_file), pdf=pdf, progress=progress)

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any, Optional
 
@@ -42,9 +43,12 @@ app.add_typer(receipt_app, name="receipt")
 app.add_typer(journal_app, name="journal")
 
 
-def _secrets(password_file, password_env, identity) -> dict[str, Any]:
-    return {k: v for k, v in (("password_file", password_file), ("password_env", password_env),
-                              ("identity", identity)) if v is not None}
+def _secrets(password_file, password_env, identity, *, prompt_ok: bool) -> dict[str, Any]:
+    found = {k: v for k, v in (("password_file", password_file), ("password_env", password_env),
+                               ("identity", identity)) if v is not None}
+    if not found and prompt_ok and sys.stdin.isatty():
+        found["password_prompt"] = lambda: typer.prompt("package password", hide_input=True)
+    return found
 
 
 @receipt_app.command("create")
@@ -77,7 +81,9 @@ def receipt_create(
     with ui.progress_for(not as_json) as progress:
         issued = receipt_for_package(package, channel=channel, out=out, to=to or None, copies=copy, key=key,
                                      workspace=workspace, journal_file=journal_file, pdf=not no_pdf,
-                                     progress=progress, **_secrets(password_file, password_env, identity))
+                                     progress=progress,
+                                     **_secrets(password_file, password_env, identity,
+                                                prompt_ok=workspace is None and not as_json))
     _report_issued(issued, as_json, "receipt")
 
 
@@ -153,7 +159,8 @@ def ack_cmd(
     with ui.progress_for(not as_json) as progress:
         issued = ack_for_package(package, out=out, key=key, receipt_file=receipt_file, by=by,
                                  expect_signer=expect_signer, journal_file=journal_file, pdf=not no_pdf,
-                                 progress=progress, **_secrets(password_file, password_env, identity))
+                                 progress=progress,
+                                 **_secrets(password_file, password_env, identity, prompt_ok=not as_json))
     _report_issued(issued, as_json, "acknowledgement")
     v = issued.document["verification"]
     if not as_json:

@@ -1,0 +1,104 @@
+"""Receipts and acks on a real package (pack/verify of issue #4)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from pypdf import PdfReader
+
+from dossierkit import journal, trace
+from dossierkit.errors import DecryptionError, IntegrityError
+from dossierkit.keys import generate_keys, load_signing_key
+from dossierkit.package.pack import pack
+from tests.pkg_fixtures import full_workspace
+
+PASSWORD = "tulipe-orage-cadran-mesure-violon-24"
+
+
+@pytest.fixture(scope="module")
+def packed(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("rcpkg")
+    keys = generate_keys(tmp / "keys")
+    key = load_signing_key(keys.signing_key)
+    ws = full_workspace(tmp / "ws")
+    res = pack(ws, tmp / "out" / "dossier.zip", signing_key=key, password=PASSWORD)
+    (tmp / "pw.txt").write_text(PASSWORD + "\n")
+    return ws, res, key, tmp
+
+
+def _text(pdf):
+    return " ".join(" ".join(p.extract_text() for p in PdfReader(pdf).pages).split())
+
+
+def test_receipt_from_the_verified_manifest_honours_the_restriction(packed, tmp_path):
+    ws, res, key, tmp = packed
+    assert "no-copy-to-initial-physician" in ws.dossier.restrictions
+    initial = ws.dossier.initial_physician.name  # "Dr Paul Garnier"
+    jpath = tmp_path / "journal.jsonl"
+    issued = trace.receipt_for_package(res.package, channel="usb-patient", out=tmp_path / "rc", key=key,
+                                       journal_file=jpath, password_file=tmp / "pw.txt")
+    doc = issued.document
+    assert doc["content_source"] == "manifest"
+    assert doc["package"]["sha256"] == res.sha256 and doc["manifest_sha256"] == res.manifest_sha256
+    assert doc["dossier_id"] == ws.dossier.id
+    assert [d["title"] for d in doc["documents"]] == [d.title for d in ws.documents()]
+    assert sum(s["count"] for s in doc["studies"]) == len(ws.images())
+    assert [r["name"] for r in doc["recipients"]] == [ws.dossier.second_opinion.name]
+    assert [c["name"] for c in doc["copies"]] == [ws.dossier.treating_gp.name]
+    text = _text(issued.pdf_path)
+    for where in (issued.json_path.read_text(encoding="utf-8"), text, jpath.read_text()):
+        assert "Garnier" not in where and initial not in where
+    assert "médecin initial" in text and res.sha256 in text
+    for d in ws.documents():
+        assert d.title in text
+
+
+def test_ack_intact_then_altered_then_wrong_password(packed, tmp_path):
+    ws, res, key, tmp = packed
+    jpath = tmp_path / "journal.jsonl"
+    rc = trace.receipt_after_pack(res.package, *_manifest(res, tmp), channel="mssante", out=tmp_path / "rc",
+                                  key=key, journal_path=jpath, package_sha256=res.sha256, pdf=False)
+    ack = trace.ack_for_package(res.package, out=tmp_path / "ack", key=key, receipt_file=rc.json_path,
+                                expect_signer=res.signer_fingerprint, journal_file=jpath, pdf=False,
+                                password_file=tmp / "pw.txt")
+    v = ack.document["verification"]
+    assert (v["result"], v["completeness"]) == ("intact", "complete"), v
+    assert ack.document["receipt"]["receipt_id"] == rc.document["receipt_id"]
+    assert journal.verify(jpath).ok and [e["event"] for e in journal.read_entries(jpath)] == ["receipt", "ack"]
+
+    altered = tmp_path / "altered.zip"
+    shutil.copyfile(res.package, altered)
+    data = bytearray(altered.read_bytes())
+    data[len(data) // 2] ^= 1
+    altered.write_bytes(bytes(data))
+    bad = trace.ack_for_package(altered, out=tmp_path / "ack", key=key, receipt_file=rc.json_path,
+                                journal_file=jpath, pdf=False, password_file=tmp / "pw.txt")
+    v = bad.document["verification"]
+    assert v["result"] == "altered" and any("not the package receipt" in p for p in v["problems"])
+    assert any(p.startswith("container:") for p in v["problems"])
+
+    wrong = tmp_path / "wrong.txt"
+    wrong.write_text("not-the-password-at-all-42\n")
+    before = sorted((tmp_path / "ack").iterdir())
+    with pytest.raises(DecryptionError):
+        trace.ack_for_package(res.package, out=tmp_path / "ack", key=key, journal_file=jpath, password_file=wrong)
+    assert sorted((tmp_path / "ack").iterdir()) == before
+
+
+def test_no_receipt_for_a_package_that_does_not_verify(packed, tmp_path):
+    _ws, res, key, tmp = packed
+    altered = tmp_path / "altered.zip"
+    data = bytearray(res.package.read_bytes())
+    data[len(data) // 2] ^= 1
+    altered.write_bytes(bytes(data))
+    with pytest.raises(IntegrityError, match="no receipt"):
+        trace.receipt_for_package(altered, channel="hand", out=tmp_path / "rc", key=key,
+                                  journal_file=tmp_path / "j.jsonl", password_file=tmp / "pw.txt")
+    assert not (tmp_path / "rc").exists()
+
+
+def _manifest(res, tmp):
+    secrets = trace.open_secrets(password_file=tmp / "pw.txt")
+    return trace._read_manifest(res.package, res.manifest_sha256, secrets), res.manifest_sha256
