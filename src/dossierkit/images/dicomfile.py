@@ -401,6 +401,14 @@ def _decode(values: dict[str, bytes], vrs: dict[str, bytes | None]) -> dict[str,
 # Public API
 
 
+def _is_image_class(sop_class_uid: str) -> bool:
+    """True for the "… Image Storage" SOP classes, whose IODs require pixel data."""
+    from pydicom.uid import UID_dictionary
+
+    entry = UID_dictionary.get(sop_class_uid)
+    return bool(entry) and entry[0].endswith("Image Storage") and "Raw" not in entry[0]
+
+
 def parse_header(head: bytes, fh: IO[bytes] | None, size: int) -> DicomHeader:
     """Parse and validate a DICOM file from its first bytes *head* (and *fh*,
     a seekable handle on the whole file of *size* bytes, for what lies beyond).
@@ -464,6 +472,9 @@ def parse_header(head: bytes, fh: IO[bytes] | None, size: int) -> DicomHeader:
     if missing:
         names = ", ".join(n.replace("_", " ").replace(" uid", " UID").replace("sop", "SOP") for n in missing)
         raise CorruptDicomError(f"DICOM file lacks {names}: not an image that can be indexed", kind="invalid")
+    if walk.pixel_offset is None and _is_image_class(values["sop_class_uid"]):
+        # a file cut exactly between two elements is structurally complete: only the missing pixels tell
+        raise CorruptDicomError("image without pixel data (truncated, or an incomplete file)")
     return DicomHeader(**values, transfer_syntax=ts, has_meta=(kind == "part10"),
                        media_storage_sop_class_uid=msc, pixel_data_offset=walk.pixel_offset)
 
