@@ -1,5 +1,233 @@
-"""CLI commands: package_cmds (see the capability module)."""
+"""CLI commands: pack, verify, unpack (library: dossierkit.package)."""
 
 from __future__ import annotations
 
-from . import app  # noqa: F401
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from ..errors import ExitCode, UsageError
+from . import app, ui
+
+JSON_OPT = typer.Option(False, "--json", help="Write one JSON document to stdout (no progress, no prompts).")
+PASSWORD_FILE_OPT = typer.Option(None, "--password-file", help="Read the passphrase from the first line of FILE.")
+PASSWORD_ENV_OPT = typer.Option(None, "--password-env", metavar="VAR",
+                                help="Read the passphrase from environment variable VAR.")
+IDENTITY_OPT = typer.Option(None, "--identity", "-i", help="age identity file for a recipients package (default: "
+                                                           "the keys folder's age-identity.txt).")
+SIGNER_OPT = typer.Option(None, "--expect-signer", metavar="FINGERPRINT",
+                          help="Fail unless the manifest is signed by this key (16+ hex digits).")
+
+
+def _prompt(confirm: bool):
+    """A hidden prompt, only when a person is at the terminal."""
+    if not sys.stdin.isatty():
+        return None
+
+    def ask() -> str:
+        return typer.prompt("Passphrase / mot de passe", hide_input=True, confirmation_prompt=confirm)
+
+    return ask
+
+
+def _password(password_file: Path | None, password_env: str | None, *, confirm: bool, interactive: bool) -> str:
+    from ..package.passphrase import read_password
+
+    prompt = _prompt(confirm) if interactive else None
+    if password_file is None and password_env is None and prompt is None:
+        raise UsageError("this package needs a passphrase",
+                         hint="give --password-file FILE or --password-env VAR (never on the command line)")
+    return read_password(password_file, password_env, prompt)
+
+
+def _open_secrets(package: Path, password_file: Path | None, password_env: str | None, identity: Path | None,
+                  *, interactive: bool) -> dict[str, Any]:
+    """``verify_package`` keyword arguments for the package's container kind."""
+    from ..package.container import PASSWORD, package_kind
+
+    if package_kind(package) == PASSWORD:
+        return {"password": _password(password_file, password_env, confirm=False, interactive=interactive)}
+    from ..keys import AGE_IDENTITY, default_keys_dir
+    from ..package.agefile import load_identities
+
+    if identity is None:
+        default = default_keys_dir() / AGE_IDENTITY
+        if not default.is_file():
+            raise UsageError("this package is encrypted for age recipients",
+                             hint="give the recipient's identity file with --identity FILE")
+        identity = default
+    return {"identities": load_identities(identity)}
+
+
+def _report_table(report) -> None:
+    from rich.table import Table
+
+    data = report.to_dict()
+    table = Table(title=f"dossierkit verify — {report.package.name}")
+    table.add_column("check")
+    table.add_column("status")
+    for check, status in data["checks"].items():
+        style = {"ok": "green", "failed": "bold red"}.get(status, "yellow")
+        table.add_row(check, f"[{style}]{status}[/]")
+    ui.out.print(table)
+    if report.failures:
+        failures = Table(title="failures")
+        for col in ("check", "file", "message"):
+            failures.add_column(col, overflow="fold")
+        for f in report.failures:
+            failures.add_row(f.check, f.file or "", f.message)
+        ui.out.print(failures)
+    c = data["completeness"]
+    if c.get("status") == "incomplete":
+        ui.out.print(f"[yellow]packed incomplete[/]: waived {', '.join(c.get('waived') or [])} — "
+                     f"reason: {c.get('reason')}")
+
+
+@app.command("pack")
+def pack_cmd(
+    directory: Path = typer.Argument(..., help="Workspace folder."),
+    out: Path = typer.Option(..., "--output", "-o", help="Package file to create (e.g. dossier.zip or dossier.age). "
+                                                         "Name it neutrally: the name is visible."),
+    password_file: Optional[Path] = PASSWORD_FILE_OPT,
+    password_env: Optional[str] = PASSWORD_ENV_OPT,
+    generate_password: bool = typer.Option(False, "--generate-password",
+                                           help="Generate a passphrase (≥ 80 bits); printed once, or written to "
+                                                "--password-out."),
+    password_out: Optional[Path] = typer.Option(None, "--password-out",
+                                                help="With --generate-password: write it to this new file (0600)."),
+    weak_password_ok: bool = typer.Option(False, "--weak-password-ok",
+                                          help="Accept a password estimated under 60 bits."),
+    recipient: list[str] = typer.Option([], "--recipient", "-r", help="age recipient age1… (repeatable): "
+                                                                      "encrypt for keys instead of a password."),
+    recipients_file: Optional[Path] = typer.Option(None, "--recipients-file", help="File of age1… recipients."),
+    signing_key: Optional[Path] = typer.Option(None, "--signing-key", help="Ed25519 signing key (default: the keys "
+                                                                           "folder's signing-key.pem)."),
+    allow_incomplete: bool = typer.Option(False, "--allow-incomplete", help="Pack despite check errors (needs "
+                                                                            "--reason; recorded in the manifest)."),
+    reason: Optional[str] = typer.Option(None, "--reason", help="Why the dossier is sent incomplete."),
+    profile: Optional[str] = typer.Option(None, "--profile", "-p", help="Check profile (default: the dossier's)."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing package file."),
+    no_readme: bool = typer.Option(False, "--no-readme", help="Do not write LISEZMOI-README.TXT beside the "
+                                                              "package."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Check, then build the encrypted, signed package; it is read back and verified before success."""
+    from ..keys import load_signing_key
+    from ..package.pack import pack
+    from ..package.passphrase import check_password_strength, generate_passphrase, write_password_file
+
+    wants_password = bool(password_file or password_env or generate_password)
+    if (recipient or recipients_file) and wants_password:
+        raise UsageError("choose either a password or age recipients, not both")
+    if password_out and not generate_password:
+        raise UsageError("--password-out goes with --generate-password")
+    if generate_password and (password_file or password_env):
+        raise UsageError("--generate-password replaces --password-file/--password-env")
+    recipients: list[Any] | None = None
+    password: str | None = None
+    generated = None
+    if recipient or recipients_file:
+        from ..package.agefile import Recipient, load_recipients
+
+        recipients = [Recipient.from_str(r) for r in recipient]
+        if recipients_file:
+            recipients += load_recipients(recipients_file)
+    elif generate_password:
+        if as_json and not password_out:
+            raise UsageError("with --json the generated passphrase must go to a file",
+                             hint="add --password-out FILE (created 0600)")
+        generated = generate_passphrase()
+        password = generated.text
+    else:
+        password = _password(password_file, password_env, confirm=True, interactive=not as_json)
+        check_password_strength(password, weak_ok=weak_password_ok)
+    key = load_signing_key(signing_key)
+    if generated is not None and password_out:
+        write_password_file(password_out, generated.text)  # before packing: never a package without its key
+    with ui.progress_for(not as_json) as progress:
+        res = pack(directory, out, signing_key=key, password=password, recipients=recipients,
+                   allow_incomplete=allow_incomplete, reason=reason, force=force, profile=profile,
+                   write_readme=not no_readme, progress=progress)
+    if as_json:
+        d = res.to_dict()
+        if password_out:
+            d["password_file"] = str(password_out)
+        ui.emit_json(d)
+        return
+    c = res.counts
+    ui.out.print(f"[green]package written and verified[/]: {res.package}")
+    how = "WinZip AES-256 zip: open with 7-Zip" if res.container == "password" else f"age, {res.recipients} " \
+        "recipient(s)"
+    ui.out.print(f"  container:   {res.container} ({how})")
+    ui.out.print(f"  contents:    {c['documents']} documents, {c['studies']} studies, {c['series']} series, "
+                 f"{c['instances']} images ({c['bytes'] / 1e6:.1f} MB)")
+    ui.out.print(f"  completeness: {res.completeness}" + (f" (waived: {', '.join(res.waived)})" if res.waived else ""))
+    ui.out.print(f"  SHA-256:     {res.sha256}")
+    ui.out.print(f"  signer:      {res.signer_fingerprint}")
+    ui.out.print(f"  time:        {res.seconds:.1f} s ({res.mb_per_s:.0f} MB/s)")
+    if res.readme:
+        ui.out.print(f"  readme:      {res.readme}")
+    if generated is not None:
+        if password_out:
+            ui.out.print(f"  passphrase:  written to {password_out} (0600)")
+        else:
+            ui.err.print("\nPassphrase (shown once — give it separately from the package / transmettez-la "
+                         "séparément du paquet):", style="bold")
+            ui.err.print(f"    {generated.text}\n", markup=False, highlight=False)
+
+
+@app.command("verify")
+def verify_cmd(
+    package: Path = typer.Argument(..., help="Package file."),
+    password_file: Optional[Path] = PASSWORD_FILE_OPT,
+    password_env: Optional[str] = PASSWORD_ENV_OPT,
+    identity: Optional[Path] = IDENTITY_OPT,
+    expect_signer: Optional[str] = SIGNER_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Decrypt in streaming and check every hash, the signature, the DICOMDIR and the completeness.
+    Exit 0 only if all hold (3 otherwise, 4 for a wrong password or key)."""
+    from ..package.verify import verify_package
+
+    secrets = _open_secrets(package, password_file, password_env, identity, interactive=not as_json)
+    with ui.progress_for(not as_json) as progress:
+        report = verify_package(package, expect_signer=expect_signer, progress=progress, **secrets)
+    if as_json:
+        ui.emit_json(report.to_dict())
+    else:
+        _report_table(report)
+        if report.ok:
+            ui.out.print(f"[green]verified[/]: signed by {report.signer_fingerprint}; "
+                         f"SHA-256 {report.package_sha256}")
+        else:
+            ui.out.print(f"[bold red]NOT verified[/]: {len(report.failures)} failure(s)")
+    raise typer.Exit(ExitCode.OK if report.ok else ExitCode.INTEGRITY)
+
+
+@app.command("unpack")
+def unpack_cmd(
+    package: Path = typer.Argument(..., help="Package file."),
+    dest: Path = typer.Argument(..., help="Folder to create with the package's contents."),
+    password_file: Optional[Path] = PASSWORD_FILE_OPT,
+    password_env: Optional[str] = PASSWORD_ENV_OPT,
+    identity: Optional[Path] = IDENTITY_OPT,
+    expect_signer: Optional[str] = SIGNER_OPT,
+    force: bool = typer.Option(False, "--force", help="Replace DEST if it exists (only once the package verified)."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Verify, then extract safely: all or nothing, no path traversal, no links, bounded sizes."""
+    from ..package.unpack import unpack_package
+
+    secrets = _open_secrets(package, password_file, password_env, identity, interactive=not as_json)
+    with ui.progress_for(not as_json) as progress:
+        res = unpack_package(package, dest, expect_signer=expect_signer, force=force, progress=progress, **secrets)
+    if as_json:
+        ui.emit_json(res.to_dict())
+    else:
+        r = res.report
+        ui.out.print(f"[green]verified and extracted[/]: {res.destination} ({r.counts.get('files', 0) + 3} files; "
+                     f"signed by {r.signer_fingerprint})")
+        ui.out.print(f"  open {res.destination / 'INDEX.HTM'} in a browser; import {res.destination / 'DICOMDIR'} "
+                     "into the PACS")

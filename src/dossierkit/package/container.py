@@ -28,7 +28,9 @@ ZIP_MAGIC = b"PK\x03\x04"
 
 
 def _password_bytes(password: str | bytes) -> bytes:
-    data = password.encode("utf-8") if isinstance(password, str) else bytes(password)
+    from .passphrase import normalise
+
+    data = normalise(password) if isinstance(password, str) else bytes(password)
     if not data:
         raise UsageError("empty password")
     return data
@@ -57,6 +59,19 @@ class ContainerSpec:
         secret, public = generate_identity()
         return cls(RECIPIENTS, recipients=parsed + [Recipient.from_str(public)],
                    readback_identities=[Identity.from_str(secret)])
+
+def package_kind(path: str | Path) -> str:
+    """``password`` or ``recipients``, from the package's first bytes."""
+    from ..errors import InputError
+
+    try:
+        with open(path, "rb") as fh:
+            return sniff(fh, path)
+    except FileNotFoundError as exc:
+        raise InputError("package not found", path=path) from exc
+    except OSError as exc:
+        raise InputError(f"cannot read the package ({exc.strerror})", path=path) from exc
+
 
 def sniff(fh: IO[bytes], path: Path | str) -> str:
     """The container kind from the first bytes; the stream is rewound."""

@@ -142,6 +142,7 @@ class _Pass:
         self.view: ManifestView | None = None
         self.seen: set[str] = set()
         self.dicomdir: bytes | None = None
+        self.current: str | None = None  # the entry being read, to name it in a container failure
 
     # -- the three DOSSIER entries -------------------------------------------
     def take_seal_entry(self, index: int, entry) -> None:
@@ -334,11 +335,13 @@ def verify_package(package: str | os.PathLike, *, password: str | bytes | None =
             with C.zip_reader(raw, kind, password=password, identities=identities) as entries:
                 index = 0
                 for entry in entries:
+                    state.current = entry.name
                     if index < len(L.SEAL_FILES):
                         state.take_seal_entry(index, entry)
                     else:
                         state.take_payload_entry(entry)
                     index += 1
+                state.current = None
                 if index < len(L.SEAL_FILES):
                     raise IntegrityError("package layout: the DOSSIER files are missing (not a dossierkit package)")
             report.checked.add("container")
@@ -346,7 +349,7 @@ def verify_package(package: str | os.PathLike, *, password: str | bytes | None =
         except DecryptionError:
             raise
         except DossierkitError as exc:
-            report.fail("container", exc.line())
+            report.fail("container", exc.line(), state.current)
         raw.drain()
     progress.finish()
     report.package_size = raw.size
