@@ -58,8 +58,11 @@ def test_receipt_from_the_verified_manifest_honours_the_restriction(packed, tmp_
 def test_ack_intact_then_altered_then_wrong_password(packed, tmp_path):
     ws, res, key, tmp = packed
     jpath = tmp_path / "journal.jsonl"
-    rc = trace.receipt_after_pack(res.package, *_manifest(res, tmp), channel="mssante", out=tmp_path / "rc",
-                                  key=key, journal_path=jpath, package_sha256=res.sha256, pdf=False)
+    rc = trace.receipt_after_pack(res, channel="mssante", out=tmp_path / "rc", key=key, workspace=ws,
+                                  journal_path=jpath, pdf=False)
+    assert rc.document["documents"] == trace.receipt_for_package(
+        res.package, channel="hand", out=tmp_path / "rc2", key=key, journal_file=tmp_path / "j2.jsonl",
+        password_file=tmp / "pw.txt", pdf=False).document["documents"]  # same content from both sources
     ack = trace.ack_for_package(res.package, out=tmp_path / "ack", key=key, receipt_file=rc.json_path,
                                 expect_signer=res.signer_fingerprint, journal_file=jpath, pdf=False,
                                 password_file=tmp / "pw.txt")
@@ -99,6 +102,19 @@ def test_no_receipt_for_a_package_that_does_not_verify(packed, tmp_path):
     assert not (tmp_path / "rc").exists()
 
 
-def _manifest(res, tmp):
-    secrets = trace.open_secrets(password_file=tmp / "pw.txt")
-    return trace._read_manifest(res.package, res.manifest_sha256, secrets), res.manifest_sha256
+def test_cli_receipt_then_ack_then_verify_both(packed, tmp_path, cli):
+    _ws, res, key, tmp = packed
+    keys = generate_keys(tmp_path / "keys")
+    env = {"DK_PW": PASSWORD, "DOSSIERKIT_JOURNAL": str(tmp_path / "journal.jsonl")}
+    rc = cli("receipt", res.package, "--channel", "usb-patient", "-o", tmp_path / "out" / "receipt.json",
+             "--password-env", "DK_PW", "--signing-key", keys.signing_key, "--json", env=env)
+    assert rc.returncode == 0, rc.stderr
+    assert json.loads(rc.stdout)["pdf"] == str(tmp_path / "out" / "receipt.pdf")
+    ack = cli("ack", res.package, "-o", tmp_path / "out" / "ack.json", "--receipt", tmp_path / "out" / "receipt.json",
+              "--password-env", "DK_PW", "--signing-key", keys.signing_key, "--by", "Pr Sophie Marchand", "--json",
+              env=env)
+    assert ack.returncode == 0, ack.stderr
+    both = cli("receipt", "verify", tmp_path / "out" / "receipt.json", tmp_path / "out" / "ack.json",
+               "--package", res.package, "--journal", tmp_path / "journal.jsonl", "--json", env=env)
+    assert both.returncode == 0, both.stderr
+    assert [d["type"] for d in json.loads(both.stdout)["documents"]] == ["dossierkit-receipt", "dossierkit-ack"]

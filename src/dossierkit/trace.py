@@ -28,23 +28,31 @@ from .receipt import (Issued, PackageFacts, VerificationFacts, check_document, i
                       load_document, package_facts, summary_from_manifest, summary_from_workspace)
 
 
-def open_secrets(*, password_file: str | os.PathLike | None = None, password_env: str | None = None,
-                 password_prompt: Callable[[], str] | None = None, identity: str | os.PathLike | None = None,
-                 password: str | None = None) -> dict[str, Any]:
-    """The ``verify_package`` keyword arguments for the given secret sources
-    (never a password from argv: files, environment, prompt)."""
-    out: dict[str, Any] = {}
-    if password is not None:
-        out["password"] = password
-    elif password_file is not None or password_env is not None or password_prompt is not None:
+def open_secrets(package: str | os.PathLike, *, password_file: str | os.PathLike | None = None,
+                 password_env: str | None = None, password_prompt: Callable[[], str] | None = None,
+                 identity: str | os.PathLike | None = None, default_identity: bool = False) -> dict[str, Any]:
+    """The ``verify_package`` keyword arguments for *package*'s container
+    kind, from the sources given (never a password from argv). Empty when no
+    source applies. *default_identity*: fall back to the keys folder's
+    age-identity.txt for a recipients package (the recipient's own key)."""
+    from .package.container import PASSWORD, package_kind
+
+    if package_kind(package) == PASSWORD:
+        if password_file is None and password_env is None and password_prompt is None:
+            return {}
         from .package.passphrase import read_password
 
-        out["password"] = read_password(password_file, password_env, password_prompt)
-    if identity is not None:
-        from .package.agefile import load_identities
+        return {"password": read_password(password_file, password_env, password_prompt)}
+    if identity is None and default_identity:
+        from .keys import AGE_IDENTITY, default_keys_dir
 
-        out["identities"] = load_identities(identity)
-    return out
+        if (default_keys_dir() / AGE_IDENTITY).is_file():
+            identity = default_keys_dir() / AGE_IDENTITY
+    if identity is None:
+        return {}
+    from .package.agefile import load_identities
+
+    return {"identities": load_identities(identity)}
 
 
 def _read_manifest(package: Path, sha256: str, secrets: dict[str, Any]) -> dict[str, Any]:
@@ -108,7 +116,7 @@ def receipt_for_package(package: str | os.PathLike, *, channel: str, out: str | 
     ``identity`` as for ``verify``."""
     package = Path(package)
     journal_path = journal.resolve_path(journal_file, workspace=workspace)
-    secrets = open_secrets(**secrets)
+    secrets = open_secrets(package, **secrets)
     if secrets:
         result, manifest, facts = _verify(package, secrets, expect_signer=None, progress=progress)
         if not result.intact or manifest is None:
@@ -142,18 +150,33 @@ def receipt_for_package(package: str | os.PathLike, *, channel: str, out: str | 
                          journal_path=journal_path, pdf=pdf, progress=progress)
 
 
-def receipt_after_pack(package: str | os.PathLike, manifest: dict[str, Any], manifest_sha256: str, *,
-                       channel: str, out: str | os.PathLike, key, to: list[str] | None = None,
-                       copies: list[str] | None = None, journal_path: str | os.PathLike | None = None,
-                       package_sha256: str | None = None, pdf: bool = True,
+def receipt_after_pack(result: Any, *, channel: str, out: str | os.PathLike, key,
+                       manifest: dict[str, Any] | None = None, workspace: Any = None, reason: str | None = None,
+                       to: list[str] | None = None, copies: list[str] | None = None,
+                       journal_path: str | os.PathLike | None = None, pdf: bool = True,
                        progress: Progress = NULL_PROGRESS) -> Issued:
-    """``pack --receipt``: the manifest just written is the content source.
-    Pass *package_sha256* when pack already hashed the output (read-back),
-    to avoid hashing it twice."""
-    package = Path(package)
-    facts = (PackageFacts(package.name, package_sha256, package.stat().st_size) if package_sha256
-             else package_facts(package, progress))
-    summary = summary_from_manifest(manifest, manifest_sha256)
+    """``pack --receipt``: a receipt for the package *result*
+    (package.pack.PackResult) just written and verified, without hashing or
+    decrypting it again. Content: *manifest* (or ``result.manifest``) when
+    given; else the *workspace*, which is what was just packed (pack checks
+    every file against the index), with the completeness pack recorded
+    (``result.completeness``, ``result.waived`` and the *reason*)."""
+    facts = PackageFacts(Path(result.package).name, result.sha256, result.size)
+    manifest = manifest if manifest is not None else getattr(result, "manifest", None)
+    if manifest is not None:
+        summary = summary_from_manifest(manifest, result.manifest_sha256)
+    elif workspace is not None:
+        from .workspace import Workspace
+
+        ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+        summary = summary_from_workspace(ws, manifest_sha256=result.manifest_sha256, completeness={
+            "status": result.completeness, "waived": [{"code": c, "level": "error", "message": ""}
+                                                      for c in result.waived],
+            "reason": reason, "profile": ws.dossier.profile})
+    else:
+        raise UsageError("receipt_after_pack needs the manifest or the workspace")
+    summary.container = result.container
+    summary.manifest_signer = result.signer_fingerprint
     return issue_receipt(summary, facts, channel=channel, key=key, out=out, to=to, copies=copies,
                          journal_path=journal_path, pdf=pdf, progress=progress)
 
@@ -167,9 +190,10 @@ def ack_for_package(package: str | os.PathLike, *, out: str | os.PathLike, key,
     the package SHA-256 and, with *receipt_file*, to the sender's receipt
     (whose signature must hold and whose package must be this file)."""
     package = Path(package)
-    secrets = open_secrets(**secrets)
+    secrets = open_secrets(package, default_identity=True, **secrets)
     if not secrets:
-        raise UsageError("ack verifies the package first: give --password-file, --password-env or --identity")
+        raise UsageError("ack verifies the package first: give --password-file or --password-env (password "
+                         "package) or --identity (recipients package)")
     receipt_doc = None
     if receipt_file is not None:
         receipt_doc, raw = load_document(receipt_file)
