@@ -112,8 +112,46 @@ def check_dossier(run: DemoRun) -> None:
         run.exit_code = ExitCode.INCOMPLETE
 
 
+def pack_dossier(run: DemoRun) -> None:
+    """Pack with a demo signing key and a generated passphrase, both kept in
+    the demo folder (never the user's own keys)."""
+    from .keys import generate_keys, load_signing_key
+    from .package.pack import pack
+    from .package.passphrase import generate_passphrase, write_password_file
+
+    assert run.workspace is not None
+    if run.exit_code != ExitCode.OK:
+        run.log("5. pack skipped: the dossier is incomplete")
+        return
+    keys = generate_keys(run.directory / "keys")
+    passphrase = generate_passphrase()
+    pw_file = run.directory / "package-password.txt"
+    write_password_file(pw_file, passphrase.text)
+    res = pack(run.workspace, run.directory / "dossier.zip", signing_key=load_signing_key(keys.signing_key),
+               password=passphrase.text, progress=run.progress)
+    run.summary["package"] = {**res.to_dict(), "password_file": str(pw_file)}
+    run.log(f"5. packed and read back: {res.package} ({res.size / 1e6:.1f} MB, WinZip AES-256; passphrase in "
+            f"{pw_file}; signer {res.signer_fingerprint[:16]})")
+
+
+def verify_dossier(run: DemoRun) -> None:
+    from .package.passphrase import read_password
+    from .package.verify import verify_package
+
+    pkg = run.summary.get("package")
+    if not pkg:
+        return
+    report = verify_package(pkg["package"], password=read_password(pkg["password_file"]),
+                            expect_signer=pkg["signer_fingerprint"], progress=run.progress)
+    run.summary["verify"] = report.to_dict()
+    run.log(f"6. verify: {'all checks hold' if report.ok else 'FAILED'} "
+            f"({', '.join(f'{k} {v}' for k, v in report.to_dict()['checks'].items())})")
+    if not report.ok:
+        run.exit_code = ExitCode.INTEGRITY
+
+
 STEPS: list[Callable[[DemoRun], None]] = [prepare_directory, create_workspace, add_sample_documents,
-                                          import_sample_images, check_dossier]
+                                          import_sample_images, check_dossier, pack_dossier, verify_dossier]
 
 
 def run_demo(directory: str | os.PathLike, progress: Progress = NULL_PROGRESS,
