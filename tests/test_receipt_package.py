@@ -118,3 +118,26 @@ def test_cli_receipt_then_ack_then_verify_both(packed, tmp_path, cli):
                "--package", res.package, "--journal", tmp_path / "journal.jsonl", "--json", env=env)
     assert both.returncode == 0, both.stderr
     assert [d["type"] for d in json.loads(both.stdout)["documents"]] == ["dossierkit-receipt", "dossierkit-ack"]
+
+
+def test_cli_pack_with_receipt_journals_pack_then_receipt(tmp_path, cli):
+    keys = generate_keys(tmp_path / "keys")
+    ws = full_workspace(tmp_path / "ws")
+    (tmp_path / "pw.txt").write_text(PASSWORD + "\n")
+    env = {"DOSSIERKIT_HOME": str(tmp_path / "home"), "DOSSIERKIT_JOURNAL": ""}
+    r = cli("pack", ws.root, "-o", tmp_path / "out" / "dossier.zip", "--password-file", tmp_path / "pw.txt",
+            "--signing-key", keys.signing_key, "--receipt", tmp_path / "receipts", "--channel", "usb-patient",
+            "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    rc = json.loads((tmp_path / "receipts" / f"{out['receipt']['id']}.json").read_text())
+    assert rc["package"]["sha256"] == out["package_sha256"] and rc["manifest_sha256"] == out["manifest_sha256"]
+    entries = journal.read_entries(ws.journal_path)
+    assert [e["event"] for e in entries] == ["pack", "receipt"]
+    assert rc["journal"] == {"seq": 1, "hash": entries[0]["hash"]}  # anchored on its own pack entry
+    ok = cli("journal", "verify", ws.root, "--receipt", tmp_path / "receipts" / f"{rc['receipt_id']}.json", env=env)
+    assert ok.returncode == 0, ok.stderr
+    bad = cli("pack", ws.root, "-o", tmp_path / "out" / "other.zip", "--password-file", tmp_path / "pw.txt",
+              "--signing-key", keys.signing_key, "--receipt", tmp_path / "receipts", env=env)
+    assert bad.returncode == 2 and "--receipt needs --channel" in bad.stderr
+    assert not (tmp_path / "out" / "other.zip").exists()

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from . import journal
-from .errors import IntegrityError, UsageError
+from .errors import IntegrityError, OutputError, UsageError
 from .progress import NULL_PROGRESS, Progress
 from .receipt import (Issued, PackageFacts, VerificationFacts, check_document, issue_ack, issue_receipt,
                       load_document, package_facts, summary_from_manifest, summary_from_workspace)
@@ -204,3 +204,41 @@ def ack_for_package(package: str | os.PathLike, *, out: str | os.PathLike, key,
     result, _, facts = _verify(package, secrets, expect_signer=expect_signer, progress=progress)
     return issue_ack(facts, result, key=key, out=out, receipt=receipt_doc, by=by,
                      journal_path=journal.resolve_path(journal_file), pdf=pdf, progress=progress)
+
+
+# ---------------------------------------------------------------------------
+# Journal events of the package commands (ids and hashes only: never the
+# package file name, which the user chose and may name the patient)
+
+
+def pack_event(result: Any) -> dict[str, Any]:
+    """The journal event of a successful pack (package.pack.PackResult)."""
+    return {"event": "pack", "package_sha256": result.sha256, "manifest_sha256": result.manifest_sha256,
+            "dossier_id": result.dossier_id, "container": result.container, "signer": result.signer_fingerprint,
+            "completeness": result.completeness, "waived": list(result.waived)}
+
+
+def verify_event(report: Any, event: str = "verify") -> dict[str, Any]:
+    """The journal event of a verify or unpack (package.verify.VerifyReport)."""
+    return {"event": event, "package_sha256": report.package_sha256, "manifest_sha256": report.manifest_sha256,
+            "dossier_id": report.dossier_id, "signer": report.signer_fingerprint,
+            "result": "intact" if report.ok else "altered",
+            "failed_checks": sorted({f.check for f in report.failures})}
+
+
+def record(journal_file: str | os.PathLike | None, event: dict[str, Any], *,
+           workspace: str | os.PathLike | None = None, warn: Callable[[str], None] | None = None
+           ) -> dict[str, Any] | None:
+    """Append *event* to the journal chosen as documented
+    (:func:`journal.resolve_path`). For commands whose real output is
+    already written (pack, verify, unpack), a journal that cannot be written
+    must not turn success into failure: with *warn*, the problem is reported
+    through it and None returned."""
+    path = journal.resolve_path(journal_file, workspace=workspace)
+    try:
+        return journal.append(path, event)
+    except (IntegrityError, OutputError) as exc:
+        if warn is None:
+            raise
+        warn(f"warning: not recorded in the journal: {exc.line()}")
+        return None

@@ -9,7 +9,7 @@ from typing import Any, Optional
 import typer
 
 from ..errors import ExitCode, UsageError
-from . import app, ui
+from . import app, trace_cmds, ui
 
 JSON_OPT = typer.Option(False, "--json", help="Write one JSON document to stdout (no progress, no prompts).")
 PASSWORD_FILE_OPT = typer.Option(None, "--password-file", help="Read the passphrase from the first line of FILE.")
@@ -111,12 +111,19 @@ def pack_cmd(
     force: bool = typer.Option(False, "--force", help="Replace an existing package file."),
     no_readme: bool = typer.Option(False, "--no-readme", help="Do not write LISEZMOI-README.TXT beside the "
                                                               "package."),
+    receipt_out: Optional[Path] = trace_cmds.RECEIPT_OUT_OPT,
+    channel: Optional[str] = trace_cmds.CHANNEL_OPT,
+    to: list[str] = trace_cmds.TO_OPT,
+    copy: Optional[list[str]] = trace_cmds.COPY_OPT,
+    journal_file: Optional[Path] = trace_cmds.JOURNAL_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
     """Check, then build the encrypted, signed package; it is read back and verified before success."""
     from ..keys import load_signing_key
     from ..package.pack import pack
     from ..package.passphrase import check_password_strength, generate_passphrase, write_password_file
+
+    trace_cmds.check_receipt_options(receipt_out, channel)
 
     wants_password = bool(password_file or password_env or generate_password)
     if (recipient or recipients_file) and wants_password:
@@ -150,10 +157,14 @@ def pack_cmd(
         res = pack(directory, out, signing_key=key, password=password, recipients=recipients,
                    allow_incomplete=allow_incomplete, reason=reason, force=force, profile=profile,
                    write_readme=not no_readme, progress=progress)
+    receipt = trace_cmds.after_pack(res, directory=directory, key=key, reason=reason, journal_file=journal_file,
+                                    receipt_out=receipt_out, channel=channel, to=to, copy=copy)
     if as_json:
         d = res.to_dict()
         if password_out:
             d["password_file"] = str(password_out)
+        if receipt:
+            d["receipt"] = receipt
         ui.emit_json(d)
         return
     c = res.counts
@@ -169,6 +180,8 @@ def pack_cmd(
     ui.out.print(f"  time:        {res.seconds:.1f} s ({res.mb_per_s:.0f} MB/s)")
     if res.readme:
         ui.out.print(f"  readme:      {res.readme}")
+    if receipt:
+        ui.out.print(f"  receipt:     {receipt['id']}: {receipt['json']}, {receipt['pdf']}")
     if generated is not None:
         if password_out:
             ui.out.print(f"  passphrase:  written to {password_out} (0600)")
@@ -185,6 +198,7 @@ def verify_cmd(
     password_env: Optional[str] = PASSWORD_ENV_OPT,
     identity: Optional[Path] = IDENTITY_OPT,
     expect_signer: Optional[str] = SIGNER_OPT,
+    journal_file: Optional[Path] = trace_cmds.JOURNAL_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
     """Decrypt in streaming and check every hash, the signature, the DICOMDIR and the completeness.
@@ -194,6 +208,7 @@ def verify_cmd(
     secrets = _open_secrets(package, password_file, password_env, identity, interactive=not as_json)
     with ui.progress_for(not as_json) as progress:
         report = verify_package(package, expect_signer=expect_signer, progress=progress, **secrets)
+    trace_cmds.after_verify(report, journal_file)
     if as_json:
         ui.emit_json(report.to_dict())
     else:
@@ -215,6 +230,7 @@ def unpack_cmd(
     identity: Optional[Path] = IDENTITY_OPT,
     expect_signer: Optional[str] = SIGNER_OPT,
     force: bool = typer.Option(False, "--force", help="Replace DEST if it exists (only once the package verified)."),
+    journal_file: Optional[Path] = trace_cmds.JOURNAL_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
     """Verify, then extract safely: all or nothing, no path traversal, no links, bounded sizes."""
@@ -223,6 +239,7 @@ def unpack_cmd(
     secrets = _open_secrets(package, password_file, password_env, identity, interactive=not as_json)
     with ui.progress_for(not as_json) as progress:
         res = unpack_package(package, dest, expect_signer=expect_signer, force=force, progress=progress, **secrets)
+    trace_cmds.after_verify(res.report, journal_file, "unpack")
     if as_json:
         ui.emit_json(res.to_dict())
     else:

@@ -243,3 +243,51 @@ def journal_verify(
             else:
                 ui.error_line(a["problem"])
     raise typer.Exit(ExitCode.OK if ok else ExitCode.INTEGRITY)
+
+
+# ---------------------------------------------------------------------------
+# Used by package_cmds: `pack --receipt …` and the journal entries of
+# pack / verify / unpack.
+
+RECEIPT_OUT_OPT = typer.Option(None, "--receipt", help="Also issue the transmission receipt (JSON + PDF) in this "
+                                                       "folder or FILE.json; needs --channel.")
+CHANNEL_OPT = typer.Option(None, "--channel", help="With --receipt: usb-patient, mssante, sftp or hand.")
+TO_OPT = typer.Option([], "--to", help="With --receipt: recipient (repeatable; default: the second-opinion "
+                                       "practitioner).")
+COPY_OPT = typer.Option(None, "--copy", help="With --receipt: copy to (repeatable, or none; default: initial "
+                                             "physician and treating GP, minus the patient's restrictions).")
+
+
+def check_receipt_options(receipt_out: Optional[Path], channel: Optional[str]) -> None:
+    """Fail before packing, not after, on incomplete receipt options."""
+    from ..errors import UsageError
+    from ..receipt import CHANNELS
+
+    if receipt_out is not None and channel is None:
+        raise UsageError("--receipt needs --channel (usb-patient, mssante, sftp or hand)")
+    if channel is not None and channel not in CHANNELS:
+        raise UsageError(f"unknown channel {channel!r} — use one of {', '.join(CHANNELS)}")
+    if channel is not None and receipt_out is None:
+        raise UsageError("--channel goes with --receipt FOLDER")
+
+
+def after_pack(res, *, directory: Path, key, reason: Optional[str], journal_file: Optional[Path],
+               receipt_out: Optional[Path], channel: Optional[str], to: list[str],
+               copy: Optional[list[str]]) -> Optional[dict[str, Any]]:
+    """Journal the pack; issue the receipt when asked. Returns the receipt summary."""
+    from ..journal import resolve_path
+    from ..trace import pack_event, receipt_after_pack, record
+
+    record(journal_file, pack_event(res), workspace=directory, warn=ui.note)
+    if receipt_out is None:
+        return None
+    issued = receipt_after_pack(res, channel=channel, out=receipt_out, key=key, workspace=directory, reason=reason,
+                                to=to or None, copies=copy,
+                                journal_path=resolve_path(journal_file, workspace=directory))
+    return issued.to_dict()
+
+
+def after_verify(report, journal_file: Optional[Path], event: str = "verify") -> None:
+    from ..trace import record, verify_event
+
+    record(journal_file, verify_event(report, event), warn=ui.note)
