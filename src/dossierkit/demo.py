@@ -130,6 +130,9 @@ def pack_dossier(run: DemoRun) -> None:
     res = pack(run.workspace, run.directory / "dossier.zip", signing_key=load_signing_key(keys.signing_key),
                password=passphrase.text, progress=run.progress)
     run.summary["package"] = {**res.to_dict(), "password_file": str(pw_file)}
+    from .trace import pack_event, record
+
+    record(run.workspace.journal_path, pack_event(res))
     run.log(f"5. packed and read back: {res.package} ({res.size / 1e6:.1f} MB, WinZip AES-256; passphrase in "
             f"{pw_file}; signer {res.signer_fingerprint[:16]})")
 
@@ -144,14 +147,56 @@ def verify_dossier(run: DemoRun) -> None:
     report = verify_package(pkg["package"], password=read_password(pkg["password_file"]),
                             expect_signer=pkg["signer_fingerprint"], progress=run.progress)
     run.summary["verify"] = report.to_dict()
+    from .trace import record, verify_event
+
+    record(run.workspace.journal_path, verify_event(report))
     run.log(f"6. verify: {'all checks hold' if report.ok else 'FAILED'} "
             f"({', '.join(f'{k} {v}' for k, v in report.to_dict()['checks'].items())})")
     if not report.ok:
         run.exit_code = ExitCode.INTEGRITY
 
 
+def receipt_and_ack(run: DemoRun) -> None:
+    """The sender's receipt (demo key), then the recipient's acknowledgement
+    (a second demo key), both in ``receipts/``; every step in the workspace
+    journal, which is verified against both."""
+    from .keys import generate_keys, load_signing_key
+    from .receipt import check_journal_against
+    from .trace import ack_for_package, receipt_for_package
+
+    pkg = run.summary.get("package")
+    if not pkg or run.workspace is None or run.exit_code != ExitCode.OK:
+        return
+    jpath, out = run.workspace.journal_path, run.directory / "receipts"
+    rc = receipt_for_package(pkg["package"], channel="usb-patient", out=out, key=load_signing_key(
+        run.directory / "keys" / "signing-key.pem"), journal_file=jpath, password_file=pkg["password_file"],
+        progress=run.progress)
+    run.summary["receipt"] = rc.to_dict()
+    run.log(f"7. receipt {rc.id}: {rc.pdf_path} (printable, FR/EN) and {rc.json_path} (signed)")
+    recipient = generate_keys(run.directory / "recipient-keys")
+    second = run.workspace.dossier.second_opinion
+    ack = ack_for_package(pkg["package"], out=out, key=load_signing_key(recipient.signing_key),
+                          receipt_file=rc.json_path, expect_signer=pkg["signer_fingerprint"],
+                          by=second.name if second else None, journal_file=jpath,
+                          password_file=pkg["password_file"], progress=run.progress)
+    v = ack.document["verification"]
+    run.summary["ack"] = {**ack.to_dict(), "result": v["result"], "completeness": v["completeness"]}
+    run.log(f"8. acknowledgement {ack.id} ({v['result']}, {v['completeness']}): {ack.pdf_path} and {ack.json_path}")
+    from . import journal
+
+    report = journal.verify(jpath)
+    anchors = check_journal_against(jpath, [rc.document, ack.document], report)
+    run.summary["journal"] = {"path": str(jpath), "entries": report.entries, "ok": report.ok,
+                              "anchors_ok": all(a["ok"] for a in anchors)}
+    run.log(f"9. journal {jpath}: {report.entries} entries, chain {'intact' if report.ok else 'BROKEN'}, "
+            f"receipt and acknowledgement anchors {'present' if run.summary['journal']['anchors_ok'] else 'MISSING'}")
+    if not (v["intact"] and report.ok and run.summary["journal"]["anchors_ok"]):
+        run.exit_code = ExitCode.INTEGRITY
+
+
 STEPS: list[Callable[[DemoRun], None]] = [prepare_directory, create_workspace, add_sample_documents,
-                                          import_sample_images, check_dossier, pack_dossier, verify_dossier]
+                                          import_sample_images, check_dossier, pack_dossier, verify_dossier,
+                                          receipt_and_ack]
 
 
 def run_demo(directory: str | os.PathLike, progress: Progress = NULL_PROGRESS,
