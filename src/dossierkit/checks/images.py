@@ -51,7 +51,11 @@ def _first_path(st: StudySummary) -> str:
 
 def _compare(ctx: CheckContext, inst: ImageInstance):
     # accepted IDs: patient.identifier and patient.other_ids (compare_dicom_identity reads both)
-    return compare_dicom_identity(ctx.dossier.patient, inst.patient_name, inst.patient_id, inst.patient_birth_date)
+    cache = ctx.memo("image-identity-cache", dict)
+    raw = (inst.patient_name, inst.patient_id, inst.patient_birth_date)
+    if raw not in cache:
+        cache[raw] = compare_dicom_identity(ctx.dossier.patient, *raw)
+    return cache[raw]
 
 
 @rule("images-for-imaging-report")

@@ -377,8 +377,9 @@ def _run(ws: Workspace, index: dict[str, Any], plans: list[SourcePlan], progress
             rel = copy_name(next_number)
             next_number += 1
             os.replace(out.staging, ws.root / rel)
-            inst = ImageInstance(**hdr.instance_fields(), path=rel, sha256=out.sha256, size=out.size,
-                                 source=out.cand.display).to_dict()
+            # vars(), not to_dict()/asdict: same flat dict, without asdict's deep copy (thousands of files)
+            inst = dict(vars(ImageInstance(**hdr.instance_fields(), path=rel, sha256=out.sha256, size=out.size,
+                                           source=out.cand.display)))
             new_instances.append(inst)
             by_uid[hdr.sop_instance_uid] = inst
             report.imported += 1

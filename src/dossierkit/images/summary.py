@@ -29,8 +29,13 @@ def identity_key(inst: ImageInstance) -> tuple:
 
 def patient_identities(instances: Iterable[ImageInstance]) -> dict[tuple, list[ImageInstance]]:
     out: dict[tuple, list[ImageInstance]] = {}
+    keys: dict[tuple, tuple] = {}  # thousands of instances share a few raw identities
     for inst in instances:
-        out.setdefault(identity_key(inst), []).append(inst)
+        raw = (inst.patient_name, inst.patient_id, inst.patient_birth_date)
+        key = keys.get(raw)
+        if key is None:
+            key = keys[raw] = identity_key(inst)
+        out.setdefault(key, []).append(inst)
     return out
 
 
