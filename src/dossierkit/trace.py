@@ -37,6 +37,9 @@ def open_secrets(package: str | os.PathLike, *, password_file: str | os.PathLike
     age-identity.txt for a recipients package (the recipient's own key)."""
     from .package.container import PASSWORD, package_kind
 
+    if password_file is None and password_env is None and password_prompt is None and identity is None \
+            and not default_identity:
+        return {}
     if package_kind(package) == PASSWORD:
         if password_file is None and password_env is None and password_prompt is None:
             return {}
