@@ -74,9 +74,9 @@ def _instance(ds, path: Path, rel: str) -> ImageInstance:
         patient_name=str(ds.PatientName), patient_id=g("PatientID"), patient_birth_date=g("PatientBirthDate"),
         patient_sex=g("PatientSex"), study_date=g("StudyDate"), study_time=g("StudyTime"), study_id=g("StudyID"),
         study_description=g("StudyDescription"), accession_number=g("AccessionNumber"), modality=g("Modality"),
-        series_number=int(ds.SeriesNumber) if "SeriesNumber" in ds else None,
+        series_number=int(ds.SeriesNumber) if ds.get("SeriesNumber") not in (None, "") else None,
         series_description=g("SeriesDescription"),
-        instance_number=int(ds.InstanceNumber) if "InstanceNumber" in ds else None,
+        instance_number=int(ds.InstanceNumber) if ds.get("InstanceNumber") not in (None, "") else None,
         specific_character_set=str(ds.get("SpecificCharacterSet")) if "SpecificCharacterSet" in ds else None)
 
 
@@ -119,3 +119,30 @@ def full_workspace(root: Path, **kw) -> Workspace:
     add_documents(ws)
     add_images(ws, **kw)
     return Workspace(root)
+
+
+def add_non_image_instances(ws: Workspace) -> list[ImageInstance]:
+    """Append a structured report (pydicom's test-SR), an RT plan and an RT
+    dose to the MR study, re-identified like the images: the DICOMDIR must
+    give them SR DOCUMENT / RT PLAN / RT DOSE records."""
+    current = ws.images()
+    mr = next(i for i in current if i.modality == "MR")
+    added = []
+    for n, name in enumerate(("test-SR.dcm", "rtplan.dcm", "rtdose.dcm"), 1):
+        ds = dcmread(get_testdata_file(name))
+        ds.PatientName, ds.PatientID, ds.PatientBirthDate = "LEFÈVRE^Hélène^Marie", "CHU-00482913", "19580314"
+        ds.SpecificCharacterSet = "ISO_IR 100"
+        if "ConceptNameCodeSequence" in ds:  # a standard title instead of the file's private "TEST" code
+            code = ds.ConceptNameCodeSequence[0]
+            code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = "18748-4", "LN", "Diagnostic imaging report"
+        ds.StudyInstanceUID = mr.study_instance_uid
+        ds.SeriesInstanceUID = generate_uid()
+        ds.SOPInstanceUID = generate_uid()
+        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        rel = f"images/S9/O{n:04d}.dcm"
+        p = ws.path(rel)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        ds.save_as(p, enforce_file_format=True)
+        added.append(_instance(ds, p, rel))
+    ws.save_images_index({"instances": [i.to_dict() for i in current + added], "problems": []})
+    return added

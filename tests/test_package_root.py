@@ -322,3 +322,30 @@ def test_index_renders_in_chromium_and_every_link_resolves(built, tmp_path):
     r = subprocess.run([chromium, *flags, "--window-size=1100,1400", f"--screenshot={shot}", url],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+
+
+def test_non_image_instances_get_their_own_record_types(tmp_path):
+    from tests.pkg_fixtures import add_non_image_instances
+
+    ws = full_workspace(tmp_path / "ws")
+    add_non_image_instances(ws)
+    root, folder = _root(ws, tmp_path)
+    r = _run([need_tool("dciodvfy"), "DICOMDIR"], folder)
+    out = r.stdout + r.stderr
+    assert r.returncode == 0 and "Error" not in out and "Warning" not in out, out
+    r = _run([need_tool("dcdirdmp"), "DICOMDIR"], folder)
+    out = r.stdout + r.stderr
+    types = re.findall(r"^\t\t\t(\w[\w ]*?)(?: \d+)?$", out, re.M)
+    assert sorted(set(types)) == ["IMAGE", "RT DOSE", "RT PLAN", "SR DOCUMENT"], out
+    fs = FileSet(folder / "DICOMDIR")
+    assert len(fs) == root.layout.instance_count
+    for inst in fs:
+        assert dcmread(inst.path, stop_before_pixels=True).SOPInstanceUID == inst.ReferencedSOPInstanceUIDInFile
+    ours = read_dicomdir((folder / "DICOMDIR").read_bytes())  # records with nested sequences
+    assert {e.record_type for e in ours} == {"IMAGE", "RT DOSE", "RT PLAN", "SR DOCUMENT"}
+    assert {e.file_id for e in ours} == {p.path for p in root.layout.instances()}
+    # without headers to read (or an unreadable one) every instance still gets a valid IMAGE record
+    data = build_dicomdir(_patient("Martin", ["Claire"]), root.layout).data
+    import io
+    ds = dcmread(io.BytesIO(data))
+    assert {r.DirectoryRecordType for r in ds.DirectoryRecordSequence} == {"PATIENT", "STUDY", "SERIES", "IMAGE"}

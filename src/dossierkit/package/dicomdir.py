@@ -35,7 +35,9 @@ import re
 import struct
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from .. import __version__
 from ..errors import IntegrityError
@@ -185,8 +187,14 @@ def _next_numbers(values: list[int | None]) -> list[tuple[int, bool]]:
 
 
 def build_dicomdir(patient: Patient, layout: MediaLayout, *, dossier_id: str = "",
-                   media_uid: str | None = None) -> DicomdirResult:
+                   media_uid: str | None = None, read_header: HeaderReader | None = None) -> DicomdirResult:
     """Encode the DICOMDIR of *layout*'s images for *patient*.
+
+    *read_header* returns the header of an instance (or None when it cannot
+    be read); it is called only for the few non-image SOP classes whose
+    records need keys the index does not hold (:data:`NON_IMAGE_RECORDS`).
+    Without it, or when a header lacks a key no stand-in can replace, the
+    instance gets an IMAGE record.
 
     Raises IntegrityError when the index holds something no record can carry
     (an invalid UID, a duplicate SOP Instance UID, a non-conformant file ID).
@@ -266,9 +274,10 @@ def build_dicomdir(patient: Patient, layout: MediaLayout, *, dossier_id: str = "
 
             inumbers = _next_numbers([pi.record.instance_number for pi in se.instances])
             for pi, (inum, inv) in zip(se.instances, inumbers):
+                body, level = _instance_record(pi, inum, read_header, stand_ins)
                 if inv:
-                    stand_ins.append(StandIn("IMAGE", "InstanceNumber", str(inum), pi.path))
-                new_node(_image_record(pi, inum), se_node)
+                    stand_ins.append(StandIn(level, "InstanceNumber", str(inum), pi.path))
+                new_node(body, se_node)
 
     bodies[0] = pat.encode()
     data = _assemble(bodies, children, media_uid or f"2.25.{uuid.uuid4().int}")
@@ -303,6 +312,121 @@ def _image_record(pi: PlannedInstance, number: int) -> bytes:
     rec.add(0x00041512, "UI", ts)
     rec.add(0x00200013, "IS", str(number))
     return rec.encode()
+
+
+# Non-image storage SOP classes and their record types (PS3.3 F.4, PS3.4 B.5);
+# every other SOP class (the image storage classes) gets an IMAGE record.
+_SR = ("1.2.840.10008.5.1.4.1.1.88.11", "1.2.840.10008.5.1.4.1.1.88.22", "1.2.840.10008.5.1.4.1.1.88.33",
+       "1.2.840.10008.5.1.4.1.1.88.34", "1.2.840.10008.5.1.4.1.1.88.35", "1.2.840.10008.5.1.4.1.1.88.40",
+       "1.2.840.10008.5.1.4.1.1.88.50", "1.2.840.10008.5.1.4.1.1.88.65", "1.2.840.10008.5.1.4.1.1.88.67",
+       "1.2.840.10008.5.1.4.1.1.88.68", "1.2.840.10008.5.1.4.1.1.88.69", "1.2.840.10008.5.1.4.1.1.88.70",
+       "1.2.840.10008.5.1.4.1.1.88.71", "1.2.840.10008.5.1.4.1.1.88.72", "1.2.840.10008.5.1.4.1.1.88.73",
+       "1.2.840.10008.5.1.4.1.1.88.74", "1.2.840.10008.5.1.4.1.1.88.75", "1.2.840.10008.5.1.4.1.1.88.76")
+_PRESENTATION = ("1.2.840.10008.5.1.4.1.1.11.1", "1.2.840.10008.5.1.4.1.1.11.2", "1.2.840.10008.5.1.4.1.1.11.3",
+                 "1.2.840.10008.5.1.4.1.1.11.4", "1.2.840.10008.5.1.4.1.1.11.5")
+_ENCAPSULATED = ("1.2.840.10008.5.1.4.1.1.104.1", "1.2.840.10008.5.1.4.1.1.104.2", "1.2.840.10008.5.1.4.1.1.104.3",
+                 "1.2.840.10008.5.1.4.1.1.104.4", "1.2.840.10008.5.1.4.1.1.104.5")
+NON_IMAGE_RECORDS: dict[str, str] = {
+    **{uid: "SR DOCUMENT" for uid in _SR},
+    "1.2.840.10008.5.1.4.1.1.88.59": "KEY OBJECT DOC",
+    **{uid: "PRESENTATION" for uid in _PRESENTATION},
+    **{uid: "ENCAP DOC" for uid in _ENCAPSULATED},
+    "1.2.840.10008.5.1.4.1.1.481.2": "RT DOSE",
+    "1.2.840.10008.5.1.4.1.1.481.3": "RT STRUCTURE SET",
+    "1.2.840.10008.5.1.4.1.1.481.5": "RT PLAN",
+}
+# Keys of each record type besides Instance Number (PS3.3 Table F.5-x):
+# (keyword, Type 1 stand-in or None). Type 1 without a stand-in: the
+# instance falls back to an IMAGE record; Type 2/1C/3 keys are copied when
+# present (Type 2 ones empty when absent).
+_T2 = object()  # Type 2: present, possibly empty
+_OPTIONAL = object()  # Type 1C/3: copied when present
+RECORD_KEYS: dict[str, list[tuple[str, Any]]] = {
+    "SR DOCUMENT": [("CompletionFlag", "PARTIAL"), ("VerificationFlag", "UNVERIFIED"),
+                    ("ContentDate", STAND_IN_DATE), ("ContentTime", STAND_IN_TIME),
+                    ("VerificationDateTime", _OPTIONAL), ("ConceptNameCodeSequence", None)],
+    "KEY OBJECT DOC": [("ContentDate", STAND_IN_DATE), ("ContentTime", STAND_IN_TIME),
+                       ("ConceptNameCodeSequence", None)],
+    "PRESENTATION": [("PresentationCreationDate", STAND_IN_DATE), ("PresentationCreationTime", STAND_IN_TIME),
+                     ("ContentLabel", "UNNAMED"), ("ContentDescription", _T2), ("ContentCreatorName", _T2),
+                     ("ReferencedSeriesSequence", _OPTIONAL)],
+    "ENCAP DOC": [("ContentDate", _T2), ("ContentTime", _T2), ("DocumentTitle", _T2),
+                  ("HL7InstanceIdentifier", _OPTIONAL), ("ConceptNameCodeSequence", _T2),
+                  ("MIMETypeOfEncapsulatedDocument", None)],
+    "RT DOSE": [("DoseSummationType", None), ("DoseComment", _OPTIONAL)],
+    "RT STRUCTURE SET": [("StructureSetLabel", "UNNAMED"), ("StructureSetDate", _T2), ("StructureSetTime", _T2)],
+    "RT PLAN": [("RTPlanLabel", "UNNAMED"), ("RTPlanDate", _T2), ("RTPlanTime", _T2)],
+}
+HEADER_KEYWORDS = sorted({k for keys in RECORD_KEYS.values() for k, _ in keys}
+                         | {"SpecificCharacterSet", "VerifyingObserverSequence"})
+HeaderReader = Callable[[PlannedInstance], Any]
+
+
+def _instance_record(pi: PlannedInstance, number: int, read_header: HeaderReader | None,
+                     stand_ins: list[StandIn]) -> tuple[bytes, str]:
+    """(encoded record, record type) for one instance."""
+    rtype = NON_IMAGE_RECORDS.get(pi.record.sop_class_uid or "")
+    if rtype is None or read_header is None:
+        return _image_record(pi, number), "IMAGE"
+    header = read_header(pi)
+    record = _non_image_record(pi, number, rtype, header, stand_ins) if header is not None else None
+    if record is None:
+        stand_ins.append(StandIn(rtype, "(record type: IMAGE)", "IMAGE", pi.path))
+        return _image_record(pi, number), "IMAGE"
+    return record, rtype
+
+
+def _non_image_record(pi: PlannedInstance, number: int, rtype: str, header: Any,
+                      stand_ins: list[StandIn]) -> bytes | None:
+    """The record of a non-image instance, its keys copied from *header* and
+    encoded by pydicom (sequences, character sets); None when a Type 1 key
+    without a stand-in is missing."""
+    from pydicom.dataset import Dataset
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_dataset
+
+    inst = pi.record
+    rec = Dataset()
+    invented: list[StandIn] = []
+    for keyword, rule in RECORD_KEYS[rtype]:
+        value = header.get(keyword) if keyword in header else None
+        present = value not in (None, "") and not (isinstance(value, list) and not value)
+        if present:
+            setattr(rec, keyword, value)
+        elif rule is _T2:
+            setattr(rec, keyword, [] if keyword.endswith("Sequence") else None)
+        elif rule is _OPTIONAL:
+            continue
+        elif rule is None:
+            return None
+        else:
+            setattr(rec, keyword, rule)
+            invented.append(StandIn(rtype, keyword, str(rule), pi.path))
+    if rtype == "SR DOCUMENT" and rec.get("VerificationFlag") == "VERIFIED" and "VerificationDateTime" not in rec:
+        # Type 1C when verified: the latest of the verifying observers' times (as dcmmkdir does)
+        times = [str(o.get("VerificationDateTime", "")) for o in header.get("VerifyingObserverSequence") or []]
+        latest = max((t for t in times if t), default=None)
+        rec.VerificationDateTime = latest or STAND_IN_DATE + STAND_IN_TIME
+        if latest is None:
+            invented.append(StandIn(rtype, "VerificationDateTime", rec.VerificationDateTime, pi.path))
+    rec.InstanceNumber = str(number)
+    rec.ReferencedFileID = pi.path.split("/")
+    rec.ReferencedSOPClassUIDInFile = inst.sop_class_uid
+    rec.ReferencedSOPInstanceUIDInFile = inst.sop_instance_uid
+    rec.ReferencedTransferSyntaxUIDInFile = (inst.transfer_syntax if inst.transfer_syntax
+                                             and _UI.match(inst.transfer_syntax) else IMPLICIT_VR_LE)
+    charset = header.get("SpecificCharacterSet")
+    if charset:
+        rec.SpecificCharacterSet = charset
+    fp = DicomBytesIO()
+    fp.is_little_endian, fp.is_implicit_VR = True, False
+    try:
+        write_dataset(fp, rec)
+    except Exception:  # a value pydicom cannot encode: an IMAGE record is still valid
+        return None
+    stand_ins.extend(invented)
+    head = _Record(rtype)
+    return head.encode() + fp.getvalue()
 
 
 def _assemble(bodies: list[bytes], children: list[list[int]], media_uid: str) -> bytes:

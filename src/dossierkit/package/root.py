@@ -27,7 +27,7 @@ from ..progress import NULL_PROGRESS, Progress
 from ..signing import fingerprint
 from ..workspace import Workspace, utc_now
 from . import layout as L
-from .dicomdir import build_dicomdir
+from .dicomdir import HEADER_KEYWORDS, build_dicomdir
 from .index_html import render_index
 from .manifest import GeneratedFile, build_manifest, manifest_bytes
 from .readme import root_readme
@@ -79,6 +79,21 @@ def _check_sources(ws: Workspace, layout: L.MediaLayout) -> None:
                                  path=rec.path, hint="the file changed since it was added: re-add or re-import it")
 
 
+def _header_reader(ws: Workspace):
+    """Read the few keys non-image records need (SR, KO, PR, encapsulated
+    documents, RT objects — a handful of files per dossier); bulk values
+    (an encapsulated PDF, pixel data) are never loaded."""
+    def read(pi: L.PlannedInstance) -> Any:
+        from pydicom import dcmread
+
+        try:
+            return dcmread(ws.path(pi.record.path), stop_before_pixels=True, specific_tags=HEADER_KEYWORDS,
+                           defer_size=4096)
+        except Exception:  # unreadable header: the instance gets an IMAGE record (documented)
+            return None
+    return read
+
+
 def build_root(ws: Workspace, *, signing_key: Ed25519PrivateKey, completeness: dict[str, Any], container: str,
                created: str | None = None) -> MediaRoot:
     """Plan the whole root of *ws* and seal it (see module docstring)."""
@@ -86,7 +101,7 @@ def build_root(ws: Workspace, *, signing_key: Ed25519PrivateKey, completeness: d
     created = created or utc_now()
     layout = L.plan_layout(ws.documents(), ws.images())
     _check_sources(ws, layout)
-    dicomdir = build_dicomdir(dossier.patient, layout, dossier_id=dossier.id)
+    dicomdir = build_dicomdir(dossier.patient, layout, dossier_id=dossier.id, read_header=_header_reader(ws))
     readme = root_readme(dossier_id=dossier.id, created=created, version=__version__,
                          documents=len(layout.documents), studies=len(layout.studies),
                          images=layout.instance_count)
