@@ -150,6 +150,8 @@ def machine() -> dict:
         "kernel": platform.release(), "python": platform.python_version(),
         "7zz": _first_line(["7zz"]) if shutil.which("7zz") else "absent",
         "age": _first_line(["age", "--version"]) if shutil.which("age") else "absent",
+        "dossierkit_commit": _first_line(["git", "-C", str(Path(__file__).resolve().parents[1]), "describe",
+                                          "--always", "--dirty"]),
     }
 
 

@@ -50,34 +50,48 @@ COMPARE = {"pack (password)": "7zz a -tzip -mem=AES256 -mx0", "verify (password)
            "unpack (password)": "7zz x", "pack (recipients)": "tar | age -r",
            "unpack (recipients)": "age -d | tar x"}
 
-ORDER = ["import-images", "check", "pack (password)", "7zz a -tzip -mem=AES256 -mx0", "pack (recipients)",
+ORDER = ["import-images", "check", "pack (password)", "7zz a -tzip -mem=AES256 -mx0", "7zz a … + sync",
+         "pack (recipients)",
          "tar | age -r", "verify (password)", "7zz t", "verify (recipients)", "unpack (password)", "7zz x",
          "unpack (recipients)", "age -d | tar x", "sha256sum (every file)"]
 
 
+_INTROSPECT = """
+import json, typer
+from dossierkit.cli import app
+out = {}
+def walk(group, prefix=""):
+    for name, cmd in group.commands.items():
+        out[prefix + name] = sorted(o for p in cmd.params for o in getattr(p, "opts", []) + getattr(p, "secondary_opts", []))
+        if hasattr(cmd, "commands"):
+            walk(cmd, prefix + name + " ")
+walk(typer.main.get_command(app))
+print(json.dumps(out))
+"""
+
+
 @dataclass
 class Cli:
-    """What the installed dossierkit offers, read from its --help texts."""
+    """The commands and options the installed dossierkit offers (read from
+    its typer app in one subprocess, so a broken CLI cannot break the runner)."""
 
     argv: list[str]
-    env: dict
-    _help: dict
+    commands: dict[str, set[str]]
+    problem: str | None = None
 
     @classmethod
     def probe(cls, argv: list[str], env: dict) -> Cli:
-        return cls(argv, env, {})
-
-    def help(self, command: str) -> str | None:
-        """--help text of a (sub)command, None when it does not exist."""
-        if command not in self._help:
-            r = subprocess.run([*self.argv, *command.split(), "--help"], capture_output=True, text=True,
-                               env={**os.environ, **self.env, "COLUMNS": "250", "NO_COLOR": "1", "TERM": "dumb"})
-            self._help[command] = r.stdout if r.returncode == 0 else None
-        return self._help[command]
+        r = subprocess.run([argv[0], "-c", _INTROSPECT], capture_output=True, text=True,
+                           env={**os.environ, **env})
+        try:
+            return cls(argv, {k: set(v) for k, v in json.loads(r.stdout).items()})
+        except ValueError:
+            lines = r.stderr.strip().splitlines()
+            return cls(argv, {}, f"cannot read the CLI: {lines[-1] if lines else 'no output'}")
 
     def has(self, command: str, *options: str) -> bool:
-        text = self.help(command)
-        return text is not None and all(re.search(rf"(?<![\w-]){re.escape(o)}(?![\w-])", text) for o in options)
+        opts = self.commands.get(command)
+        return opts is not None and all(o in opts for o in options)
 
     def first(self, command: str, *options: str) -> str | None:
         return next((o for o in options if self.has(command, o)), None)
@@ -89,7 +103,7 @@ class Bench:
         self.out: Path = args.out.resolve()
         self.rows: list[Row] = []
         self.failures: list[str] = []  # harness problems (exit 2)
-        self.password = secrets.token_urlsafe(24)  # ~190 bits: passes any strength rule
+        self.password = _passphrase()
         self.env = {"DOSSIERKIT_HOME": str(self.out / "home"), PASSWORD_ENV: self.password}
         self.dk = Cli.probe([sys.executable, "-m", "dossierkit"], self.env)
         self.gen: Generated | None = None
@@ -103,7 +117,7 @@ class Bench:
         if self.out.exists():
             if not (self.out / MARKER).exists():
                 raise SystemExit(f"{self.out} exists and was not made by this benchmark: choose another --out")
-            shutil.rmtree(self.out)
+            remove_bench_folder(self.out)
         self.out.mkdir(parents=True)
         (self.out / MARKER).write_text("created by benchmarks/run.py; deleted after the run unless --keep\n")
         self.gen = generate(self.out, self.args.size, self.args.files, self.args.seed, log=self.log)
@@ -159,6 +173,7 @@ class Bench:
         return row
 
     def na(self, name: str, why: str = "not implemented") -> Row:
+        why = self.dk.problem or why
         row = next((r for r in self.rows if r.step == name), None)
         if row is None:
             row = Row(step=name, tool="dossierkit", status="n/a", note=why)
@@ -265,6 +280,12 @@ class Bench:
                           [["7zz", "a", "-tzip", "-mem=AES256", "-mx0", f"-p{pw}", "-bso0", "-bsp0", str(z), "."]],
                           cwd=data, files=self.gen.files)]
         if rows[-1].status == "ok":
+            # dossierkit fsyncs its package (atomic, durable); 7-Zip does not: the same archive made durable
+            z.unlink()
+            rows.append(self.step("7zz a … + sync", "7-Zip",
+                                  [["sh", "-c", '7zz a -tzip -mem=AES256 -mx0 -p"$0" -bso0 -bsp0 "$1" . && sync "$1"',
+                                    pw, str(z)]], cwd=data, files=self.gen.files))
+        if rows[-1].status == "ok":
             rows.append(self.step("7zz t", "7-Zip", [["7zz", "t", f"-p{pw}", "-bso0", "-bsp0", str(z)]],
                                   files=self.gen.files))
             rows.append(self.step("7zz x", "7-Zip", [["7zz", "x", f"-p{pw}", "-bso0", "-bsp0",
@@ -334,6 +355,12 @@ class Bench:
             out[mine] = (b.seconds / a.seconds) if a and b and a.seconds and b.seconds else None
         return out
 
+    def durable_ratio(self) -> float | None:
+        """pack (password) against 7-Zip made as durable (its archive synced)."""
+        by = {r.step: r for r in self.rows}
+        a, b = by.get("pack (password)"), by.get("7zz a … + sync")
+        return (b.seconds / a.seconds) if a and b and a.seconds and b.seconds else None
+
     def targets(self) -> list[dict]:
         by, ratios = {r.step: r for r in self.rows}, self.ratios()
 
@@ -367,7 +394,7 @@ class Bench:
         self.rows.sort(key=lambda r: ORDER.index(r.step) if r.step in ORDER else len(ORDER))
         mix = ", ".join(f"{k} {v['files']}" for k, v in gen.by_modality.items())
         head = (f"dossierkit benchmark — {m['date']} — {m['cpu']}, {m['cores']} cores, {m['ram_gb']} GB RAM, "
-                f"Python {m['python']}\n"
+                f"Python {m['python']}, dossierkit {m['dossierkit_commit']}\n"
                 f"dossier: {gen.files} DICOM files in {gen.series} series "
                 f"({mix}), "
                 f"{gen.dicom_bytes / 1e9:.2f} GB + {len(gen.docs)} PDFs; generated in {gen.seconds:.1f} s; "
@@ -378,13 +405,44 @@ class Bench:
         print("\ntargets:")
         for t in targets:
             print(f"  {t['verdict']:>6}  {t['target']}" + (f"  (measured {t['value']})" if t["value"] else ""))
+        durable = self.durable_ratio()
+        if durable:
+            print(f"  (info) pack (password) vs 7zz a + sync of its archive: {durable:.2f}×")
         if self.failures:
             print("\nharness failures:\n  " + "\n  ".join(self.failures))
         return {"machine": m, "dossier": {k: v for k, v in gen.to_dict().items() if k not in ("patient", "docs")},
                 "documents": self.ws_status.get("documents"), "rows": [r.to_dict() for r in self.rows],
-                "ratios_vs_7zip": {k: round(v, 3) if v else None for k, v in ratios.items()}, "targets": targets,
+                "ratios_vs_7zip": {k: round(v, 3) if v else None for k, v in ratios.items()},
+                "ratio_pack_vs_7zip_durable": round(self.durable_ratio(), 3) if self.durable_ratio() else None,
+                "targets": targets,
                 "failures": self.failures, "total_seconds": round(time.perf_counter() - started, 1),
                 "args": {"size": self.args.size, "files": self.args.files, "seed": self.args.seed}}
+
+
+def _passphrase() -> str:
+    """What a patient gets: dossierkit's own generated passphrase (≥ 80 bits)."""
+    try:
+        from dossierkit.package.passphrase import generate_passphrase
+
+        return str(generate_passphrase())
+    except ImportError:
+        return secrets.token_hex(24)
+
+
+def remove_bench_folder(folder: Path) -> None:
+    """Delete a folder this benchmark made; the marker goes last, so an
+    interrupted deletion can be resumed by the next run."""
+    if not (folder / MARKER).exists():
+        return
+    for child in folder.iterdir():
+        if child.name == MARKER:
+            continue
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+    (folder / MARKER).unlink()
+    folder.rmdir()
 
 
 def _summary(obj) -> dict:
@@ -449,8 +507,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.profile:
             results["profiles"] = bench.run_profiles(args.profile.resolve())
     finally:
-        if not args.keep and bench.out.exists() and (bench.out / MARKER).exists():
-            shutil.rmtree(bench.out, ignore_errors=True)
+        if not args.keep:
+            remove_bench_folder(bench.out)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
