@@ -200,19 +200,21 @@ def _walk(folder: Path) -> list[tuple[Path, int]]:
 
 def _plan_folder(plan: SourcePlan, folder: Path) -> None:
     files = _walk(folder)
-    seen: set[Path] = set()
+    # Keys are normalised paths, not resolve()d ones (a syscall per component and file): the DICOMDIR
+    # resolver returns the real names under the same absolute root as the walk.
+    seen: set[str] = set()
     # DICOMDIRs first (the root one first): their references come in record order, as a PACS station reads them.
     for path, _size in sorted((f for f in files if is_dicomdir_name(f[0].name)), key=lambda f: len(f[0].parts)):
         plan.skipped["DICOMDIR"] = plan.skipped.get("DICOMDIR", 0) + 1
         for cand in _dicomdir_candidates(plan, path) or []:
-            key = cand.path.resolve()
+            key = os.path.normpath(cand.path)
             if key not in seen:
                 seen.add(key)
                 plan.candidates.append(cand)
     for path, size in files:
         if is_dicomdir_name(path.name):
             continue
-        key = path.resolve()
+        key = os.path.normpath(path)
         if key not in seen:
             seen.add(key)
             plan.candidates.append(Candidate(display=str(path), size=size, path=path))
