@@ -140,10 +140,10 @@ def looks_like_dicom(head: bytes) -> str | None:
     without preamble/meta that starts with a plausible element, else None."""
     if len(head) >= 132 and head[128:132] == b"DICM":
         return "part10"
-    return "raw" if _raw_encoding(head) is not None else None
+    return "raw" if raw_encoding(head) is not None else None
 
 
-def _raw_encoding(head: bytes) -> tuple[bool, bool] | None:
+def raw_encoding(head: bytes) -> tuple[bool, bool] | None:
     """(little_endian, implicit_vr) of a data set starting at byte 0, or None.
 
     Real files without meta header start with group 0008 (or a bare group
@@ -444,7 +444,7 @@ def parse_header(head: bytes, fh: IO[bytes] | None, size: int) -> DicomHeader:
             raise CorruptDicomError(f"deflated data set cannot be inflated ({exc})") from None
         src = _Source(inflated, None, len(inflated))
         data_start = 0
-    encoding = _raw_encoding(src.read(data_start, 8))
+    encoding = raw_encoding(src.read(data_start, 8))
     if encoding is None:
         if data_start >= src.size:
             raise CorruptDicomError("DICOM file has no data set after its meta information", kind="corrupt")

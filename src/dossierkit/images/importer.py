@@ -3,9 +3,12 @@
 One pass per file: its first 64 KiB are read and the header parsed and
 validated (:mod:`.dicomfile`), then the rest is streamed into the copy while
 SHA-256 is computed. Copies are atomic (temp + rename) but not fsynced one by
-one: the file system is synced once per checkpoint and at the end, before the
-index that names the copies is written (itself atomically). A small thread
-pool overlaps I/O and hashing (which release the GIL) with header parsing.
+one: the kernel is asked to start writing each copy at once, and the file
+system is synced once per checkpoint and at the end, before the index that
+names the copies is written (itself atomically). A small thread pool overlaps
+I/O and hashing (which release the GIL) with header parsing; decisions that
+depend on order (copy names, which of two same-UID files is kept) are taken
+in the calling thread, in source order.
 
 Index layout (``index/images.json``) and exit codes: docs/images.md.
 """
@@ -33,7 +36,7 @@ from ..model import ImageInstance
 from ..progress import NULL_PROGRESS, Progress
 from ..workspace import IMAGES_DIR, Workspace, utc_now
 from .dicomfile import (HEAD_SIZE, CorruptDicomError, DicomHeader, DirectoryFileError, NotDicomError,
-                        _raw_encoding, looks_like_dicom, parse_header)
+                        raw_encoding, looks_like_dicom, parse_header)
 from .sources import Candidate, SourcePlan, plan_source
 from .summary import summarize
 
@@ -75,7 +78,7 @@ def _not_dicom_reason(head: bytes) -> str:
     if not head:
         return "empty file with a DICOM file name"
     for skip in range(1, 17):
-        if looks_like_dicom(head[skip:]) == "part10" or _raw_encoding(head[skip:]) is not None:
+        if looks_like_dicom(head[skip:]) == "part10" or raw_encoding(head[skip:]) is not None:
             return f"not readable as DICOM: {skip} stray byte(s) before the DICOM data"
     return "has a DICOM file name but no DICOM preamble or data element"
 
