@@ -240,9 +240,24 @@ class _Walk:
         limit = size if end is None else end
         head, hlen = self.src.head, self.src.hlen
         fast_vr = self.tag_vr_len.unpack_from
+        fast_implicit = self.tag_len.unpack_from
         u32 = self.u32.unpack_from
         while pos < limit:
-            if not implicit and until_group is None and pos + 12 <= hlen:
+            if implicit and until_group is None and pos + 8 <= hlen:
+                g, el, length = fast_implicit(head, pos)
+                tag = (g << 16) | el
+                if length != _UNDEFINED and g != 0xFFFE and tag not in _PIXEL_TAGS:
+                    vpos = pos + 8
+                    if vpos + length > limit:
+                        raise self._fail(pos, "truncated")
+                    if wanted is not None:
+                        name = wanted.get(tag)
+                        if name is not None:
+                            self.values[name] = head[vpos:vpos + length]
+                            self.vrs[name] = None
+                    pos = vpos + length
+                    continue
+            elif not implicit and until_group is None and pos + 12 <= hlen:
                 # Fast path for the common case (explicit VR, header in memory): ~3x faster than header().
                 g, el, vr, length = fast_vr(head, pos)
                 if vr in _SHORT_VRS and g != 0xFFFE:
