@@ -6,7 +6,9 @@ and the DICOMDIR (size-capped):
 
 1. container — decryption, every entry's MAC (HMAC-SHA1 for WinZip AES,
    CRC-32 inside age whose chunks are AEAD), local headers vs central
-   directory, no foreign bytes (zipaes, strict mode);
+   directory, no foreign bytes (zipaes, strict mode); every entry STORED,
+   as pack writes them (a deflated one could inflate ~1000× its size:
+   verify's time and unpack's output stay bounded by the package's size);
 2. the first three entries must be DOSSIER/MANIFEST.JSON, SHA256SUMS,
    MANIFEST.SIG: the signature is checked (optionally against an expected
    signer), then SHA256SUMS must list exactly the manifest's files with the
@@ -42,6 +44,7 @@ from .dicomdir import MAX_DICOMDIR_BYTES, read_dicomdir
 from .manifest import MAX_MANIFEST_BYTES, ManifestView, completeness_problems, parse_manifest
 from .seal import MAX_SEAL_BYTES, check_seal
 from .sums import MAX_SUMS_BYTES, parse_sums
+from .zipformat import METHOD_STORED
 
 CHECKS = ("container", "signature", "manifest", "sums", "files", "dicomdir", "completeness")
 _SEAL_CAPS = {L.MANIFEST: MAX_MANIFEST_BYTES, L.SUMS: MAX_SUMS_BYTES, L.SIGNATURE: MAX_SEAL_BYTES}
@@ -336,6 +339,9 @@ def verify_package(package: str | os.PathLike, *, password: str | bytes | None =
                 index = 0
                 for entry in entries:
                     state.current = entry.name
+                    if entry.method != METHOD_STORED:
+                        raise IntegrityError(f"entry {entry.name!r} is compressed, which dossierkit never does "
+                                             "(refused unread: it could be a zip bomb)")
                     if index < len(L.SEAL_FILES):
                         state.take_seal_entry(index, entry)
                     else:
