@@ -132,6 +132,35 @@ def sums_of(items) -> dict[str, str]:
     return parse_sums(dict(items)[L.SUMS])
 
 
+def rename_entry(zip_bytes: bytes, old: str, new: str) -> bytes:
+    """Rename one entry in its local header and central record only (same
+    length: every offset stays valid). Contents that quote the name (README,
+    SHA256SUMS) are left alone."""
+    o, n = old.encode(), new.encode()
+    assert len(o) == len(n)
+    out = bytearray(zip_bytes)
+    hits = 0
+    for i in _find_all(zip_bytes, o):
+        if zip_bytes[i - 30:i - 26] == zf.SIG_LOCAL or zip_bytes[i - 46:i - 42] == zf.SIG_CENTRAL:
+            out[i:i + len(o)] = n
+            hits += 1
+    assert hits == 2, (old, hits)
+    return bytes(out)
+
+
+def central_directory_offset(zip_bytes: bytes) -> int:
+    """Where the central directory starts (small archives: no Zip64)."""
+    eocd = zip_bytes.rindex(zf.SIG_EOCD)
+    return int.from_bytes(zip_bytes[eocd + 16:eocd + 20], "little")
+
+
+def _find_all(blob: bytes, needle: bytes):
+    i = blob.find(needle)
+    while i >= 0:
+        yield i
+        i = blob.find(needle, i + 1)
+
+
 def replace_all(blob: bytes, old: bytes, new: bytes, count: int | None = None) -> bytes:
     """Same-length byte replacement (keeps every offset valid)."""
     assert len(old) == len(new)

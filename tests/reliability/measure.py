@@ -1,0 +1,51 @@
+"""Run ``dossierkit`` commands in-process on a list of packages and report
+each one's exit code, error lines and time, then the process's peak RSS.
+
+Used in a subprocess by the hostile-package tests so that the peak memory
+measured is that of these commands alone::
+
+    python -m tests.reliability.measure OPTIONS_JSON PACKAGE...
+
+OPTIONS_JSON: {"command": "unpack"|"verify", "args": [...extra CLI args]}.
+For ``unpack`` each package is extracted to ``<package>.dest``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import resource
+import sys
+import time
+
+
+def run(argv: list[str]) -> tuple[int, str, str]:
+    from dossierkit.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(argv)
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+    return code, out.getvalue(), err.getvalue()
+
+
+def main() -> None:
+    opts = json.loads(sys.argv[1])
+    results = {}
+    for pkg in sys.argv[2:]:
+        argv = [opts["command"], pkg]
+        if opts["command"] == "unpack":
+            argv.append(pkg + ".dest")
+        t0 = time.perf_counter()
+        code, _out, err = run(argv + list(opts.get("args", [])))
+        results[pkg] = {"exit": code, "stderr": err, "seconds": time.perf_counter() - t0}
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    sys.stdout.write(json.dumps({"results": results, "peak_rss_mb": peak_mb}))
+
+
+if __name__ == "__main__":
+    main()
