@@ -118,6 +118,14 @@ def test_cli_receipt_then_ack_then_verify_both(packed, tmp_path, cli):
                "--package", res.package, "--journal", tmp_path / "journal.jsonl", "--json", env=env)
     assert both.returncode == 0, both.stderr
     assert [d["type"] for d in json.loads(both.stdout)["documents"]] == ["dossierkit-receipt", "dossierkit-ack"]
+    altered = tmp_path / "altered.zip"
+    data = bytearray(res.package.read_bytes())
+    data[len(data) // 3] ^= 1
+    altered.write_bytes(bytes(data))
+    bad = cli("ack", altered, "-o", tmp_path / "out" / "ack-altered.json", "--password-env", "DK_PW",
+              "--signing-key", keys.signing_key, "--json", env=env)
+    assert bad.returncode == 3 and json.loads(bad.stdout)["id"].startswith("AK-")
+    assert json.loads((tmp_path / "out" / "ack-altered.json").read_text())["verification"]["result"] == "altered"
 
 
 def test_cli_pack_with_receipt_journals_pack_then_receipt(tmp_path, cli):
