@@ -233,7 +233,7 @@ def journal_verify(
         ui.emit_json(report.to_dict() | {"ok": ok})
     else:
         if report.ok:
-            ui.out.print(f"journal intact: {report.entries} entries, head {report.head.seq} "
+            ui.out.print(f"journal hash chain intact: {report.entries} entries, head {report.head.seq} "
                          f"{report.head.hash}", markup=False)
         else:
             ui.error_line(f"journal broken: {report.problem}")
