@@ -19,6 +19,19 @@ REPO = Path(__file__).resolve().parents[1]
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_dossierkit_home(tmp_path_factory):
+    """Commands without a workspace journal to $DOSSIERKIT_HOME/journal.jsonl
+    and read default keys there: keep tests off the real home (a test's own
+    env= still wins in run_cli)."""
+    if "DOSSIERKIT_HOME" not in os.environ:
+        os.environ["DOSSIERKIT_HOME"] = str(tmp_path_factory.mktemp("dossierkit-home"))
+        yield
+        os.environ.pop("DOSSIERKIT_HOME", None)
+    else:
+        yield
+
+
 def need_tool(name: str) -> str:
     """Return the path of an external tool, or skip (fail on CI) when absent."""
     path = shutil.which(name)
