@@ -36,7 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from ..errors import DecryptionError, DossierkitError, InputError, IntegrityError
+from ..errors import DecryptionError, DossierkitError, InputError, IntegrityError, OutputError
+from ..fsutil import _output_error
 from ..progress import NULL_PROGRESS, Progress
 from . import container as C
 from . import layout as L
@@ -132,6 +133,32 @@ class _HashingReader:
         when the pass stopped early)."""
         while self.read(1024 * 1024):
             pass
+
+
+class _Extracted:
+    """A file being extracted: a full disk or a read-only folder is the
+    output's fault (OutputError, exit 5), not a damaged package."""
+
+    def __init__(self, fh: IO[bytes], folder: Path):
+        self._fh, self._folder = fh, folder
+
+    def write(self, data) -> None:
+        try:
+            self._fh.write(data)
+        except OSError as exc:
+            raise _output_error(exc, self._folder) from exc
+
+    def close(self) -> None:
+        try:
+            self._fh.close()
+        except OSError as exc:
+            raise _output_error(exc, self._folder) from exc
+
+    def __enter__(self) -> _Extracted:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
 
 class _Pass:
@@ -246,9 +273,12 @@ class _Pass:
         # relative, upper-case components, no "..". O_EXCL|O_NOFOLLOW: never
         # follow or reuse anything already in the (fresh, private) folder.
         target = self.extract_to.joinpath(*name.split("/"))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
-        return os.fdopen(fd, "wb")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        except OSError as exc:
+            raise _output_error(exc, self.extract_to) from exc
+        return _Extracted(os.fdopen(fd, "wb"), self.extract_to)
 
     def write(self, name: str, data: bytes) -> None:
         out = self.open_output(name)
@@ -352,7 +382,7 @@ def verify_package(package: str | os.PathLike, *, password: str | bytes | None =
                     raise IntegrityError("package layout: the DOSSIER files are missing (not a dossierkit package)")
             report.checked.add("container")
             state.finish()
-        except DecryptionError:
+        except (DecryptionError, OutputError):
             raise
         except DossierkitError as exc:
             report.fail("container", exc.line(), state.current)
