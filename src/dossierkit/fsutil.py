@@ -16,7 +16,7 @@ import json
 import os
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -41,7 +41,8 @@ def temp_path_for(target: Path) -> Path:
 
 @contextlib.contextmanager
 def atomic_writer(target: str | os.PathLike, mode: str = "wb", *, perms: int | None = None,
-                  overwrite: bool = True, durable: bool = True) -> Iterator[IO[Any]]:
+                  overwrite: bool = True, durable: bool = True,
+                  before_rename: Callable[[Path], None] | None = None) -> Iterator[IO[Any]]:
     """Yield a file object; on success it is fsynced and renamed onto *target*.
 
     On any exception the temporary file is removed and nothing appears at
@@ -49,6 +50,9 @@ def atomic_writer(target: str | os.PathLike, mode: str = "wb", *, perms: int | N
     private keys). ``overwrite=False`` refuses an existing target.
     ``durable=False`` skips the per-file fsyncs (the rename stays atomic): for
     batches of many files that call :func:`sync_filesystem` once at the end.
+    ``before_rename(temp_path)`` runs on the closed, synced file just before
+    the rename (a read-back check): if it raises, nothing appears at *target*
+    — even if the process is killed while it runs.
     """
     target = Path(target)
     if not overwrite and target.exists():
@@ -70,6 +74,8 @@ def atomic_writer(target: str | os.PathLike, mode: str = "wb", *, perms: int | N
             fh.flush()
             if durable:
                 os.fsync(fh.fileno())
+        if before_rename is not None:
+            before_rename(tmp)
         os.replace(tmp, target)
         if durable:
             _fsync_dir(target.parent)

@@ -8,9 +8,10 @@ Order of work (docs/package-format.md):
 2. plan the root in memory (:mod:`.root`) — manifest, sums and signature
    are sealed before any byte is written, from the workspace indexes;
 3. stream the entries into a temporary file in the target folder
-   (``.dk-tmp-*``), re-hashing every workspace file on the way; fsync; rename;
-4. read the package back from disk and verify it completely (decrypt,
-   every hash, signature, DICOMDIR). A failure removes the output.
+   (``.dk-tmp-*``), re-hashing every workspace file on the way; fsync;
+4. read the temporary file back and verify it completely (decrypt, every
+   hash, signature, DICOMDIR), then rename it onto the target: a failure —
+   or a kill at any point — leaves nothing at the target path.
 
 Nothing is held in memory but the generated files (manifest, DICOMDIR,
 INDEX.HTM: kilobytes to a few MiB) and 1 MiB buffers.
@@ -122,25 +123,27 @@ def pack(workspace: Workspace | str | os.PathLike, out: str | os.PathLike, *, si
     report, completeness = _completeness(ws, allow_incomplete=allow_incomplete, reason=reason, profile=profile)
     root = build_root(ws, signing_key=signing_key, completeness=completeness, container=spec.kind)
 
+    from .verify import VerifyReport, verify_package
+
+    readback: list[VerifyReport] = []
+
+    def read_back(tmp: Path) -> None:
+        # The temporary file is verified *before* the rename: whatever is at
+        # *out* has been read back, even if the process is killed meanwhile.
+        check = verify_package(tmp, password=password, identities=spec.readback_identities,
+                               expect_signer=root.signer_fingerprint, progress=progress)
+        if not check.ok:
+            first = check.failures[0]
+            raise IntegrityError(f"the package written fails its read-back verification ({first.check}: "
+                                 f"{first.message})", path=out, hint="the disk may be faulty; nothing was kept")
+        readback.append(check)
+
     progress.start("packing", total=root.total_bytes, unit="B")
-    with atomic_writer(out, overwrite=force) as fh:
+    with atomic_writer(out, overwrite=force, before_rename=read_back) as fh:
         with C.zip_writer(fh, spec) as writer:
             _write_entries(root, writer, progress)
-    progress.finish()
-
-    from .verify import verify_package
-
-    try:
-        check = verify_package(out, password=password, identities=spec.readback_identities,
-                               expect_signer=root.signer_fingerprint, progress=progress)
-    except BaseException:
-        out.unlink(missing_ok=True)
-        raise
-    if not check.ok:
-        out.unlink(missing_ok=True)
-        first = check.failures[0]
-        raise IntegrityError(f"the package written fails its read-back verification ({first.check}: "
-                             f"{first.message})", path=out, hint="the disk may be faulty; nothing was kept")
+        progress.finish()
+    check = readback[0]
     readme = write_beside_readme(out) if write_readme else None
     waived = sorted({w["code"] for w in completeness["waived"]})
     counts = {k: int(v) for k, v in root.manifest["totals"].items()}
