@@ -210,7 +210,8 @@ class _Importer:
             return _Outcome(cand, plan, "problem", problem=("unreadable", f"cannot read ({exc.strerror or exc})"))
         with fh:
             try:
-                size = os.fstat(fh.fileno()).st_size
+                before = os.fstat(fh.fileno())
+                size = before.st_size
                 head = fh.read(HEAD_SIZE)
                 hdr = self._examine(plan, cand, head, fh, size)
             except OSError as exc:
@@ -220,9 +221,15 @@ class _Importer:
             fh.seek(0)
             if hdr.sop_instance_uid in self.known_uids:
                 sha, n = hash_stream(fh)
+                if _changed(fh, before, n):
+                    return _Outcome(cand, plan, "problem", problem=("unreadable", CHANGED_WHILE_READ))
                 return _Outcome(cand, plan, "dicom", header=hdr, sha256=sha, size=n)
             staging = self.staging_path()
             sha, n = copy_stream_with_hash(fh, staging, durable=False)
+            if _changed(fh, before, n):
+                with contextlib.suppress(OSError):
+                    staging.unlink()
+                return _Outcome(cand, plan, "problem", problem=("unreadable", CHANGED_WHILE_READ))
         _start_writeback(staging)
         return _Outcome(cand, plan, "dicom", header=hdr, staging=staging, sha256=sha, size=n)
 
@@ -254,6 +261,16 @@ class _Importer:
             if not keep:
                 with contextlib.suppress(OSError):
                     staging.unlink()
+
+
+CHANGED_WHILE_READ = "the file changed while it was being copied (size or modification time)"
+
+
+def _changed(fh, before: os.stat_result, copied: int) -> bool:
+    """True when the source was written to while we read it: the header we
+    parsed and the bytes we copied may then belong to different versions."""
+    after = os.fstat(fh.fileno())
+    return copied != before.st_size or (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns)
 
 
 def _start_writeback(path: Path) -> None:
