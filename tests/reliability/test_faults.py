@@ -1,0 +1,254 @@
+"""Faults: SIGKILL at random points of ``pack`` and ``unpack``, a full disk,
+a read-only destination, a source file changing while it is imported.
+
+What must hold (docs/reliability.md): no file at the target path after an
+interrupted or failed run, leftovers only under the ``.dk-tmp-*`` prefix,
+one clear error line with exit 5 (OUTPUT) for disk problems.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+from dossierkit.errors import OutputError
+from dossierkit.fsutil import TEMP_PREFIX
+from dossierkit.package.pack import pack
+from dossierkit.package.unpack import unpack_package
+from dossierkit.package.verify import verify_package
+from dossierkit.workspace import Workspace
+from tests.conftest import REPO, run_cli
+from tests.reliability.common import PASSWORD, SIGNING_KEY
+
+BIG_MB = 60  # one multi-frame image: pack takes ~1-2 s here
+KILLS = 3
+
+
+def add_big_image(ws: Workspace, megabytes: int) -> None:
+    """A multi-frame CT image of the dossier's patient, *megabytes* of pixels."""
+    from pydicom import dcmread
+    from pydicom.data import get_testdata_file
+    from pydicom.uid import generate_uid
+
+    from tests.pkg_fixtures import _instance
+
+    index = ws.images_index()
+    ds = dcmread(get_testdata_file("CT_small.dcm"))
+    ds.SpecificCharacterSet = "ISO_IR 100"
+    ds.PatientName, ds.PatientID, ds.PatientBirthDate = "LEFÈVRE^Hélène^Marie", "CHU-00482913", "19580314"
+    ds.StudyInstanceUID = index["instances"][0]["study_instance_uid"]
+    ds.SeriesInstanceUID, ds.SOPInstanceUID = generate_uid(), generate_uid()
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    frames = megabytes * 2  # 512 x 512 x 16 bits = 0.5 MiB per frame
+    ds.Rows = ds.Columns = 512
+    ds.NumberOfFrames = frames
+    ds.PixelData = bytes(512 * 512 * 2 * frames)
+    rel = "images/BIG00001.dcm"
+    ds.save_as(ws.path(rel), enforce_file_format=True)
+    index["instances"].append(_instance(ds, ws.path(rel), rel).to_dict())
+    ws.save_images_index(index)
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory) -> dict:
+    from tests.pkg_fixtures import full_workspace
+
+    d = tmp_path_factory.mktemp("big")
+    ws = full_workspace(d / "ws", ct=2, mr=1)
+    add_big_image(ws, BIG_MB)
+    key = d / "signing-key.pem"
+    key.write_bytes(SIGNING_KEY.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                              serialization.NoEncryption()))
+    key.chmod(0o600)
+    pw = d / "password.txt"
+    pw.write_text(PASSWORD + "\n")
+    return {"ws": d / "ws", "key": key, "pw": pw, "dir": d}
+
+
+def _pack_argv(big: dict, out: Path) -> list[str]:
+    return ["pack", str(big["ws"]), "-o", str(out), "--password-file", str(big["pw"]), "--signing-key",
+            str(big["key"]), "--json", "--no-readme"]
+
+
+def _leftovers(folder: Path, keep: set[str]) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name not in keep)
+
+
+def _kill_at_random_points(argv: list[str], full_seconds: float, rng: random.Random) -> list[tuple[float, int]]:
+    """Run *argv* KILLS times, SIGKILLing each after a random delay within
+    the time a full run took; returns (delay, returncode) pairs."""
+    out = []
+    for _ in range(KILLS):
+        delay = rng.uniform(0.15, 0.95) * full_seconds
+        proc = subprocess.Popen([sys.executable, "-m", "dossierkit", *argv], cwd=REPO, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        out.append((round(delay, 2), proc.wait()))
+    return out
+
+
+def test_sigkill_during_pack_leaves_no_package(big):
+    out_dir = big["dir"] / "packs"
+    out_dir.mkdir()
+    t0 = time.perf_counter()
+    r = run_cli(*_pack_argv(big, out_dir / "full.zip"))
+    full = time.perf_counter() - t0
+    assert r.returncode == 0, r.stderr
+    seed = random.randrange(1 << 30)
+    runs = _kill_at_random_points(_pack_argv(big, out_dir / "killed.zip"), full, random.Random(seed))
+    killed = [rc for _d, rc in runs if rc == -signal.SIGKILL]
+    assert len(killed) >= KILLS - 1, (seed, runs, full)  # the dossier is big enough to be caught mid-run
+    if len(killed) == KILLS:
+        assert not (out_dir / "killed.zip").exists(), (seed, runs)
+    else:  # a run finished before its kill: what it left must be a whole, verified package
+        assert verify_package(out_dir / "killed.zip", password=PASSWORD).ok
+    left = _leftovers(out_dir, {"full.zip", "killed.zip"})
+    assert all(n.startswith(TEMP_PREFIX) for n in left), (seed, left)
+
+
+def test_sigkill_during_unpack_leaves_no_tree(big):
+    pkg = big["dir"] / "for-unpack.zip"
+    if not pkg.exists():
+        pack(big["ws"], pkg, signing_key=SIGNING_KEY, password=PASSWORD, write_readme=False)
+    dest_dir = big["dir"] / "unpacked"
+    dest_dir.mkdir()
+    argv = ["unpack", str(pkg), str(dest_dir / "full"), "--password-file", str(big["pw"]), "--json"]
+    t0 = time.perf_counter()
+    r = run_cli(*argv)
+    full = time.perf_counter() - t0
+    assert r.returncode == 0, r.stderr
+    seed = random.randrange(1 << 30)
+    argv[2] = str(dest_dir / "killed")
+    runs = _kill_at_random_points(argv, full, random.Random(seed))
+    killed = [rc for _d, rc in runs if rc == -signal.SIGKILL]
+    assert len(killed) >= KILLS - 1, (seed, runs, full)
+    assert len(killed) < KILLS or not (dest_dir / "killed").exists(), (seed, runs)
+    left = _leftovers(dest_dir, {"full", "killed"})
+    assert all(n.startswith(TEMP_PREFIX) for n in left), (seed, left)
+    for n in left:  # decrypted files of a killed run: private to the user
+        assert (dest_dir / n).stat().st_mode & 0o077 == 0, n
+
+
+# ------------------------------------------------------------ disk problems
+
+@contextlib.contextmanager
+def mounted_tmpfs(where: Path, options: str):
+    """A tmpfs of the test's own (root only); skip where mounts are forbidden."""
+    where.mkdir(parents=True, exist_ok=True)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"this machine forbids mounting a tmpfs ({r.stderr.strip() or r.returncode})")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def _one_error_line(r) -> str:
+    lines = [x for x in r.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and lines[0].startswith("dossierkit: error:"), r.stderr
+    return lines[0]
+
+
+def test_disk_full_during_pack(big, tmp_path):
+    with mounted_tmpfs(tmp_path / "small", "size=2m") as mnt:
+        r = run_cli(*_pack_argv(big, mnt / "dossier.zip"))
+        assert r.returncode == 5, (r.returncode, r.stderr)
+        assert "no space left" in _one_error_line(r)
+        assert list(mnt.iterdir()) == []
+
+
+def test_disk_full_during_unpack(password_package, tmp_path):
+    with mounted_tmpfs(tmp_path / "small", "size=64k") as mnt:
+        with pytest.raises(OutputError, match="no space left"):
+            unpack_package(password_package.path, mnt / "dest", **password_package.secrets)
+        assert list(mnt.iterdir()) == []
+
+
+def test_read_only_destination(password_package, rel_workspace, tmp_path):
+    with mounted_tmpfs(tmp_path / "ro", "size=1m,ro") as mnt:
+        with pytest.raises(OutputError, match="read-only"):
+            pack(rel_workspace, mnt / "dossier.zip", signing_key=SIGNING_KEY, password=PASSWORD)
+        with pytest.raises(OutputError):
+            unpack_package(password_package.path, mnt / "dest", **password_package.secrets)
+        assert list(mnt.iterdir()) == []
+        pw = tmp_path / "pw"
+        pw.write_text(PASSWORD)
+        r = run_cli("unpack", password_package.path, mnt / "dest", "--password-file", pw)
+        assert r.returncode == 5 and "read-only" in _one_error_line(r).lower()
+
+
+# ------------------------------------------- source changing during import
+
+@pytest.mark.parametrize("change", ["grows", "rewritten, same size"])
+def test_source_file_changing_while_imported(tmp_path, monkeypatch, change):
+    from pydicom import dcmread
+    from pydicom.data import get_testdata_file
+    from pydicom.uid import generate_uid
+
+    from dossierkit.images import importer
+    from tests.pkg_fixtures import new_workspace
+
+    ws = new_workspace(tmp_path / "ws")
+    src = tmp_path / "cd"
+    src.mkdir()
+    base = dcmread(get_testdata_file("CT_small.dcm"))
+    for i in range(3):
+        ds = copy.deepcopy(base)
+        ds.SOPInstanceUID = generate_uid()
+        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        ds.save_as(src / f"IM{i}.dcm", enforce_file_format=True)
+    victim = src / "IM1.dcm"
+    real_copy = importer.copy_stream_with_hash
+
+    def copy_while_changing(fh, dst, **kw):
+        if Path(getattr(fh, "name", "")) == victim:
+            st = victim.stat()
+            with open(victim, "r+b") as w:
+                if change == "grows":
+                    w.seek(0, 2)
+                    w.write(b"\0" * 4096)
+                else:
+                    w.seek(st.st_size - 1)
+                    w.write(b"\x7f")
+            import os
+
+            os.utime(victim, ns=(st.st_atime_ns, st.st_mtime_ns + 2_000_000_000))
+        return real_copy(fh, dst, **kw)
+
+    monkeypatch.setattr(importer, "copy_stream_with_hash", copy_while_changing)
+    report = importer.import_images(ws, [src])
+    assert report.imported == 2, report.to_dict()
+    probs = [p for p in report.problems if p["file"].endswith("IM1.dcm")]
+    assert probs and "changed while" in probs[0]["reason"], report.problems
+    assert report.exit_code == 1
+    assert len(Workspace(ws.root).images()) == 2
+    assert not [p for p in ws.images_dir.iterdir() if p.name.startswith(TEMP_PREFIX)]
+
+
+def test_sigkill_during_the_readback_leaves_no_package(rel_workspace, tmp_path):
+    """The precise point a random kill may miss: the package is complete but
+    not yet read back. Nothing may be at the target path then either."""
+    out = tmp_path / "out" / "dossier.zip"
+    script = (
+        "import os, signal\n"
+        "from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey\n"
+        "from dossierkit.package import verify\n"
+        "verify.verify_package = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)\n"
+        "from dossierkit.package.pack import pack\n"
+        f"pack({str(rel_workspace)!r}, {str(out)!r}, signing_key=Ed25519PrivateKey.generate(), "
+        f"password={PASSWORD!r})\n")
+    r = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert r.returncode == -signal.SIGKILL, r.stderr
+    assert not out.exists()
+    assert all(p.name.startswith(TEMP_PREFIX) for p in out.parent.iterdir())
