@@ -27,6 +27,7 @@ from typing import IO, Any
 from ..errors import InputError
 
 HEAD_SIZE = 64 * 1024  # covers the header of almost every real image; larger ones are read on demand
+MAX_INFLATED = 32 * 1024 * 1024  # a deflated data set held in memory (per import worker)
 DIRECTORY_SOP_CLASS = "1.2.840.10008.1.3.10"  # Media Storage Directory Storage (a DICOMDIR)
 IMPLICIT_LE = "1.2.840.10008.1.2"
 EXPLICIT_LE = "1.2.840.10008.1.2.1"
@@ -424,6 +425,30 @@ def _is_image_class(sop_class_uid: str) -> bool:
     return bool(entry) and entry[0].endswith("Image Storage") and "Raw" not in entry[0]
 
 
+def _inflate_dataset(src: _Source, start: int, size: int) -> bytes:
+    """The inflated data set of a Deflated Explicit VR LE file, read and
+    inflated piecewise and capped: deflate reaches ~1000:1, so a 1 MiB file
+    could otherwise claim a GiB of memory and a long walk. Real deflated
+    objects (SR, small images) are far below the cap."""
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    parts: list[bytes] = []
+    total, pos = 0, start
+    try:
+        while pos < size and not inflater.eof:
+            data = src.read(pos, min(1 << 20, size - pos))
+            if not data:
+                break
+            pos += len(data)
+            parts.append(inflater.decompress(data, MAX_INFLATED + 1 - total))
+            total += len(parts[-1])
+            if total > MAX_INFLATED:
+                raise CorruptDicomError(f"deflated data set inflates beyond {MAX_INFLATED >> 20} MiB: not indexed "
+                                        "(ask for an uncompressed copy)", kind="invalid")
+    except zlib.error as exc:
+        raise CorruptDicomError(f"deflated data set cannot be inflated ({exc})") from None
+    return b"".join(parts)
+
+
 def parse_header(head: bytes, fh: IO[bytes] | None, size: int) -> DicomHeader:
     """Parse and validate a DICOM file from its first bytes *head* (and *fh*,
     a seekable handle on the whole file of *size* bytes, for what lies beyond).
@@ -452,11 +477,7 @@ def parse_header(head: bytes, fh: IO[bytes] | None, size: int) -> DicomHeader:
         ts = None
         data_start = 0
     if ts in DEFLATED_DATASET:
-        try:
-            rest = src.read(data_start, size - data_start)
-            inflated = zlib.decompressobj(-zlib.MAX_WBITS).decompress(rest)
-        except zlib.error as exc:
-            raise CorruptDicomError(f"deflated data set cannot be inflated ({exc})") from None
+        inflated = _inflate_dataset(src, data_start, size)
         src = _Source(inflated, None, len(inflated))
         data_start = 0
     encoding = raw_encoding(src.read(data_start, 8))
