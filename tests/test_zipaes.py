@@ -166,20 +166,27 @@ def test_wrong_password(files):
         read_all(data, password=None)
 
 
-def test_verifier_collision_is_still_caught_by_the_mac(tmp_path):
+FIXED_SALT = bytes(range(16))
+COLLIDING_PASSWORD = b"guess146635"  # found offline: same 2-byte verifier as PW for FIXED_SALT
+
+
+def test_verifier_collision_is_still_caught_by_the_mac(tmp_path, monkeypatch):
     """1 wrong password in 65 536 passes the 2-byte check: the HMAC decides."""
+    from types import SimpleNamespace
+
+    from dossierkit.package import winzip_aes
+    from dossierkit.package.winzip_aes import KEY_CACHE, derive_keys
+
+    assert derive_keys(COLLIDING_PASSWORD, FIXED_SALT)[2] == derive_keys(PW, FIXED_SALT)[2]
+    monkeypatch.setattr(winzip_aes, "secrets", SimpleNamespace(token_bytes=lambda n: FIXED_SALT[:n]))
     p = tmp_path / "f"
     p.write_bytes(b"x" * 100)
     data, _ = write_package({"A/B": p}, extra_text=False)
-    salt = data[data.index(b"A/B") + 3 + 11:][:16]
-    from dossierkit.package.winzip_aes import derive_keys
-
-    pv = derive_keys(PW, salt)[2]
-    i = 0
-    while derive_keys(f"guess{i}".encode(), salt)[2] != pv:
-        i += 1
+    assert FIXED_SALT in data
+    KEY_CACHE.clear()
     with pytest.raises(DecryptionError, match="wrong password"):
-        read_all(data, password=f"guess{i}".encode())
+        read_all(data, password=COLLIDING_PASSWORD)
+    assert read_all(data)["A/B"] == b"x" * 100
 
 
 @pytest.mark.parametrize("where", ["ciphertext", "mac", "central", "end"])
@@ -345,3 +352,27 @@ def test_any_single_byte_flip_is_detected(small_package, pos, flip):
     with pytest.raises((IntegrityError, DecryptionError)):
         for entry in iter_package_entries(io.BytesIO(bytes(data)), password=b"pw"):
             entry.drain()
+
+
+def test_keys_prefetched_on_a_package_file(files, tmp_path, monkeypatch):
+    """On a seekable file the reader derives upcoming entries' keys ahead
+    (pread of their salts); none is derived inline on the data path."""
+    from dossierkit.package import winzip_aes, zipaes
+    from dossierkit.package.winzip_aes import KEY_CACHE
+
+    data, _ = write_package(files)
+    pkg = tmp_path / "pkg.zip"
+    pkg.write_bytes(data)
+    KEY_CACHE.clear()
+
+    def no_inline(*a, **k):
+        raise AssertionError("key derived inline")
+
+    monkeypatch.setattr(winzip_aes, "derive_keys", no_inline)
+    with open(pkg, "rb") as fh:
+        got = {e.name: e.drain() for e in zipaes.iter_package_entries(fh, password=PW)}
+    assert set(got) == set(files) | {"DOSSIER/MANIFEST.JSON"}
+    KEY_CACHE.clear()
+    with open(pkg, "rb") as fh, pytest.raises(DecryptionError, match="wrong password"):
+        for e in zipaes.iter_package_entries(fh, password=b"wrong"):
+            e.drain()

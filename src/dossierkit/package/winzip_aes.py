@@ -20,7 +20,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 import struct
+import threading
+from collections import OrderedDict, deque
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -51,11 +55,110 @@ def _counter_template() -> bytes:
     return _template
 
 
-def derive_keys(password: bytes, salt: bytes, key_len: int = KEY_LEN) -> tuple[bytes, bytes, bytes]:
+Keys = tuple[bytes, bytes, bytes]
+
+
+def derive_keys(password: bytes, salt: bytes, key_len: int = KEY_LEN) -> Keys:
     """(AES key, HMAC key, password verifier) for one entry. ``key_len`` 32
-    is AES-256 (what we write); 16/24 only to read other writers' entries."""
+    is AES-256 (what we write); 16/24 only to read other writers' entries.
+    ~1 ms: with thousands of entries this is the largest single cost."""
     dk = PBKDF2HMAC(hashes.SHA1(), 2 * key_len + PV_LEN, salt, KDF_ITERATIONS).derive(password)
     return dk[:key_len], dk[key_len:2 * key_len], dk[2 * key_len:]
+
+
+def derive_keys_nogil(password: bytes, salt: bytes, key_len: int = KEY_LEN) -> Keys:
+    """Same result as :func:`derive_keys`, for worker threads: hashlib's
+    PBKDF2 (~30 % slower here) releases the GIL for the whole derivation,
+    while `cryptography`'s holds it and would stall the data path."""
+    dk = hashlib.pbkdf2_hmac("sha1", password, salt, KDF_ITERATIONS, 2 * key_len + PV_LEN)
+    return dk[:key_len], dk[key_len:2 * key_len], dk[2 * key_len:]
+
+
+class KeyCache:
+    """Keys derived in this process, by (password digest, salt, key length).
+
+    pack writes then reads its output back: the read-back finds every
+    entry's keys here instead of paying PBKDF2 a second time. Bounded (LRU);
+    holds nothing the process does not already hold (the password)."""
+
+    def __init__(self, max_entries: int = 50_000):
+        self._d: OrderedDict[tuple[bytes, bytes, int], Keys] = OrderedDict()
+        self._max = max_entries
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(password: bytes, salt: bytes, key_len: int) -> tuple[bytes, bytes, int]:
+        return hashlib.sha256(password).digest(), bytes(salt), key_len
+
+    def get(self, password: bytes, salt: bytes, key_len: int = KEY_LEN) -> Keys | None:
+        k = self._key(password, salt, key_len)
+        with self._lock:
+            keys = self._d.get(k)
+            if keys is not None:
+                self._d.move_to_end(k)
+            return keys
+
+    def put(self, password: bytes, salt: bytes, keys: Keys, key_len: int = KEY_LEN) -> None:
+        k = self._key(password, salt, key_len)
+        with self._lock:
+            self._d[k] = keys
+            self._d.move_to_end(k)
+            while len(self._d) > self._max:
+                self._d.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._d.clear()
+
+
+KEY_CACHE = KeyCache()
+
+KDF_THREADS = 2
+KDF_MAX_AHEAD = 16
+
+
+def kdf_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=KDF_THREADS, thread_name_prefix="dk-kdf")
+
+
+class KeySupply:
+    """Fresh (salt, keys) pairs derived ahead on worker threads.
+
+    A salt does not depend on the entry, so keys for the next entries can be
+    derived before the caller even names them: PBKDF2 (~1 ms per entry, the
+    largest cost with thousands of small files) then runs beside the data
+    path. The depth starts at 1 and doubles per entry taken up to
+    ``KDF_MAX_AHEAD``, so a package of three files wastes nothing."""
+
+    def __init__(self, password: bytes):
+        self._password = password
+        self._pool: ThreadPoolExecutor | None = None
+        self._ready: deque[tuple[bytes, Future]] = deque()
+        self._depth = 1
+
+    def _derive(self, salt: bytes) -> Keys:
+        keys = derive_keys_nogil(self._password, salt)
+        KEY_CACHE.put(self._password, salt, keys)
+        return keys
+
+    def take(self) -> tuple[bytes, Keys]:
+        if self._pool is None:
+            self._pool = kdf_pool()
+        if not self._ready:
+            salt = secrets.token_bytes(SALT_LEN)
+            self._ready.append((salt, self._pool.submit(self._derive, salt)))
+        salt, fut = self._ready.popleft()
+        self._depth = min(self._depth * 2, KDF_MAX_AHEAD)
+        while len(self._ready) < self._depth:
+            s = secrets.token_bytes(SALT_LEN)
+            self._ready.append((s, self._pool.submit(self._derive, s)))
+        return salt, fut.result()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        self._ready.clear()
 
 
 class CTRScratch:
@@ -65,6 +168,7 @@ class CTRScratch:
     def __init__(self) -> None:
         self.ctr = bytearray(SEG)
         self.ks = bytearray(SEG + 16)  # update_into wants len(in) + 15 bytes of room
+        self.seg = -1  # whose counter blocks ctr holds (they do not depend on the key)
 
 
 class WinZipCTR:
@@ -78,6 +182,7 @@ class WinZipCTR:
     def __init__(self, aes_key: bytes, scratch: CTRScratch | None = None):
         self._ecb = Cipher(algorithms.AES(aes_key), modes.ECB()).encryptor()
         scratch = scratch or CTRScratch()
+        self._scratch = scratch
         self._ctr = scratch.ctr
         self._ctr_mv = memoryview(scratch.ctr)
         self._ks_mv = memoryview(scratch.ks)
@@ -86,11 +191,15 @@ class WinZipCTR:
         self._pos = 0  # absolute keystream position
 
     def _load_segment(self, seg: int) -> None:
+        self._seg = seg
+        self._gen = 0
+        if self._scratch.seg == seg:
+            return
         tmpl = _counter_template()
         if seg == 0:
             self._ctr[:] = tmpl
         else:
-            fill = self._ks_mv  # scratch: the pattern is consumed before the keystream is generated
+            fill = self._ks_mv  # the keystream buffer is free: nothing of this segment is generated yet
             fill[:16] = struct.pack("<2x6s8x", seg.to_bytes(6, "little"))
             done = 16
             while done < SEG:
@@ -99,8 +208,7 @@ class WinZipCTR:
                 done += n
             strxor(tmpl, fill[:SEG], output=self._ctr_mv)
         self._ctr_mv[SEG - 16:SEG - 8] = ((seg + 1) * SEG_BLOCKS).to_bytes(8, "little")
-        self._seg = seg
-        self._gen = 0
+        self._scratch.seg = seg
 
     def process(self, src, dst) -> None:
         src, dst = memoryview(src), memoryview(dst)  # slicing a bytearray would copy
@@ -124,8 +232,9 @@ class WinZipCTR:
 class EntryCipher:
     """One entry's WinZip AES state: keystream and HMAC over the ciphertext."""
 
-    def __init__(self, password: bytes, salt: bytes, *, key_len: int = KEY_LEN, scratch: CTRScratch | None = None):
-        aes_key, mac_key, self.verifier = derive_keys(password, salt, key_len)
+    def __init__(self, password: bytes, salt: bytes, *, key_len: int = KEY_LEN, scratch: CTRScratch | None = None,
+                 keys: Keys | None = None):
+        aes_key, mac_key, self.verifier = keys or derive_keys(password, salt, key_len)
         self.salt = salt
         self.ctr = WinZipCTR(aes_key, scratch)
         self.mac = hmac.new(mac_key, digestmod=hashlib.sha1)

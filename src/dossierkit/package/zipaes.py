@@ -29,18 +29,20 @@ so one flipped byte anywhere fails. Format notes: docs/containers.md.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
-import secrets
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import IO
 
-from ..errors import DecryptionError, InputError, IntegrityError, OutputError, UsageError
+from ..errors import DecryptionError, InputError, OutputError, UsageError
 from ..progress import NULL_PROGRESS, Progress
 from . import zipformat as zf
-from .winzip_aes import MAC_LEN, PV_LEN, SALT_LEN, CTRScratch, EntryCipher
+from .winzip_aes import (KDF_MAX_AHEAD, KEY_CACHE, MAC_LEN, PV_LEN, SALT_LEN, CTRScratch, EntryCipher, KeySupply,
+                         derive_keys_nogil, kdf_pool)
 
 CHUNK = 1024 * 1024
 AES_OVERHEAD = SALT_LEN + PV_LEN + MAC_LEN  # 28 bytes around the ciphertext
@@ -111,6 +113,7 @@ class ZipStreamWriter:
         self._outbuf = bytearray(CHUNK)
         self._scratch = CTRScratch()
         self._executor: ThreadPoolExecutor | None = None
+        self._keys = KeySupply(self._password) if self._password is not None else None
         self._closed = False
         self.entries: list[EntryResult] = []
 
@@ -145,6 +148,8 @@ class ZipStreamWriter:
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
+        if self._keys is not None:
+            self._keys.close()
 
     def _begin(self, name: str, *, size: int, csize: int, crc: int, actual_method: int) -> tuple[zf.EntryHeader, int]:
         if self._closed:
@@ -189,7 +194,8 @@ class ZipStreamWriter:
         else:
             h, offset = self._begin(name, size=len(data), csize=len(payload) + AES_OVERHEAD, crc=0,
                                     actual_method=method)
-            ec = EntryCipher(self._password, secrets.token_bytes(SALT_LEN), scratch=self._scratch)
+            salt, keys = self._keys.take()
+            ec = EntryCipher(self._password, salt, scratch=self._scratch, keys=keys)
             out = bytearray(len(payload))
             ec.encrypt_into(payload, out)
             self._write(ec.salt + ec.verifier)
@@ -198,24 +204,33 @@ class ZipStreamWriter:
         return self._result(h, offset, sha)
 
     def add_file(self, name: str, path: str | os.PathLike, *, progress: Progress = NULL_PROGRESS) -> EntryResult:
-        """Store a file bit-exact (STORED), reading it once (AES) and returning
-        its plaintext SHA-256. ``progress.advance(n)`` is called per chunk;
-        the caller owns ``start``/``finish``."""
+        """Store a file bit-exact (STORED) and return its plaintext SHA-256.
+        ``progress.advance(n)`` is called per chunk; the caller owns
+        ``start``/``finish``."""
+        return self._add_file(name, path, progress)
+
+    def _add_file(self, name: str, path, progress: Progress) -> EntryResult:
         try:
             fh = open(path, "rb", buffering=0)
         except OSError as exc:
             raise InputError(f"cannot read: {exc.strerror or exc}", path=path) from exc
         with fh:
-            size = os.fstat(fh.fileno()).st_size
+            st = os.fstat(fh.fileno())
+            size = st.st_size
             if self._password is None:
                 sha, crc = self._scan_plain(fh, size, path)
                 fh.seek(0)
                 h, offset = self._begin(name, size=size, csize=size, crc=crc, actual_method=zf.METHOD_STORED)
-                self._copy_plain(fh, size, crc, path, progress)
+                self._copy_plain(fh, size, path, progress)
+                after = os.fstat(fh.fileno())
+                if (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
+                    raise InputError("the file changed while it was being packed", path=path, hint="pack again")
             else:
                 h, offset = self._begin(name, size=size, csize=size + AES_OVERHEAD, crc=0,
                                         actual_method=zf.METHOD_STORED)
-                sha = self._copy_aes(fh, size, path, progress)
+                salt, keys = self._keys.take()
+                sha = self._copy_aes(fh, size, path, progress,
+                                     EntryCipher(self._password, salt, scratch=self._scratch, keys=keys))
         return self._result(h, offset, sha)
 
     def _chunks(self, fh, size: int, path) -> Iterator[memoryview]:
@@ -238,8 +253,7 @@ class ZipStreamWriter:
         if total != size:
             raise InputError("the file changed while it was being packed", path=path, hint="pack again")
 
-    def _copy_aes(self, fh, size: int, path, progress: Progress) -> str:
-        ec = EntryCipher(self._password, secrets.token_bytes(SALT_LEN), scratch=self._scratch)
+    def _copy_aes(self, fh, size: int, path, progress: Progress, ec: EntryCipher) -> str:
         self._write(ec.salt + ec.verifier)
         sha = hashlib.sha256()
         pending: Future | None = None
@@ -270,15 +284,12 @@ class ZipStreamWriter:
             fut.result()
         return sha.hexdigest(), crc
 
-    def _copy_plain(self, fh, size: int, crc: int, path, progress: Progress) -> None:
-        crc2 = 0
+    def _copy_plain(self, fh, size: int, path, progress: Progress) -> None:
+        # The second read comes from the page cache; a change in between is
+        # caught by size + mtime (and by the read-back verification of pack).
         for chunk in self._chunks(fh, size, path):
-            fut = self._helper().submit(zlib.crc32, chunk, crc2)
             self._write(chunk)
-            crc2 = fut.result()
             progress.advance(len(chunk))
-        if crc2 != crc:
-            raise InputError("the file changed while it was being packed", path=path, hint="pack again")
 
     def close(self) -> int:
         """Write the central directory and end records; return the total size."""
@@ -338,6 +349,82 @@ class _Source:
 
     def at_eof(self) -> bool:
         return not self._fh.read(1)
+
+
+class _KeyPrefetcher:
+    """Derives the AES keys of the next entries ahead of the stream.
+
+    On a seekable input (a package file) the local headers ahead are read
+    with ``os.pread`` — without moving the stream — and each salt's keys are
+    derived on worker threads while the current entry is decrypted. This is
+    speculation only: the reader uses a result only if the salt it reads
+    itself is the same, and any oddity just stops the scan (the real parser
+    reports it)."""
+
+    def __init__(self, fd: int, base: int, password: bytes):
+        self._fd, self._base, self._password = fd, base, password
+        self._next = 0
+        self._pending: dict[int, tuple[bytes, int, Future]] = {}
+        self._offsets: deque[int] = deque()  # headers scanned ahead of the stream
+        self._pool: ThreadPoolExecutor | None = None
+        self._stopped = False
+
+    @classmethod
+    def for_stream(cls, fh: IO[bytes], password: bytes) -> _KeyPrefetcher | None:
+        try:
+            if fh.seekable():
+                return cls(fh.fileno(), fh.tell(), password)
+        except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+            pass
+        return None
+
+    def _pread(self, n: int, off: int) -> bytes:
+        data = os.pread(self._fd, n, self._base + off)
+        if len(data) != n:
+            raise ValueError("short read")
+        return data
+
+    def _scan_one(self) -> None:
+        off = self._next
+        fields = zf.LOCAL_STRUCT.unpack(self._pread(zf.LOCAL_STRUCT.size, off))
+        sig, _, flags, method, _, _, _, csize, usize, nlen, xlen = fields
+        if sig != zf.SIG_LOCAL:
+            raise ValueError("end of entries")
+        var = self._pread(nlen + xlen, off + zf.LOCAL_STRUCT.size) if nlen + xlen else b""
+        extras = zf.parse_extras(var[nlen:], "prefetch")
+        usize, csize = zf.resolve_zip64(extras, [(usize, zf.U32, 8), (csize, zf.U32, 8)], "prefetch")
+        data_off = off + zf.LOCAL_STRUCT.size + nlen + xlen
+        if flags & zf.FLAG_ENCRYPTED and method == zf.METHOD_AES:
+            _, strength, _ = zf.parse_aes_extra(extras, "prefetch")
+            salt = self._pread(zf.AES_SALT_LEN[strength], data_off)
+            key_len = 8 * (strength + 1)
+            if KEY_CACHE.get(self._password, salt, key_len) is None:
+                if self._pool is None:
+                    self._pool = kdf_pool()
+                self._pending[off] = (salt, key_len, self._pool.submit(derive_keys_nogil, self._password, salt,
+                                                                        key_len))
+        self._next = data_off + csize
+
+    def keys_for(self, offset: int, salt: bytes, key_len: int):
+        while self._offsets and self._offsets[0] <= offset:
+            self._offsets.popleft()
+        while not self._stopped and (self._next <= offset or (
+                len(self._pending) < KDF_MAX_AHEAD and len(self._offsets) < 4 * KDF_MAX_AHEAD)):
+            try:
+                self._offsets.append(self._next)
+                self._scan_one()
+            except Exception:  # speculation: the stream parser judges
+                self._stopped = True
+        got = self._pending.pop(offset, None)
+        if got is None or got[0] != salt or got[1] != key_len:
+            return None
+        return got[2].result()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        self._pending.clear()
 
 
 @dataclass
@@ -416,11 +503,18 @@ class _ZipStreamReader:
         self._pbuf = bytearray(CHUNK)
         self._scratch = CTRScratch()
         self._executor: ThreadPoolExecutor | None = None
+        self._prefetch = _KeyPrefetcher.for_stream(fh, self._password) if self._password is not None else None
 
     def _helper(self) -> ThreadPoolExecutor:
         if self._executor is None:
             self._executor = _pool()
         return self._executor
+
+    def _keys(self, offset: int, salt: bytes, key_len: int):
+        keys = KEY_CACHE.get(self._password, salt, key_len)
+        if keys is None and self._prefetch is not None:
+            keys = self._prefetch.keys_for(offset, salt, key_len)
+        return keys  # None: EntryCipher derives them inline
 
     def entries(self) -> Iterator[StreamEntry]:
         try:
@@ -436,6 +530,8 @@ class _ZipStreamReader:
             if self._executor is not None:
                 self._executor.shutdown(wait=True)
                 self._executor = None
+            if self._prefetch is not None:
+                self._prefetch.close()
 
     # -- local headers
     def _local_entry(self) -> StreamEntry:
@@ -470,8 +566,9 @@ class _ZipStreamReader:
             data_len = h.compressed_size - salt_len - PV_LEN - MAC_LEN
             salt = self._src.read_exact(salt_len, f"salt of {h.name}")
             pv = self._src.read_exact(PV_LEN, f"password check of {h.name}")
-            cipher = EntryCipher(self._password, salt, key_len=8 * (h.aes_strength + 1),
-                                  scratch=self._scratch)
+            key_len = 8 * (h.aes_strength + 1)
+            cipher = EntryCipher(self._password, salt, key_len=key_len, scratch=self._scratch,
+                                 keys=self._keys(offset, salt, key_len))
             if pv != cipher.verifier:
                 self._wrong_password(h.name)
         else:
