@@ -41,17 +41,28 @@ def register(patient: Patient) -> None:
             _patterns.append(re.compile(re.escape(fold(f)), re.IGNORECASE))
 
 
+def _fold_with_map(text: str) -> tuple[str, list[int]]:
+    """fold(text) and, for each folded character, the index of the original
+    character it comes from (folding may change the length: "…" → "...")."""
+    parts: list[str] = []
+    where: list[int] = []
+    for i, ch in enumerate(text):
+        f = fold(ch)
+        parts.append(f)
+        where.extend([i] * len(f))
+    return "".join(parts), where
+
+
 def scrub(text: str) -> str:
     with _lock:
         pats = list(_patterns)
     if not pats or not text:
         return text
-    folded = fold(text)
-    if len(folded) != len(text):  # ligatures changed the length: scrub on the folded text
-        text = folded
+    folded, where = _fold_with_map(text)
     spans: list[tuple[int, int]] = []
     for p in pats:
-        spans += [(m.start(), m.end()) for m in p.finditer(folded if len(folded) == len(text) else text)]
+        # match on the folded text, mask the original characters it came from
+        spans += [(where[m.start()], where[m.end() - 1] + 1) for m in p.finditer(folded) if m.end() > m.start()]
     if not spans:
         return text
     spans.sort()
