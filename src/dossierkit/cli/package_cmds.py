@@ -61,6 +61,10 @@ def _open_secrets(package: Path, password_file: Path | None, password_env: str |
     return {"identities": load_identities(identity)}
 
 
+def _say(text: object) -> None:
+    ui.out.print(text, highlight=False)
+
+
 def _report_table(report) -> None:
     from rich.table import Table
 
@@ -78,10 +82,10 @@ def _report_table(report) -> None:
             failures.add_column(col, overflow="fold")
         for f in report.failures:
             failures.add_row(f.check, f.file or "", f.message)
-        ui.out.print(failures)
+        _say(failures)
     c = data["completeness"]
     if c.get("status") == "incomplete":
-        ui.out.print(f"[yellow]packed incomplete[/]: waived {', '.join(c.get('waived') or [])} — "
+        _say(f"[yellow]packed incomplete[/]: waived {', '.join(c.get('waived') or [])} — "
                      f"reason: {c.get('reason')}")
 
 
@@ -168,23 +172,23 @@ def pack_cmd(
         ui.emit_json(d)
         return
     c = res.counts
-    ui.out.print(f"[green]package written and verified[/]: {res.package}")
+    _say(f"[green]package written and verified[/]: {res.package}")
     how = "WinZip AES-256 zip: open with 7-Zip" if res.container == "password" else f"age, {res.recipients} " \
         "recipient(s)"
-    ui.out.print(f"  container:   {res.container} ({how})")
-    ui.out.print(f"  contents:    {c['documents']} documents, {c['studies']} studies, {c['series']} series, "
+    _say(f"  container:   {res.container} ({how})")
+    _say(f"  contents:    {c['documents']} documents, {c['studies']} studies, {c['series']} series, "
                  f"{c['instances']} images ({c['bytes'] / 1e6:.1f} MB)")
-    ui.out.print(f"  completeness: {res.completeness}" + (f" (waived: {', '.join(res.waived)})" if res.waived else ""))
-    ui.out.print(f"  SHA-256:     {res.sha256}")
-    ui.out.print(f"  signer:      {res.signer_fingerprint}")
-    ui.out.print(f"  time:        {res.seconds:.1f} s ({res.mb_per_s:.0f} MB/s)")
+    _say(f"  completeness: {res.completeness}" + (f" (waived: {', '.join(res.waived)})" if res.waived else ""))
+    _say(f"  SHA-256:     {res.sha256}")
+    _say(f"  signer:      {res.signer_fingerprint}")
+    _say(f"  time:        {res.seconds:.1f} s ({res.mb_per_s:.0f} MB/s)")
     if res.readme:
-        ui.out.print(f"  readme:      {res.readme}")
+        _say(f"  readme:      {res.readme}")
     if receipt:
-        ui.out.print(f"  receipt:     {receipt['id']}: {receipt['json']}, {receipt['pdf']}")
+        _say(f"  receipt:     {receipt['id']}: {receipt['json']}, {receipt['pdf']}")
     if generated is not None:
         if password_out:
-            ui.out.print(f"  passphrase:  written to {password_out} (0600)")
+            _say(f"  passphrase:  written to {password_out} (0600)")
         else:
             ui.err.print("\nPassphrase (shown once — give it separately from the package / transmettez-la "
                          "séparément du paquet):", style="bold")
@@ -214,10 +218,10 @@ def verify_cmd(
     else:
         _report_table(report)
         if report.ok:
-            ui.out.print(f"[green]verified[/]: signed by {report.signer_fingerprint}; "
+            _say(f"[green]verified[/]: signed by {report.signer_fingerprint}; "
                          f"SHA-256 {report.package_sha256}")
         else:
-            ui.out.print(f"[bold red]NOT verified[/]: {len(report.failures)} failure(s)")
+            _say(f"[bold red]NOT verified[/]: {len(report.failures)} failure(s)")
     raise typer.Exit(ExitCode.OK if report.ok else ExitCode.INTEGRITY)
 
 
@@ -244,7 +248,7 @@ def unpack_cmd(
         ui.emit_json(res.to_dict())
     else:
         r = res.report
-        ui.out.print(f"[green]verified and extracted[/]: {res.destination} ({r.counts.get('files', 0) + 3} files; "
+        _say(f"[green]verified and extracted[/]: {res.destination} ({r.counts.get('files', 0) + 3} files; "
                      f"signed by {r.signer_fingerprint})")
-        ui.out.print(f"  open {res.destination / 'INDEX.HTM'} in a browser; import {res.destination / 'DICOMDIR'} "
+        _say(f"  open {res.destination / 'INDEX.HTM'} in a browser; import {res.destination / 'DICOMDIR'} "
                      "into the PACS")
