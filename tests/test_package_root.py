@@ -349,3 +349,15 @@ def test_non_image_instances_get_their_own_record_types(tmp_path):
     import io
     ds = dcmread(io.BytesIO(data))
     assert {r.DirectoryRecordType for r in ds.DirectoryRecordSequence} == {"PATIENT", "STUDY", "SERIES", "IMAGE"}
+
+
+def test_dossier_without_images_has_an_empty_valid_dicomdir(tmp_path):
+    ws = new_workspace(tmp_path / "ws")
+    add_documents(ws)
+    root, folder = _root(ws, tmp_path)
+    assert root.manifest["dicomdir"]["stand_ins"] == {} and root.layout.instance_count == 0
+    assert read_dicomdir((folder / "DICOMDIR").read_bytes()) == []
+    r = _run([need_tool("dciodvfy"), "DICOMDIR"], folder)
+    out = r.stdout + r.stderr
+    assert r.returncode == 0 and "Error" not in out and "Warning" not in out, out
+    assert len(FileSet(folder / "DICOMDIR")) == 0

@@ -280,6 +280,9 @@ def build_dicomdir(patient: Patient, layout: MediaLayout, *, dossier_id: str = "
                 new_node(body, se_node)
 
     bodies[0] = pat.encode()
+    if not instances:  # a dossier without images: a valid directory with no record at all
+        bodies, children = [], []
+        stand_ins.clear()
     data = _assemble(bodies, children, media_uid or f"2.25.{uuid.uuid4().int}")
     return DicomdirResult(data, stand_ins)
 
@@ -446,7 +449,7 @@ def _assemble(bodies: list[bytes], children: list[list[int]], media_uid: str) ->
 
     # Depth-first order; each node's item offset follows from the sizes before it.
     order: list[int] = []
-    stack = [0]
+    stack = [0] if bodies else []
     while stack:
         n = stack.pop()
         order.append(n)
@@ -472,8 +475,9 @@ def _assemble(bodies: list[bytes], children: list[list[int]], media_uid: str) ->
             for a, b in zip(kids, kids[1:]):
                 struct.pack_into("<I", out, offset_of[a] + _NEXT_AT, offset_of[b])
     # The single patient record is both the first and last root record.
-    struct.pack_into("<I", out, first_at, offset_of[0])
-    struct.pack_into("<I", out, first_at + 12, offset_of[0])
+    if bodies:
+        struct.pack_into("<I", out, first_at, offset_of[0])
+        struct.pack_into("<I", out, first_at + 12, offset_of[0])
     return bytes(out)
 
 
