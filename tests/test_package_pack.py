@@ -127,6 +127,8 @@ def test_verify_reports_every_check(packed):
     assert all(v == "ok" for v in rep.to_dict()["checks"].values())
     rep = verify_package(res.package, password=PASSWORD, expect_signer="ab" * 8)
     assert not rep.ok and rep.failures[0].check == "signature" and "expected signer" in rep.failures[0].message
+    with pytest.raises(UsageError, match="16 hex digits"):
+        verify_package(res.package, password=PASSWORD, expect_signer="abcd")
 
 
 def test_wrong_password_is_one_clear_error_and_unpack_writes_nothing(packed, tmp_path):

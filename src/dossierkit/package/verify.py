@@ -349,6 +349,10 @@ def verify_package(package: str | os.PathLike, *, password: str | bytes | None =
     """
     t0 = time.perf_counter()
     package = Path(package)
+    if expect_signer is not None:
+        from ..signing import fingerprint_matches
+
+        fingerprint_matches("0" * 64, expect_signer)  # a malformed expectation is a usage error, up front
     report = VerifyReport(package)
     try:
         fh = open(package, "rb")
