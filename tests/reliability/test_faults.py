@@ -83,14 +83,14 @@ def _leftovers(folder: Path, keep: set[str]) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name not in keep)
 
 
-def _kill_at_random_points(argv: list[str], full_seconds: float, rng: random.Random) -> list[tuple[float, int]]:
-    """Run *argv* KILLS times, SIGKILLing each after a random delay within
-    the time a full run took; returns (delay, returncode) pairs."""
+def _kill_at_random_points(argv_for, full_seconds: float, rng: random.Random) -> list[tuple[float, int]]:
+    """Run ``argv_for(i)`` KILLS times, SIGKILLing each after a random delay
+    within the time a full run took; returns (delay, returncode) pairs."""
     out = []
-    for _ in range(KILLS):
-        delay = rng.uniform(0.3, 0.95) * full_seconds  # mostly past the interpreter start-up
-        proc = subprocess.Popen([sys.executable, "-m", "dossierkit", *argv], cwd=REPO, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+    for i in range(KILLS):
+        delay = rng.uniform(0.3, 0.9) * full_seconds  # mostly past the interpreter start-up
+        proc = subprocess.Popen([sys.executable, "-m", "dossierkit", *argv_for(i)], cwd=REPO,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         out.append((round(delay, 2), proc.wait()))
@@ -105,15 +105,22 @@ def test_sigkill_during_pack_leaves_no_package(big):
     full = time.perf_counter() - t0
     assert r.returncode == 0, r.stderr
     seed = random.randrange(1 << 30)
-    runs = _kill_at_random_points(_pack_argv(big, out_dir / "killed.zip"), full, random.Random(seed))
-    killed = [rc for _d, rc in runs if rc == -signal.SIGKILL]
-    assert len(killed) >= KILLS - 1, (seed, runs, full)  # the dossier is big enough to be caught mid-run
-    if len(killed) == KILLS:
-        assert not (out_dir / "killed.zip").exists(), (seed, runs)
-    else:  # a run finished before its kill: what it left must be a whole, verified package
-        assert verify_package(out_dir / "killed.zip", password=PASSWORD).ok
-    left = _leftovers(out_dir, {"full.zip", "killed.zip"})
+    runs = _kill_at_random_points(lambda i: _pack_argv(big, out_dir / f"killed{i}.zip"), full, random.Random(seed))
+    assert sum(rc == -signal.SIGKILL for _d, rc in runs) >= KILLS - 1, (seed, runs, full)
+    absent = 0
+    for i in range(KILLS):
+        target = out_dir / f"killed{i}.zip"
+        if target.exists():  # killed after the rename (journal, exit): a whole, verified package
+            assert verify_package(target, password=PASSWORD).ok, (seed, runs, i)
+        else:
+            absent += 1
+    assert absent >= 1, (seed, runs, full)  # at least one kill landed while packing
+    left = _leftovers(out_dir, {"full.zip", *(f"killed{i}.zip" for i in range(KILLS))})
     assert all(n.startswith(TEMP_PREFIX) for n in left), (seed, left)
+
+
+def _tree(root: Path) -> list[tuple[str, int]]:
+    return sorted((str(p.relative_to(root)), p.stat().st_size) for p in root.rglob("*") if p.is_file())
 
 
 def test_sigkill_during_unpack_leaves_no_tree(big):
@@ -122,18 +129,26 @@ def test_sigkill_during_unpack_leaves_no_tree(big):
         pack(big["ws"], pkg, signing_key=SIGNING_KEY, password=PASSWORD, write_readme=False)
     dest_dir = big["dir"] / "unpacked"
     dest_dir.mkdir()
-    argv = ["unpack", str(pkg), str(dest_dir / "full"), "--password-file", str(big["pw"]), "--json"]
+
+    def argv(name: str) -> list[str]:
+        return ["unpack", str(pkg), str(dest_dir / name), "--password-file", str(big["pw"]), "--json"]
+
     t0 = time.perf_counter()
-    r = run_cli(*argv)
+    r = run_cli(*argv("full"))
     full = time.perf_counter() - t0
     assert r.returncode == 0, r.stderr
     seed = random.randrange(1 << 30)
-    argv[2] = str(dest_dir / "killed")
-    runs = _kill_at_random_points(argv, full, random.Random(seed))
-    killed = [rc for _d, rc in runs if rc == -signal.SIGKILL]
-    assert len(killed) >= KILLS - 1, (seed, runs, full)
-    assert len(killed) < KILLS or not (dest_dir / "killed").exists(), (seed, runs)
-    left = _leftovers(dest_dir, {"full", "killed"})
+    runs = _kill_at_random_points(lambda i: argv(f"killed{i}"), full, random.Random(seed))
+    assert sum(rc == -signal.SIGKILL for _d, rc in runs) >= KILLS - 1, (seed, runs, full)
+    absent = 0
+    for i in range(KILLS):
+        dest = dest_dir / f"killed{i}"
+        if dest.exists():  # killed after the rename: the whole verified tree
+            assert _tree(dest) == _tree(dest_dir / "full"), (seed, runs, i)
+        else:
+            absent += 1
+    assert absent >= 1, (seed, runs, full)
+    left = _leftovers(dest_dir, {"full", *(f"killed{i}" for i in range(KILLS))})
     assert all(n.startswith(TEMP_PREFIX) for n in left), (seed, left)
     for n in left:  # decrypted files of a killed run: private to the user
         assert (dest_dir / n).stat().st_mode & 0o077 == 0, n
