@@ -376,3 +376,33 @@ def test_keys_prefetched_on_a_package_file(files, tmp_path, monkeypatch):
     with open(pkg, "rb") as fh, pytest.raises(DecryptionError, match="wrong password"):
         for e in zipaes.iter_package_entries(fh, password=b"wrong"):
             e.drain()
+
+
+def test_check_mac_off_leaves_integrity_to_the_sha256(files, tmp_path):
+    """check_mac=False: first entry authenticated (wrong password still told
+    apart), later ones not — an altered later entry shows only as a SHA-256
+    that differs from what the writer reported (what a manifest check sees)."""
+    from dossierkit.package.winzip_aes import KEY_CACHE
+
+    data, results = write_package(files)
+    expected = {r.name: r.sha256 for r in results}
+    pkg = tmp_path / "pkg.zip"
+    pkg.write_bytes(data)
+    KEY_CACHE.clear()
+    with open(pkg, "rb") as fh:
+        seen = [(e.name, e.drain(), e.authenticated) for e in iter_package_entries(fh, password=PW, check_mac=False)]
+    assert [a for _, _, a in seen] == [True] + [False] * (len(seen) - 1)
+    assert all(expected[n] == sha for n, sha, _ in seen)
+    target = b"DICOM/ST000001/SE000001/IM000006"
+    bad = bytearray(data)
+    bad[data.index(target) + len(target) + 11 + 18 + 100] ^= 0xFF
+    got = {e.name: e.drain() for e in iter_package_entries(io.BytesIO(bytes(bad)), password=PW, check_mac=False)}
+    assert got[target.decode()] != expected[target.decode()]
+    with pytest.raises(IntegrityError, match="IM000006"):
+        read_all(bytes(bad))  # the default still catches it in the container
+    with pytest.raises(DecryptionError, match="wrong password"):
+        read_all(data, password=b"nope", check_mac=False)
+    first = bytearray(data)
+    first[data.index(b"IM000000") + 8 + 11 + 18 + 1] ^= 0x01  # 1-byte entry: its only data byte
+    with pytest.raises(DecryptionError):
+        read_all(bytes(first), check_mac=False)
