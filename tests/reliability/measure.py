@@ -20,6 +20,20 @@ import sys
 import time
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory. VmHWM belongs to the current
+    address space; ``ru_maxrss`` would not do: Linux carries it over fork and
+    exec, so a child of a big pytest process reports the parent's peak."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def run(argv: list[str]) -> tuple[int, str, str]:
     from dossierkit.cli import main
 
@@ -43,7 +57,7 @@ def main() -> None:
         t0 = time.perf_counter()
         code, _out, err = run(argv + list(opts.get("args", [])))
         results[pkg] = {"exit": code, "stderr": err, "seconds": time.perf_counter() - t0}
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_rss_mb()
     sys.stdout.write(json.dumps({"results": results, "peak_rss_mb": peak_mb}))
 
 

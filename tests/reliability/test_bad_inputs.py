@@ -325,12 +325,12 @@ def test_deflate_bomb_dicom_in_bounded_time_and_memory(tmp_path):
     bomb.write_bytes(raw[:meta_end] + stream)
     ws = new_workspace(tmp_path / "ws")
     code = (
-        "import json, resource, time\n"
-        "from tests.reliability.measure import run\n"
+        "import json, time\n"
+        "from tests.reliability.measure import peak_rss_mb, run\n"
         "t = time.perf_counter()\n"
         f"code, out, err = run(['import-images', {str(ws.root)!r}, {str(bomb.parent)!r}, '--json'])\n"
         "print(json.dumps({'code': code, 'out': out, 'err': err, 'seconds': time.perf_counter() - t,\n"
-        "                  'rss': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))\n")
+        "                  'rss': peak_rss_mb()}))\n")
     r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
     res = json.loads(r.stdout)
     rep = json.loads(res["out"])
