@@ -406,3 +406,20 @@ def test_check_mac_off_leaves_integrity_to_the_sha256(files, tmp_path):
     first[data.index(b"IM000000") + 8 + 11 + 18 + 1] ^= 0x01  # 1-byte entry: its only data byte
     with pytest.raises(DecryptionError):
         read_all(bytes(first), check_mac=False)
+
+
+def test_inflate_in_bounded_pieces():
+    """A highly compressible entry (64 MiB of zeros in ~64 KiB) comes out in
+    pieces of at most 1 MiB, whatever the compressed chunk holds."""
+    from dossierkit.package.zipaes import CHUNK
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        with z.open("ZEROS", "w", force_zip64=False) as fh:
+            for _ in range(64):
+                fh.write(bytes(1 << 20))
+    biggest = total = 0
+    for entry in iter_package_entries(io.BytesIO(buf.getvalue()), password=None, strict=False):
+        for chunk in entry.chunks():
+            biggest, total = max(biggest, len(chunk)), total + len(chunk)
+    assert total == 64 << 20 and biggest <= CHUNK

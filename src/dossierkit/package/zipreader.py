@@ -1,0 +1,523 @@
+"""Streaming zip reader (non-seekable input, bounded memory) with strict
+checks against the central directory. Public API and format notes:
+:mod:`dossierkit.package.zipaes`, docs/containers.md."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import zlib
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import IO
+
+from ..errors import DecryptionError, UsageError
+from . import zipformat as zf
+from .winzip_aes import KDF_MAX_AHEAD, KEY_CACHE, MAC_LEN, PV_LEN, CTRScratch, EntryCipher, derive_keys, kdf_pool
+from . import zipcommon
+from .zipcommon import CHUNK, NameRegistry, helper_pool
+
+
+class _Source:
+    """Exact reads from a forward-only binary stream, tracking the offset."""
+
+    def __init__(self, fh: IO[bytes]):
+        self._fh = fh
+        self.pos = 0
+        self._readinto = getattr(fh, "readinto", None)
+
+    def read_exact(self, n: int, what: str) -> bytes:
+        parts, got = [], 0
+        while got < n:
+            block = self._fh.read(n - got)
+            if not block:
+                raise zf.bad(f"the package is truncated ({what})")
+            parts.append(block)
+            got += len(block)
+        self.pos += n
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def readinto_exact(self, mv: memoryview, what: str) -> None:
+        if self._readinto is None:
+            mv[:] = self.read_exact(len(mv), what)
+            return
+        got, n = 0, len(mv)
+        while got < n:
+            k = self._readinto(mv[got:])
+            if not k:
+                raise zf.bad(f"the package is truncated ({what})")
+            got += k
+        self.pos += n
+
+    def at_eof(self) -> bool:
+        return not self._fh.read(1)
+
+
+class _KeyPrefetcher:
+    """Derives the AES keys of the next entries ahead of the stream.
+
+    On a seekable input (a package file) the local headers ahead are read
+    with ``os.pread`` — without moving the stream — and each salt's keys are
+    derived on worker threads while the current entry is decrypted. This is
+    speculation only: the reader uses a result only if the salt it reads
+    itself is the same, and any oddity just stops the scan (the real parser
+    reports it)."""
+
+    def __init__(self, fd: int, base: int, password: bytes, mac: bool = True):
+        self._fd, self._base, self._password, self._mac = fd, base, password, mac
+        self._next = 0
+        self._pending: dict[int, tuple[bytes, int, Future]] = {}
+        self._offsets: deque[int] = deque()  # headers scanned ahead of the stream
+        self._pool: ThreadPoolExecutor | None = None
+        self._stopped = False
+
+    @classmethod
+    def for_stream(cls, fh: IO[bytes], password: bytes, mac: bool = True) -> _KeyPrefetcher | None:
+        try:
+            if fh.seekable():
+                return cls(fh.fileno(), fh.tell(), password, mac)
+        except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+            pass
+        return None
+
+    def _pread(self, n: int, off: int) -> bytes:
+        data = os.pread(self._fd, n, self._base + off)
+        if len(data) != n:
+            raise ValueError("short read")
+        return data
+
+    def _scan_one(self) -> None:
+        off = self._next
+        fields = zf.LOCAL_STRUCT.unpack(self._pread(zf.LOCAL_STRUCT.size, off))
+        sig, _, flags, method, _, _, _, csize, usize, nlen, xlen = fields
+        if sig != zf.SIG_LOCAL:
+            raise ValueError("end of entries")
+        var = self._pread(nlen + xlen, off + zf.LOCAL_STRUCT.size) if nlen + xlen else b""
+        extras = zf.parse_extras(var[nlen:], "prefetch")
+        usize, csize = zf.resolve_zip64(extras, [(usize, zf.U32, 8), (csize, zf.U32, 8)], "prefetch")
+        data_off = off + zf.LOCAL_STRUCT.size + nlen + xlen
+        if flags & zf.FLAG_ENCRYPTED and method == zf.METHOD_AES:
+            _, strength, _ = zf.parse_aes_extra(extras, "prefetch")
+            salt = self._pread(zf.AES_SALT_LEN[strength], data_off)
+            key_len = 8 * (strength + 1)
+            if KEY_CACHE.get(self._password, salt, key_len) is None:
+                if self._pool is None:
+                    self._pool = kdf_pool()
+                self._pending[off] = (salt, key_len, self._pool.submit(derive_keys, self._password, salt,
+                                                                        key_len, mac=self._mac))
+        self._next = data_off + csize
+
+    def keys_for(self, offset: int, salt: bytes, key_len: int):
+        while self._offsets and self._offsets[0] <= offset:
+            self._offsets.popleft()
+        while not self._stopped and (self._next <= offset or (
+                len(self._pending) < KDF_MAX_AHEAD and len(self._offsets) < 4 * KDF_MAX_AHEAD)):
+            try:
+                self._offsets.append(self._next)
+                self._scan_one()
+            except Exception:  # speculation: the stream parser judges
+                self._stopped = True
+        got = self._pending.pop(offset, None)
+        if got is None or got[0] != salt or got[1] != key_len:
+            return None
+        return got[2].result()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        self._pending.clear()
+
+
+@dataclass
+class _Streamed:
+    header: zf.EntryHeader
+    offset: int
+    local_zip64: bool
+
+
+class StreamEntry:
+    """One entry of a package being read. ``chunks()`` once, in order."""
+
+    def __init__(self, reader: _ZipStreamReader, streamed: _Streamed, cipher: EntryCipher | None):
+        h = streamed.header
+        self.name = h.name
+        self.size = h.size
+        self.compressed_size = h.compressed_size
+        self.method = h.actual_method
+        self.encrypted = h.encrypted
+        self.offset = streamed.offset
+        self._reader = reader
+        self._h = h
+        self._cipher = cipher
+        self._sha: str | None = None
+        self._started = False
+        self._done = False
+        # False when read with check_mac=False (MAC skipped): only a SHA-256
+        # comparison against a signed manifest then proves the content.
+        self.authenticated = True
+
+    @property
+    def sha256(self) -> str:
+        if self._sha is None:
+            raise UsageError("sha256 is known only after the entry was read to the end")
+        return self._sha
+
+    def chunks(self) -> Iterator[memoryview]:
+        """Plaintext pieces. Each is a view of a reused buffer, valid until the
+        next one is requested (``bytes(chunk)`` to keep it). Raises
+        IntegrityError/DecryptionError at the end if the entry is not
+        authentic; its content must not be trusted before that."""
+        if self._started:
+            raise UsageError(f"entry {self.name!r} was already read")
+        self._started = True
+        yield from self._reader._entry_data(self)
+        self._done = True
+
+    def drain(self) -> str:
+        """Read and authenticate the entry without keeping it; returns sha256."""
+        for _ in self.chunks():
+            pass
+        return self.sha256
+
+    def copy_to(self, out: IO[bytes]) -> str:
+        """Write the plaintext to *out*; returns sha256 (verified entry)."""
+        for chunk in self.chunks():
+            out.write(chunk)
+        return self.sha256
+
+    def _finish(self) -> None:
+        if not self._started:
+            self.drain()
+        elif not self._done:
+            raise UsageError(f"entry {self.name!r} was not read to the end before the next one")
+
+
+class _ZipStreamReader:
+    def __init__(self, fh: IO[bytes], *, password: bytes | None, max_entry_size: int | None, strict: bool,
+                 label: str, check_mac: bool = True):
+        self._src = _Source(fh)
+        self._check_mac = check_mac
+        self._password = bytes(password) if password is not None else None
+        self._max = max_entry_size
+        self._strict = strict
+        self._label = label
+        self._streamed: list[_Streamed] = []
+        self._names = NameRegistry(zf.bad)
+        self._password_ok = False
+        self._cbufs = [bytearray(CHUNK) for _ in range(2)]
+        self._pbuf = bytearray(CHUNK)
+        self._scratch = CTRScratch()
+        self._executor: ThreadPoolExecutor | None = None
+        self._prefetch = (_KeyPrefetcher.for_stream(fh, self._password, mac=check_mac)
+                          if self._password is not None else None)
+
+    def _helper(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = helper_pool()
+        return self._executor
+
+    def _mac_needed(self) -> bool:
+        # Even with check_mac=False the first encrypted entry is authenticated:
+        # that is what tells a wrong password from a damaged package.
+        return self._check_mac or not self._password_ok
+
+    def _keys(self, offset: int, salt: bytes, key_len: int):
+        mac = self._mac_needed()
+        keys = KEY_CACHE.get(self._password, salt, key_len)
+        if keys is None and self._prefetch is not None:
+            keys = self._prefetch.keys_for(offset, salt, key_len)
+        if keys is None or (mac and keys[1] is None):
+            keys = derive_keys(self._password, salt, key_len, mac=mac)
+        return keys
+
+    def entries(self) -> Iterator[StreamEntry]:
+        try:
+            while True:
+                sig = self._src.read_exact(4, "record signature")
+                if sig != zf.SIG_LOCAL:
+                    break
+                entry = self._local_entry()
+                yield entry
+                entry._finish()
+            self._central_directory(sig)
+        finally:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
+                self._executor = None
+            if self._prefetch is not None:
+                self._prefetch.close()
+
+    # -- local headers
+    def _local_entry(self) -> StreamEntry:
+        offset = self._src.pos - 4
+        fixed = self._src.read_exact(zf.LOCAL_STRUCT.size - 4, "local header")
+        (_, ver, flags, method, dtime, ddate, crc, csize, usize, nlen, xlen) = zf.LOCAL_STRUCT.unpack(
+            zf.SIG_LOCAL + fixed)
+        raw_name = self._src.read_exact(nlen, "entry name")
+        extra = self._src.read_exact(xlen, "extra field")
+        where = f"local header at offset {offset}"
+        extras = zf.parse_extras(extra, where)
+        usize, csize = zf.resolve_zip64(extras, [(usize, zf.U32, 8), (csize, zf.U32, 8)], where)
+        h = zf.header_from_fields(raw_name=raw_name, version_needed_=ver, flags=flags, method=method, dos_time=dtime,
+                                  dos_date=ddate, crc=crc, csize=csize, usize=usize, extras=extras, where=where)
+        zf.check_entry_name(h.name)
+        self._names.add(h.name)
+        local_zip64 = zf.EXTRA_ZIP64 in extras
+        self._check_flags(h)
+        if self._strict:
+            expected = zf.build_local_header(self._canonical(h, local_zip64), zip64=local_zip64)
+            if zf.SIG_LOCAL + fixed + raw_name + extra != expected:
+                raise zf.bad(f"entry {h.name!r}: local header differs from what dossierkit writes")
+        if self._max is not None and h.size > self._max:
+            raise zf.bad(f"entry {h.name!r} declares {h.size} bytes, more than the {self._max} allowed")
+        cipher = None
+        if h.encrypted:
+            if self._password is None:
+                raise DecryptionError(f"{self._label} is password-protected: a password is needed")
+            salt_len = zf.AES_SALT_LEN[h.aes_strength]
+            if h.compressed_size < salt_len + PV_LEN + MAC_LEN:
+                raise zf.bad(f"entry {h.name!r}: encrypted size too small")
+            data_len = h.compressed_size - salt_len - PV_LEN - MAC_LEN
+            salt = self._src.read_exact(salt_len, f"salt of {h.name}")
+            pv = self._src.read_exact(PV_LEN, f"password check of {h.name}")
+            key_len = 8 * (h.aes_strength + 1)
+            cipher = EntryCipher(self._password, salt, key_len=key_len, scratch=self._scratch,
+                                 keys=self._keys(offset, salt, key_len))
+            if cipher.verifier is not None and pv != cipher.verifier:
+                self._wrong_password(h.name)
+        else:
+            if self._password is not None:
+                raise zf.bad(f"entry {h.name!r} is not encrypted in a password-protected package")
+            data_len = h.compressed_size
+        if h.actual_method == zf.METHOD_STORED and data_len != h.size:
+            raise zf.bad(f"entry {h.name!r}: stored size {data_len} differs from its declared size {h.size}")
+        st = _Streamed(h, offset, local_zip64)
+        self._streamed.append(st)
+        entry = StreamEntry(self, st, cipher)
+        entry._data_len = data_len
+        return entry
+
+    def _wrong_password(self, name: str) -> None:
+        if self._password_ok:
+            raise zf.bad(f"entry {name!r} fails its password check although earlier entries passed")
+        raise DecryptionError(f"wrong password for {self._label}", hint="check the password (or the package is damaged)")
+
+    def _check_flags(self, h: zf.EntryHeader) -> None:
+        if h.flags & zf.FLAG_DATA_DESCRIPTOR:
+            raise zf.bad(f"entry {h.name!r} uses a data descriptor (sizes unknown before its data); refused")
+        if h.flags & zf.FLAG_STRONG_ENCRYPTION or h.flags & 0x2000:
+            raise zf.bad(f"entry {h.name!r} uses an unsupported encryption scheme")
+        if h.encrypted != (h.method == zf.METHOD_AES):
+            raise zf.bad(f"entry {h.name!r}: only WinZip AES encryption is supported (not ZipCrypto)")
+        allowed = zf.FLAG_ENCRYPTED | zf.FLAG_UTF8 | (zf.FLAG_DEFLATE_OPTIONS if h.actual_method else 0)
+        if h.flags & ~allowed:
+            raise zf.bad(f"entry {h.name!r}: unexpected flags 0x{h.flags:04x}")
+
+    def _canonical(self, h: zf.EntryHeader, zip64: bool) -> zf.EntryHeader:
+        """*h* as dossierkit's writer would have written it (strict mode)."""
+        aes = h.method == zf.METHOD_AES
+        return zf.EntryHeader(
+            name=h.name, raw_name=h.raw_name,
+            version_needed=zf.version_needed(aes=aes, zip64=zip64, method=h.actual_method),
+            flags=zf.name_flags(h.raw_name) | (zf.FLAG_ENCRYPTED if aes else 0), method=h.method,
+            dos_time=zf.DOS_TIME, dos_date=zf.DOS_DATE, crc32=0 if aes else h.crc32,
+            compressed_size=h.compressed_size, size=h.size,
+            aes_vendor=zf.AES_VENDOR_AE2 if aes else None, aes_strength=zf.AES_STRENGTH_256 if aes else None,
+            actual_method=h.actual_method)
+
+    # -- entry data
+    def _entry_data(self, entry: StreamEntry) -> Iterator[memoryview]:
+        h = entry._h
+        remaining = entry._data_len
+        cipher = entry._cipher
+        sha = hashlib.sha256()
+        crc = 0
+        produced = 0
+        inflater = zlib.decompressobj(-15) if h.actual_method == zf.METHOD_DEFLATED else None
+        pbuf = memoryview(self._pbuf)
+        # A helper thread pays off only for big entries: for small ones the
+        # key-derivation thread already keeps the second core busy and
+        # per-chunk hand-offs just add GIL contention (measured).
+        helper = self._helper() if entry._data_len >= zipcommon.PARALLEL_MIN else None
+        mac = cipher.mac if cipher is not None else None
+        want_crc = cipher is None or h.aes_vendor == zf.AES_VENDOR_AE1
+        i = 0
+        while remaining:
+            n = min(remaining, CHUNK)
+            cb = memoryview(self._cbufs[i % 2])[:n]
+            i += 1
+            self._src.readinto_exact(cb, f"data of {h.name}")
+            remaining -= n
+            job = helper.submit(mac.update, cb) if helper is not None and mac is not None else None
+            if cipher is not None:
+                if mac is not None and job is None:
+                    mac.update(cb)
+                plain = pbuf[:n]
+                cipher.ctr.process(cb, plain)
+            else:
+                plain = cb
+            for piece in self._inflate(inflater, plain, h, produced) if inflater else (plain,):
+                produced += len(piece)
+                if produced > h.size:
+                    raise zf.bad(f"entry {h.name!r} holds more data than its declared {h.size} bytes")
+                if want_crc and helper is not None and job is None:
+                    job = helper.submit(zlib.crc32, piece, crc)
+                    sha.update(piece)
+                    crc = job.result()
+                    job = None
+                else:
+                    sha.update(piece)
+                    if want_crc:
+                        crc = zlib.crc32(piece, crc)
+                yield piece
+            if job is not None:
+                job.result()
+        if inflater is not None:
+            if not inflater.eof or inflater.unused_data or inflater.unconsumed_tail:
+                raise zf.bad(f"entry {h.name!r}: compressed data is corrupt")
+        if produced != h.size:
+            raise zf.bad(f"entry {h.name!r} holds {produced} bytes, not its declared {h.size}")
+        if cipher is not None:
+            code = self._src.read_exact(MAC_LEN, f"authentication code of {h.name}")
+            if mac is None:
+                entry.authenticated = False  # check_mac=False: the caller's SHA-256 check decides
+            elif not cipher.check_auth_code(code):
+                if not self._password_ok:
+                    raise DecryptionError(f"wrong password for {self._label}, or the package is damaged",
+                                          hint=f"first entry {h.name!r} fails authentication")
+                raise zf.bad(f"entry {h.name!r} fails authentication (HMAC): it was altered")
+            self._password_ok = True
+        if (cipher is None or h.aes_vendor == zf.AES_VENDOR_AE1) and crc != h.crc32:
+            raise zf.bad(f"entry {h.name!r} fails its CRC-32 check: it was altered")
+        entry._sha = sha.hexdigest()
+
+    @staticmethod
+    def _inflate(inflater, data, h: zf.EntryHeader, produced: int) -> Iterator[bytes]:
+        """Inflate *data* in pieces of at most CHUNK bytes (bounded memory even
+        for an honest, highly compressible entry), never producing more than
+        one byte beyond the declared size (a lying header cannot make us
+        inflate a bomb)."""
+        try:
+            while True:
+                out = inflater.decompress(data, min(CHUNK, h.size - produced + 1))
+                produced += len(out)
+                if out:
+                    yield out
+                data = inflater.unconsumed_tail
+                if not data or inflater.eof or produced > h.size:
+                    return
+        except zlib.error as exc:
+            raise zf.bad(f"entry {h.name!r}: compressed data is corrupt ({exc})") from None
+
+    # -- central directory and end records
+    def _central_directory(self, sig: bytes) -> None:
+        cd_offset = self._src.pos - 4
+        for st in self._streamed:
+            if sig != zf.SIG_CENTRAL:
+                raise zf.bad(f"the central directory lacks entry {st.header.name!r}")
+            self._central_record(st)
+            sig = self._src.read_exact(4, "record signature")
+        if sig == zf.SIG_CENTRAL:
+            raise zf.bad("the central directory lists more entries than the package holds")
+        cd_size = self._src.pos - 4 - cd_offset
+        self._end_records(sig, cd_offset, cd_size)
+        if not self._src.at_eof():
+            raise zf.bad("unexpected data after the end of the zip")
+
+    def _central_record(self, st: _Streamed) -> None:
+        start = self._src.pos - 4
+        fixed = self._src.read_exact(zf.CENTRAL_STRUCT.size - 4, "central directory")
+        (_, made_by, ver, flags, method, dtime, ddate, crc, csize, usize, nlen, xlen, clen, disk, iattr, eattr,
+         off) = zf.CENTRAL_STRUCT.unpack(zf.SIG_CENTRAL + fixed)
+        raw_name = self._src.read_exact(nlen, "central directory name")
+        extra = self._src.read_exact(xlen, "central directory extra field")
+        where = f"central directory record at offset {start}"
+        if clen:
+            raise zf.bad(f"{where} has an entry comment (refused)")
+        extras = zf.parse_extras(extra, where)
+        usize, csize, off, disk = zf.resolve_zip64(
+            extras, [(usize, zf.U32, 8), (csize, zf.U32, 8), (off, zf.U32, 8), (disk, zf.U16, 4)], where)
+        h = zf.header_from_fields(raw_name=raw_name, version_needed_=ver, flags=flags, method=method, dos_time=dtime,
+                                  dos_date=ddate, crc=crc, csize=csize, usize=usize, extras=extras, where=where)
+        name = st.header.name
+        if h != st.header or off != st.offset or disk != 0:
+            raise zf.bad(f"central directory record of {name!r} disagrees with its local header")
+        if zf.is_link_or_special(made_by, eattr):
+            raise zf.bad(f"entry {name!r} is a link, a folder or a special file (refused)")
+        if self._strict:
+            zip64 = st.local_zip64 or st.offset >= zf.U32
+            expected = zf.build_central_record(self._canonical(st.header, st.local_zip64), st.offset, zip64=zip64)
+            if zf.SIG_CENTRAL + fixed + raw_name + extra != expected:
+                raise zf.bad(f"central directory record of {name!r} differs from what dossierkit writes")
+
+    def _end_records(self, sig: bytes, cd_offset: int, cd_size: int) -> None:
+        count = len(self._streamed)
+        raw = b""
+        z64 = None
+        if sig == zf.SIG_ZIP64_EOCD:
+            z64_offset = self._src.pos - 4
+            body = self._src.read_exact(zf.ZIP64_EOCD_STRUCT.size - 4, "Zip64 end record")
+            raw += sig + body
+            (_, rsize, _made, _need, disk, cd_disk, n_disk, n_total, z_cd_size, z_cd_offset) = \
+                zf.ZIP64_EOCD_STRUCT.unpack(sig + body)
+            if rsize != 44 or disk or cd_disk:
+                raise zf.bad("unsupported Zip64 end record (multi-disk or extensible data)")
+            if (n_disk, n_total, z_cd_size, z_cd_offset) != (count, count, cd_size, cd_offset):
+                raise zf.bad("the Zip64 end record disagrees with the entries read")
+            loc = self._src.read_exact(zf.ZIP64_LOCATOR_STRUCT.size, "Zip64 locator")
+            raw += loc
+            lsig, ldisk, loffset, ndisks = zf.ZIP64_LOCATOR_STRUCT.unpack(loc)
+            if lsig != zf.SIG_ZIP64_LOCATOR or ldisk != 0 or loffset != z64_offset or ndisks != 1:
+                raise zf.bad("bad Zip64 end locator")
+            z64 = True
+            sig = self._src.read_exact(4, "end record")
+        if sig != zf.SIG_EOCD:
+            raise zf.bad("unexpected record after the central directory")
+        body = self._src.read_exact(zf.EOCD_STRUCT.size - 4, "end record")
+        raw += sig + body
+        _, disk, cd_disk, n_disk, n_total, e_cd_size, e_cd_offset, clen = zf.EOCD_STRUCT.unpack(sig + body)
+        if clen:
+            raise zf.bad("the zip has a comment (refused: dossierkit writes none)")
+        if disk or cd_disk:
+            raise zf.bad("multi-disk zip (refused)")
+
+        def agrees(value: int, real: int, sentinel: int) -> bool:
+            return value == real or (z64 and value == sentinel)
+
+        if not (agrees(n_disk, count, zf.U16) and agrees(n_total, count, zf.U16)
+                and agrees(e_cd_size, cd_size, zf.U32) and agrees(e_cd_offset, cd_offset, zf.U32)):
+            raise zf.bad("the end record disagrees with the entries read")
+        if self._strict and raw != zf.build_end_records(count, cd_offset, cd_size, force_zip64=bool(z64)):
+            raise zf.bad("the end records differ from what dossierkit writes")
+
+
+def iter_package_entries(in_fileobj: IO[bytes], *, password: bytes | None, max_entry_size: int | None = None,
+                         strict: bool = True, label: str = "the package",
+                         check_mac: bool = True) -> Iterator[StreamEntry]:
+    """Stream the entries of a zip written by :class:`ZipStreamWriter`.
+
+    ``password`` bytes for a WinZip AES package, ``None`` for a plain zip
+    (encrypted entries are then refused). ``max_entry_size`` refuses larger
+    entries before reading them. ``strict=False`` accepts other writers'
+    archives (pyzipper, 7-Zip without extra fields), still checking that the
+    central directory agrees with the stream. ``label`` names the package in
+    messages (keep it free of patient data). Raises IntegrityError (altered,
+    truncated, hostile) or DecryptionError (wrong password).
+
+    ``check_mac=False`` authenticates only the first encrypted entry (to tell
+    a wrong password from damage) and skips the HMAC of the others, which
+    also halves their PBKDF2 work (no HMAC key to derive); those entries have
+    ``authenticated == False``. Only for a caller that compares every
+    entry's SHA-256 with a signed manifest whose signer it pins: without
+    the MAC, someone who knows a file's plaintext can alter it (AES-CTR is
+    malleable) and only a pinned signature notices. Headers, sizes and the
+    central directory are checked either way.
+    """
+    if password is not None and not isinstance(password, bytes | bytearray):
+        raise UsageError("the password must be bytes (encode it as UTF-8)")
+    return _ZipStreamReader(in_fileobj, password=password, max_entry_size=max_entry_size, strict=strict,
+                            label=label, check_mac=check_mac).entries()
