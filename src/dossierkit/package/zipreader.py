@@ -209,7 +209,7 @@ class _ZipStreamReader:
         self._names = NameRegistry(zf.bad)
         self._password_ok = False
         self._cbufs = [bytearray(CHUNK) for _ in range(2)]
-        self._pbuf = bytearray(CHUNK)
+        self._pbufs = [bytearray(CHUNK) for _ in range(2)]
         self._scratch = CTRScratch()
         self._executor: ThreadPoolExecutor | None = None
         self._prefetch = (_KeyPrefetcher.for_stream(fh, self._password, mac=check_mac)
@@ -232,7 +232,7 @@ class _ZipStreamReader:
             keys = self._prefetch.keys_for(offset, salt, key_len)
         if keys is None or (mac and keys[1] is None):
             keys = derive_keys(self._password, salt, key_len, mac=mac)
-        return keys
+        return keys if mac else (keys[0], None, None)
 
     def entries(self) -> Iterator[StreamEntry]:
         try:
@@ -338,44 +338,62 @@ class _ZipStreamReader:
         crc = 0
         produced = 0
         inflater = zlib.decompressobj(-15) if h.actual_method == zf.METHOD_DEFLATED else None
-        pbuf = memoryview(self._pbuf)
         # A helper thread pays off only for big entries: for small ones the
         # key-derivation thread already keeps the second core busy and
-        # per-chunk hand-offs just add GIL contention (measured).
+        # per-chunk hand-offs just add GIL contention (measured). With a MAC
+        # the helper authenticates the ciphertext while this thread decrypts
+        # and hashes; without one it hashes the plaintext while this thread
+        # reads and decrypts. Buffers alternate; job k-1 is awaited before
+        # its buffers come round again.
         helper = self._helper() if entry._data_len >= zipcommon.PARALLEL_MIN else None
         mac = cipher.mac if cipher is not None else None
         want_crc = cipher is None or h.aes_vendor == zf.AES_VENDOR_AE1
+        crc_box = [0]
+
+        def hash_piece(piece) -> None:
+            sha.update(piece)
+            if want_crc:
+                crc_box[0] = zlib.crc32(piece, crc_box[0])
+
+        hash_aside = helper is not None and mac is None and inflater is None
+        prev: Future | None = None
         i = 0
-        while remaining:
-            n = min(remaining, CHUNK)
-            cb = memoryview(self._cbufs[i % 2])[:n]
-            i += 1
-            self._src.readinto_exact(cb, f"data of {h.name}")
-            remaining -= n
-            job = helper.submit(mac.update, cb) if helper is not None and mac is not None else None
-            if cipher is not None:
-                if mac is not None and job is None:
-                    mac.update(cb)
-                plain = pbuf[:n]
-                cipher.ctr.process(cb, plain)
-            else:
-                plain = cb
-            for piece in self._inflate(inflater, plain, h, produced) if inflater else (plain,):
-                produced += len(piece)
-                if produced > h.size:
-                    raise zf.bad(f"entry {h.name!r} holds more data than its declared {h.size} bytes")
-                if want_crc and helper is not None and job is None:
-                    job = helper.submit(zlib.crc32, piece, crc)
-                    sha.update(piece)
-                    crc = job.result()
-                    job = None
+        try:
+            while remaining:
+                n = min(remaining, CHUNK)
+                k = i % 2
+                i += 1
+                cb = memoryview(self._cbufs[k])[:n]
+                self._src.readinto_exact(cb, f"data of {h.name}")
+                remaining -= n
+                job = None
+                if mac is not None:
+                    if helper is not None:
+                        job = helper.submit(mac.update, cb)
+                    else:
+                        mac.update(cb)
+                if cipher is not None:
+                    plain = memoryview(self._pbufs[k])[:n]
+                    cipher.ctr.process(cb, plain)
                 else:
-                    sha.update(piece)
-                    if want_crc:
-                        crc = zlib.crc32(piece, crc)
-                yield piece
-            if job is not None:
-                job.result()
+                    plain = cb
+                pieces = self._inflate(inflater, plain, h, produced) if inflater else (plain,)
+                for piece in pieces:
+                    produced += len(piece)
+                    if produced > h.size:
+                        raise zf.bad(f"entry {h.name!r} holds more data than its declared {h.size} bytes")
+                    if hash_aside:
+                        job = helper.submit(hash_piece, piece)
+                    else:
+                        hash_piece(piece)
+                    yield piece
+                if prev is not None:
+                    prev.result()
+                prev = job
+        finally:
+            if prev is not None:
+                prev.result()
+        crc = crc_box[0]
         if inflater is not None:
             if not inflater.eof or inflater.unused_data or inflater.unconsumed_tail:
                 raise zf.bad(f"entry {h.name!r}: compressed data is corrupt")
