@@ -288,3 +288,23 @@ def test_hostile_set_through_the_cli_in_bounded_time_and_memory(recipients_packa
         assert r["seconds"] < 5
     assert sorted(x.name for x in tmp_path.iterdir()) == sorted(f.name for f in files + zfiles)
     assert max(res["peak_rss_mb"], res2["peak_rss_mb"]) < 200
+
+
+@pytest.mark.parametrize("password", [None, b"a-password-for-the-reader"])
+def test_zip_reader_inflates_in_bounded_pieces(password):
+    """The library reader (zipaes.iter_package_entries, public API) on an
+    honest deflate bomb: plaintext comes in pieces of at most 1 MiB, never
+    as one buffer the size of the entry."""
+    from dossierkit.package.zipaes import CHUNK, iter_package_entries
+
+    stream, crc = craft.zeros_bomb(64)
+    buf = io.BytesIO()
+    with craft.CraftWriter(buf, password=password) as zw:
+        zw.add_deflated("BOMB.BIN", stream, declared_size=64 << 20, crc=crc)
+    buf.seek(0)
+    biggest = total = 0
+    for entry in iter_package_entries(buf, password=password):
+        for chunk in entry.chunks():
+            biggest = max(biggest, len(chunk))
+            total += len(chunk)
+    assert total == 64 << 20 and biggest <= CHUNK, biggest
