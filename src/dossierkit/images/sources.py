@@ -154,6 +154,12 @@ def _dicomdir_candidates(plan: SourcePlan, dicomdir: Path) -> list[Candidate] | 
     tree = _CaseInsensitiveTree(dicomdir.parent)
     out = []
     for ref in refs:
+        if any(c in (".", "..") for c in ref.components):
+            # a File ID climbing out of the media would import files the user never pointed at
+            plan.problem("dicomdir-missing-file", str(dicomdir),
+                         f"the DICOMDIR references {'/'.join(ref.components)}, outside the media: refused",
+                         referenced_file_id="\\".join(ref.components))
+            continue
         path = tree.resolve(ref.components)
         if path is None:
             plan.problem("dicomdir-missing-file", str(dicomdir),
