@@ -426,3 +426,45 @@ def test_latin1_bytes_without_a_declared_character_set():
         ds.save_as(buf, enforce_file_format=True)
         _h, cmp = _identity_of(buf.getvalue())
         assert cmp.name_ok is ok, (name, _h.patient_name)
+
+
+def test_dicomdir_file_ids_leaving_the_media(tmp_path):
+    """A hostile CD's DICOMDIR naming ``..\\OUTSIDE\\IM1``: the file beside the
+    media is not imported, the reference is recorded as a media problem."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.sequence import Sequence
+    from pydicom.uid import ExplicitVRLittleEndian
+
+    from dossierkit.images.importer import import_images
+
+    outside = tmp_path / "OUTSIDE"
+    outside.mkdir()
+    ds = dcmread(get_testdata_file("CT_small.dcm"))
+    ds.save_as(outside / "IM1", enforce_file_format=True)
+    media = tmp_path / "CD"
+    media.mkdir()
+    dd = Dataset()
+    dd.file_meta = FileMetaDataset()
+    dd.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.1.3.10"
+    dd.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    dd.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    records = []
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pydicom: '..' is not a valid CS value (that is the point)
+        for fid in (["..", "OUTSIDE", "IM1"], ["DICOM", "..", "..", "OUTSIDE", "IM1"]):
+            rec = Dataset()
+            rec.DirectoryRecordType = "IMAGE"
+            rec.ReferencedFileID = fid
+            rec.ReferencedSOPInstanceUIDInFile = ds.SOPInstanceUID
+            records.append(rec)
+        dd.DirectoryRecordSequence = Sequence(records)
+        dd.save_as(media / "DICOMDIR", enforce_file_format=True)
+    ws = new_workspace(tmp_path / "ws")
+    for source in (media / "DICOMDIR", media):
+        rep = import_images(ws, [source])
+        assert rep.imported == 0 and rep.duplicates == 0, rep.to_dict()
+        assert [p["kind"] for p in rep.problems] == ["dicomdir-missing-file"] * 2
+        assert all("outside the media" in p["reason"] for p in rep.problems)
+    assert Workspace(ws.root).images() == []

@@ -326,3 +326,17 @@ def test_cli_expect_signer_refuses_a_resigned_package(recipients_package, cli_se
     r = run_cli("unpack", p, tmp_path / "dest", *opts, "--expect-signer", EXPECTED_SIGNER[:16])
     assert r.returncode == 3 and "expected signer" in r.stderr and not (tmp_path / "dest").exists(), r.stderr
     assert sorted(x.name for x in tmp_path.iterdir()) == ["forged.age"]
+
+
+def test_unpack_force_keeps_the_old_tree_when_the_new_package_fails(any_package, tmp_path):
+    dest = tmp_path / "dest"
+    unpack_package(any_package.path, dest, **any_package.secrets)
+    before = sorted((str(p.relative_to(dest)), p.stat().st_size) for p in dest.rglob("*"))
+    raw = bytearray(any_package.path.read_bytes())
+    raw[len(raw) // 2] ^= 0x01
+    bad = tmp_path / "bad.pkg"
+    bad.write_bytes(bytes(raw))
+    with pytest.raises(IntegrityError):
+        unpack_package(bad, dest, force=True, **any_package.secrets)
+    assert sorted((str(p.relative_to(dest)), p.stat().st_size) for p in dest.rglob("*")) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.pkg", "dest"]
