@@ -267,3 +267,31 @@ def test_sigkill_during_the_readback_leaves_no_package(rel_workspace, tmp_path):
     assert r.returncode == -signal.SIGKILL, r.stderr
     assert not out.exists()
     assert all(p.name.startswith(TEMP_PREFIX) for p in out.parent.iterdir())
+
+
+def test_disk_full_during_import(tmp_path):
+    from pydicom import dcmread
+    from pydicom.data import get_testdata_file
+    from pydicom.uid import generate_uid
+
+    from tests.pkg_fixtures import new_workspace
+    from tests.reliability.measure import run as run_inprocess
+
+    src = tmp_path / "cd"
+    src.mkdir()
+    base = dcmread(get_testdata_file("CT_small.dcm"))
+    for i in range(30):  # ~1.2 MB of images for a 600 KiB file system
+        ds = copy.deepcopy(base)
+        ds.SOPInstanceUID = generate_uid()
+        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        ds.save_as(src / f"IM{i}.dcm", enforce_file_format=True)
+    with mounted_tmpfs(tmp_path / "small", "size=600k") as mnt:
+        ws = new_workspace(mnt / "ws")
+        code, _out, err = run_inprocess(["import-images", str(ws.root), str(src), "--json"])
+        lines = [x for x in err.splitlines() if x.strip()]
+        assert code == 5 and len(lines) == 1 and "no space left" in lines[0], err
+        ws = Workspace(ws.root)
+        last = ws.images_index()["imports"][-1]
+        assert last["status"] == "interrupted" and 0 < last["imported"] < 30, last
+        copies = sorted(p.name for p in ws.images_dir.iterdir())
+        assert copies == sorted(Path(i.path).name for i in ws.images())  # every indexed copy, nothing else
