@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Install the Debian tools the interop tests use (7-Zip, age, DCMTK, dicom3tools,
-# poppler, zbar, chromium, GNU time). Only what is missing is installed.
+# poppler, zbar, chromium, GNU time, libarchive bsdtar). Only what is missing is installed.
 # As root with apt-get: installs. Otherwise: says what is missing; the interop
 # tests then skip with a reason (on CI, CI=true, they fail instead).
 set -euo pipefail
-pkgs=(dcmtk 7zip age dicom3tools poppler-utils zbar-tools libzbar0 chromium time)
+pkgs=(dcmtk 7zip age dicom3tools poppler-utils zbar-tools libzbar0 chromium time libarchive-tools)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -121,6 +121,24 @@ def test_7zip_accepts_forced_zip64(files, tmp_path, password):
     assert res.returncode == 0 and "Everything is Ok" in res.stdout, res.stdout + res.stderr
 
 
+@pytest.mark.parametrize("force_zip64", [False, True], ids=["zip32", "zip64"])
+def test_libarchive_extracts_our_package_from_a_pipe(files, tmp_path, force_zip64):
+    """bsdtar (libarchive) streams the package from stdin: our local headers
+    carry real sizes, so no central directory is needed to extract."""
+    bsdtar = need_tool("bsdtar")
+    data, _ = write_package(files, force_zip64=force_zip64)
+    out = tmp_path / "x"
+    out.mkdir()
+    res = subprocess.run([bsdtar, "--passphrase", PW.decode(), "-xf", "-", "-C", str(out)], input=data,
+                         capture_output=True)
+    assert res.returncode == 0, res.stderr
+    for name, path in files.items():
+        assert (out / name).read_bytes() == open(path, "rb").read()
+    bad = subprocess.run([bsdtar, "--passphrase", "wrong", "-xf", "-", "-C", str(out)], input=data,
+                         capture_output=True)
+    assert bad.returncode != 0
+
+
 def test_we_read_7zip_output(files, tmp_path):
     sz = need_tool("7zz")
     src = tmp_path / "src"
