@@ -269,7 +269,7 @@ def test_hostile_set_through_the_cli_in_bounded_time_and_memory(recipients_packa
     """Every hostile age header and foreign zip through `dossierkit unpack`:
     exit 3 or 4, one error line each, nothing written, low peak memory."""
     files = []
-    for label, data in _age_variants(recipients_package.path.read_bytes(), tmp_path).items():
+    for data in _age_variants(recipients_package.path.read_bytes(), tmp_path).values():
         p = tmp_path / f"age-{len(files)}.age"
         p.write_bytes(data)
         files.append(p)

@@ -6,7 +6,6 @@ journal, in temp files; private files 0600; passwords never on argv;
 from __future__ import annotations
 
 import copy
-import json
 import os
 import re
 import stat
@@ -158,7 +157,7 @@ def test_private_files_are_0600_whatever_the_umask(tmp_path):
 
     old = os.umask(0)
     try:
-        code, out, err = run_inprocess(["keys", "generate", str(tmp_path / "keys"), "--json"])
+        code, _out, err = run_inprocess(["keys", "generate", str(tmp_path / "keys"), "--json"])
         assert code == 0, err
         from dossierkit.package.passphrase import write_password_file
 
@@ -237,7 +236,7 @@ def test_debug_trace_is_scrubbed(tmp_path):
     folder.mkdir()
     bad = folder / "CR LEFÈVRE 2580375123456.pdf"
     bad.write_bytes(b"not a pdf")
-    code, out, err = run_inprocess(["--debug", "add", str(ws.root), str(bad), "--kind", "pathology"])
+    code, _out, err = run_inprocess(["--debug", "add", str(ws.root), str(bad), "--kind", "pathology"])
     assert code == 2 and "Traceback" in err and "[PHI]" in err
     assert leaks(err.encode()) == [], err
 
