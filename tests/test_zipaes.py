@@ -466,3 +466,31 @@ def test_big_entries_on_two_threads(tmp_path, password, check_mac):
         got = {e.name: e.drain() for e in iter_package_entries(io.BytesIO(bytes(bad)), password=password,
                                                                 check_mac=False)}
         assert got["A/BIG"] != want["A/BIG"] and got["A/SMALL"] == want["A/SMALL"]
+
+
+def test_writer_refuses_special_files_and_changing_files(tmp_path):
+    from dossierkit.errors import InputError
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    w = open_writer(io.BytesIO(), password=PW)
+    with pytest.raises(InputError, match="not a regular file"):
+        w.add_file("A/FIFO", fifo)
+    with pytest.raises(InputError, match="not a regular file"):
+        w.add_file("A/DIR", tmp_path)
+    ok = tmp_path / "ok"
+    ok.write_bytes(b"x" * 10)
+    assert w.add_file("A/OK", ok).size == 10
+    big = tmp_path / "big"
+    big.write_bytes(os.urandom(3 << 20))
+
+    class Shrink:  # truncates the file after its first chunk was stored
+        def start(self, *a, **k): pass
+        def finish(self): pass
+        def advance(self, n):
+            os.truncate(big, 1 << 20)
+
+    for password in (PW, None):
+        big.write_bytes(os.urandom(3 << 20))
+        with pytest.raises(InputError, match="changed while"):
+            open_writer(io.BytesIO(), password=password).add_file("A/BIG", big, progress=Shrink())

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import zlib
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -155,6 +156,8 @@ class ZipStreamWriter:
 
     def _add_file(self, name: str, path, progress: Progress) -> EntryResult:
         try:
+            if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block, a device never end
+                raise InputError("not a regular file", path=path)
             fh = open(path, "rb", buffering=0)
         except OSError as exc:
             raise InputError(f"cannot read: {exc.strerror or exc}", path=path) from exc
