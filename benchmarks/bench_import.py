@@ -158,14 +158,19 @@ def main(argv: list[str] | None = None) -> int:
                                                  "birth_date": "1960-01-01", "sex": "F"}})
         cold = drop_caches() if args.cold else False
         os.sync()
+        load = os.getloadavg()[0]
+        r0 = resource.getrusage(resource.RUSAGE_SELF)
         t0 = time.perf_counter()
         report = import_images(ws, [src], workers=args.workers)
         secs = time.perf_counter() - t0
+        r1 = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
         d = report.to_dict()
         assert d["imported"] == args.files and not d["problems"] and not d["skipped"]["total"], d
         results.append({"run": run + 1, "files": d["files_seen"], "bytes": d["bytes_copied"], "seconds": round(secs, 3),
                         "files_per_second": round(d["files_seen"] / secs, 1),
-                        "mb_per_second": round(d["bytes_copied"] / secs / 1e6, 1), "cold_cache": cold})
+                        "mb_per_second": round(d["bytes_copied"] / secs / 1e6, 1), "cold_cache": cold,
+                        "cpu_seconds": round(cpu, 2), "load_before": round(load, 2)})
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     summary = {"files": args.files, "rows": args.rows, "workers": args.workers or "auto", "runs": results,
                "peak_rss_mb": round(peak, 1), "cpus": os.cpu_count(), "target_files_per_second": 1000}
@@ -175,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         for r in results:
             print(f"import run {r['run']}: {r['files']} files, {r['bytes'] / 1e9:.2f} GB in {r['seconds']:.2f} s — "
                   f"{r['files_per_second']:,.0f} files/s, {r['mb_per_second']:,.0f} MB/s"
-                  f"{' (cold cache)' if r['cold_cache'] else ''}")
+                  f"{' (cold cache)' if r['cold_cache'] else ''}; CPU {r['cpu_seconds']:.1f} s "
+                  f"({r['cpu_seconds'] / r['files'] * 1e3:.2f} ms/file), load before {r['load_before']}")
         print(f"peak RSS {peak:.0f} MB; target ≥ 1 000 files/s")
     return 0
 
