@@ -224,7 +224,7 @@ def test_source_file_changing_while_imported(tmp_path, monkeypatch, change):
         ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
         ds.save_as(src / f"IM{i}.dcm", enforce_file_format=True)
     victim = src / "IM1.dcm"
-    real_copy = importer.copy_stream_with_hash
+    real_copy = importer.copy_stream_to_new_file
 
     def copy_while_changing(fh, dst, **kw):
         if Path(getattr(fh, "name", "")) == victim:
@@ -241,7 +241,7 @@ def test_source_file_changing_while_imported(tmp_path, monkeypatch, change):
             os.utime(victim, ns=(st.st_atime_ns, st.st_mtime_ns + 2_000_000_000))
         return real_copy(fh, dst, **kw)
 
-    monkeypatch.setattr(importer, "copy_stream_with_hash", copy_while_changing)
+    monkeypatch.setattr(importer, "copy_stream_to_new_file", copy_while_changing)
     report = importer.import_images(ws, [src])
     assert report.imported == 2, report.to_dict()
     probs = [p for p in report.problems if p["file"].endswith("IM1.dcm")]

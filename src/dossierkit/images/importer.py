@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import itertools
 import os
 import re
-import secrets
 import threading
 import time
 import warnings
@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ExitCode, InputError
-from ..fsutil import TEMP_PREFIX, clean_stale_temps, copy_stream_with_hash, hash_stream, sync_filesystem
+from ..fsutil import TEMP_PREFIX, clean_stale_temps, copy_stream_to_new_file, hash_stream, sync_filesystem
 from ..model import ImageInstance
 from ..progress import NULL_PROGRESS, Progress
 from ..workspace import IMAGES_DIR, Workspace, utc_now
@@ -162,9 +162,11 @@ class _Importer:
         self.lock = threading.Lock()
         self.local = threading.local()
         self.zips: list[zipfile.ZipFile] = []
+        self.counter = itertools.count(1)  # next() on a count is atomic under the GIL
 
     def staging_path(self) -> Path:
-        return self.root / IMAGES_DIR / f"{TEMP_PREFIX}{secrets.token_hex(8)}.dcm"
+        # a counter, not random bytes: unique within this import, and the pid within the folder
+        return self.root / IMAGES_DIR / f"{TEMP_PREFIX}{os.getpid()}-{next(self.counter)}.dcm"
 
     def zip_for(self, plan: SourcePlan) -> zipfile.ZipFile:
         # ZipFile objects share one file position: one per thread and zip.
@@ -225,12 +227,11 @@ class _Importer:
                     return _Outcome(cand, plan, "problem", problem=("unreadable", CHANGED_WHILE_READ))
                 return _Outcome(cand, plan, "dicom", header=hdr, sha256=sha, size=n)
             staging = self.staging_path()
-            sha, n = copy_stream_with_hash(fh, staging, durable=False)
+            sha, n = copy_stream_to_new_file(fh, staging, writeback=True)
             if _changed(fh, before, n):
                 with contextlib.suppress(OSError):
                     staging.unlink()
                 return _Outcome(cand, plan, "problem", problem=("unreadable", CHANGED_WHILE_READ))
-        _start_writeback(staging)
         return _Outcome(cand, plan, "dicom", header=hdr, staging=staging, sha256=sha, size=n)
 
     def _process_member(self, plan: SourcePlan, cand: Candidate) -> _Outcome:
@@ -244,14 +245,12 @@ class _Importer:
             if looks_like_dicom(head) is None:
                 return self._not_dicom(plan, cand, head)
             with zf.open(info) as zfh:
-                sha, n = copy_stream_with_hash(zfh, staging, durable=False)
+                sha, n = copy_stream_to_new_file(zfh, staging, writeback=True)
             with open(staging, "rb") as fh:
                 hdr = self._examine(plan, cand, fh.read(HEAD_SIZE), fh, n)
             if isinstance(hdr, _Outcome):
                 return hdr
             keep = hdr.sop_instance_uid not in self.known_uids
-            if keep:
-                _start_writeback(staging)
             return _Outcome(cand, plan, "dicom", header=hdr, staging=staging if keep else None, sha256=sha, size=n)
         except RuntimeError as exc:  # zipfile: encrypted entry
             return _Outcome(cand, plan, "problem", problem=("unreadable", f"zip entry cannot be read ({exc})"))
@@ -271,19 +270,6 @@ def _changed(fh, before: os.stat_result, copied: int) -> bool:
     parsed and the bytes we copied may then belong to different versions."""
     after = os.fstat(fh.fileno())
     return copied != before.st_size or (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns)
-
-
-def _start_writeback(path: Path) -> None:
-    """Ask the kernel to start writing *path* to disk now (asynchronously), so
-    the final sync has little left to do and the copies do not crowd the page
-    cache. A hint only: ignored where unsupported."""
-    if hasattr(os, "posix_fadvise"):
-        with contextlib.suppress(OSError):
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-            finally:
-                os.close(fd)
 
 
 def _empty_index() -> dict[str, Any]:
