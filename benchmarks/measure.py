@@ -197,6 +197,7 @@ def table(rows: list[Row], ratios: dict[str, float | None]) -> str:
         lines.append([r.step, r.tool, _fmt(r.seconds, ".2f"), _fmt(r.cpu_seconds, ".1f"), _fmt(r.mb_per_s, ".0f"),
                       _fmt(r.files_per_s, ",.0f") if r.step.startswith("import") else "",
                       _fmt(r.peak_rss_mb, ".0f"), f"{ratio:.2f}×" if ratio else "", status])
+    lines = [[c.replace("|", "\\|") for c in ln] for ln in lines]  # "tar | age" inside a Markdown cell
     widths = [max(len(h), *(len(ln[i]) for ln in lines)) if lines else len(h) for i, h in enumerate(head)]
     fmt_row = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
     sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
