@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 
+from ..errors import InputError
 from ..workspace import Workspace, utc_now
 from . import consent as _consent  # noqa: F401  (registers rules)
 from . import documents as _documents  # noqa: F401
@@ -22,6 +23,12 @@ def run_checks(workspace: Workspace | str | os.PathLike, profile: str | None = N
                today: dt.date | None = None) -> CheckReport:
     """Run the profile (default: the dossier's own, usually ``second-opinion``)."""
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
-    prof = load_profile(profile or ws.dossier.profile)
+    if profile:
+        prof = load_profile(profile)
+    else:
+        try:
+            prof = load_profile(ws.dossier.profile)
+        except InputError as exc:  # the name came from dossier.toml: say so
+            raise InputError(f"profile: {exc.message}", path=ws.root / "dossier.toml", hint=exc.hint) from exc
     ctx = CheckContext(ws, prof, today=today)
     return CheckReport(profile=prof.name, findings=run_profile(ctx), checked_at=utc_now())
