@@ -26,7 +26,7 @@ CHUNK = 1024 * 1024  # 1 MiB: large enough for hashlib/ciphers to release the GI
 TEMP_PREFIX = ".dk-tmp-"
 
 
-def _output_error(exc: OSError, path: Path) -> OutputError:
+def output_error(exc: OSError, path: Path) -> OutputError:
     if exc.errno == errno.ENOSPC:
         return OutputError("no space left on the device", path=path, hint="free space or choose another output folder")
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
@@ -60,12 +60,12 @@ def atomic_writer(target: str | os.PathLike, mode: str = "wb", *, perms: int | N
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise _output_error(exc, target.parent) from exc
+        raise output_error(exc, target.parent) from exc
     tmp = temp_path_for(target)
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, perms if perms is not None else 0o644)
     except OSError as exc:
-        raise _output_error(exc, target) from exc
+        raise output_error(exc, target) from exc
     try:
         if perms is not None:
             os.fchmod(fd, perms)
@@ -78,16 +78,16 @@ def atomic_writer(target: str | os.PathLike, mode: str = "wb", *, perms: int | N
             before_rename(tmp)
         os.replace(tmp, target)
         if durable:
-            _fsync_dir(target.parent)
+            fsync_dir(target.parent)
     except OSError as exc:
         _unlink_quietly(tmp)
-        raise _output_error(exc, target) from exc
+        raise output_error(exc, target) from exc
     except BaseException:
         _unlink_quietly(tmp)
         raise
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
     with contextlib.suppress(OSError):
         dfd = os.open(folder, os.O_RDONLY)
         try:
@@ -183,7 +183,7 @@ def copy_stream_to_new_file(src_fh: IO[bytes], dst: str | os.PathLike, *, writeb
     try:
         fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     except OSError as exc:
-        raise _output_error(exc, dst) from exc
+        raise output_error(exc, dst) from exc
     try:
         with os.fdopen(fd, "wb") as out:
             for block in _source_chunks(src_fh):
@@ -196,7 +196,7 @@ def copy_stream_to_new_file(src_fh: IO[bytes], dst: str | os.PathLike, *, writeb
                     os.posix_fadvise(out.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
     except OSError as exc:
         _unlink_quietly(dst)
-        raise _output_error(exc, dst) from exc
+        raise output_error(exc, dst) from exc
     except BaseException:
         _unlink_quietly(dst)
         raise

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError, IntegrityError, OutputError
+from .fsutil import fsync_dir
 from .signing import canonical_json
 
 GENESIS = "0" * 64
@@ -188,19 +189,10 @@ def _locked(path: Path) -> Iterator[int]:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         if not existed:
-            _fsync_dir(path.parent)
+            fsync_dir(path.parent)
         yield fd
     finally:
         os.close(fd)  # closing releases the lock
-
-
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        dfd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
 
 
 def _out_error(exc: OSError, path: Path) -> OutputError:

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..errors import DecryptionError, DossierkitError, InputError, IntegrityError, OutputError
-from ..fsutil import _output_error
+from ..fsutil import output_error
 from ..progress import NULL_PROGRESS, Progress
 from . import container as C
 from . import layout as L
@@ -146,13 +146,13 @@ class _Extracted:
         try:
             self._fh.write(data)
         except OSError as exc:
-            raise _output_error(exc, self._folder) from exc
+            raise output_error(exc, self._folder) from exc
 
     def close(self) -> None:
         try:
             self._fh.close()
         except OSError as exc:
-            raise _output_error(exc, self._folder) from exc
+            raise output_error(exc, self._folder) from exc
 
     def __enter__(self) -> _Extracted:
         return self
@@ -277,7 +277,7 @@ class _Pass:
             target.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
         except OSError as exc:
-            raise _output_error(exc, self.extract_to) from exc
+            raise output_error(exc, self.extract_to) from exc
         return _Extracted(os.fdopen(fd, "wb"), self.extract_to)
 
     def write(self, name: str, data: bytes) -> None:
