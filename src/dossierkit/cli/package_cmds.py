@@ -44,21 +44,21 @@ def _password(password_file: Path | None, password_env: str | None, *, confirm: 
 
 def _open_secrets(package: Path, password_file: Path | None, password_env: str | None, identity: Path | None,
                   *, interactive: bool) -> dict[str, Any]:
-    """``verify_package`` keyword arguments for the package's container kind."""
+    """``verify_package`` keyword arguments for the package's container kind
+    (trace.open_secrets), or one clear line saying which secret is missing."""
     from ..package.container import PASSWORD, package_kind
+    from ..trace import open_secrets
 
+    secrets = open_secrets(package, password_file=password_file, password_env=password_env,
+                           password_prompt=_prompt(False) if interactive else None, identity=identity,
+                           default_identity=True)
+    if secrets:
+        return secrets
     if package_kind(package) == PASSWORD:
-        return {"password": _password(password_file, password_env, confirm=False, interactive=interactive)}
-    from ..keys import AGE_IDENTITY, default_keys_dir
-    from ..package.agefile import load_identities
-
-    if identity is None:
-        default = default_keys_dir() / AGE_IDENTITY
-        if not default.is_file():
-            raise UsageError("this package is encrypted for age recipients",
-                             hint="give the recipient's identity file with --identity FILE")
-        identity = default
-    return {"identities": load_identities(identity)}
+        raise UsageError("this package needs a passphrase",
+                         hint="give --password-file FILE or --password-env VAR (never on the command line)")
+    raise UsageError("this package is encrypted for age recipients",
+                     hint="give the recipient's identity file with --identity FILE")
 
 
 def _say(text: object) -> None:
