@@ -14,17 +14,16 @@ Private files are created 0600 before any byte is written (fsutil.atomic_writer)
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyrage
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from .errors import InputError, OutputError
 from .fsutil import atomic_writer
+from .package.agefile import generate_identity, identity_file_text
 from .signing import fingerprint, raw_public_bytes
 
 SIGNING_KEY = "signing-key.pem"
@@ -76,11 +75,9 @@ def generate_keys(directory: str | os.PathLike | None = None, *, force: bool = F
         fh.write(pem)
     with atomic_writer(d / SIGNING_PUB) as fh:
         fh.write(f"# dossierkit Ed25519 signing public key\n# fingerprint: {fp}\n{pub_b64}\n".encode())
-    ident = pyrage.x25519.Identity.generate()
-    recipient = str(ident.to_public())
-    created = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+    secret, recipient = generate_identity()
     with atomic_writer(d / AGE_IDENTITY, perms=0o600) as fh:
-        fh.write(f"# created: {created}\n# public key: {recipient}\n{ident}\n".encode())
+        fh.write(identity_file_text(secret).encode())
     with atomic_writer(d / AGE_RECIPIENT) as fh:
         fh.write(f"{recipient}\n".encode())
     return GeneratedKeys(d, d / SIGNING_KEY, d / SIGNING_PUB, fp, pub_b64, d / AGE_IDENTITY, d / AGE_RECIPIENT,
