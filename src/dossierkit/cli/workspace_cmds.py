@@ -23,6 +23,8 @@ def init_cmd(
     sex: Optional[str] = typer.Option(None, help="F, M, O or U."),
     patient_id: Optional[str] = typer.Option(None, "--patient-id", help="Patient identifier (INS or local IPP)."),
     id_system: str = typer.Option("IPP", help="Identifier system: INS-NIR, INS-NIA, IPP, OTHER."),
+    other_id: list[str] = typer.Option([], "--other-id", help="The patient's ID at another establishment, as found "
+                                                              "in its images' PatientID (repeatable)."),
     initial_physician: Optional[str] = typer.Option(None, help="Initial physician's name."),
     treating_gp: Optional[str] = typer.Option(None, help="Treating GP's name."),
     second_opinion: Optional[str] = typer.Option(None, help="Second practitioner or establishment."),
@@ -44,6 +46,8 @@ def init_cmd(
             patient[key] = value
     if patient_id:
         patient["identifier"] = {"value": patient_id, "system": id_system}
+    if other_id:
+        patient["other_ids"] = sorted(set(patient.get("other_ids", [])) | set(other_id))
     data["patient"] = patient
     for key, value in (("initial_physician", initial_physician), ("treating_gp", treating_gp),
                        ("second_opinion", second_opinion), ("sender", sender)):
