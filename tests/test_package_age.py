@@ -110,3 +110,11 @@ def test_flipped_or_truncated_payload_fails(packed, tmp_path, where):
     with pytest.raises(IntegrityError, match="does not verify"):
         unpack_package(p, tmp_path / "dest", identities=ids)
     assert not (tmp_path / "dest").exists()
+
+
+def test_age_package_has_only_the_recipients_asked_for(packed):
+    """pack's read-back compares bytes: no extra (read-back) recipient stanza."""
+    _tmp, res = packed
+    with open(res.package, "rb") as fh:
+        header = fh.read(4096).split(b"\n---")[0]
+    assert header.count(b"\n-> X25519 ") == 1

@@ -350,3 +350,39 @@ def _without_last(real, patient, layout, **kw):
     lay.studies = copy.deepcopy(layout.studies)
     lay.studies[-1].series[-1].instances.pop()
     return real(patient, lay, **kw)
+
+
+def test_pack_sha256_is_the_files_and_it_verifies(packed):
+    """The package SHA-256 comes from the bytes as they were written: it must
+    be the file's, and the file must verify end to end."""
+    _ws, res = packed
+    assert hashlib.sha256(res.package.read_bytes()).hexdigest() == res.sha256
+    assert res.package.stat().st_size == res.size
+    rep = verify_package(res.package, password=PASSWORD, expect_signer=res.signer_fingerprint)
+    assert rep.ok and rep.package_sha256 == res.sha256
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "central"])
+def test_byte_readback_refuses_what_the_disk_does_not_hold(tmp_path, monkeypatch, damage):
+    """A byte changed on disk after the write (or a central directory that
+    disagrees with the entries written) is caught before the rename."""
+    from dossierkit.package import pack as pack_mod
+
+    real = pack_mod.read_back
+
+    def damaged(tmp, tee, entries, **kw):
+        if damage == "flip":
+            _flip(tmp, tmp.stat().st_size // 2)
+        elif damage == "truncate":
+            with open(tmp, "r+b") as fh:
+                fh.truncate(tmp.stat().st_size - 1)
+        else:
+            entries = [(n, off + 1, size) for n, off, size in entries]
+        return real(tmp, tee, entries, **kw)
+
+    monkeypatch.setattr(pack_mod, "read_back", damaged)
+    ws = full_workspace(tmp_path / "ws")
+    out = tmp_path / "out" / "p.zip"
+    with pytest.raises(IntegrityError, match="does not read back"):
+        pack(ws, out, signing_key=KEY, password=PASSWORD)
+    assert list(out.parent.iterdir()) == []

@@ -258,8 +258,8 @@ def test_sigkill_during_the_readback_leaves_no_package(rel_workspace, tmp_path):
     script = (
         "import os, signal\n"
         "from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey\n"
-        "from dossierkit.package import verify\n"
-        "verify.verify_package = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)\n"
+        "from dossierkit.package import readback\n"
+        "readback.read_back = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)\n"
         "from dossierkit.package.pack import pack\n"
         f"pack({str(rel_workspace)!r}, {str(out)!r}, signing_key=Ed25519PrivateKey.generate(), "
         f"password={PASSWORD!r})\n")

@@ -40,11 +40,9 @@ def _password_bytes(password: str | bytes) -> bytes:
 class ContainerSpec:
     kind: str
     password: bytes | None = None
-    recipients: list[Any] = field(default_factory=list)  # agefile.Recipient
-    # Identities able to open what is written, for pack's read-back: for age,
-    # a one-time X25519 key added as an extra recipient, held only in memory
-    # and discarded after the read-back (docs/security.md).
-    readback_identities: list[Any] = field(default_factory=list)
+    # agefile.Recipient: exactly the recipients asked for (pack's read-back
+    # compares bytes and never decrypts, so it needs no key of its own).
+    recipients: list[Any] = field(default_factory=list)
 
     @classmethod
     def for_writing(cls, *, password: str | bytes | None, recipients: list[str] | None) -> ContainerSpec:
@@ -53,12 +51,10 @@ class ContainerSpec:
                              "--generate-password) or age recipients (--recipient/--recipients-file)")
         if password is not None:
             return cls(PASSWORD, password=_password_bytes(password))
-        from .agefile import Identity, Recipient, generate_identity
+        from .agefile import Recipient
 
         parsed = [r if isinstance(r, Recipient) else Recipient.from_str(str(r)) for r in recipients or []]
-        secret, public = generate_identity()
-        return cls(RECIPIENTS, recipients=parsed + [Recipient.from_str(public)],
-                   readback_identities=[Identity.from_str(secret)])
+        return cls(RECIPIENTS, recipients=parsed)
 
 def package_kind(path: str | Path) -> str:
     """``password`` or ``recipients``, from the package's first bytes."""
@@ -103,13 +99,15 @@ def zip_writer(out: IO[bytes], spec: ContainerSpec) -> Iterator[ZipStreamWriter]
 
 @contextlib.contextmanager
 def zip_reader(raw: IO[bytes], kind: str, *, password: str | bytes | None,
-               identities: list[Any] | None) -> Iterator[Iterator[Any]]:
-    """The zip entries of a package stream (zipaes.StreamEntry objects)."""
+               identities: list[Any] | None, check_mac: bool = True) -> Iterator[Iterator[Any]]:
+    """The zip entries of a package stream (zipaes.StreamEntry objects).
+    ``check_mac=False``: see :func:`.zipreader.iter_package_entries`."""
     if kind == PASSWORD:
         if password is None:
             raise DecryptionError("this package is protected by a password",
                                   hint="give it with --password-file, --password-env or at the prompt")
-        yield iter_package_entries(raw, password=_password_bytes(password), label="the package")
+        yield iter_package_entries(raw, password=_password_bytes(password), label="the package",
+                                   check_mac=check_mac)
         return
     if not identities:
         raise DecryptionError("this package is encrypted for age recipients",

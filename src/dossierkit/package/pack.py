@@ -7,11 +7,18 @@ Order of work (docs/package-format.md):
    a reason (the waived findings and the reason go into the manifest);
 2. plan the root in memory (:mod:`.root`) — manifest, sums and signature
    are sealed before any byte is written, from the workspace indexes;
-3. stream the entries into a temporary file in the target folder
-   (``.dk-tmp-*``), re-hashing every workspace file on the way; fsync;
-4. read the temporary file back and verify it completely (decrypt, every
-   hash, signature, DICOMDIR), then rename it onto the target: a failure —
-   or a kill at any point — leaves nothing at the target path.
+3. check the plan in memory (:func:`.verify.check_root_plan`: signature,
+   sums, manifest, DICOMDIR, completeness — every check of ``verify`` but
+   the container's), so a packer bug never produces a package;
+4. stream the entries into a temporary file in the target folder
+   (``.dk-tmp-*``), re-hashing every workspace file on the way (it must
+   still match its index), and hash the exact package bytes as they are
+   written (the package SHA-256 of the result, the receipt and the journal);
+5. fsync, then the byte read-back: re-read the temporary file from disk and
+   compare its size and SHA-256 with what was written (plus, for a zip,
+   an independent parse of its central directory against the entries
+   written); only then rename it onto the target: a failure — or a kill at
+   any point — leaves nothing at the target path.
 
 Nothing is held in memory but the generated files (manifest, DICOMDIR,
 INDEX.HTM: kilobytes to a few MiB) and 1 MiB buffers.
@@ -34,7 +41,9 @@ from ..workspace import Workspace
 from . import container as C
 from .manifest import completeness_record
 from .readme import write_beside_readme
+from .readback import HashingWriter, read_back
 from .root import MediaRoot, build_root
+from .verify import check_root_plan
 
 
 @dataclass
@@ -123,31 +132,32 @@ def pack(workspace: Workspace | str | os.PathLike, out: str | os.PathLike, *, si
     report, completeness = _completeness(ws, allow_incomplete=allow_incomplete, reason=reason, profile=profile)
     root = build_root(ws, signing_key=signing_key, completeness=completeness, container=spec.kind)
 
-    from .verify import VerifyReport, verify_package
+    plan = check_root_plan([(e.path, e.size, e.sha256, e.data) for e in root.entries],
+                           expect_signer=root.signer_fingerprint)
+    if plan.failures:
+        first = plan.failures[0]
+        raise IntegrityError(f"the package planned fails its verification ({first.check}: {first.message})",
+                             path=out, hint="this is a dossierkit bug; nothing was written")
 
-    readback: list[VerifyReport] = []
+    out_state: dict[str, Any] = {}
 
-    def read_back(tmp: Path) -> None:
-        # The temporary file is verified *before* the rename: whatever is at
-        # *out* has been read back, even if the process is killed meanwhile.
-        check = verify_package(tmp, password=password, identities=spec.readback_identities,
-                               expect_signer=root.signer_fingerprint, progress=progress)
-        if not check.ok:
-            first = check.failures[0]
-            raise IntegrityError(f"the package written fails its read-back verification ({first.check}: "
-                                 f"{first.message})", path=out, hint="the disk may be faulty; nothing was kept")
-        readback.append(check)
+    def before_rename(tmp: Path) -> None:
+        # On the closed, fsynced temporary file, before the rename: whatever
+        # is at *out* has been read back, even if the process is killed.
+        read_back(tmp, out_state["tee"], out_state["entries"], label=out, progress=progress)
 
     progress.start("packing", total=root.total_bytes, unit="B")
-    with atomic_writer(out, overwrite=force, before_rename=read_back) as fh:
-        with C.zip_writer(fh, spec) as writer:
+    with atomic_writer(out, overwrite=force, before_rename=before_rename) as fh:
+        tee = out_state["tee"] = HashingWriter(fh)
+        with C.zip_writer(tee, spec) as writer:
             _write_entries(root, writer, progress)
         progress.finish()
-    check = readback[0]
+        out_state["entries"] = ([(e.name, e.offset, e.compressed_size) for e in writer.entries]
+                                if spec.kind == C.PASSWORD else None)
     readme = write_beside_readme(out) if write_readme else None
     waived = sorted({w["code"] for w in completeness["waived"]})
     counts = {k: int(v) for k, v in root.manifest["totals"].items()}
-    return PackResult(package=out, container=spec.kind, size=check.package_size, sha256=check.package_sha256,
+    return PackResult(package=out, container=spec.kind, size=tee.size, sha256=tee.hexdigest(),
                       manifest_sha256=root.manifest_sha256, signer_fingerprint=root.signer_fingerprint,
                       dossier_id=ws.dossier.id, counts=counts, completeness=report.status, waived=waived,
                       seconds=time.perf_counter() - t0, readme=readme, recipients=len(recipients or []))

@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -104,35 +105,76 @@ class VerifyReport:
 
 
 class _HashingReader:
-    """Read-through wrapper hashing and counting the package's raw bytes."""
+    """Read-through wrapper hashing and counting the package's raw bytes.
 
-    def __init__(self, fh: IO[bytes], progress: Progress):
+    ``aside=True`` hashes big reads on a thread of its own (hashlib releases
+    the GIL), beside the decryption and the per-entry hashes. The job for
+    one read is awaited before the next read starts, so a caller may reuse
+    or modify its buffer only by reading again: true of the zip reader
+    (alternating buffers, never written in place), not of the age reader
+    (it moves the unread tail of its buffer), hence opt-in."""
+
+    _ASIDE_MIN = 64 * 1024
+
+    def __init__(self, fh: IO[bytes], progress: Progress, *, aside: bool = False):
         self._fh = fh
-        self.sha = hashlib.sha256()
+        self._sha = hashlib.sha256()
         self.size = 0
         self._progress = progress
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dk-pkg-hash") if aside else None
+        self._job: Future | None = None
 
-    def read(self, n: int = -1) -> bytes:
-        data = self._fh.read(n)
-        self.sha.update(data)
+    def _settle(self) -> None:
+        if self._job is not None:
+            job, self._job = self._job, None
+            job.result()
+
+    def _hash(self, data) -> None:
+        self._settle()
+        if self._pool is not None and len(data) >= self._ASIDE_MIN:
+            self._job = self._pool.submit(self._sha.update, data)
+        else:
+            self._sha.update(data)
         self.size += len(data)
         self._progress.advance(len(data))
+
+    def read(self, n: int = -1) -> bytes:
+        self._settle()
+        data = self._fh.read(n)
+        self._hash(data)
         return data
 
     def readinto(self, buf) -> int:
+        self._settle()
         n = self._fh.readinto(buf)
         if n:
-            mv = memoryview(buf)[:n]
-            self.sha.update(mv)
-            self.size += n
-            self._progress.advance(n)
+            self._hash(memoryview(buf)[:n])
         return n or 0
+
+    def seekable(self) -> bool:
+        return self._fh.seekable()
+
+    def tell(self) -> int:
+        return self._fh.tell()
+
+    def fileno(self) -> int:
+        return self._fh.fileno()
 
     def drain(self) -> None:
         """Hash whatever follows (so package_sha256 covers every byte even
         when the pass stopped early)."""
         while self.read(1024 * 1024):
             pass
+
+    def hexdigest(self) -> str:
+        self._settle()
+        return self._sha.hexdigest()
+
+    def close(self) -> None:
+        self._settle()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
 
 class _Extracted:
@@ -236,15 +278,8 @@ class _Pass:
         if v is None:  # no usable manifest: still authenticate the container
             entry.drain()
             return
-        exp = v.files.get(name)
-        if exp is None or name in self.seen:
-            r.fail("files", f"{name}: {'listed twice in the package' if exp else 'not listed in the manifest'}",
-                   name)
-            entry.drain()
-            return
-        self.seen.add(name)
-        if entry.size != exp.size:
-            r.fail("files", f"{name}: {entry.size} bytes, the manifest declares {exp.size}", name)
+        exp = self.admit(name, entry.size)
+        if exp is None:
             entry.drain()
             return
         keep = name == L.DICOMDIR and exp.size <= MAX_DICOMDIR_BYTES
@@ -259,11 +294,30 @@ class _Pass:
         finally:
             if out is not None:
                 out.close()
-        if entry.sha256 != exp.sha256:
-            r.fail("files", f"{name}: content differs from the manifest (SHA-256)", name)
+        self.settle(name, entry.sha256, exp, b"".join(parts) if keep else None)
+
+    def admit(self, name: str, size: int):
+        """The manifest's record of payload entry *name* of *size* bytes, or
+        None (failure recorded) when it is unlisted, repeated or mis-sized."""
+        r, v = self.report, self.view
+        assert v is not None
+        exp = v.files.get(name)
+        if exp is None or name in self.seen:
+            r.fail("files", f"{name}: {'listed twice in the package' if exp else 'not listed in the manifest'}",
+                   name)
+            return None
+        self.seen.add(name)
+        if size != exp.size:
+            r.fail("files", f"{name}: {size} bytes, the manifest declares {exp.size}", name)
+            return None
+        return exp
+
+    def settle(self, name: str, sha256: str, exp, dicomdir: bytes | None) -> None:
+        if sha256 != exp.sha256:
+            self.report.fail("files", f"{name}: content differs from the manifest (SHA-256)", name)
             return
-        if keep:
-            self.dicomdir = b"".join(parts)
+        if dicomdir is not None:
+            self.dicomdir = dicomdir
 
     # -- extraction ----------------------------------------------------------
     def open_output(self, name: str):
@@ -336,6 +390,38 @@ class _Pass:
             r.checked.add("dicomdir")
 
 
+def check_root_plan(entries: list[tuple[str, int, str, bytes | None]], *,
+                    expect_signer: str | None = None) -> VerifyReport:
+    """Every check of :func:`verify_package` but the container's, run on a
+    package's content in memory: *entries* are ``(name, size, sha256,
+    data)`` in package order, ``data`` given for the generated entries (the
+    DOSSIER files and the DICOMDIR at least). pack runs it on what it is
+    about to write, so a packer bug (an inconsistent DICOMDIR, sums that
+    disagree with the manifest) never produces a package; the bytes on disk
+    are then proven by pack's byte read-back (docs/package-format.md)."""
+    report = VerifyReport(Path(L.MANIFEST))
+    state = _Pass(report, expect_signer, None)
+    heads = [e[0] for e in entries[:len(L.SEAL_FILES)]]
+    if heads != list(L.SEAL_FILES):
+        report.fail("container", f"package layout: the first entries are {heads}, expected {list(L.SEAL_FILES)}")
+        return report
+    for name, size, _sha, data in entries[:len(L.SEAL_FILES)]:
+        assert data is not None
+        if size > _SEAL_CAPS[name]:
+            report.fail("container", f"{name}: {size} bytes, more than any dossier needs")
+            return report
+        state.seal[name] = data
+    state.check_seal()
+    if state.view is not None:
+        for name, size, sha, data in entries[len(L.SEAL_FILES):]:
+            exp = state.admit(name, size)
+            if exp is not None:
+                state.settle(name, sha, exp, data if name == L.DICOMDIR and size <= MAX_DICOMDIR_BYTES else None)
+    report.checked.add("container")
+    state.finish()
+    return report
+
+
 def verify_package(package: str | os.PathLike, *, password: str | bytes | None = None,
                    identities: list[Any] | None = None, expect_signer: str | None = None,
                    extract_to: str | os.PathLike | None = None,
@@ -367,9 +453,12 @@ def verify_package(package: str | os.PathLike, *, password: str | bytes | None =
     with fh:
         kind = C.sniff(fh, package)
         report.container = kind
-        raw = _HashingReader(fh, progress)
+        raw = _HashingReader(fh, progress, aside=kind == C.PASSWORD)
         try:
-            with C.zip_reader(raw, kind, password=password, identities=identities) as entries:
+            # Only the first entry's MAC (the manifest's) is checked: every
+            # other entry's SHA-256 is compared with that authenticated
+            # manifest before the report can be ok (docs/security.md).
+            with C.zip_reader(raw, kind, password=password, identities=identities, check_mac=True) as entries:
                 index = 0
                 for entry in entries:
                     state.current = entry.name
@@ -390,9 +479,12 @@ def verify_package(package: str | os.PathLike, *, password: str | bytes | None =
             raise
         except DossierkitError as exc:
             report.fail("container", exc.line(), state.current)
-        raw.drain()
+        try:
+            raw.drain()
+        finally:
+            raw.close()
     progress.finish()
     report.package_size = raw.size
-    report.package_sha256 = raw.sha.hexdigest()
+    report.package_sha256 = raw.hexdigest()
     report.seconds = time.perf_counter() - t0
     return report

@@ -168,7 +168,8 @@ class ZipStreamWriter:
                 sha, crc = self._scan_plain(fh, size, path)
                 fh.seek(0)
                 h, offset = self._begin(name, size=size, csize=size, crc=crc, actual_method=zf.METHOD_STORED)
-                self._copy_plain(fh, size, path, progress)
+                if self._copy_plain(fh, size, path, progress) != crc:
+                    raise InputError("the file changed while it was being packed", path=path, hint="pack again")
                 after = os.fstat(fh.fileno())
                 if (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
                     raise InputError("the file changed while it was being packed", path=path, hint="pack again")
@@ -243,12 +244,16 @@ class ZipStreamWriter:
             fut.result()
         return sha.hexdigest(), crc
 
-    def _copy_plain(self, fh, size: int, path, progress: Progress) -> None:
+    def _copy_plain(self, fh, size: int, path, progress: Progress) -> int:
         # The second read comes from the page cache; a change in between is
-        # caught by size + mtime (and by the read-back verification of pack).
+        # caught by size + mtime and by the CRC-32 of what was copied (cheap:
+        # pack's read-back compares bytes, it does not re-hash the plaintext).
+        crc = 0
         for chunk in self._chunks(fh, size, path):
             self._write(chunk)
+            crc = zlib.crc32(chunk, crc)
             progress.advance(len(chunk))
+        return crc
 
     def close(self) -> int:
         """Write the central directory and end records; return the total size."""
