@@ -66,3 +66,15 @@ def test_read_password_sources(tmp_path, monkeypatch):
 
 def test_normalise_nfc():
     assert normalise("e\u0301t\u00e9") == "\u00e9t\u00e9".encode()
+
+
+def test_random_mixed_case_strings_are_not_taken_for_one_dictionary_word():
+    # Regression: any letter run was capped at one dictionary word (17 bits),
+    # so a 32-character random token scored 19 bits and was refused.
+    import secrets
+
+    from dossierkit.package.passphrase import passphrase_entropy_estimate
+
+    assert passphrase_entropy_estimate("JJHgscxTn3JOubNfbCtJPufJheYjncZI") > 100
+    assert min(passphrase_entropy_estimate(secrets.token_urlsafe(24)) for _ in range(100)) >= 60
+    assert passphrase_entropy_estimate("PasswordPassword") < 60  # still two guessable words

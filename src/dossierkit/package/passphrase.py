@@ -99,6 +99,9 @@ def passphrase_entropy_estimate(password: str) -> float:
     return min(_estimate(password, pool), _estimate(plain, pool) + leet_bits)
 
 
+_CASE_PARTS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+
+
 def _estimate(plain: str, pool: float) -> float:
     words = set(wordlist())
     per_word = math.log2(len(words))
@@ -108,9 +111,12 @@ def _estimate(plain: str, pool: float) -> float:
         if not token:
             continue
         if token.isalpha():
-            word_bits = per_word if token.lower() in words else (
-                DICTIONARY_WORD_BITS if len(token) >= 3 else len(token) * pool)
-            bits += min(word_bits, len(token) * pool) + (1.0 if token != token.lower() else 0.0)
+            # A run is judged by its word-shaped parts ("PasswordPassword" is two
+            # words; "JJHgscxTn" is no dictionary word but short random parts).
+            for part in _CASE_PARTS.findall(token):
+                word_bits = per_word if part.lower() in words else (
+                    DICTIONARY_WORD_BITS if len(part) >= 3 else len(part) * pool)
+                bits += min(word_bits, len(part) * pool) + (1.0 if part != part.lower() else 0.0)
             continue
         if all(c in " -_.,;:/+" for c in token) and len(token) <= 2:
             if token not in separators:
