@@ -455,10 +455,10 @@ def verify_package(package: str | os.PathLike, *, password: str | bytes | None =
         report.container = kind
         raw = _HashingReader(fh, progress, aside=kind == C.PASSWORD)
         try:
-            # Only the first entry's MAC (the manifest's) is checked: every
-            # other entry's SHA-256 is compared with that authenticated
-            # manifest before the report can be ok (docs/security.md).
-            with C.zip_reader(raw, kind, password=password, identities=identities, check_mac=True) as entries:
+            # Every entry's MAC is checked, not only the manifest's: the
+            # SHA-256 comparisons would catch altered content, but not an
+            # altered MAC or password-check byte (docs/security.md).
+            with C.zip_reader(raw, kind, password=password, identities=identities) as entries:
                 index = 0
                 for entry in entries:
                     state.current = entry.name

@@ -532,8 +532,10 @@ def iter_package_entries(in_fileobj: IO[bytes], *, password: bytes | None, max_e
     ``authenticated == False``. Only for a caller that compares every
     entry's SHA-256 with a signed manifest whose signer it pins: without
     the MAC, someone who knows a file's plaintext can alter it (AES-CTR is
-    malleable) and only a pinned signature notices. Headers, sizes and the
-    central directory are checked either way.
+    malleable) and only a pinned signature notices. The skipped entries'
+    MAC and password-check bytes are then checked by nobody (verify does
+    not use this mode for that reason: docs/security.md). Headers, sizes
+    and the central directory are checked either way.
     """
     if password is not None and not isinstance(password, bytes | bytearray):
         raise UsageError("the password must be bytes (encode it as UTF-8)")
