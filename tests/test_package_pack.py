@@ -386,3 +386,26 @@ def test_byte_readback_refuses_what_the_disk_does_not_hold(tmp_path, monkeypatch
     with pytest.raises(IntegrityError, match="does not read back"):
         pack(ws, out, signing_key=KEY, password=PASSWORD)
     assert list(out.parent.iterdir()) == []
+
+
+def test_hashing_writer_with_write_behind_writes_and_hashes_every_byte(tmp_path):
+    """Past the write-behind threshold (the kernel is asked to start writing
+    early), the file still holds exactly the bytes written and their hash."""
+    import os
+
+    from dossierkit.package.readback import WRITE_BEHIND, HashingWriter, read_back
+
+    block = os.urandom(1024 * 1024 + 7)
+    p = tmp_path / "big.bin"
+    with open(p, "wb") as fh:
+        tee = HashingWriter(fh, write_behind=True)
+        for _ in range(2 * WRITE_BEHIND // len(block) + 3):
+            tee.write(block)
+            tee.write(b"x")
+    data = p.read_bytes()
+    assert len(data) == tee.size > 2 * WRITE_BEHIND
+    assert hashlib.sha256(data).hexdigest() == tee.hexdigest()
+    read_back(p, tee)
+    _flip(p, len(data) - 1)
+    with pytest.raises(IntegrityError, match="does not read back"):
+        read_back(p, tee)

@@ -148,7 +148,7 @@ def pack(workspace: Workspace | str | os.PathLike, out: str | os.PathLike, *, si
 
     progress.start("packing", total=root.total_bytes, unit="B")
     with atomic_writer(out, overwrite=force, before_rename=before_rename) as fh:
-        tee = out_state["tee"] = HashingWriter(fh)
+        tee = out_state["tee"] = HashingWriter(fh, write_behind=True)
         with C.zip_writer(tee, spec) as writer:
             _write_entries(root, writer, progress)
         progress.finish()
