@@ -409,3 +409,28 @@ def test_hashing_writer_with_write_behind_writes_and_hashes_every_byte(tmp_path)
     _flip(p, len(data) - 1)
     with pytest.raises(IntegrityError, match="does not read back"):
         read_back(p, tee)
+
+
+def test_verify_derives_every_key_ahead_on_the_kdf_thread(packed, monkeypatch):
+    """verify reads the package through its hashing wrapper: the reader must
+    still see a seekable file and derive each entry's keys ahead, never
+    inline on the data path."""
+    import threading
+
+    from dossierkit.package import zipreader
+    from dossierkit.package.winzip_aes import KEY_CACHE
+
+    _ws, res = packed
+    real = zipreader.derive_keys
+    threads: list[str] = []
+
+    def spy(*a, **k):
+        threads.append(threading.current_thread().name)
+        return real(*a, **k)
+
+    monkeypatch.setattr(zipreader, "derive_keys", spy)
+    KEY_CACHE.clear()
+    rep = verify_package(res.package, password=PASSWORD)
+    assert rep.ok and rep.package_sha256 == res.sha256
+    assert len(threads) > 3  # one derivation per entry: the key cache was cleared
+    assert all(t.startswith("dk-kdf") for t in threads), threads
