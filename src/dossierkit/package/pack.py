@@ -42,7 +42,7 @@ from . import container as C
 from .manifest import completeness_record
 from .readme import write_beside_readme
 from .readback import HashingWriter, read_back
-from .root import MediaRoot, build_root
+from .root import RootEntry, build_root
 from .verify import check_root_plan
 
 
@@ -91,11 +91,11 @@ def _completeness(ws: Workspace, *, allow_incomplete: bool, reason: str | None, 
                                        reason=reason.strip() if reason else None)
 
 
-def _write_entries(root: MediaRoot, writer, progress: Progress) -> None:
+def _write_entries(entries: list[RootEntry], writer, progress: Progress) -> None:
     """Stream every entry into the zip writer. Workspace files go through
     ``add_file`` (bit-exact, hashed by the writer) and are compared with
     the index; generated ones through ``add_bytes``."""
-    for e in root.entries:
+    for e in entries:
         if e.data is not None:
             res = writer.add_bytes(e.path, e.data, compress=False)
             progress.advance(e.size)
@@ -131,9 +131,15 @@ def pack(workspace: Workspace | str | os.PathLike, out: str | os.PathLike, *, si
         raise OutputError("is a folder", path=out, hint="give the package file name, e.g. dossier.zip")
     report, completeness = _completeness(ws, allow_incomplete=allow_incomplete, reason=reason, profile=profile)
     root = build_root(ws, signing_key=signing_key, completeness=completeness, container=spec.kind)
+    # Only the entries are streamed: drop the layout (every image's index
+    # record) and the manifest dict now, before the plan check parses the
+    # manifest again — per-file memory is what bounds pack's peak RSS.
+    entries, total_bytes = root.entries, root.total_bytes
+    counts = {k: int(v) for k, v in root.manifest["totals"].items()}
+    manifest_sha256, signer = root.manifest_sha256, root.signer_fingerprint
+    del root
 
-    plan = check_root_plan([(e.path, e.size, e.sha256, e.data) for e in root.entries],
-                           expect_signer=root.signer_fingerprint)
+    plan = check_root_plan([(e.path, e.size, e.sha256, e.data) for e in entries], expect_signer=signer)
     if plan.failures:
         first = plan.failures[0]
         raise IntegrityError(f"the package planned fails its verification ({first.check}: {first.message})",
@@ -146,18 +152,17 @@ def pack(workspace: Workspace | str | os.PathLike, out: str | os.PathLike, *, si
         # is at *out* has been read back, even if the process is killed.
         read_back(tmp, out_state["tee"], out_state["entries"], label=out, progress=progress)
 
-    progress.start("packing", total=root.total_bytes, unit="B")
+    progress.start("packing", total=total_bytes, unit="B")
     with atomic_writer(out, overwrite=force, before_rename=before_rename) as fh:
         tee = out_state["tee"] = HashingWriter(fh, write_behind=True)
         with C.zip_writer(tee, spec) as writer:
-            _write_entries(root, writer, progress)
+            _write_entries(entries, writer, progress)
         progress.finish()
         out_state["entries"] = ([(e.name, e.offset, e.compressed_size) for e in writer.entries]
                                 if spec.kind == C.PASSWORD else None)
     readme = write_beside_readme(out) if write_readme else None
     waived = sorted({w["code"] for w in completeness["waived"]})
-    counts = {k: int(v) for k, v in root.manifest["totals"].items()}
     return PackResult(package=out, container=spec.kind, size=tee.size, sha256=tee.hexdigest(),
-                      manifest_sha256=root.manifest_sha256, signer_fingerprint=root.signer_fingerprint,
+                      manifest_sha256=manifest_sha256, signer_fingerprint=signer,
                       dossier_id=ws.dossier.id, counts=counts, completeness=report.status, waived=waived,
                       seconds=time.perf_counter() - t0, readme=readme, recipients=len(recipients or []))

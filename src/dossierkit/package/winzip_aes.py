@@ -79,9 +79,11 @@ def derive_keys_nogil(password: bytes, salt: bytes, key_len: int = KEY_LEN) -> K
 class KeyCache:
     """Keys derived in this process, by (password digest, salt, key length).
 
-    pack writes then reads its output back: the read-back finds every
-    entry's keys here instead of paying PBKDF2 a second time. Bounded (LRU);
-    holds nothing the process does not already hold (the password)."""
+    Readers look an entry's keys up here before paying PBKDF2. The writer
+    no longer fills it (pack's read-back compares bytes, it does not
+    decrypt, and 16 000 entries' keys were pure per-file memory); a caller
+    that knows it will re-read may ``put``. Bounded (LRU); holds nothing the
+    process does not already hold (the password)."""
 
     def __init__(self, max_entries: int = 50_000):
         self._d: OrderedDict[tuple[bytes, bytes, int], Keys] = OrderedDict()
@@ -141,9 +143,10 @@ class KeySupply:
         self._depth = 1
 
     def _derive(self, salt: bytes) -> Keys:
-        keys = derive_keys_nogil(self._password, salt)
-        KEY_CACHE.put(self._password, salt, keys)
-        return keys
+        # Not put in KEY_CACHE: pack's read-back compares bytes and never
+        # decrypts, so caching every entry's keys only cost memory (~350
+        # bytes per file, 5.7 MB at 16 000 files).
+        return derive_keys_nogil(self._password, salt)
 
     def take(self) -> tuple[bytes, Keys]:
         if self._pool is None:
