@@ -1,5 +1,5 @@
 """``pack``: check the workspace, build the media root, stream it into an
-encrypted container, then read the result back and verify it.
+encrypted container, then read the file back and compare it byte for byte.
 
 Order of work (docs/package-format.md):
 
@@ -118,8 +118,9 @@ def pack(workspace: Workspace | str | os.PathLike, out: str | os.PathLike, *, si
     strings: an age file wrapping a plain zip) must be given. Raises
     IncompleteError when the check has errors (unless *allow_incomplete*
     with a *reason*), OutputError when *out* exists (unless *force*),
-    IntegrityError when a workspace file changed since it was indexed or the
-    read-back verification fails (the output is then removed).
+    IntegrityError when a workspace file changed since it was indexed, the
+    planned root fails a check, or the file does not read back identical to
+    the bytes written (the output is then removed).
     """
     t0 = time.perf_counter()
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
