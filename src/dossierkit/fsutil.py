@@ -114,11 +114,11 @@ def write_json_atomic(target: str | os.PathLike, obj: Any, *, perms: int | None 
     write_text_atomic(target, json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=False) + "\n", perms=perms)
 
 
-def read_json(path: str | os.PathLike) -> Any:
+def read_json(path: str | os.PathLike, *, object_hook: Callable[[dict], Any] | None = None) -> Any:
     path = Path(path)
     try:
         with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
+            return json.load(fh, object_hook=object_hook)
     except FileNotFoundError as exc:
         raise InputError("file not found", path=path) from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

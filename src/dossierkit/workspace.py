@@ -129,13 +129,46 @@ class Workspace:
         p = self.root / IMAGES_INDEX
         if not p.exists():
             return {"instances": [], "problems": []}
-        return read_json(p)
+        return read_json(p, object_hook=_share_values())
 
     def images(self) -> list[ImageInstance]:
-        return [ImageInstance.from_dict(d) for d in self.images_index().get("instances", [])]
+        return take_instances(self.images_index())
 
     def save_images_index(self, index: dict[str, Any]) -> None:
         write_json_atomic(self.root / IMAGES_INDEX, index)
+
+
+# Values most instances of a dossier repeat (one patient, a few studies and
+# series): parsed once per distinct value instead of once per file, they no
+# longer make the loaded index grow ~1 kB per image (issue #6).
+_SHARED_IMAGE_KEYS = ("sop_class_uid", "study_instance_uid", "series_instance_uid", "transfer_syntax",
+                      "patient_name", "patient_id", "patient_birth_date", "patient_sex", "study_date",
+                      "study_time", "study_id", "study_description", "accession_number", "modality",
+                      "series_description", "specific_character_set")
+
+
+def _share_values():
+    memo: dict[str, str] = {}
+
+    def hook(d: dict[str, Any]) -> dict[str, Any]:
+        for k in _SHARED_IMAGE_KEYS:
+            v = d.get(k)
+            if v.__class__ is str:
+                d[k] = memo.setdefault(v, v)
+        return d
+    return hook
+
+
+def take_instances(index: dict[str, Any]) -> list[ImageInstance]:
+    """The records of an image index, removing ``instances`` from *index*:
+    each raw dict is freed as soon as its record exists, so the dicts and
+    the records are never all in memory together."""
+    raw = index.pop("instances", None) or []
+    raw.reverse()
+    out = []
+    while raw:
+        out.append(ImageInstance.from_dict(raw.pop()))
+    return out
 
 
 def dump_dossier_toml(dossier: Dossier) -> bytes:

@@ -106,14 +106,24 @@ class CheckContext:
     @property
     def images(self) -> list[ImageInstance]:
         if "images" not in self.cache:
-            self.cache["images"] = self.workspace.images()
+            self._load_images()
         return self.cache["images"]
 
     @property
     def images_index(self) -> dict[str, Any]:
+        """The image index without its ``instances`` (see :attr:`images`)."""
         if "images_index" not in self.cache:
-            self.cache["images_index"] = self.workspace.images_index()
+            self._load_images()
         return self.cache["images_index"]
+
+    def _load_images(self) -> None:
+        # One parse for both views; the raw instance dicts are not kept
+        # beside their records (per-file memory, issue #6).
+        from ..workspace import take_instances
+
+        index = self.workspace.images_index()
+        self.cache["images"] = take_instances(index)
+        self.cache["images_index"] = index
 
     def documents_of(self, kind: str) -> list[DocumentRecord]:
         return [d for d in self.documents if d.kind == kind]
