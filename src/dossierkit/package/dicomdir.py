@@ -647,11 +647,13 @@ def read_dicomdir(data: bytes) -> list[DirectoryEntry]:
         while stack:
             offset, depth = stack.pop()
             while offset:
-                rec = records.get(offset)
+                # Popped as walked: each record's raw values are freed as its
+                # entry is made (the peak of pack's plan check; issue #6).
+                rec = records.pop(offset, None)
                 if rec is None:
+                    if offset in visited:
+                        raise IntegrityError(f"DICOMDIR: record at offset {offset} is reached twice (loop)")
                     raise IntegrityError(f"DICOMDIR: a record offset ({offset}) points to no record")
-                if offset in visited:
-                    raise IntegrityError(f"DICOMDIR: record at offset {offset} is reached twice (loop)")
                 visited.add(offset)
                 rtype = _text(rec.get(0x00041430)) or ""
                 if depth < 3 and rtype != hierarchy[depth]:
@@ -671,6 +673,6 @@ def read_dicomdir(data: bytes) -> list[DirectoryEntry]:
                 offset = _ul_value(rec.get(0x00041400))
     except _Malformed as exc:
         raise IntegrityError("DICOMDIR: a record offset field is malformed") from exc
-    if len(visited) != len(records):
-        raise IntegrityError(f"DICOMDIR: {len(records) - len(visited)} record(s) not reachable from the root")
+    if records:
+        raise IntegrityError(f"DICOMDIR: {len(records)} record(s) not reachable from the root")
     return entries
