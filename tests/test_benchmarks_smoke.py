@@ -123,4 +123,5 @@ def test_runner_times_every_tool_and_reports_consistent_targets(tmp_path):
     ratio = data["ratios_vs_7zip"]["pack (password)"]
     if rows["pack (password)"]["status"] == "ok":
         assert ratio == pytest.approx(rows["7zz a -tzip -mem=AES256 -mx0"]["seconds"]
-                                      / rows["pack (password)"]["seconds"], rel=1e-2)
+                                      / rows["pack (password)"]["seconds"], rel=1e-2, abs=1e-3)  # ratios are
+        # rounded to 3 decimals in the JSON: a 0.04 ratio is 0.0405 ± 0.0005
