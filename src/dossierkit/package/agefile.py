@@ -185,49 +185,45 @@ def _key_lines(text: str) -> Iterator[tuple[int, str]]:
             yield n, line
 
 
-def parse_identities(text: str, *, source: str = "identity file") -> list[Identity]:
-    """Identities from the text of an ``age-keygen`` file (comments allowed)."""
+def _parse_keys(text: str, parse, *, source: str, what: str, expected: str) -> list:
+    """Keys from a key file's text, one per line, ``#`` comments; one line per bad key."""
     out = []
     for n, line in _key_lines(text):
         try:
-            out.append(Identity.from_str(line))
+            out.append(parse(line))
         except UsageError:
-            raise InputError(f"line {n} is not an age identity", path=source,
-                             hint="expected AGE-SECRET-KEY-1… lines (as written by age-keygen)") from None
+            raise InputError(f"line {n} is not an age {what}", path=source, hint=expected) from None
     if not out:
-        raise InputError("no age identity found", path=source)
+        raise InputError(f"no age {what} found", path=source)
     return out
+
+
+def _read_key_file(path: str | os.PathLike, what: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read the {what} file: {getattr(exc, 'strerror', None) or exc}", path=path) from exc
+
+
+def parse_identities(text: str, *, source: str = "identity file") -> list[Identity]:
+    """Identities from the text of an ``age-keygen`` file (comments allowed)."""
+    return _parse_keys(text, Identity.from_str, source=source, what="identity",
+                       expected="expected AGE-SECRET-KEY-1… lines (as written by age-keygen)")
 
 
 def load_identities(path: str | os.PathLike) -> list[Identity]:
     """Read an identity file as written by ``age-keygen`` or :func:`write_identity_file`."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read the identity file: {getattr(exc, 'strerror', None) or exc}", path=path) from exc
-    return parse_identities(text, source=str(path))
+    return parse_identities(_read_key_file(path, "identity"), source=str(path))
 
 
 def parse_recipients(text: str, *, source: str = "recipients") -> list[Recipient]:
     """Recipients from a recipients file's text: one ``age1…`` per line, ``#`` comments."""
-    out = []
-    for n, line in _key_lines(text):
-        try:
-            out.append(Recipient.from_str(line))
-        except UsageError:
-            raise InputError(f"line {n} is not an age recipient", path=source,
-                             hint="expected age1… lines; other recipient types are not supported") from None
-    if not out:
-        raise InputError("no age recipient found", path=source)
-    return out
+    return _parse_keys(text, Recipient.from_str, source=source, what="recipient",
+                       expected="expected age1… lines; other recipient types are not supported")
 
 
 def load_recipients(path: str | os.PathLike) -> list[Recipient]:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read the recipients file: {getattr(exc, 'strerror', None) or exc}", path=path) from exc
-    return parse_recipients(text, source=str(path))
+    return parse_recipients(_read_key_file(path, "recipients"), source=str(path))
 
 
 def _as_recipients(items) -> list[Recipient]:
