@@ -158,14 +158,8 @@ def copy_with_hash(src: str | os.PathLike, dst: str | os.PathLike, *, durable: b
 def copy_stream_with_hash(src_fh: IO[bytes], dst: str | os.PathLike, *, durable: bool = True) -> tuple[str, int]:
     """Like :func:`copy_with_hash` from an open binary stream (a zip member, a
     file already opened to read its header), from its current position."""
-    h = hashlib.sha256()
-    size = 0
     with atomic_writer(dst, durable=durable) as out:
-        for block in _source_chunks(src_fh):
-            h.update(block)
-            out.write(block)
-            size += len(block)
-    return h.hexdigest(), size
+        return _hash_copy(src_fh, out)
 
 
 def copy_stream_to_new_file(src_fh: IO[bytes], dst: str | os.PathLike, *, writeback: bool = False) -> tuple[str, int]:
@@ -178,18 +172,13 @@ def copy_stream_to_new_file(src_fh: IO[bytes], dst: str | os.PathLike, *, writeb
     now (asynchronously), so a final sync has little left and the copies do
     not crowd the page cache. On any error *dst* is removed."""
     dst = Path(dst)
-    h = hashlib.sha256()
-    size = 0
     try:
         fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     except OSError as exc:
         raise output_error(exc, dst) from exc
     try:
         with os.fdopen(fd, "wb") as out:
-            for block in _source_chunks(src_fh):
-                h.update(block)
-                out.write(block)
-                size += len(block)
+            digest = _hash_copy(src_fh, out)
             out.flush()
             if writeback and hasattr(os, "posix_fadvise"):
                 with contextlib.suppress(OSError):
@@ -200,7 +189,7 @@ def copy_stream_to_new_file(src_fh: IO[bytes], dst: str | os.PathLike, *, writeb
     except BaseException:
         _unlink_quietly(dst)
         raise
-    return h.hexdigest(), size
+    return digest
 
 
 _buffers = threading.local()
@@ -228,10 +217,18 @@ def _source_chunks(src_fh: IO[bytes]) -> Iterator[memoryview]:
 
 def hash_stream(src_fh: IO[bytes]) -> tuple[str, int]:
     """(sha256 hex, size) of an open binary stream, from its current position."""
+    return _hash_copy(src_fh, None)
+
+
+def _hash_copy(src_fh: IO[bytes], out: IO[bytes] | None) -> tuple[str, int]:
+    """One pass over *src_fh* (from its position): hash every block and, when
+    *out* is given, write it there; return (sha256 hex, size)."""
     h = hashlib.sha256()
     size = 0
     for block in _source_chunks(src_fh):
         h.update(block)
+        if out is not None:
+            out.write(block)
         size += len(block)
     return h.hexdigest(), size
 
