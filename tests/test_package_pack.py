@@ -362,25 +362,41 @@ def test_pack_sha256_is_the_files_and_it_verifies(packed):
     assert rep.ok and rep.package_sha256 == res.sha256
 
 
-@pytest.mark.parametrize("damage", ["flip", "truncate", "central"])
+def _damaged_preadv(real, how: str):
+    """os.preadv as a faulty disk would answer it: a flipped byte or a short read."""
+    def preadv(fd, buffers, offset):
+        got = real(fd, buffers, offset)
+        if how == "flip":
+            buffers[0][got // 2] ^= 0x01
+            return got
+        return got - 1
+    return preadv
+
+
+@pytest.mark.parametrize("damage", ["flip", "short", "truncate", "central"])
 def test_byte_readback_refuses_what_the_disk_does_not_hold(tmp_path, monkeypatch, damage):
-    """A byte changed on disk after the write (or a central directory that
-    disagrees with the entries written) is caught before the rename."""
+    """A window that reads back different or short, a file shorter on disk
+    than what was written, or a central directory that disagrees with the
+    entries written: each is caught before the rename, nothing is kept."""
+    import os
+
     from dossierkit.package import pack as pack_mod
+    from dossierkit.package import readback
 
-    real = pack_mod.read_back
+    if damage in ("flip", "short"):
+        monkeypatch.setattr(readback.os, "preadv", _damaged_preadv(os.preadv, damage))
+    else:
+        real = pack_mod.read_back
 
-    def damaged(tmp, tee, entries, **kw):
-        if damage == "flip":
-            _flip(tmp, tmp.stat().st_size // 2)
-        elif damage == "truncate":
-            with open(tmp, "r+b") as fh:
-                fh.truncate(tmp.stat().st_size - 1)
-        else:
-            entries = [(n, off + 1, size) for n, off, size in entries]
-        return real(tmp, tee, entries, **kw)
+        def damaged(tmp, sink, entries, **kw):
+            if damage == "truncate":
+                with open(tmp, "r+b") as fh:
+                    fh.truncate(tmp.stat().st_size - 1)
+            else:
+                entries = [(n, off + 1, size) for n, off, size in entries]
+            return real(tmp, sink, entries, **kw)
 
-    monkeypatch.setattr(pack_mod, "read_back", damaged)
+        monkeypatch.setattr(pack_mod, "read_back", damaged)
     ws = full_workspace(tmp_path / "ws")
     out = tmp_path / "out" / "p.zip"
     with pytest.raises(IntegrityError, match="does not read back"):
@@ -388,27 +404,69 @@ def test_byte_readback_refuses_what_the_disk_does_not_hold(tmp_path, monkeypatch
     assert list(out.parent.iterdir()) == []
 
 
-def test_hashing_writer_with_write_behind_writes_and_hashes_every_byte(tmp_path):
-    """Past the write-behind threshold (the kernel is asked to start writing
-    early), the file still holds exactly the bytes written and their hash."""
+def test_readback_sink_writes_hashes_and_compares_every_window(tmp_path, monkeypatch):
+    """Across several windows and a partial last one, written in pieces of
+    odd sizes (bytes, bytearray, memoryview), the file holds exactly the
+    bytes written and the sink's SHA-256 is theirs; a flipped byte in any
+    window read back — the last, partial one included — is refused."""
     import os
 
-    from dossierkit.package.readback import WRITE_BEHIND, HashingWriter, read_back
+    from dossierkit.package import readback
 
-    block = os.urandom(1024 * 1024 + 7)
+    block = os.urandom(300_007)
+    pieces = [block, bytearray(b"x" * 5), memoryview(block)[7:70_000]] * 9
+
+    def write_all(p):
+        with open(p, "w+b") as fh:
+            sink = readback.ReadBackSink(fh, label=p, window=1024 * 1024)
+            try:
+                for piece in pieces:
+                    sink.write(piece)
+                sink.close()
+            finally:
+                sink.abort()
+        return sink
+
     p = tmp_path / "big.bin"
-    with open(p, "wb") as fh:
-        tee = HashingWriter(fh, write_behind=True)
-        for _ in range(2 * WRITE_BEHIND // len(block) + 3):
-            tee.write(block)
-            tee.write(b"x")
+    sink = write_all(p)
     data = p.read_bytes()
-    assert len(data) == tee.size > 2 * WRITE_BEHIND
-    assert hashlib.sha256(data).hexdigest() == tee.hexdigest()
-    read_back(p, tee)
-    _flip(p, len(data) - 1)
-    with pytest.raises(IntegrityError, match="does not read back"):
-        read_back(p, tee)
+    assert data == b"".join(bytes(x) for x in pieces)
+    assert len(data) == sink.size > 2 * 1024 * 1024 and len(data) % (1024 * 1024)
+    assert hashlib.sha256(data).hexdigest() == sink.hexdigest()
+    readback.read_back(p, sink)
+
+    real = os.preadv
+    for victim in (0, len(data) // (1024 * 1024)):  # the first window, the last (partial) one
+        def preadv(fd, buffers, offset, victim=victim):
+            got = real(fd, buffers, offset)
+            if offset == victim * 1024 * 1024:
+                buffers[0][got - 1] ^= 0x80
+            return got
+        monkeypatch.setattr(readback.os, "preadv", preadv)
+        with pytest.raises(IntegrityError, match="does not read back"):
+            write_all(tmp_path / f"bad{victim}.bin")
+
+
+def test_readback_sink_reports_a_full_disk_as_the_write_error(tmp_path, monkeypatch):
+    """An error of the sink thread (ENOSPC from pwrite) reaches the writer."""
+    import errno
+    import os
+
+    from dossierkit.package import readback
+
+    def pwrite(*a):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(readback.os, "pwrite", pwrite)
+    with open(tmp_path / "f.bin", "w+b") as fh:
+        sink = readback.ReadBackSink(fh, window=64 * 1024)
+        with pytest.raises(OSError) as err:
+            try:
+                for _ in range(10):
+                    sink.write(b"y" * 50_000)
+                sink.close()
+            finally:
+                sink.abort()
+    assert err.value.errno == errno.ENOSPC
 
 
 def test_verify_derives_every_key_ahead_on_the_kdf_thread(packed, monkeypatch):

@@ -41,7 +41,7 @@ def temp_path_for(target: Path) -> Path:
 
 @contextlib.contextmanager
 def atomic_writer(target: str | os.PathLike, mode: str = "wb", *, perms: int | None = None,
-                  overwrite: bool = True, durable: bool = True,
+                  overwrite: bool = True, durable: bool = True, readable: bool = False,
                   before_rename: Callable[[Path], None] | None = None) -> Iterator[IO[Any]]:
     """Yield a file object; on success it is fsynced and renamed onto *target*.
 
@@ -50,6 +50,8 @@ def atomic_writer(target: str | os.PathLike, mode: str = "wb", *, perms: int | N
     private keys). ``overwrite=False`` refuses an existing target.
     ``durable=False`` skips the per-file fsyncs (the rename stays atomic): for
     batches of many files that call :func:`sync_filesystem` once at the end.
+    ``readable=True`` opens the temporary file for reading too (a writer
+    that reads back what it wrote, with ``pread`` on its descriptor).
     ``before_rename(temp_path)`` runs on the closed, synced file just before
     the rename (a read-back check): if it raises, nothing appears at *target*
     — even if the process is killed while it runs.
@@ -63,7 +65,8 @@ def atomic_writer(target: str | os.PathLike, mode: str = "wb", *, perms: int | N
         raise output_error(exc, target.parent) from exc
     tmp = temp_path_for(target)
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, perms if perms is not None else 0o644)
+        access = os.O_RDWR if readable else os.O_WRONLY
+        fd = os.open(tmp, access | os.O_CREAT | os.O_EXCL, perms if perms is not None else 0o644)
     except OSError as exc:
         raise output_error(exc, target) from exc
     try:

@@ -56,6 +56,16 @@ class ContainerSpec:
         parsed = [r if isinstance(r, Recipient) else Recipient.from_str(str(r)) for r in recipients or []]
         return cls(RECIPIENTS, recipients=parsed)
 
+    def start_keys(self) -> Any:
+        """For a password: a :class:`~.winzip_aes.KeySupply` already deriving
+        entry keys on a thread (give it to :func:`zip_writer`; close it if
+        the writer is never opened). None for recipients."""
+        if self.kind != PASSWORD:
+            return None
+        from .winzip_aes import KeySupply
+
+        return KeySupply(self.password).start()
+
 def package_kind(path: str | Path) -> str:
     """``password`` or ``recipients``, from the package's first bytes."""
     from ..errors import InputError
@@ -84,10 +94,11 @@ def sniff(fh: IO[bytes], path: Path | str) -> str:
 
 
 @contextlib.contextmanager
-def zip_writer(out: IO[bytes], spec: ContainerSpec) -> Iterator[ZipStreamWriter]:
-    """A zip writer whose bytes land in *out*, encrypted as *spec* says."""
+def zip_writer(out: IO[bytes], spec: ContainerSpec, *, keys: Any = None) -> Iterator[ZipStreamWriter]:
+    """A zip writer whose bytes land in *out*, encrypted as *spec* says.
+    *keys*: the :meth:`ContainerSpec.start_keys` supply, if one was started."""
     if spec.kind == PASSWORD:
-        with open_writer(out, password=spec.password) as zw:
+        with open_writer(out, password=spec.password, keys=keys) as zw:
             yield zw
         return
     from .agefile import age_writer

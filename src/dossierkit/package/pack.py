@@ -41,7 +41,7 @@ from ..workspace import Workspace
 from . import container as C
 from .manifest import completeness_record
 from .readme import write_beside_readme
-from .readback import HashingWriter, read_back
+from .readback import ReadBackSink, read_back
 from .root import RootEntry, build_root
 from .verify import check_root_plan
 
@@ -93,18 +93,32 @@ def _completeness(ws: Workspace, *, allow_incomplete: bool, reason: str | None, 
 
 def _write_entries(entries: list[RootEntry], writer, progress: Progress) -> None:
     """Stream every entry into the zip writer. Workspace files go through
-    ``add_file`` (bit-exact, hashed by the writer) and are compared with
-    the index; generated ones through ``add_bytes``."""
+    ``add_file`` (bit-exact; the writer hashes them on its helper thread and
+    each hash is compared with the index); generated ones through
+    ``add_bytes``."""
     for e in entries:
         if e.data is not None:
             res = writer.add_bytes(e.path, e.data, compress=False)
             progress.advance(e.size)
+            if res.sha256 != e.sha256:
+                raise _changed(e.path)
         else:
             assert e.source is not None
-            res = writer.add_file(e.path, e.source, progress=progress)
-        if res.sha256 != e.sha256 or res.size != e.size:
-            raise IntegrityError("content differs from the workspace index (changed since it was added)",
-                                 path=e.source or e.path, hint="re-add or re-import it, then pack again")
+            res = writer.add_file(e.path, e.source, progress=progress, on_hashed=_expect(e))
+        if res.size != e.size:
+            raise _changed(e.source or e.path)
+
+
+def _changed(path) -> IntegrityError:
+    return IntegrityError("content differs from the workspace index (changed since it was added)",
+                          path=path, hint="re-add or re-import it, then pack again")
+
+
+def _expect(e: RootEntry):
+    def check(sha256: str) -> None:
+        if sha256 != e.sha256:
+            raise _changed(e.source)
+    return check
 
 
 def pack(workspace: Workspace | str | os.PathLike, out: str | os.PathLike, *, signing_key: Ed25519PrivateKey,
@@ -130,8 +144,25 @@ def pack(workspace: Workspace | str | os.PathLike, out: str | os.PathLike, *, si
         raise OutputError("already exists", path=out, hint="choose another name or pass --force")
     if out.is_dir():
         raise OutputError("is a folder", path=out, hint="give the package file name, e.g. dossier.zip")
+    # Entry keys (PBKDF2, ~0.6 ms each) are derived on the second core from
+    # now on, while this thread checks and plans — single-threaded work.
+    keys = spec.start_keys()
+    try:
+        return _pack(ws, out, spec, keys, signing_key=signing_key, allow_incomplete=allow_incomplete,
+                     reason=reason, force=force, profile=profile, write_readme=write_readme,
+                     progress=progress, recipients=len(recipients or []), t0=t0)
+    finally:
+        if keys is not None:
+            keys.close()
+
+
+def _pack(ws: Workspace, out: Path, spec: C.ContainerSpec, keys, *, signing_key: Ed25519PrivateKey,
+          allow_incomplete: bool, reason: str | None, force: bool, profile: str | None, write_readme: bool,
+          progress: Progress, recipients: int, t0: float) -> PackResult:
     report, completeness = _completeness(ws, allow_incomplete=allow_incomplete, reason=reason, profile=profile)
     root = build_root(ws, signing_key=signing_key, completeness=completeness, container=spec.kind)
+    if keys is not None:
+        keys.expect(len(root.entries))
     # Only the entries are streamed: drop the layout (every image's index
     # record) and the manifest dict now, before the plan check parses the
     # manifest again — per-file memory is what bounds pack's peak RSS.
@@ -151,19 +182,23 @@ def pack(workspace: Workspace | str | os.PathLike, out: str | os.PathLike, *, si
     def before_rename(tmp: Path) -> None:
         # On the closed, fsynced temporary file, before the rename: whatever
         # is at *out* has been read back, even if the process is killed.
-        read_back(tmp, out_state["tee"], out_state["entries"], label=out, progress=progress)
+        read_back(tmp, out_state["sink"], out_state["entries"], label=out)
 
     progress.start("packing", total=total_bytes, unit="B")
-    with atomic_writer(out, overwrite=force, before_rename=before_rename) as fh:
-        tee = out_state["tee"] = HashingWriter(fh, write_behind=True)
-        with C.zip_writer(tee, spec) as writer:
-            _write_entries(entries, writer, progress)
+    with atomic_writer(out, overwrite=force, readable=True, before_rename=before_rename) as fh:
+        sink = out_state["sink"] = ReadBackSink(fh, label=out)
+        try:
+            with C.zip_writer(sink, spec, keys=keys) as writer:
+                _write_entries(entries, writer, progress)
+            sink.close()
+        finally:
+            sink.abort()
         progress.finish()
         out_state["entries"] = ([(e.name, e.offset, e.compressed_size) for e in writer.entries]
                                 if spec.kind == C.PASSWORD else None)
     readme = write_beside_readme(out) if write_readme else None
     waived = sorted({w["code"] for w in completeness["waived"]})
-    return PackResult(package=out, container=spec.kind, size=tee.size, sha256=tee.hexdigest(),
+    return PackResult(package=out, container=spec.kind, size=sink.size, sha256=sink.hexdigest(),
                       manifest_sha256=manifest_sha256, signer_fingerprint=signer,
                       dossier_id=ws.dossier.id, counts=counts, completeness=report.status, waived=waived,
-                      seconds=time.perf_counter() - t0, readme=readme, recipients=len(recipients or []))
+                      seconds=time.perf_counter() - t0, readme=readme, recipients=recipients)

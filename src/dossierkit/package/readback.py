@@ -1,29 +1,47 @@
-"""pack's byte read-back: the disk holds exactly the bytes that were written.
+"""pack's byte read-back: the file holds exactly the bytes that were written.
 
-The writer's output is hashed as it goes out (:class:`HashingWriter`: one
-SHA-256 over the package's exact bytes, which is also the package SHA-256
-of the result, the receipt and the journal). After the fsync,
-:func:`read_back` re-reads the temporary file from the disk and compares
-size and SHA-256; for a zip it also parses the central directory with an
-independent parser (:mod:`zipfile`) and compares it with the entries the
-writer produced. Why this is sufficient, and not a decrypting pass: the
-writer's format is proven by the interop tests (7-Zip, pyzipper, age) and
-the content by the in-memory plan check and the per-file re-hash of pack;
-what is left to prove is the storage (docs/package-format.md).
+The writer's output goes through a :class:`ReadBackSink`: bytes are
+gathered into 4 MiB windows, and a thread of its own takes each full
+window and
+
+1. writes it at its offset (``pwrite``) and asks the kernel to start
+   writing it to the disk (``sync_file_range``, asynchronous: the final
+   fsync then has little left to wait for);
+2. adds it to one SHA-256 over the package's exact bytes (the package
+   SHA-256 of the result, the receipt and the journal);
+3. reads the window back from the file (``preadv`` into a reused buffer)
+   and compares it with what was written, byte for byte.
+
+So the read-back costs a memory comparison per window instead of a second
+SHA-256 pass over the whole package after the fact, and it runs on the
+second core while the packer encrypts the next window. After the fsync,
+:func:`read_back` checks the file's size on disk and, for a zip, parses its
+central directory with an independent parser (:mod:`zipfile`) and compares
+it with the entries the writer produced. Why this is sufficient, and not a
+decrypting pass: the writer's format is proven by the interop tests
+(7-Zip, pyzipper, age) and the content by the in-memory plan check and the
+per-file re-hash of pack; what is left to prove is that the file holds the
+bytes (docs/package-format.md). Like any read through the file system, the
+comparison sees the page cache: it proves the file, the fsync's error
+report proves the medium.
 """
 
 from __future__ import annotations
 
 import ctypes
 import hashlib
+import os
 import sys
 import zipfile
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import IO
 
 from ..errors import IntegrityError
-from ..fsutil import CHUNK
-from ..progress import NULL_PROGRESS, Progress
+
+WINDOW = 4 * 1024 * 1024
+DEPTH = 3  # windows in flight: one filling, two on the sink thread
 
 
 def _sync_file_range():
@@ -41,76 +59,120 @@ def _sync_file_range():
 
 
 _SYNC_FILE_RANGE_WRITE = 2
-WRITE_BEHIND = 16 * CHUNK
 
 
-class HashingWriter:
-    """Write-through wrapper hashing and counting every byte written.
-
-    ``write_behind``: every 16 MiB, ask the kernel to start writing the
-    previous 16 MiB to the disk (``sync_file_range(SYNC_FILE_RANGE_WRITE)``,
-    asynchronous). With plenty of RAM nothing else starts the write-back
-    before the final fsync, which then waits for the whole package after
-    all the CPU work is done; this overlaps the two. A hint only: the fsync
-    still decides durability."""
-
-    def __init__(self, fh: IO[bytes], *, write_behind: bool = False):
-        self._fh = fh
-        self._sha = hashlib.sha256()
-        self.size = 0
-        self._flushed = 0
-        self._sfr = _sync_file_range() if write_behind else None
-        self._fd = fh.fileno() if self._sfr is not None else -1
-
-    def write(self, data) -> int:
-        self._fh.write(data)
-        self._sha.update(data)
-        self.size += len(data)
-        if self._sfr is not None and self.size - self._flushed >= 2 * WRITE_BEHIND:
-            end = self.size - WRITE_BEHIND  # leave the last stretch: it may sit in the write buffer
-            if self._sfr(self._fd, self._flushed, end - self._flushed, _SYNC_FILE_RANGE_WRITE) != 0:
-                self._sfr = None  # unsupported here (e.g. some file systems): stop asking
-            self._flushed = end
-        return len(data)
-
-    def flush(self) -> None:
-        self._fh.flush()
-
-    def hexdigest(self) -> str:
-        return self._sha.hexdigest()
-
-
-def _failed(what: str, path: Path) -> IntegrityError:
+def _failed(what: str, path: Path | str | None) -> IntegrityError:
     return IntegrityError(f"the package written does not read back ({what})", path=path,
                           hint="the disk or the file system may be faulty; nothing was kept")
 
 
-def read_back(tmp: Path, written: HashingWriter, entries: list[tuple[str, int, int]] | None = None, *,
-              label: Path | None = None, progress: Progress = NULL_PROGRESS) -> None:
-    """Raise IntegrityError unless *tmp* holds exactly the bytes *written*
-    hashed; *entries* ``(name, offset, stored size)`` are compared with the
-    zip's central directory when given (the password container)."""
+class ReadBackSink:
+    """A write-only stream over *fh* (opened for reading and writing, at
+    offset 0) that writes, hashes and reads back every byte on a thread of
+    its own (module docstring). ``write`` copies into the current window
+    and returns at once; an error of the sink thread (a full disk, a window
+    that does not read back) is raised by the next ``write`` that has to
+    wait, or by :meth:`close`. ``label`` names the output in messages."""
+
+    def __init__(self, fh: IO[bytes], *, label: Path | str | None = None, window: int = WINDOW,
+                 write_behind: bool = True):
+        fh.flush()
+        self._fd = fh.fileno()
+        self._label = label
+        self._window = window
+        self._cur = bytearray(window)
+        self._fill = 0
+        self._offset = 0  # file offset of the current window
+        self._spare: list[bytearray] = []
+        self._jobs: deque[Future] = deque()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dk-sink")
+        self._sha = hashlib.sha256()
+        self._rb = bytearray(window)  # the read-back buffer, used by the sink thread only
+        self._sfr = _sync_file_range() if write_behind else None
+        self._closed = False
+        self.size = 0
+
+    # -- the caller's side ----------------------------------------------------
+    def write(self, data) -> int:
+        mv = memoryview(data)
+        if mv.format != "B" or mv.ndim != 1:
+            mv = mv.cast("B")
+        n = len(mv)
+        done = 0
+        while done < n:
+            take = min(n - done, self._window - self._fill)
+            self._cur[self._fill:self._fill + take] = mv[done:done + take]
+            self._fill += take
+            done += take
+            if self._fill == self._window:
+                self._submit()
+        self.size += n
+        return n
+
+    def flush(self) -> None:
+        """Nothing to do: bytes reach the file window by window (close() writes the rest)."""
+
+    def _submit(self) -> None:
+        buf, n, off = self._cur, self._fill, self._offset
+        self._jobs.append(self._pool.submit(self._put, buf, n, off))
+        self._offset += n
+        self._fill = 0
+        while len(self._jobs) >= DEPTH:
+            self._spare.append(self._jobs.popleft().result())
+        self._cur = self._spare.pop() if self._spare else bytearray(self._window)
+
+    def close(self) -> None:
+        """Write the last window and wait for every window to be written,
+        hashed and read back; raise the first error."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._fill:
+                self._submit()
+            while self._jobs:
+                self._jobs.popleft().result()
+        finally:
+            self.abort()
+
+    def abort(self) -> None:
+        """Stop the sink thread (after an error: pending windows are dropped)."""
+        for job in self._jobs:
+            job.cancel()
+        self._pool.shutdown(wait=True)
+        self._jobs.clear()
+
+    def hexdigest(self) -> str:
+        return self._sha.hexdigest()
+
+    # -- the sink thread ------------------------------------------------------
+    def _put(self, buf: bytearray, n: int, off: int) -> bytearray:
+        mv = memoryview(buf)[:n]
+        done = 0
+        while done < n:
+            done += os.pwrite(self._fd, mv[done:], off + done)
+        if self._sfr is not None and self._sfr(self._fd, off, n, _SYNC_FILE_RANGE_WRITE) != 0:
+            self._sfr = None  # unsupported here (e.g. some file systems): stop asking
+        self._sha.update(mv)
+        got = os.preadv(self._fd, [memoryview(self._rb)[:n]], off)
+        if got != n:
+            raise _failed(f"{got} of {n} bytes at offset {off}", self._label)
+        same = self._rb == buf if n == self._window else self._rb[:n] == buf[:n]
+        if not same:
+            raise _failed(f"the bytes at offset {off}–{off + n} differ from those written", self._label)
+        return buf
+
+
+def read_back(tmp: Path, written: ReadBackSink, entries: list[tuple[str, int, int]] | None = None, *,
+              label: Path | None = None) -> None:
+    """After the fsync: raise IntegrityError unless *tmp* has the size of
+    the bytes *written* (each window was compared as it was written);
+    *entries* ``(name, offset, stored size)`` are compared with the zip's
+    central directory when given (the password container)."""
     where = label or tmp
-    buf = bytearray(CHUNK)
-    mv = memoryview(buf)
-    sha = hashlib.sha256()
-    total = 0
-    progress.start("reading back", total=written.size, unit="B")
-    # O_DIRECT would bypass the page cache but needs aligned buffers and is
-    # not portable; after the fsync the cached pages are the file's pages.
-    with open(tmp, "rb", buffering=0) as fh:
-        while True:
-            n = fh.readinto(mv)
-            if not n:
-                break
-            sha.update(mv[:n])
-            total += n
-            progress.advance(n)
-    progress.finish()
-    if total != written.size:
-        raise _failed(f"{total} bytes on disk, {written.size} written", where)
-    if sha.hexdigest() != written.hexdigest():
-        raise _failed("SHA-256 differs from the bytes written", where)
+    size = tmp.stat().st_size
+    if size != written.size:
+        raise _failed(f"{size} bytes on disk, {written.size} written", where)
     if entries is not None:
         try:
             with zipfile.ZipFile(tmp) as zf:

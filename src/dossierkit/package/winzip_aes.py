@@ -120,7 +120,8 @@ class KeyCache:
 KEY_CACHE = KeyCache()
 
 KDF_THREADS = 1  # measured: a second KDF thread only adds contention on 2 cores
-KDF_MAX_AHEAD = 16
+KDF_MAX_AHEAD = 16  # verify's prefetch of keys from the local headers ahead
+KDF_SUPPLY_AHEAD = 8192  # pack: pairs derived ahead (~300 bytes each)
 
 
 def kdf_pool() -> ThreadPoolExecutor:
@@ -128,44 +129,86 @@ def kdf_pool() -> ThreadPoolExecutor:
 
 
 class KeySupply:
-    """Fresh (salt, keys) pairs derived ahead on worker threads.
+    """Fresh (salt, keys) pairs derived ahead on a thread of its own.
 
-    A salt does not depend on the entry, so keys for the next entries can be
-    derived before the caller even names them: PBKDF2 (~1 ms per entry, the
-    largest cost with thousands of small files) then runs beside the data
-    path. The depth starts at 1 and doubles per entry taken up to
-    ``KDF_MAX_AHEAD``, so a package of three files wastes nothing."""
+    A salt does not depend on the entry, so the keys of entries not yet
+    named can be derived long before they are needed: PBKDF2 (~0.6 ms per
+    entry, the largest single cost of a package of thousands of small
+    files) then runs on the second core while the packer does something
+    else. pack calls :meth:`start` before its checks and plan (a second or
+    so of single-threaded work for thousands of files) and :meth:`expect`
+    once it knows how many entries it will write; the thread derives up to
+    ``ahead`` pairs beyond those taken, never more than expected. Nothing is
+    derived before the first :meth:`start` or :meth:`take`, so a package of
+    three files wastes at most a few derivations."""
 
-    def __init__(self, password: bytes):
+    def __init__(self, password: bytes, *, ahead: int = KDF_SUPPLY_AHEAD):
         self._password = password
-        self._pool: ThreadPoolExecutor | None = None
-        self._ready: deque[tuple[bytes, Future]] = deque()
-        self._depth = 1
+        self._ahead = ahead
+        self._cond = threading.Condition()
+        self._ready: deque[tuple[bytes, Keys]] = deque()
+        self._budget: int | None = None  # pairs the thread may still derive; None: not known yet
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._error: BaseException | None = None
 
-    def _derive(self, salt: bytes) -> Keys:
-        # Not put in KEY_CACHE: pack's read-back compares bytes and never
-        # decrypts, so caching every entry's keys only cost memory (~350
-        # bytes per file, 5.7 MB at 16 000 files).
-        return derive_keys_nogil(self._password, salt)
+    def start(self) -> KeySupply:
+        with self._cond:
+            if self._thread is None and not self._closed:
+                self._thread = threading.Thread(target=self._run, name="dk-kdf", daemon=True)
+                self._thread.start()
+        return self
+
+    def expect(self, n: int) -> None:
+        """At most *n* more pairs will be taken: stop deriving beyond them."""
+        with self._cond:
+            self._budget = max(0, n - len(self._ready))
+            self._cond.notify_all()
+
+    def _may_derive(self) -> bool:
+        return len(self._ready) < self._ahead and (self._budget is None or self._budget > 0)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._closed and not self._may_derive():
+                    self._cond.wait()
+                if self._closed:
+                    return
+                if self._budget is not None:
+                    self._budget -= 1
+            salt = secrets.token_bytes(SALT_LEN)
+            try:
+                keys = derive_keys_nogil(self._password, salt)
+            except BaseException as exc:  # handed to take(), which raises it
+                with self._cond:
+                    self._error = exc
+                    self._cond.notify_all()
+                return
+            with self._cond:
+                self._ready.append((salt, keys))
+                self._cond.notify_all()
 
     def take(self) -> tuple[bytes, Keys]:
-        if self._pool is None:
-            self._pool = kdf_pool()
-        if not self._ready:
-            salt = secrets.token_bytes(SALT_LEN)
-            self._ready.append((salt, self._pool.submit(self._derive, salt)))
-        salt, fut = self._ready.popleft()
-        self._depth = min(self._depth * 2, KDF_MAX_AHEAD)
-        while len(self._ready) < self._depth:
-            s = secrets.token_bytes(SALT_LEN)
-            self._ready.append((s, self._pool.submit(self._derive, s)))
-        return salt, fut.result()
+        self.start()
+        with self._cond:
+            if not self._ready and self._budget == 0:
+                self._budget = 1  # more entries than expected: derive on demand
+                self._cond.notify_all()
+            while not self._ready and self._error is None:
+                self._cond.wait()
+            if not self._ready:
+                raise self._error  # type: ignore[misc]
+            return self._ready.popleft()
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
-        self._ready.clear()
+        with self._cond:
+            self._closed = True
+            self._ready.clear()
+            self._cond.notify_all()
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join()
 
 
 class CTRScratch:

@@ -8,7 +8,8 @@ import hashlib
 import os
 import stat
 import zlib
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import IO
@@ -18,6 +19,8 @@ from ..progress import NULL_PROGRESS, Progress
 from . import zipformat as zf
 from .winzip_aes import CTRScratch, EntryCipher, KeySupply
 from .zipcommon import AES_OVERHEAD, CHUNK, NameRegistry, helper_pool
+
+RING = 4  # read buffers: the helper hashes up to RING - 1 chunks behind the reader
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,8 @@ class ZipStreamWriter:
     small archives (tests and interop checks).
     """
 
-    def __init__(self, out: IO[bytes], *, password: bytes | None, force_zip64: bool = False):
+    def __init__(self, out: IO[bytes], *, password: bytes | None, force_zip64: bool = False,
+                 keys: KeySupply | None = None):
         if password is not None and not isinstance(password, bytes | bytearray):
             raise UsageError("the password must be bytes (encode it as UTF-8)")
         if password is not None and not password:
@@ -54,11 +58,16 @@ class ZipStreamWriter:
         self._central: list[bytes] = []
         self._any_zip64 = False
         self._names = NameRegistry(lambda m: UsageError(f"cannot store: {m}"))
-        self._bufs = [bytearray(CHUNK) for _ in range(2)]
-        self._outbufs = [bytearray(CHUNK) for _ in range(2)]
+        self._bufs = [bytearray(CHUNK) for _ in range(RING)]
+        self._buf_jobs: list[Future | None] = [None] * RING  # the helper's last job on each buffer
+        self._ring = 0
+        self._current = 0  # the ring buffer of the chunk being processed
+        self._checks: deque[Future] = deque()  # per-file hash checks still running on the helper
+        self._outbuf = bytearray(CHUNK)
         self._scratch = CTRScratch()
         self._executor: ThreadPoolExecutor | None = None
-        self._keys = KeySupply(self._password) if self._password is not None else None
+        # An external supply (pack starts one before its checks) is owned from here on.
+        self._keys = (keys or KeySupply(self._password)) if self._password is not None else None
         self._closed = False
         self.entries: list[EntryResult] = []
 
@@ -90,6 +99,8 @@ class ZipStreamWriter:
         return self._executor
 
     def _shutdown(self) -> None:
+        self._checks.clear()
+        self._buf_jobs = [None] * RING
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
@@ -148,13 +159,21 @@ class ZipStreamWriter:
             self._write(ec.auth_code())
         return self._result(h, offset, sha)
 
-    def add_file(self, name: str, path: str | os.PathLike, *, progress: Progress = NULL_PROGRESS) -> EntryResult:
+    def add_file(self, name: str, path: str | os.PathLike, *, progress: Progress = NULL_PROGRESS,
+                 on_hashed: Callable[[str], None] | None = None) -> EntryResult:
         """Store a file bit-exact (STORED) and return its plaintext SHA-256.
         ``progress.advance(n)`` is called per chunk; the caller owns
-        ``start``/``finish``."""
-        return self._add_file(name, path, progress)
+        ``start``/``finish``.
 
-    def _add_file(self, name: str, path, progress: Progress) -> EntryResult:
+        ``on_hashed``: with a password, the plaintext SHA-256 is then left
+        to the helper thread, which may lag a few chunks behind; it calls
+        ``on_hashed(hex)`` when the file is hashed, and what that raises
+        (say, a file that no longer matches its index) is raised by a later
+        call of the writer or by :meth:`close`. The result's ``sha256`` is
+        then empty."""
+        return self._add_file(name, path, progress, on_hashed)
+
+    def _add_file(self, name: str, path, progress: Progress, on_hashed) -> EntryResult:
         try:
             if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block, a device never end
                 raise InputError("not a regular file", path=path)
@@ -173,20 +192,28 @@ class ZipStreamWriter:
                 after = os.fstat(fh.fileno())
                 if (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
                     raise InputError("the file changed while it was being packed", path=path, hint="pack again")
+                if on_hashed is not None:
+                    on_hashed(sha)
             else:
                 h, offset = self._begin(name, size=size, csize=size + AES_OVERHEAD, crc=0,
                                         actual_method=zf.METHOD_STORED)
                 salt, keys = self._keys.take()
                 sha = self._copy_aes(fh, size, path, progress,
-                                     EntryCipher(self._password, salt, scratch=self._scratch, keys=keys))
+                                     EntryCipher(self._password, salt, scratch=self._scratch, keys=keys), on_hashed)
         return self._result(h, offset, sha)
 
     def _chunks(self, fh, size: int, path) -> Iterator[memoryview]:
-        """Read *fh* in alternating buffers (so the helper may still hash the
-        previous one); insist the file still has exactly *size* bytes."""
-        total, i = 0, 0
+        """Read *fh* into the ring of buffers (the helper may still be hashing
+        the previous ones: a buffer is reused only once its job is done);
+        insist the file still has exactly *size* bytes."""
+        total = 0
         while True:
-            mv = memoryview(self._bufs[i % 2])
+            k = self._ring
+            self._ring = (k + 1) % RING
+            job, self._buf_jobs[k] = self._buf_jobs[k], None
+            if job is not None:
+                job.result()
+            mv = memoryview(self._bufs[k])
             try:
                 n = fh.readinto(mv)
             except OSError as exc:
@@ -196,52 +223,55 @@ class ZipStreamWriter:
             total += n
             if total > size:
                 break
+            self._current = k
             yield mv[:n]
-            i += 1
         if total != size:
             raise InputError("the file changed while it was being packed", path=path, hint="pack again")
 
-    def _copy_aes(self, fh, size: int, path, progress: Progress, ec: EntryCipher) -> str:
-        # Main thread: read, AES-CTR, write. Helper: SHA-256 of the plaintext
-        # and HMAC of the ciphertext, one hand-off per chunk (measured the
-        # best split on 2 cores). Buffers alternate; job k-1 is awaited before
-        # its buffers are reused.
+    def _hand_off(self, fn, *args) -> Future:
+        """Run *fn* on the helper thread; the chunk just read stays untouched until it is done."""
+        job = self._helper().submit(fn, *args)
+        self._buf_jobs[self._current] = job
+        return job
+
+    def _copy_aes(self, fh, size: int, path, progress: Progress, ec: EntryCipher, on_hashed) -> str:
+        # This thread: read, AES-CTR, HMAC of the ciphertext, write (the sink
+        # copies and returns). The helper: SHA-256 of the plaintext, which no
+        # byte of the zip depends on — so it may lag behind by up to RING
+        # chunks, across files, and both cores stay busy (measured the best
+        # split on 2 cores with the key derivation on a thread of its own).
+        while self._checks and self._checks[0].done():
+            self._checks.popleft().result()
         self._write(ec.salt + ec.verifier)
         sha = hashlib.sha256()
-        mac = ec.mac
-
-        def hash_chunk(plain, cipher) -> None:
-            sha.update(plain)
-            mac.update(cipher)
-
-        prev: Future | None = None
-        i = 0
-        try:
-            for chunk in self._chunks(fh, size, path):
-                o = memoryview(self._outbufs[i % 2])[:len(chunk)]
-                i += 1
-                ec.ctr.process(chunk, o)
-                job = self._helper().submit(hash_chunk, chunk, o)
-                self._write(o)
-                progress.advance(len(chunk))
-                if prev is not None:
-                    prev.result()
-                prev = job
-        finally:
-            if prev is not None:
-                prev.result()
+        out = memoryview(self._outbuf)
+        job: Future | None = None
+        for chunk in self._chunks(fh, size, path):
+            o = out[:len(chunk)]
+            ec.ctr.process(chunk, o)
+            job = self._hand_off(sha.update, chunk)
+            ec.mac.update(o)
+            self._write(o)
+            progress.advance(len(chunk))
         self._write(ec.auth_code())
-        return sha.hexdigest()
+        if on_hashed is None:
+            if job is not None:
+                job.result()
+            return sha.hexdigest()
+        self._checks.append(self._helper().submit(lambda: on_hashed(sha.hexdigest())))
+        return ""
 
     def _scan_plain(self, fh, size: int, path) -> tuple[str, int]:
         # A plain zip needs the CRC-32 in the local header, before the data:
-        # read the file once for SHA-256 + CRC, then copy it.
+        # read the file once for SHA-256 (helper) + CRC (here), then copy it.
         sha = hashlib.sha256()
         crc = 0
+        job: Future | None = None
         for chunk in self._chunks(fh, size, path):
-            fut = self._helper().submit(sha.update, chunk)
+            job = self._hand_off(sha.update, chunk)
             crc = zlib.crc32(chunk, crc)
-            fut.result()
+        if job is not None:
+            job.result()
         return sha.hexdigest(), crc
 
     def _copy_plain(self, fh, size: int, path, progress: Progress) -> int:
@@ -259,6 +289,8 @@ class ZipStreamWriter:
         """Write the central directory and end records; return the total size."""
         if self._closed:
             return self._pos
+        while self._checks:
+            self._checks.popleft().result()
         self._shutdown()
         cd_offset = self._pos
         for rec in self._central:
@@ -273,6 +305,7 @@ class ZipStreamWriter:
         return self._pos
 
 
-def open_writer(out: IO[bytes], *, password: bytes | None, force_zip64: bool = False) -> ZipStreamWriter:
+def open_writer(out: IO[bytes], *, password: bytes | None, force_zip64: bool = False,
+                keys: KeySupply | None = None) -> ZipStreamWriter:
     """A :class:`ZipStreamWriter` on *out* (use it as a context manager)."""
-    return ZipStreamWriter(out, password=password, force_zip64=force_zip64)
+    return ZipStreamWriter(out, password=password, force_zip64=force_zip64, keys=keys)
