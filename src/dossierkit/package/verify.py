@@ -294,6 +294,8 @@ class _Pass:
         finally:
             if out is not None:
                 out.close()
+        if entry.sha256 != exp.sha256:
+            entry.authenticate()  # an altered container, if it is one, is the failure to report
         self.settle(name, entry.sha256, exp, b"".join(parts) if keep else None)
 
     def admit(self, name: str, size: int):

@@ -18,9 +18,13 @@ Reader — sequential, works on non-seekable input, bounded memory::
         entry.sha256                    # hex, once chunks() is exhausted
     # after the loop: the central directory was checked against what was streamed
 
-Every entry is authenticated (AES: HMAC-SHA1; plain: CRC-32) when its
-``chunks()`` ends; plaintext handed out before that is provisional (write to
-a temporary file, rename after). Names, sizes, the central directory and
+Every entry is authenticated (AES: HMAC-SHA1; plain: CRC-32): the first
+encrypted one when its ``chunks()`` ends (a wrong password is told from
+damage there), the others' HMAC on a helper thread whose verdicts are
+collected at the following entries and, at the latest, before the central
+directory (``entry.authenticate()`` waits for one). Plaintext handed out
+before the loop has ended is provisional (write to a temporary file,
+rename after). Names, sizes, the central directory and
 end records must agree exactly with the stream; with ``strict=True`` (our
 own packages) every header byte must be what dossierkit's writer produces,
 so one flipped byte anywhere fails. Format notes: docs/containers.md.

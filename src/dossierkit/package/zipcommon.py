@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from .winzip_aes import MAC_LEN, PV_LEN, SALT_LEN
 
 CHUNK = 1024 * 1024
+RING = 4  # chunk buffers in turn: the helper thread may work up to RING - 1 chunks behind
 PARALLEL_MIN = 4 * CHUNK  # entries from this size hash/authenticate on two threads
 AES_OVERHEAD = SALT_LEN + PV_LEN + MAC_LEN  # 28 bytes around the ciphertext
 

@@ -18,7 +18,7 @@ from ..errors import DecryptionError, UsageError
 from . import zipformat as zf
 from .winzip_aes import KDF_MAX_AHEAD, KEY_CACHE, MAC_LEN, PV_LEN, CTRScratch, EntryCipher, derive_keys, kdf_pool
 from . import zipcommon
-from .zipcommon import CHUNK, NameRegistry, helper_pool
+from .zipcommon import CHUNK, RING, NameRegistry, helper_pool
 
 
 class _Source:
@@ -154,6 +154,7 @@ class StreamEntry:
         self._h = h
         self._cipher = cipher
         self._sha: str | None = None
+        self._mac_check: Future | None = None  # deferred HMAC verdict (see _entry_data)
         self._started = False
         self._done = False
         # False when read with check_mac=False (MAC skipped): only a SHA-256
@@ -169,13 +170,26 @@ class StreamEntry:
     def chunks(self) -> Iterator[memoryview]:
         """Plaintext pieces. Each is a view of a reused buffer, valid until the
         next one is requested (``bytes(chunk)`` to keep it). Raises
-        IntegrityError/DecryptionError at the end if the entry is not
-        authentic; its content must not be trusted before that."""
+        IntegrityError/DecryptionError if the entry is not authentic: at its
+        end for the first encrypted entry, later for the others (their MAC
+        is computed on the helper thread: at a following entry, at the
+        latest before the central directory is read, or at once with
+        :meth:`authenticate`). Trust nothing before the iteration of all
+        entries has ended without an error."""
         if self._started:
             raise UsageError(f"entry {self.name!r} was already read")
         self._started = True
         yield from self._reader._entry_data(self)
         self._done = True
+
+    def authenticate(self) -> None:
+        """Wait for this entry's MAC verdict if it is still being computed,
+        and raise IntegrityError if it fails (otherwise it is raised at a
+        later entry or before the central directory). A caller that sees a
+        SHA-256 mismatch asks first: an altered container is the truer
+        diagnosis, and it names this entry."""
+        if self._mac_check is not None and not self._mac_check.result():
+            raise zf.bad(f"entry {self.name!r} fails authentication (HMAC): it was altered")
 
     def drain(self) -> str:
         """Read and authenticate the entry without keeping it; returns sha256."""
@@ -208,8 +222,11 @@ class _ZipStreamReader:
         self._streamed: list[_Streamed] = []
         self._names = NameRegistry(zf.bad)
         self._password_ok = False
-        self._cbufs = [bytearray(CHUNK) for _ in range(2)]
-        self._pbufs = [bytearray(CHUNK) for _ in range(2)]
+        self._cbufs = [bytearray(CHUNK) for _ in range(RING)]
+        self._ring_jobs: list[Future | None] = [None] * RING  # the helper's last job on each _cbufs buffer
+        self._ring = 0
+        self._pbufs = [bytearray(CHUNK) for _ in range(RING)]  # plaintext of the same ring slot
+        self._mac_checks: deque[tuple[Future, str]] = deque()  # deferred MAC checks (entry name)
         self._scratch = CTRScratch()
         self._executor: ThreadPoolExecutor | None = None
         self._prefetch = (_KeyPrefetcher.for_stream(fh, self._password, mac=check_mac)
@@ -219,6 +236,24 @@ class _ZipStreamReader:
         if self._executor is None:
             self._executor = helper_pool()
         return self._executor
+
+    def _settle_macs(self, *, wait: bool) -> None:
+        """Raise for the first deferred MAC check that failed (those done;
+        with *wait*, all of them)."""
+        while self._mac_checks and (wait or self._mac_checks[0][0].done()):
+            job, name = self._mac_checks.popleft()
+            if not job.result():
+                raise zf.bad(f"entry {name!r} fails authentication (HMAC): it was altered")
+
+    def _ring_buffer(self) -> memoryview:
+        """The next ciphertext buffer, once the helper is done with it."""
+        k = self._ring
+        self._ring = (k + 1) % RING
+        job, self._ring_jobs[k] = self._ring_jobs[k], None
+        if job is not None:
+            job.result()
+        self._ring_k = k
+        return memoryview(self._cbufs[k])
 
     def _mac_needed(self) -> bool:
         # Even with check_mac=False the first encrypted entry is authenticated:
@@ -237,14 +272,17 @@ class _ZipStreamReader:
     def entries(self) -> Iterator[StreamEntry]:
         try:
             while True:
+                self._settle_macs(wait=False)
                 sig = self._src.read_exact(4, "record signature")
                 if sig != zf.SIG_LOCAL:
                     break
                 entry = self._local_entry()
                 yield entry
                 entry._finish()
+            self._settle_macs(wait=True)
             self._central_directory(sig)
         finally:
+            self._mac_checks.clear()
             if self._executor is not None:
                 self._executor.shutdown(wait=True)
                 self._executor = None
@@ -338,15 +376,18 @@ class _ZipStreamReader:
         crc = 0
         produced = 0
         inflater = zlib.decompressobj(-15) if h.actual_method == zf.METHOD_DEFLATED else None
-        # A helper thread pays off only for big entries: for small ones the
-        # key-derivation thread already keeps the second core busy and
-        # per-chunk hand-offs just add GIL contention (measured). With a MAC
-        # the helper authenticates the ciphertext while this thread decrypts
-        # and hashes; without one it hashes the plaintext while this thread
-        # reads and decrypts. Buffers alternate; job k-1 is awaited before
-        # its buffers come round again.
-        helper = self._helper() if entry._data_len >= zipcommon.PARALLEL_MIN else None
         mac = cipher.mac if cipher is not None else None
+        # Once the password is known good (the first entry authenticated),
+        # the HMAC of the ciphertext runs on the helper thread and its
+        # verdict is collected later (``_settle_macs``: at the next entries,
+        # at the latest before the central directory), so the helper may lag
+        # a few chunks behind across entries while this thread decrypts and
+        # hashes — both cores busy even with thousands of small entries. The
+        # first entry is authenticated before anything else is read: that is
+        # what tells a wrong password from damage. Without a MAC (the plain
+        # zip inside age) the helper hashes the plaintext of big entries.
+        defer = mac is not None and self._password_ok
+        helper = self._helper() if defer or entry._data_len >= zipcommon.PARALLEL_MIN else None
         want_crc = cipher is None or h.aes_vendor == zf.AES_VENDOR_AE1
         crc_box = [0]
 
@@ -356,43 +397,34 @@ class _ZipStreamReader:
                 crc_box[0] = zlib.crc32(piece, crc_box[0])
 
         hash_aside = helper is not None and mac is None and inflater is None
-        prev: Future | None = None
-        i = 0
-        try:
-            while remaining:
-                n = min(remaining, CHUNK)
-                k = i % 2
-                i += 1
-                cb = memoryview(self._cbufs[k])[:n]
-                self._src.readinto_exact(cb, f"data of {h.name}")
-                remaining -= n
-                job = None
-                if mac is not None:
-                    if helper is not None:
-                        job = helper.submit(mac.update, cb)
-                    else:
-                        mac.update(cb)
-                if cipher is not None:
-                    plain = memoryview(self._pbufs[k])[:n]
-                    cipher.ctr.process(cb, plain)
+        job: Future | None = None
+        while remaining:
+            n = min(remaining, CHUNK)
+            cb = self._ring_buffer()[:n]
+            self._src.readinto_exact(cb, f"data of {h.name}")
+            remaining -= n
+            if mac is not None:
+                if helper is not None:
+                    job = self._ring_jobs[self._ring_k] = helper.submit(mac.update, cb)
                 else:
-                    plain = cb
-                pieces = self._inflate(inflater, plain, h, produced) if inflater else (plain,)
-                for piece in pieces:
-                    produced += len(piece)
-                    if produced > h.size:
-                        raise zf.bad(f"entry {h.name!r} holds more data than its declared {h.size} bytes")
-                    if hash_aside:
-                        job = helper.submit(hash_piece, piece)
-                    else:
-                        hash_piece(piece)
-                    yield piece
-                if prev is not None:
-                    prev.result()
-                prev = job
-        finally:
-            if prev is not None:
-                prev.result()
+                    mac.update(cb)
+            if cipher is not None:
+                plain = memoryview(self._pbufs[self._ring_k])[:n]
+                cipher.ctr.process(cb, plain)
+            else:
+                plain = cb
+            pieces = self._inflate(inflater, plain, h, produced) if inflater else (plain,)
+            for piece in pieces:
+                produced += len(piece)
+                if produced > h.size:
+                    raise zf.bad(f"entry {h.name!r} holds more data than its declared {h.size} bytes")
+                if hash_aside:
+                    job = self._ring_jobs[self._ring_k] = helper.submit(hash_piece, piece)
+                else:
+                    hash_piece(piece)
+                yield piece
+        if job is not None and not defer:
+            job.result()
         crc = crc_box[0]
         if inflater is not None:
             if not inflater.eof or inflater.unused_data or inflater.unconsumed_tail:
@@ -403,6 +435,9 @@ class _ZipStreamReader:
             code = self._src.read_exact(MAC_LEN, f"authentication code of {h.name}")
             if mac is None:
                 entry.authenticated = False  # check_mac=False: the caller's SHA-256 check decides
+            elif defer:
+                entry._mac_check = helper.submit(cipher.check_auth_code, code)
+                self._mac_checks.append((entry._mac_check, h.name))
             elif not cipher.check_auth_code(code):
                 if not self._password_ok:
                     raise DecryptionError(f"wrong password for {self._label}, or the package is damaged",

@@ -18,9 +18,7 @@ from ..errors import InputError, OutputError, UsageError
 from ..progress import NULL_PROGRESS, Progress
 from . import zipformat as zf
 from .winzip_aes import CTRScratch, EntryCipher, KeySupply
-from .zipcommon import AES_OVERHEAD, CHUNK, NameRegistry, helper_pool
-
-RING = 4  # read buffers: the helper hashes up to RING - 1 chunks behind the reader
+from .zipcommon import AES_OVERHEAD, CHUNK, RING, NameRegistry, helper_pool
 
 
 @dataclass(frozen=True)
