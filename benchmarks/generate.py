@@ -206,7 +206,8 @@ def _series_template(plan: SeriesPlan, uid_root: str, today: dt.date) -> Dataset
     ds.ImageType = ["ORIGINAL", "PRIMARY", "OTHER" if plan.modality == "MR" else "AXIAL"]
     ds.SOPClassUID = SOP_CLASS[plan.modality]
     ds.StudyDate = ds.SeriesDate = ds.AcquisitionDate = ds.ContentDate = date
-    ds.StudyTime, ds.SeriesTime = "101500", f"10{20 + plan.number:02d}00"
+    minute = (10 * 60 + 20 + plan.number) % (24 * 60)  # one series a minute from 10:21 (88 series at 8 GB)
+    ds.StudyTime, ds.SeriesTime = "101500", f"{minute // 60:02d}{minute % 60:02d}00"
     ds.AcquisitionTime = ds.ContentTime = ds.SeriesTime
     ds.AccessionNumber = f"ACC{plan.study + 1:04d}{today:%y%m}"
     ds.Modality = plan.modality

@@ -186,6 +186,8 @@ class KeySupply:
                     self._cond.notify_all()
                 return
             with self._cond:
+                if self._closed:  # closed while deriving: keep no key beyond close()
+                    return
                 self._ready.append((salt, keys))
                 self._cond.notify_all()
 
@@ -199,7 +201,9 @@ class KeySupply:
                 self._cond.wait()
             if not self._ready:
                 raise self._error  # type: ignore[misc]
-            return self._ready.popleft()
+            pair = self._ready.popleft()
+            self._cond.notify_all()  # the thread may be waiting for room ahead
+            return pair
 
     def close(self) -> None:
         with self._cond:
