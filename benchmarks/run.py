@@ -222,31 +222,11 @@ class Bench:
     def run_packages(self) -> None:
         """pack, verify, unpack in both modes; repeatable."""
         dk, gen, imported = self.dk.argv, self.gen, self.imported
-        packages = {}
+        # One container at a time — pack, verify, unpack, delete — so the disk
+        # holds at most the sources, the workspace, one package and one
+        # unpacked tree (4× the dossier: 32 GB at 8 GB).
         for mode, suffix in (("password", "zip"), ("recipients", "age")):
-            name = f"pack ({mode})"
-            secret = self.secret_opts("pack", mode)
-            out_opt = self.dk.first("pack", "-o", "--output")
-            if not self.dk.has("pack") or out_opt is None:
-                self.na(name)
-                continue
-            if secret is None:
-                self.na(name, f"no {mode} option")
-                continue
-            if not imported:
-                self.na(name, "no images imported")
-                continue
-            target = self.out / f"dk-{mode}.{suffix}"
-            target.unlink(missing_ok=True)
-            extra = ["--signing-key", self.keys["signing_key"]] if self.dk.has("pack", "--signing-key") else []
-            extra += self.waive
-            if mode == "password" and self.dk.has("pack", "--container"):
-                extra += ["--container", "zip"]
-            row = self.step(name, "dossierkit", [[*dk, "pack", str(self.workspace), out_opt, str(target),
-                                                  *secret, *extra, "--json"]], files=gen.files, check_json=True)
-            if row.status == "ok":
-                packages[mode] = _package_path(row.details, target)
-        for mode in ("password", "recipients"):
+            package = self.run_pack(mode, suffix, imported)
             for command in ("verify", "unpack"):
                 name = f"{command} ({mode})"
                 if command == "unpack" and mode == "recipients" and not self.args.all:
@@ -256,10 +236,10 @@ class Bench:
                     self.na(name)
                 elif secret is None:
                     self.na(name, f"no {mode} option")
-                elif mode not in packages:
+                elif package is None:
                     self.na(name, "no package")
                 else:
-                    argv = [*dk, command, str(packages[mode])]
+                    argv = [*dk, command, str(package)]
                     if command == "unpack":
                         argv.append(str(self.out / f"dk-unpacked-{mode}"))
                     row = self.step(name, "dossierkit", [[*argv, *secret, "--json"]], files=gen.files,
@@ -267,9 +247,34 @@ class Bench:
                     if command == "unpack" and row.status == "ok":
                         n, _ = tree_size(self.out / f"dk-unpacked-{mode}")
                         row.details["files_out"] = n
-                        shutil.rmtree(self.out / f"dk-unpacked-{mode}", ignore_errors=True)
-            if mode in packages:
-                packages[mode].unlink(missing_ok=True)  # keep the disk footprint to ~3× the dossier
+                    shutil.rmtree(self.out / f"dk-unpacked-{mode}", ignore_errors=True)
+            if package is not None:
+                package.unlink(missing_ok=True)
+
+    def run_pack(self, mode: str, suffix: str, imported: bool) -> Path | None:
+        """pack with one container; the package path, or None."""
+        dk, gen = self.dk.argv, self.gen
+        name = f"pack ({mode})"
+        secret = self.secret_opts("pack", mode)
+        out_opt = self.dk.first("pack", "-o", "--output")
+        if not self.dk.has("pack") or out_opt is None:
+            self.na(name)
+            return None
+        if secret is None:
+            self.na(name, f"no {mode} option")
+            return None
+        if not imported:
+            self.na(name, "no images imported")
+            return None
+        target = self.out / f"dk-{mode}.{suffix}"
+        target.unlink(missing_ok=True)
+        extra = ["--signing-key", self.keys["signing_key"]] if self.dk.has("pack", "--signing-key") else []
+        extra += self.waive
+        if mode == "password" and self.dk.has("pack", "--container"):
+            extra += ["--container", "zip"]
+        row = self.step(name, "dossierkit", [[*dk, "pack", str(self.workspace), out_opt, str(target),
+                                              *secret, *extra, "--json"]], files=gen.files, check_json=True)
+        return _package_path(row.details, target) if row.status == "ok" else None
 
     # -- baselines ----------------------------------------------------------
     def run_baselines(self) -> None:
