@@ -272,6 +272,9 @@ def test_reset_and_orphans(empty_ws, tmp_path):
     orphan = empty_ws.images_dir / "IMG999999.dcm"
     orphan.write_bytes(b"left by a crash")
     (empty_ws.images_dir / ".dk-tmp-abc.part").write_bytes(b"x")
+    stale_stage = empty_ws.images_dir / ".dk-tmp-99999-w1"  # a killed import's staging folder
+    stale_stage.mkdir()
+    (stale_stage / "7.dcm").write_bytes(b"half a copy")
     report = import_images(empty_ws, [SAMPLE_CD])
     assert report.duplicates == 14 and not orphan.exists()
     report = import_images(empty_ws, [make_dicom(tmp_path / "one.dcm")], reset=True)

@@ -163,10 +163,31 @@ class _Importer:
         self.local = threading.local()
         self.zips: list[zipfile.ZipFile] = []
         self.counter = itertools.count(1)  # next() on a count is atomic under the GIL
+        self.stage_dirs: list[Path] = []
 
     def staging_path(self) -> Path:
-        # a counter, not random bytes: unique within this import, and the pid within the folder
-        return self.root / IMAGES_DIR / f"{TEMP_PREFIX}{os.getpid()}-{next(self.counter)}.dcm"
+        """A fresh temporary name in this worker's own staging folder.
+
+        One folder per worker thread, not the images folder itself: creating
+        a file holds its folder's lock while ext4 allocates the inode, which
+        can take most of a millisecond (it skips recently deleted inodes one
+        by one); with every worker creating in one folder they queued on that
+        lock, spinning (measured: the kernel time of an import doubled from 1
+        to 3 workers). The main thread then renames each copy into images/."""
+        stage = getattr(self.local, "stage", None)
+        if stage is None:
+            with self.lock:
+                # a counter, not random bytes: unique within this import; the pid within the folder
+                stage = self.root / IMAGES_DIR / f"{TEMP_PREFIX}{os.getpid()}-w{len(self.stage_dirs) + 1}"
+                self.stage_dirs.append(stage)
+            stage.mkdir(exist_ok=True)
+            self.local.stage = stage
+        return stage / f"{next(self.counter)}.dcm"
+
+    def remove_stage_dirs(self) -> None:
+        for stage in self.stage_dirs:
+            with contextlib.suppress(OSError):
+                stage.rmdir()
 
     def zip_for(self, plan: SourcePlan) -> zipfile.ZipFile:
         # ZipFile objects share one file position: one per thread and zip.
@@ -439,6 +460,7 @@ def _run(ws: Workspace, index: dict[str, Any], plans: list[SourcePlan], progress
         progress.finish()
         for zf in imp.zips:
             zf.close()
+    imp.remove_stage_dirs()  # empty now: every copy was renamed into place or removed
     report.seconds = time.perf_counter() - t0
     save("complete")
     summary = summarize([ImageInstance.from_dict(d) for d in index["instances"]])
