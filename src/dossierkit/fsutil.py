@@ -117,6 +117,30 @@ def write_json_atomic(target: str | os.PathLike, obj: Any, *, perms: int | None 
     write_text_atomic(target, json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=False) + "\n", perms=perms)
 
 
+def write_json_records_atomic(target: str | os.PathLike, obj: dict[str, Any]) -> None:
+    """Write the object *obj* as JSON with each item of its top-level lists
+    on a line of its own, streamed: one record encoded at a time (the C
+    encoder), never the whole text in memory. For indexes of thousands of
+    records: ``json.dumps(indent=…)`` builds the whole text with the
+    pure-Python encoder, which made a 16 000-image index's every save peak
+    at +80 MB (issue #6). The result is ordinary JSON."""
+    def dumps(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False)
+
+    with atomic_writer(target, "w") as fh:
+        fh.write("{")
+        for i, (key, value) in enumerate(obj.items()):
+            fh.write(("," if i else "") + "\n  " + dumps(key) + ": ")
+            if isinstance(value, list) and value:
+                fh.write("[")
+                for j, item in enumerate(value):
+                    fh.write(("," if j else "") + "\n    " + dumps(item))
+                fh.write("\n  ]")
+            else:
+                fh.write(dumps(value))
+        fh.write("\n}\n")
+
+
 def read_json(path: str | os.PathLike, *, object_hook: Callable[[dict], Any] | None = None) -> Any:
     path = Path(path)
     try:

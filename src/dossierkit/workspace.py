@@ -23,7 +23,7 @@ import tomli_w
 
 from . import phi
 from .errors import InputError, OutputError
-from .fsutil import read_json, write_bytes_atomic, write_json_atomic
+from .fsutil import read_json, write_bytes_atomic, write_json_atomic, write_json_records_atomic
 from .model import Dossier, DocumentRecord, ImageInstance, dossier_from_dict
 
 DOSSIER_FILE = "dossier.toml"
@@ -135,7 +135,7 @@ class Workspace:
         return take_instances(self.images_index())
 
     def save_images_index(self, index: dict[str, Any]) -> None:
-        write_json_atomic(self.root / IMAGES_INDEX, index)
+        write_json_records_atomic(self.root / IMAGES_INDEX, index)
 
 
 # Values most instances of a dossier repeat (one patient, a few studies and
