@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from .winzip_aes import MAC_LEN, PV_LEN, SALT_LEN
 
@@ -17,6 +17,42 @@ def helper_pool() -> ThreadPoolExecutor:
     # One helper thread: hashlib/HMAC/zlib release the GIL on big buffers, so
     # the plaintext hash runs beside the cipher on the second core.
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="dk-zip")
+
+class BufferRing:
+    """RING chunk buffers handed out in turn and shared with the helper
+    thread: a buffer comes round again only once the helper's last job on
+    it is done, so the helper may work up to RING - 1 chunks behind the
+    thread that fills them, across entries. ``planes`` buffers per slot
+    (the reader keeps a ciphertext and a plaintext buffer of one chunk)."""
+
+    def __init__(self, planes: int = 1):
+        self._planes = [[bytearray(CHUNK) for _ in range(RING)] for _ in range(planes)]
+        self._jobs: list[Future | None] = [None] * RING
+        self._next = 0
+        self._slot = 0
+
+    def take(self) -> None:
+        """Move to the next slot, waiting for the helper's job on it."""
+        k = self._next
+        self._next = (k + 1) % RING
+        job, self._jobs[k] = self._jobs[k], None
+        if job is not None:
+            job.result()
+        self._slot = k
+
+    def view(self, plane: int = 0) -> memoryview:
+        """The current slot's buffer of *plane*."""
+        return memoryview(self._planes[plane][self._slot])
+
+    def hold(self, job: Future) -> Future:
+        """The current slot is in use by *job* until it is done."""
+        self._jobs[self._slot] = job
+        return job
+
+    def forget(self) -> None:
+        """Drop the jobs (after the helper was shut down)."""
+        self._jobs = [None] * RING
+
 
 class NameRegistry:
     """Duplicate detection as a case-insensitive file system sees it, including

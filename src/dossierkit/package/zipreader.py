@@ -18,7 +18,7 @@ from ..errors import DecryptionError, UsageError
 from . import zipformat as zf
 from .winzip_aes import KDF_MAX_AHEAD, KEY_CACHE, MAC_LEN, PV_LEN, CTRScratch, EntryCipher, derive_keys, kdf_pool
 from . import zipcommon
-from .zipcommon import CHUNK, RING, NameRegistry, helper_pool
+from .zipcommon import CHUNK, BufferRing, NameRegistry, helper_pool
 
 
 class _Source:
@@ -54,6 +54,10 @@ class _Source:
 
     def at_eof(self) -> bool:
         return not self._fh.read(1)
+
+
+def _altered(name: str):
+    return zf.bad(f"entry {name!r} fails authentication (HMAC): it was altered")
 
 
 class _KeyPrefetcher:
@@ -189,7 +193,7 @@ class StreamEntry:
         SHA-256 mismatch asks first: an altered container is the truer
         diagnosis, and it names this entry."""
         if self._mac_check is not None and not self._mac_check.result():
-            raise zf.bad(f"entry {self.name!r} fails authentication (HMAC): it was altered")
+            raise _altered(self.name)
 
     def drain(self) -> str:
         """Read and authenticate the entry without keeping it; returns sha256."""
@@ -222,10 +226,7 @@ class _ZipStreamReader:
         self._streamed: list[_Streamed] = []
         self._names = NameRegistry(zf.bad)
         self._password_ok = False
-        self._cbufs = [bytearray(CHUNK) for _ in range(RING)]
-        self._ring_jobs: list[Future | None] = [None] * RING  # the helper's last job on each _cbufs buffer
-        self._ring = 0
-        self._pbufs = [bytearray(CHUNK) for _ in range(RING)]  # plaintext of the same ring slot
+        self._ring = BufferRing(planes=2)  # ciphertext (plane 0) and plaintext (plane 1) of a chunk
         self._mac_checks: deque[tuple[Future, str]] = deque()  # deferred MAC checks (entry name)
         self._scratch = CTRScratch()
         self._executor: ThreadPoolExecutor | None = None
@@ -243,17 +244,7 @@ class _ZipStreamReader:
         while self._mac_checks and (wait or self._mac_checks[0][0].done()):
             job, name = self._mac_checks.popleft()
             if not job.result():
-                raise zf.bad(f"entry {name!r} fails authentication (HMAC): it was altered")
-
-    def _ring_buffer(self) -> memoryview:
-        """The next ciphertext buffer, once the helper is done with it."""
-        k = self._ring
-        self._ring = (k + 1) % RING
-        job, self._ring_jobs[k] = self._ring_jobs[k], None
-        if job is not None:
-            job.result()
-        self._ring_k = k
-        return memoryview(self._cbufs[k])
+                raise _altered(name)
 
     def _mac_needed(self) -> bool:
         # Even with check_mac=False the first encrypted entry is authenticated:
@@ -400,16 +391,17 @@ class _ZipStreamReader:
         job: Future | None = None
         while remaining:
             n = min(remaining, CHUNK)
-            cb = self._ring_buffer()[:n]
+            self._ring.take()
+            cb = self._ring.view(0)[:n]
             self._src.readinto_exact(cb, f"data of {h.name}")
             remaining -= n
             if mac is not None:
                 if helper is not None:
-                    job = self._ring_jobs[self._ring_k] = helper.submit(mac.update, cb)
+                    job = self._ring.hold(helper.submit(mac.update, cb))
                 else:
                     mac.update(cb)
             if cipher is not None:
-                plain = memoryview(self._pbufs[self._ring_k])[:n]
+                plain = self._ring.view(1)[:n]
                 cipher.ctr.process(cb, plain)
             else:
                 plain = cb
@@ -419,7 +411,7 @@ class _ZipStreamReader:
                 if produced > h.size:
                     raise zf.bad(f"entry {h.name!r} holds more data than its declared {h.size} bytes")
                 if hash_aside:
-                    job = self._ring_jobs[self._ring_k] = helper.submit(hash_piece, piece)
+                    job = self._ring.hold(helper.submit(hash_piece, piece))
                 else:
                     hash_piece(piece)
                 yield piece
@@ -442,7 +434,7 @@ class _ZipStreamReader:
                 if not self._password_ok:
                     raise DecryptionError(f"wrong password for {self._label}, or the package is damaged",
                                           hint=f"first entry {h.name!r} fails authentication")
-                raise zf.bad(f"entry {h.name!r} fails authentication (HMAC): it was altered")
+                raise _altered(h.name)
             self._password_ok = True
         if (cipher is None or h.aes_vendor == zf.AES_VENDOR_AE1) and crc != h.crc32:
             raise zf.bad(f"entry {h.name!r} fails its CRC-32 check: it was altered")
