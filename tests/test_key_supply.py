@@ -52,6 +52,7 @@ def test_take_without_start_and_expect_zero_still_delivers():
 def test_close_stops_the_thread_and_drops_the_keys():
     supply = KeySupply(PW, ahead=8).start()
     _take_all(supply, 1)
+    thread = supply._thread
+    assert thread is not None and thread.is_alive()
     supply.close()
-    assert not any(t.name == "dk-kdf" and t.is_alive() for t in threading.enumerate())
-    assert not supply._ready
+    assert not thread.is_alive() and not supply._ready

@@ -17,8 +17,8 @@ from typing import IO
 from ..errors import InputError, OutputError, UsageError
 from ..progress import NULL_PROGRESS, Progress
 from . import zipformat as zf
-from .winzip_aes import CTRScratch, EntryCipher, KeySupply
-from .zipcommon import AES_OVERHEAD, CHUNK, RING, NameRegistry, helper_pool
+from .winzip_aes import KDF_MAX_AHEAD, CTRScratch, EntryCipher, KeySupply
+from .zipcommon import AES_OVERHEAD, CHUNK, BufferRing, NameRegistry, helper_pool
 
 
 @dataclass(frozen=True)
@@ -56,16 +56,15 @@ class ZipStreamWriter:
         self._central: list[bytes] = []
         self._any_zip64 = False
         self._names = NameRegistry(lambda m: UsageError(f"cannot store: {m}"))
-        self._bufs = [bytearray(CHUNK) for _ in range(RING)]
-        self._buf_jobs: list[Future | None] = [None] * RING  # the helper's last job on each buffer
-        self._ring = 0
-        self._current = 0  # the ring buffer of the chunk being processed
+        self._ring = BufferRing()
         self._checks: deque[Future] = deque()  # per-file hash checks still running on the helper
         self._outbuf = bytearray(CHUNK)
         self._scratch = CTRScratch()
         self._executor: ThreadPoolExecutor | None = None
         # An external supply (pack starts one before its checks) is owned from here on.
-        self._keys = (keys or KeySupply(self._password)) if self._password is not None else None
+        # The writer's own supply looks only a few keys ahead: a writer left
+        # unclosed must not keep a thread deriving thousands of keys.
+        self._keys = (keys or KeySupply(self._password, ahead=KDF_MAX_AHEAD)) if self._password is not None else None
         self._closed = False
         self.entries: list[EntryResult] = []
 
@@ -98,7 +97,7 @@ class ZipStreamWriter:
 
     def _shutdown(self) -> None:
         self._checks.clear()
-        self._buf_jobs = [None] * RING
+        self._ring.forget()
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
@@ -206,12 +205,8 @@ class ZipStreamWriter:
         insist the file still has exactly *size* bytes."""
         total = 0
         while True:
-            k = self._ring
-            self._ring = (k + 1) % RING
-            job, self._buf_jobs[k] = self._buf_jobs[k], None
-            if job is not None:
-                job.result()
-            mv = memoryview(self._bufs[k])
+            self._ring.take()
+            mv = self._ring.view()
             try:
                 n = fh.readinto(mv)
             except OSError as exc:
@@ -221,16 +216,13 @@ class ZipStreamWriter:
             total += n
             if total > size:
                 break
-            self._current = k
             yield mv[:n]
         if total != size:
             raise InputError("the file changed while it was being packed", path=path, hint="pack again")
 
     def _hand_off(self, fn, *args) -> Future:
         """Run *fn* on the helper thread; the chunk just read stays untouched until it is done."""
-        job = self._helper().submit(fn, *args)
-        self._buf_jobs[self._current] = job
-        return job
+        return self._ring.hold(self._helper().submit(fn, *args))
 
     def _copy_aes(self, fh, size: int, path, progress: Progress, ec: EntryCipher, on_hashed) -> str:
         # This thread: read, AES-CTR, HMAC of the ciphertext, write (the sink
