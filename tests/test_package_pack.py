@@ -154,6 +154,23 @@ def test_flipped_byte_in_an_entry_is_named(packed, tmp_path, where):
     assert "HMAC" in rep.failures[0].message or "altered" in rep.failures[0].message
 
 
+@pytest.mark.parametrize("where", ["image", "document"])
+def test_flipped_mac_byte_is_a_container_failure_naming_its_entry(packed, tmp_path, where):
+    """The content is intact, only the stored HMAC differs: 7-Zip would
+    refuse the entry, so verify must too. Its MAC verdict is collected while
+    later entries are read, yet the failure names the altered entry."""
+    _ws, res = packed
+    p = _copy(res, tmp_path)
+    name = {"image": "DICOM/ST000001/SE000001/IM000002", "document": "IHE_XDM/SUBSET01/DOC0003.PDF"}[where]
+    off, length = _data_offset(p, name)
+    _flip(p, off + length - 1)  # the last byte of the 10-byte authentication code
+    rep = verify_package(p, password=PASSWORD)
+    assert not rep.ok
+    (fail,) = [f for f in rep.failures if f.check == "container"]
+    assert fail.file == name and name in fail.message and "HMAC" in fail.message
+    assert not any(f.check == "files" for f in rep.failures)  # the content itself is intact
+
+
 def test_flipped_byte_in_the_manifest_entry_fails(packed, tmp_path):
     _ws, res = packed
     p = _copy(res, tmp_path)

@@ -480,7 +480,7 @@ def verify_package(package: str | os.PathLike, *, password: str | bytes | None =
         except (DecryptionError, OutputError):
             raise
         except DossierkitError as exc:
-            report.fail("container", exc.line(), state.current)
+            report.fail("container", exc.line(), getattr(exc, "entry", None) or state.current)
         try:
             raw.drain()
         finally:

@@ -57,7 +57,9 @@ class _Source:
 
 
 def _altered(name: str):
-    return zf.bad(f"entry {name!r} fails authentication (HMAC): it was altered")
+    exc = zf.bad(f"entry {name!r} fails authentication (HMAC): it was altered")
+    exc.entry = name  # a deferred verdict surfaces while a later entry is read: name the altered one
+    return exc
 
 
 class _KeyPrefetcher:
