@@ -464,6 +464,33 @@ def test_readback_sink_writes_hashes_and_compares_every_window(tmp_path, monkeyp
             write_all(tmp_path / f"bad{victim}.bin")
 
 
+def test_readback_sink_without_preadv(tmp_path, monkeypatch):
+    """Where os.preadv is missing, the read-back reads with os.pread: same
+    bytes, same refusal of a window that reads back different."""
+    import os
+
+    from dossierkit.package import readback
+
+    monkeypatch.delattr(readback.os, "preadv")
+    data = os.urandom(3 * 65536 + 123)
+    p = tmp_path / "f.bin"
+    with open(p, "w+b") as fh:
+        sink = readback.ReadBackSink(fh, window=65536)
+        sink.write(data)
+        sink.close()
+    assert p.read_bytes() == data and sink.hexdigest() == hashlib.sha256(data).hexdigest()
+    real = os.pread
+    monkeypatch.setattr(readback.os, "pread", lambda fd, n, off: bytes(b ^ 1 for b in real(fd, n, off)))
+    with open(tmp_path / "g.bin", "w+b") as fh:
+        sink = readback.ReadBackSink(fh, window=65536)
+        with pytest.raises(IntegrityError, match="does not read back"):
+            try:
+                sink.write(data)  # raises here once a window is waited for, or at close()
+                sink.close()
+            finally:
+                sink.abort()
+
+
 def test_readback_sink_reports_a_full_disk_as_the_write_error(tmp_path, monkeypatch):
     """An error of the sink thread (ENOSPC from pwrite) reaches the writer."""
     import errno

@@ -61,6 +61,22 @@ def _sync_file_range():
 _SYNC_FILE_RANGE_WRITE = 2
 
 
+def _read_at(fd: int, buf: memoryview, offset: int) -> int:
+    """Read ``len(buf)`` bytes at *offset* into *buf* (fewer only at the end
+    of the file); the number read. ``preadv`` fills the reused buffer
+    directly; where the platform lacks it (some macOS builds), ``pread``."""
+    if hasattr(os, "preadv"):
+        return os.preadv(fd, [buf], offset)
+    done = 0
+    while done < len(buf):
+        data = os.pread(fd, len(buf) - done, offset + done)
+        if not data:
+            break
+        buf[done:done + len(data)] = data
+        done += len(data)
+    return done
+
+
 def _failed(what: str, path: Path | str | None) -> IntegrityError:
     return IntegrityError(f"the package written does not read back ({what})", path=path,
                           hint="the disk or the file system may be faulty; nothing was kept")
@@ -154,7 +170,7 @@ class ReadBackSink:
         if self._sfr is not None and self._sfr(self._fd, off, n, _SYNC_FILE_RANGE_WRITE) != 0:
             self._sfr = None  # unsupported here (e.g. some file systems): stop asking
         self._sha.update(mv)
-        got = os.preadv(self._fd, [memoryview(self._rb)[:n]], off)
+        got = _read_at(self._fd, memoryview(self._rb)[:n], off)
         if got != n:
             raise _failed(f"{got} of {n} bytes at offset {off}", self._label)
         same = self._rb == buf if n == self._window else self._rb[:n] == buf[:n]
