@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 from .winzip_aes import MAC_LEN, PV_LEN, SALT_LEN
 
@@ -13,10 +14,25 @@ PARALLEL_MIN = 4 * CHUNK  # entries from this size hash/authenticate on two thre
 AES_OVERHEAD = SALT_LEN + PV_LEN + MAC_LEN  # 28 bytes around the ciphertext
 
 
-def helper_pool() -> ThreadPoolExecutor:
-    # One helper thread: hashlib/HMAC/zlib release the GIL on big buffers, so
-    # the plaintext hash runs beside the cipher on the second core.
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="dk-zip")
+class HelperThread:
+    """The one helper thread of a zip stream, started on first use:
+    hashlib/HMAC/zlib release the GIL on big buffers, so its work (a hash,
+    a MAC) runs beside the cipher on the second core."""
+
+    def __init__(self) -> None:
+        self._pool: ThreadPoolExecutor | None = None
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dk-zip")
+        return self._pool.submit(fn, *args)
+
+    def shutdown(self) -> None:
+        """Wait for the jobs submitted, then stop the thread (it restarts if used again)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
 
 class BufferRing:
     """RING chunk buffers handed out in turn and shared with the helper

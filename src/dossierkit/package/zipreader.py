@@ -18,7 +18,7 @@ from ..errors import DecryptionError, UsageError
 from . import zipformat as zf
 from .winzip_aes import KDF_MAX_AHEAD, KEY_CACHE, MAC_LEN, PV_LEN, CTRScratch, EntryCipher, derive_keys, kdf_pool
 from . import zipcommon
-from .zipcommon import CHUNK, BufferRing, NameRegistry, helper_pool
+from .zipcommon import CHUNK, BufferRing, HelperThread, NameRegistry
 
 
 class _Source:
@@ -231,14 +231,9 @@ class _ZipStreamReader:
         self._ring = BufferRing(planes=2)  # ciphertext (plane 0) and plaintext (plane 1) of a chunk
         self._mac_checks: deque[tuple[Future, str]] = deque()  # deferred MAC checks (entry name)
         self._scratch = CTRScratch()
-        self._executor: ThreadPoolExecutor | None = None
+        self._helper = HelperThread()
         self._prefetch = (_KeyPrefetcher.for_stream(fh, self._password, mac=check_mac)
                           if self._password is not None else None)
-
-    def _helper(self) -> ThreadPoolExecutor:
-        if self._executor is None:
-            self._executor = helper_pool()
-        return self._executor
 
     def _settle_macs(self, *, wait: bool) -> None:
         """Raise for the first deferred MAC check that failed (those done;
@@ -276,9 +271,7 @@ class _ZipStreamReader:
             self._central_directory(sig)
         finally:
             self._mac_checks.clear()
-            if self._executor is not None:
-                self._executor.shutdown(wait=True)
-                self._executor = None
+            self._helper.shutdown()
             if self._prefetch is not None:
                 self._prefetch.close()
 
@@ -380,7 +373,7 @@ class _ZipStreamReader:
         # what tells a wrong password from damage. Without a MAC (the plain
         # zip inside age) the helper hashes the plaintext of big entries.
         defer = mac is not None and self._password_ok
-        helper = self._helper() if defer or entry._data_len >= zipcommon.PARALLEL_MIN else None
+        helper = self._helper if defer or entry._data_len >= zipcommon.PARALLEL_MIN else None
         want_crc = cipher is None or h.aes_vendor == zf.AES_VENDOR_AE1
         crc_box = [0]
 

@@ -10,7 +10,7 @@ import stat
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import IO
 
@@ -18,7 +18,7 @@ from ..errors import InputError, OutputError, UsageError
 from ..progress import NULL_PROGRESS, Progress
 from . import zipformat as zf
 from .winzip_aes import KDF_MAX_AHEAD, CTRScratch, EntryCipher, KeySupply
-from .zipcommon import AES_OVERHEAD, CHUNK, BufferRing, NameRegistry, helper_pool
+from .zipcommon import AES_OVERHEAD, CHUNK, BufferRing, HelperThread, NameRegistry
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class ZipStreamWriter:
         self._checks: deque[Future] = deque()  # per-file hash checks still running on the helper
         self._outbuf = bytearray(CHUNK)
         self._scratch = CTRScratch()
-        self._executor: ThreadPoolExecutor | None = None
+        self._helper = HelperThread()
         # An external supply (pack starts one before its checks) is owned from here on.
         # The writer's own supply looks only a few keys ahead: a writer left
         # unclosed must not keep a thread deriving thousands of keys.
@@ -90,17 +90,10 @@ class ZipStreamWriter:
             raise OutputError("the output stream was closed early") from exc
         self._pos += len(data)
 
-    def _helper(self) -> ThreadPoolExecutor:
-        if self._executor is None:
-            self._executor = helper_pool()
-        return self._executor
-
     def _shutdown(self) -> None:
         self._checks.clear()
         self._ring.forget()
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
+        self._helper.shutdown()
         if self._keys is not None:
             self._keys.close()
 
@@ -222,7 +215,7 @@ class ZipStreamWriter:
 
     def _hand_off(self, fn, *args) -> Future:
         """Run *fn* on the helper thread; the chunk just read stays untouched until it is done."""
-        return self._ring.hold(self._helper().submit(fn, *args))
+        return self._ring.hold(self._helper.submit(fn, *args))
 
     def _copy_aes(self, fh, size: int, path, progress: Progress, ec: EntryCipher, on_hashed) -> str:
         # This thread: read, AES-CTR, HMAC of the ciphertext, write (the sink
@@ -248,7 +241,7 @@ class ZipStreamWriter:
             if job is not None:
                 job.result()
             return sha.hexdigest()
-        self._checks.append(self._helper().submit(lambda: on_hashed(sha.hexdigest())))
+        self._checks.append(self._helper.submit(lambda: on_hashed(sha.hexdigest())))
         return ""
 
     def _scan_plain(self, fh, size: int, path) -> tuple[str, int]:
