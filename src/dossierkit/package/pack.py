@@ -40,8 +40,8 @@ from ..progress import NULL_PROGRESS, Progress
 from ..workspace import Workspace
 from . import container as C
 from .manifest import completeness_record
-from .readme import write_beside_readme
 from .readback import ReadBackSink, read_back
+from .readme import write_beside_readme
 from .root import RootEntry, build_root
 from .verify import check_root_plan
 
