@@ -396,6 +396,60 @@ def test_keys_prefetched_on_a_package_file(files, tmp_path, monkeypatch):
             e.drain()
 
 
+def test_an_abandoned_stream_does_not_wait_for_its_threads(files, tmp_path, monkeypatch):
+    """Closing a reader mid-stream — or the garbage collector doing it, on
+    whatever thread it happens to run — must not join the reader's threads:
+    CI once hung when a collection inside a starting thread (holding
+    threading's own lock) joined the key prefetcher's pool. Here the
+    prefetcher's jobs for later entries block; close() must return anyway."""
+    import threading
+    import time
+
+    from dossierkit.package import zipreader
+    from dossierkit.package.winzip_aes import KEY_CACHE
+
+    data, _ = write_package(files)
+    pkg = tmp_path / "pkg.zip"
+    pkg.write_bytes(data)
+    nlen, xlen = zf.LOCAL_STRUCT.unpack(data[:zf.LOCAL_STRUCT.size])[-2:]
+    first_salt = data[zf.LOCAL_STRUCT.size + nlen + xlen:][:16]
+    release = threading.Event()
+    real = zipreader.derive_keys
+
+    def later_entries_stall(password, salt, *a, **k):
+        if bytes(salt) != first_salt:
+            release.wait(20)
+        return real(password, salt, *a, **k)
+
+    monkeypatch.setattr(zipreader, "derive_keys", later_entries_stall)
+    KEY_CACHE.clear()
+    try:
+        with open(pkg, "rb") as fh:
+            it = iter_package_entries(fh, password=PW)
+            next(it).drain()
+            t0 = time.monotonic()
+            it.close()
+            took = time.monotonic() - t0
+    finally:
+        release.set()
+    assert took < 5, f"close() waited {took:.1f} s for the reader's threads"
+
+
+def test_zip_reader_closes_its_stream_on_leaving_the_block(files, tmp_path):
+    """The container's reader closes the entry iterator itself (on this
+    thread) when its block ends early, instead of leaving it to the GC."""
+    from dossierkit.package import container as C
+
+    data, _ = write_package(files)
+    pkg = tmp_path / "pkg.zip"
+    pkg.write_bytes(data)
+    with open(pkg, "rb") as fh, pytest.raises(KeyError):
+        with C.zip_reader(fh, C.PASSWORD, password=PW, identities=None) as it:
+            next(it)
+            raise KeyError("stop early")
+    assert it.gi_frame is None  # finished: its finally already ran
+
+
 def test_check_mac_off_leaves_integrity_to_the_sha256(files, tmp_path):
     """check_mac=False: first entry authenticated (wrong password still told
     apart), later ones not — an altered later entry shows only as a SHA-256

@@ -111,19 +111,23 @@ def zip_writer(out: IO[bytes], spec: ContainerSpec, *, keys: Any = None) -> Iter
 @contextlib.contextmanager
 def zip_reader(raw: IO[bytes], kind: str, *, password: str | bytes | None,
                identities: list[Any] | None, check_mac: bool = True) -> Iterator[Iterator[Any]]:
-    """The zip entries of a package stream (zipaes.StreamEntry objects).
-    ``check_mac=False``: see :func:`.zipreader.iter_package_entries`."""
+    """The zip entries of a package stream (zipaes.StreamEntry objects),
+    closed on leaving the block — on this thread, not whenever the garbage
+    collector gets to it. ``check_mac=False``: see
+    :func:`.zipreader.iter_package_entries`."""
     if kind == PASSWORD:
         if password is None:
             raise DecryptionError("this package is protected by a password",
                                   hint="give it with --password-file, --password-env or at the prompt")
-        yield iter_package_entries(raw, password=_password_bytes(password), label="the package",
-                                   check_mac=check_mac)
+        with contextlib.closing(iter_package_entries(raw, password=_password_bytes(password),
+                                                     label="the package", check_mac=check_mac)) as entries:
+            yield entries
         return
     if not identities:
         raise DecryptionError("this package is encrypted for age recipients",
                               hint="give the recipient's identity file with --identity FILE")
     from .agefile import age_reader
 
-    with age_reader(raw, identities) as plain:
-        yield iter_package_entries(plain, password=None, label="the package")
+    with age_reader(raw, identities) as plain, \
+            contextlib.closing(iter_package_entries(plain, password=None, label="the package")) as entries:
+        yield entries

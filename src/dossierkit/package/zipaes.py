@@ -17,6 +17,8 @@ Reader — sequential, works on non-seekable input, bounded memory::
             out.write(chunk)
         entry.sha256                    # hex, once chunks() is exhausted
     # after the loop: the central directory was checked against what was streamed
+    # a caller that may stop early wraps the iterator in contextlib.closing(...)
+    # so its threads stop on its own thread, not when the garbage collector runs
 
 Every entry is authenticated (AES: HMAC-SHA1; plain: CRC-32): the first
 encrypted one when its ``chunks()`` ends (a wrong password is told from

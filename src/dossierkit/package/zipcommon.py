@@ -27,10 +27,11 @@ class HelperThread:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dk-zip")
         return self._pool.submit(fn, *args)
 
-    def shutdown(self) -> None:
-        """Wait for the jobs submitted, then stop the thread (it restarts if used again)."""
+    def shutdown(self, *, wait: bool = True) -> None:
+        """Stop the thread once its jobs are done (it restarts if used
+        again); *wait* for them unless the caller is abandoning the stream."""
         if self._pool is not None:
-            self._pool.shutdown(wait=True)
+            self._pool.shutdown(wait=wait, cancel_futures=not wait)
             self._pool = None
 
 

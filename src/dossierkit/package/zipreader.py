@@ -131,9 +131,9 @@ class _KeyPrefetcher:
             return None
         return got[2].result()
 
-    def close(self) -> None:
+    def close(self, *, wait: bool = True) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool.shutdown(wait=wait, cancel_futures=True)
             self._pool = None
         self._pending.clear()
 
@@ -258,6 +258,7 @@ class _ZipStreamReader:
         return keys if mac else (keys[0], None, None)
 
     def entries(self) -> Iterator[StreamEntry]:
+        abandoned = False
         try:
             while True:
                 self._settle_macs(wait=False)
@@ -269,11 +270,19 @@ class _ZipStreamReader:
                 entry._finish()
             self._settle_macs(wait=True)
             self._central_directory(sig)
+        except GeneratorExit:
+            abandoned = True
+            raise
         finally:
+            # An abandoned stream (close(), or the garbage collector when a
+            # caller dropped it) never waits for its threads: the collector
+            # may run this on any thread — a thread being started, holding
+            # threading's own locks, deadlocked on joining ours (CI hung so).
+            # Unwaited jobs only touch buffers they hold references to.
             self._mac_checks.clear()
-            self._helper.shutdown()
+            self._helper.shutdown(wait=not abandoned)
             if self._prefetch is not None:
-                self._prefetch.close()
+                self._prefetch.close(wait=not abandoned)
 
     # -- local headers
     def _local_entry(self) -> StreamEntry:
