@@ -129,7 +129,7 @@ def completeness_record(report: Any, *, waived: bool, reason: str | None) -> dic
 # Reading (verify)
 
 
-@dataclass
+@dataclass(slots=True)
 class ExpectedFile:
     path: str
     size: int
@@ -140,21 +140,17 @@ class ExpectedFile:
 
 @dataclass
 class ManifestView:
-    """What verify needs from a manifest, validated."""
+    """What verify needs from a manifest, validated. Only these members are
+    kept, not the parsed document: its per-file objects would hold several
+    kB a file for the whole pass (pack's plan check and verify alike)."""
 
-    raw: dict[str, Any]
+    dossier_id: str = ""
+    completeness: dict[str, Any] = field(default_factory=dict)
+    totals: dict[str, Any] = field(default_factory=dict)
     files: dict[str, ExpectedFile] = field(default_factory=dict)
 
-    @property
-    def dossier_id(self) -> str:
-        return str(self.raw.get("dossier_id", ""))
-
-    @property
-    def completeness(self) -> dict[str, Any]:
-        return self.raw.get("completeness") or {}
-
     def counts(self) -> dict[str, int]:
-        t = self.raw.get("totals") or {}
+        t = self.totals
         return {k: int(t.get(k, 0)) for k in ("documents", "studies", "series", "instances", "files", "bytes")
                 if isinstance(t.get(k, 0), int)}
 
@@ -179,7 +175,9 @@ def parse_manifest(data: bytes) -> ManifestView:
     if schema > MANIFEST_SCHEMA:
         raise IntegrityError(f"DOSSIER/MANIFEST.JSON: schema {schema} is newer than this dossierkit reads "
                              f"({MANIFEST_SCHEMA})", hint="upgrade dossierkit")
-    view = ManifestView(raw)
+    totals = raw.get("totals")
+    view = ManifestView(dossier_id=str(raw.get("dossier_id", "")), completeness=raw.get("completeness") or {},
+                        totals=totals if isinstance(totals, dict) else {})
 
     def add(entry: Any, role: str, where: str) -> None:
         if not isinstance(entry, dict):
