@@ -248,6 +248,10 @@ def test_manifest_parse_validates(built):
     raw["studies"][0]["series"][0]["instances"][0]["sha256"] = "x"
     with pytest.raises(IntegrityError, match="sha256"):
         parse_manifest(json.dumps(raw).encode())
+    raw = json.loads(data)
+    assert view.dossier_id == raw["dossier_id"] and view.counts()["instances"] == raw["totals"]["instances"]
+    raw["totals"] = [1, 2]  # signed by nobody we trust, but verify still reports instead of crashing
+    assert set(parse_manifest(json.dumps(raw).encode()).counts().values()) == {0}
 
 
 def test_completeness_consistency():
