@@ -35,13 +35,17 @@ from .seal import make_seal
 from .sums import format_sums
 
 
-@dataclass
+@dataclass(slots=True)
 class RootEntry:
+    """One file of the package root. One per image: kept small (slots, the
+    source as a plain string, not a Path of four objects) — pack holds them
+    all while it writes."""
+
     path: str
     size: int
     sha256: str
     data: bytes | None = None  # generated in memory
-    source: Path | None = None  # workspace file, streamed
+    source: str | None = None  # workspace file (absolute path), streamed
 
 
 @dataclass
@@ -115,9 +119,10 @@ def build_root(ws: Workspace, *, signing_key: Ed25519PrivateKey, completeness: d
     msha = hashlib.sha256(mbytes).hexdigest()
 
     payload: list[RootEntry] = [RootEntry(g.path, g.size, g.sha256, data=g.data) for g in generated]
-    payload += [RootEntry(d.path, d.record.size, d.record.sha256, source=ws.path(d.record.path))
+    base = os.fspath(ws.root)
+    payload += [RootEntry(d.path, d.record.size, d.record.sha256, source=os.path.join(base, d.record.path))
                 for d in layout.documents]
-    payload += [RootEntry(i.path, i.record.size, i.record.sha256, source=ws.path(i.record.path))
+    payload += [RootEntry(i.path, i.record.size, i.record.sha256, source=os.path.join(base, i.record.path))
                 for i in layout.instances()]
     sums = format_sums([(L.MANIFEST, msha)] + [(e.path, e.sha256) for e in payload])
     seal = make_seal(signing_key, mbytes, sums)
