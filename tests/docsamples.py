@@ -37,7 +37,7 @@ def build_sample_workspace(root: Path) -> Workspace:
 # do not depend on what other capabilities (images) add to the profile.
 DOCUMENT_RULES = {"document-required", "document-file", "rcp-dated", "rcp-content", "document-identity",
                   "document-identity-stated", "document-scanned", "document-freshness", "document-future-date",
-                  "document-undated", "consent-recorded", "restriction-contacts"}
+                  "document-undated", "document-active-content", "consent-recorded", "restriction-contacts"}
 
 
 def document_findings(report) -> list:
@@ -97,3 +97,42 @@ def many_pages_pdf(n: int, text: str = "Page de test") -> bytes:
 
 
 IDENTITY = ["Patient(e) : Mme LEFÈVRE Hélène Marie", "Née le : 14/03/1958"]
+
+
+def with_active_content(src: Path, out: Path, *what: str) -> Path:
+    """A copy of the real PDF *src* carrying *what*: "open-js" (JavaScript run
+    on opening), "page-js" (a page's open action), "attachment" (an embedded
+    file), "launch" (a program launch chained after a harmless action),
+    "annot-file" (a file-attachment annotation), "xfa" (an XFA form)."""
+    from pypdf import PdfWriter
+    from pypdf.actions import JavaScript
+    from pypdf.generic import ArrayObject, DictionaryObject, NameObject, TextStringObject
+
+    def n(x: str) -> NameObject:
+        return NameObject(x)
+
+    w = PdfWriter(clone_from=src)
+    for item in what:
+        if item == "open-js":
+            w.add_open_action(JavaScript("app.alert('x');"))
+        elif item == "page-js":
+            w.pages[0][n("/AA")] = DictionaryObject({n("/O"): DictionaryObject(
+                {n("/S"): n("/JavaScript"), n("/JS"): TextStringObject("app.alert(1)")})})
+        elif item == "attachment":
+            w.add_attachment("notes.txt", b"hello")
+        elif item == "launch":
+            launch = DictionaryObject({n("/S"): n("/Launch"), n("/F"): TextStringObject("calc.exe")})
+            w._root_object[n("/OpenAction")] = DictionaryObject(
+                {n("/S"): n("/GoTo"), n("/D"): ArrayObject([w.pages[0].indirect_reference, n("/Fit")]),
+                 n("/Next"): launch})
+        elif item == "annot-file":
+            annot = DictionaryObject({n("/Type"): n("/Annot"), n("/Subtype"): n("/FileAttachment"),
+                                      n("/Rect"): ArrayObject([])})
+            w.pages[0][n("/Annots")] = ArrayObject([w._add_object(annot)])
+        elif item == "xfa":
+            w._root_object[n("/AcroForm")] = DictionaryObject({n("/Fields"): ArrayObject([]),
+                                                               n("/XFA"): TextStringObject("<xdp/>")})
+        else:
+            raise ValueError(item)
+    w.write(out)
+    return out

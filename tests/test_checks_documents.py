@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from docsamples import (BROKEN, DOCUMENT_RULES, IDENTITY, TODAY, build_sample_workspace, copy_workspace,
-                        document_findings, make_pdf)
+from docsamples import (BROKEN, DOCUMENT_RULES, IDENTITY, SAMPLES, TODAY, build_sample_workspace, copy_workspace,
+                        document_findings, make_pdf, with_active_content)
 
 from dossierkit.checks import load_profile, run_checks
 from dossierkit.documents import add_documents
@@ -185,6 +185,21 @@ def test_scanned_rcp_skips_content_rules(ws):
     report = check(ws)
     assert not [c for c in codes(report) if c.startswith("RCP-NO") or c == "RCP-FEW-SPECIALTIES"]
     assert "DOC-SCANNED" in codes(report)
+
+
+def test_document_with_active_content_is_a_warning(ws, tmp_path):
+    """Each PDF that could run something in the recipient's viewer is named,
+    with what it holds; the sample dossier's own PDFs are not (first test)."""
+    src = SAMPLES / "documents" / "05-biologie.pdf"
+    js = with_active_content(src, tmp_path / "js.pdf", "open-js", "attachment")
+    launch = with_active_content(src, tmp_path / "launch.pdf", "launch")
+    a, b = add_documents(ws, [js, launch], kind="consultation")
+    report = check(ws)
+    found = {f.file: f for f in report.findings if f.code == "DOC-ACTIVE-CONTENT"}
+    assert set(found) == {a.path, b.path}
+    assert all(f.level == "warning" for f in found.values()) and no_document_error(report)
+    assert "JavaScript" in found[a.path].message and "embedded files" in found[a.path].message
+    assert "a program launch" in found[b.path].message and "print it to a new PDF" in found[b.path].message
 
 
 def test_old_document_is_outdated(ws):

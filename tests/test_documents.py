@@ -8,7 +8,7 @@ import shutil
 
 import pypdf
 import pytest
-from docsamples import BROKEN, SAMPLES, make_pdf, many_pages_pdf, sample_entries
+from docsamples import BROKEN, SAMPLES, make_pdf, many_pages_pdf, sample_entries, with_active_content
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -88,6 +88,26 @@ def test_scanned_pdf_is_valid_without_text():
     info = validate_pdf(BROKEN / "scanned.pdf")
     assert info.pages == 1 and not info.has_text and info.text == ""
     assert info.creation_date == dt.date(2026, 10, 22)
+
+
+@pytest.mark.parametrize("what,expected", [
+    (("open-js",), ("JavaScript",)),
+    (("page-js",), ("JavaScript",)),
+    (("attachment",), ("embedded files",)),
+    (("annot-file",), ("embedded files",)),
+    (("launch",), ("a program launch",)),  # behind a harmless GoTo, in its /Next chain
+    (("xfa",), ("an XFA form",)),
+    (("open-js", "launch", "xfa"), ("JavaScript", "a program launch", "an XFA form")),
+])
+def test_active_content_is_found_in_real_pdfs(tmp_path, what, expected):
+    src = SAMPLES / "documents" / "02-anatomopathologie.pdf"
+    info = validate_pdf(with_active_content(src, tmp_path / "a.pdf", *what))
+    assert info.active_content == expected and info.pages >= 1
+
+
+def test_plain_documents_hold_no_active_content():
+    for p in [*sorted((SAMPLES / "documents").glob("*.pdf")), BROKEN / "scanned.pdf"]:
+        assert validate_pdf(p).active_content == (), p
 
 
 def test_extraction_is_bounded_and_never_flattens_the_page_tree(tmp_path, monkeypatch):

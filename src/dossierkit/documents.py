@@ -60,6 +60,7 @@ class PdfInfo:
     title: str | None  # /Title metadata, if meaningful
     creation_date: dt.date | None  # /CreationDate metadata
     encrypted: bool = False  # True: encrypted with an empty user password (opens without one)
+    active_content: tuple[str, ...] = ()  # what a viewer could run or open: see active_content()
 
 
 def document_kinds_help() -> str:
@@ -173,6 +174,92 @@ def _content_size(page) -> int:
     return sum(len(s.get_object().get_data()) for s in streams)
 
 
+# Actions a viewer runs or lets run, rather than displays (ISO 32000-1 §12.6.4).
+_RUNNING_ACTIONS = {"/JavaScript": "JavaScript", "/Launch": "a program launch", "/SubmitForm": "a form submission",
+                    "/ImportData": "a data import", "/GoToE": "an embedded file opened",
+                    "/RichMediaExecute": "rich media"}
+
+
+def _resolve(obj):
+    return obj.get_object() if isinstance(obj, IndirectObject) else obj
+
+
+def _actions_in(action, found: set[str], budget: list[int]) -> None:
+    """Running actions in an action dictionary and its /Next chain (bounded)."""
+    todo = [action]
+    while todo and budget[0] > 0:
+        budget[0] -= 1
+        a = _resolve(todo.pop())
+        if isinstance(a, list):
+            todo.extend(a)
+            continue
+        if not hasattr(a, "get"):
+            continue
+        kind = _RUNNING_ACTIONS.get(str(a.get("/S")))
+        if kind:
+            found.add(kind)
+        if "/Next" in a:
+            todo.append(a["/Next"])
+
+
+def _trigger_actions(holder, found: set[str], budget: list[int]) -> None:
+    """/A and every /AA trigger of a catalog, page, annotation or field."""
+    if "/A" in holder:
+        _actions_in(holder["/A"], found, budget)
+    aa = _resolve(holder.get("/AA"))
+    if hasattr(aa, "values"):
+        for action in aa.values():
+            _actions_in(action, found, budget)
+
+
+def active_content(reader, max_pages: int = MAX_PAGES) -> tuple[str, ...]:
+    """What in this PDF a viewer could run or open rather than display:
+    JavaScript, launch/submit/import actions (on opening, on a page, in
+    annotations and form fields of the first *max_pages* pages), embedded
+    files and XFA forms. A heuristic for a warning, bounded, never raising:
+    a second-opinion dossier is opened by another hospital's staff, and a
+    report needs none of these (printing it to a new PDF drops them)."""
+    found: set[str] = set()
+    budget = [MAX_TREE_NODES]
+    try:
+        root = _resolve(reader.trailer["/Root"])
+        if "/OpenAction" in root:
+            _actions_in(root["/OpenAction"], found, budget)
+        _trigger_actions(root, found, budget)
+        names = _resolve(root.get("/Names"))
+        if hasattr(names, "get"):
+            if "/JavaScript" in names:
+                found.add("JavaScript")
+            if "/EmbeddedFiles" in names:
+                found.add("embedded files")
+        form = _resolve(root.get("/AcroForm"))
+        if hasattr(form, "get"):
+            if "/XFA" in form:
+                found.add("an XFA form")
+            for fld in _resolve(form.get("/Fields")) or []:
+                if budget[0] <= 0:
+                    break
+                budget[0] -= 1
+                fld = _resolve(fld)
+                if hasattr(fld, "get"):
+                    _trigger_actions(fld, found, budget)
+        for page in _iter_pages(reader, max_pages):
+            _trigger_actions(page, found, budget)
+            for annot in _resolve(page.get("/Annots")) or []:
+                if budget[0] <= 0:
+                    break
+                budget[0] -= 1
+                annot = _resolve(annot)
+                if not hasattr(annot, "get"):
+                    continue
+                if annot.get("/Subtype") == "/FileAttachment":
+                    found.add("embedded files")
+                _trigger_actions(annot, found, budget)
+    except Exception:  # damaged structure: report what was found; validity is judged elsewhere
+        pass
+    return tuple(sorted(found))
+
+
 def _text_of(reader, max_pages: int, max_chars: int) -> str:
     parts: list[str] = []
     total = 0
@@ -252,6 +339,7 @@ def validate_pdf(path: str | os.PathLike, *, max_pages: int = MAX_PAGES, max_cha
                 raise InputError("is a PDF with no pages", path=path, hint="export the document again")
             text = _text_of(reader, max_pages, max_chars)
             title, created = _metadata(reader)
+            active = active_content(reader, max_pages)
         except InputError:
             raise
         except RecursionError as exc:
@@ -261,7 +349,7 @@ def validate_pdf(path: str | os.PathLike, *, max_pages: int = MAX_PAGES, max_cha
                              hint="copy or export it again") from exc
     letters = len(re.findall(r"[^\W\d_]", text))
     return PdfInfo(pages=pages, has_text=letters >= MIN_TEXT_LETTERS, text=text if letters else "",
-                   title=title, creation_date=created, encrypted=encrypted)
+                   title=title, creation_date=created, encrypted=encrypted, active_content=active)
 
 
 def extract_text(path: str | os.PathLike, max_pages: int = MAX_PAGES, max_chars: int = MAX_CHARS) -> str:

@@ -1,5 +1,5 @@
 """Rules on documents (DESIGN §4): presence, file integrity, fiche RCP
-content, patient identity, scans, freshness. Codes: docs/findings.md.
+content, patient identity, scans, active content, freshness. Codes: docs/findings.md.
 
 Messages name documents by their neutral id and kind, never by the patient
 data they hold (the original file name may contain a name, and another
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ..documents import extract_text, validate_pdf
+from ..documents import PdfInfo, validate_pdf
 from ..doctext import compare_document_identity, rcp_content, stated_identity
 from ..errors import InputError
 from ..fsutil import sha256_file
@@ -49,18 +49,24 @@ def file_state(ctx: CheckContext, rec: DocumentRecord) -> str:
     return ctx.memo(f"doc-file:{rec.id}", compute)
 
 
-def doc_text(ctx: CheckContext, rec: DocumentRecord) -> str | None:
-    """Extracted text of an intact document with a text layer, else None."""
+def doc_info(ctx: CheckContext, rec: DocumentRecord) -> PdfInfo | None:
+    """What validation learns of an intact document (read once per check), else None."""
 
-    def compute() -> str | None:
-        if not rec.has_text or file_state(ctx, rec) != OK:
+    def compute() -> PdfInfo | None:
+        if file_state(ctx, rec) != OK:
             return None
         try:
-            return extract_text(ctx.root / rec.path) or None
+            return validate_pdf(ctx.root / rec.path)
         except InputError:
             return None
 
-    return ctx.memo(f"doc-text:{rec.id}", compute)
+    return ctx.memo(f"doc-info:{rec.id}", compute)
+
+
+def doc_text(ctx: CheckContext, rec: DocumentRecord) -> str | None:
+    """Extracted text of an intact document with a text layer, else None."""
+    info = doc_info(ctx, rec) if rec.has_text else None
+    return (info.text or None) if info is not None else None
 
 
 @rule("document-required")
@@ -169,6 +175,16 @@ def document_scanned(ctx: CheckContext, spec: RuleSpec):
         if not rec.has_text and file_state(ctx, rec) == OK:
             yield spec.finding(f"{label(rec)} is a scan without text: its patient identity and content could not "
                                "be checked — check them by eye", rec.path)
+
+
+@rule("document-active-content")
+def document_active_content(ctx: CheckContext, spec: RuleSpec):
+    for rec in ctx.documents:
+        info = doc_info(ctx, rec)
+        if info is not None and info.active_content:
+            yield spec.finding(f"{label(rec)} holds {', '.join(info.active_content)}, which the recipient's PDF "
+                               "viewer could run or open — print it to a new PDF and add that copy instead",
+                               rec.path)
 
 
 def _reference_rcp(ctx: CheckContext) -> DocumentRecord | None:
