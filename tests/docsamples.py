@@ -101,11 +101,11 @@ IDENTITY = ["Patient(e) : Mme LEFÈVRE Hélène Marie", "Née le : 14/03/1958"]
 
 def with_active_content(src: Path, out: Path, *what: str) -> Path:
     """A copy of the real PDF *src* carrying *what*: "open-js" (JavaScript run
-    on opening), "page-js" (a page's open action), "attachment" (an embedded
+    on opening), "names-js" (a document-level script in the names tree),
+    "page-js" (a page's open action), "attachment" (an embedded
     file), "launch" (a program launch chained after a harmless action),
     "annot-file" (a file-attachment annotation), "xfa" (an XFA form)."""
     from pypdf import PdfWriter
-    from pypdf.actions import JavaScript
     from pypdf.generic import ArrayObject, DictionaryObject, NameObject, TextStringObject
 
     def n(x: str) -> NameObject:
@@ -114,7 +114,15 @@ def with_active_content(src: Path, out: Path, *what: str) -> Path:
     w = PdfWriter(clone_from=src)
     for item in what:
         if item == "open-js":
-            w.add_open_action(JavaScript("app.alert('x');"))
+            w.root_object[n("/OpenAction")] = DictionaryObject(
+                {n("/S"): n("/JavaScript"), n("/JS"): TextStringObject("app.alert('x');")})
+        elif item == "names-js":  # document-level script, run by viewers when the file opens
+            names = w.root_object.get(n("/Names"))
+            if names is None:
+                names = w.root_object[n("/Names")] = DictionaryObject()
+            names = names.get_object()
+            script = DictionaryObject({n("/S"): n("/JavaScript"), n("/JS"): TextStringObject("app.alert(2)")})
+            names[n("/JavaScript")] = DictionaryObject({n("/Names"): ArrayObject([TextStringObject("x"), script])})
         elif item == "page-js":
             w.pages[0][n("/AA")] = DictionaryObject({n("/O"): DictionaryObject(
                 {n("/S"): n("/JavaScript"), n("/JS"): TextStringObject("app.alert(1)")})})
@@ -122,15 +130,14 @@ def with_active_content(src: Path, out: Path, *what: str) -> Path:
             w.add_attachment("notes.txt", b"hello")
         elif item == "launch":
             launch = DictionaryObject({n("/S"): n("/Launch"), n("/F"): TextStringObject("calc.exe")})
-            w._root_object[n("/OpenAction")] = DictionaryObject(
+            w.root_object[n("/OpenAction")] = DictionaryObject(
                 {n("/S"): n("/GoTo"), n("/D"): ArrayObject([w.pages[0].indirect_reference, n("/Fit")]),
                  n("/Next"): launch})
         elif item == "annot-file":
-            annot = DictionaryObject({n("/Type"): n("/Annot"), n("/Subtype"): n("/FileAttachment"),
-                                      n("/Rect"): ArrayObject([])})
-            w.pages[0][n("/Annots")] = ArrayObject([w._add_object(annot)])
+            w.add_annotation(0, DictionaryObject({n("/Type"): n("/Annot"), n("/Subtype"): n("/FileAttachment"),
+                                                  n("/Rect"): ArrayObject([])}))
         elif item == "xfa":
-            w._root_object[n("/AcroForm")] = DictionaryObject({n("/Fields"): ArrayObject([]),
+            w.root_object[n("/AcroForm")] = DictionaryObject({n("/Fields"): ArrayObject([]),
                                                                n("/XFA"): TextStringObject("<xdp/>")})
         else:
             raise ValueError(item)

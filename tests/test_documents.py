@@ -93,11 +93,12 @@ def test_scanned_pdf_is_valid_without_text():
 @pytest.mark.parametrize("what,expected", [
     (("open-js",), ("JavaScript",)),
     (("page-js",), ("JavaScript",)),
+    (("names-js", "attachment"), ("JavaScript", "embedded files")),
     (("attachment",), ("embedded files",)),
     (("annot-file",), ("embedded files",)),
     (("launch",), ("a program launch",)),  # behind a harmless GoTo, in its /Next chain
     (("xfa",), ("an XFA form",)),
-    (("open-js", "launch", "xfa"), ("JavaScript", "a program launch", "an XFA form")),
+    (("open-js", "launch", "xfa"), ("a program launch", "an XFA form")),  # one /OpenAction: the last one set
 ])
 def test_active_content_is_found_in_real_pdfs(tmp_path, what, expected):
     src = SAMPLES / "documents" / "02-anatomopathologie.pdf"
