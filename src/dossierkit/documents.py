@@ -202,6 +202,18 @@ def _actions_in(action, found: set[str], budget: list[int]) -> None:
             todo.append(a["/Next"])
 
 
+def _dicts_in(array, budget: list[int]) -> Iterator:
+    """The dictionaries of a PDF array (annotations, form fields), resolved,
+    while the budget lasts."""
+    for item in _resolve(array) or []:
+        if budget[0] <= 0:
+            return
+        budget[0] -= 1
+        item = _resolve(item)
+        if hasattr(item, "get"):
+            yield item
+
+
 def _trigger_actions(holder, found: set[str], budget: list[int]) -> None:
     """/A and every /AA trigger of a catalog, page, annotation or field."""
     if "/A" in holder:
@@ -236,22 +248,11 @@ def active_content(reader, max_pages: int = MAX_PAGES) -> tuple[str, ...]:
         if hasattr(form, "get"):
             if "/XFA" in form:
                 found.add("an XFA form")
-            for fld in _resolve(form.get("/Fields")) or []:
-                if budget[0] <= 0:
-                    break
-                budget[0] -= 1
-                fld = _resolve(fld)
-                if hasattr(fld, "get"):
-                    _trigger_actions(fld, found, budget)
+            for fld in _dicts_in(form.get("/Fields"), budget):
+                _trigger_actions(fld, found, budget)
         for page in _iter_pages(reader, max_pages):
             _trigger_actions(page, found, budget)
-            for annot in _resolve(page.get("/Annots")) or []:
-                if budget[0] <= 0:
-                    break
-                budget[0] -= 1
-                annot = _resolve(annot)
-                if not hasattr(annot, "get"):
-                    continue
+            for annot in _dicts_in(page.get("/Annots"), budget):
                 if annot.get("/Subtype") == "/FileAttachment":
                     found.add("embedded files")
                 _trigger_actions(annot, found, budget)
