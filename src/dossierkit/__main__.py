@@ -1,3 +1,3 @@
-from .cli import main
+from dossierkit.cli import main
 
 main()

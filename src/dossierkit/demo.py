@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ExitCode, OutputError
-from .progress import NULL_PROGRESS, Progress
-from .resources import samples_dir
-from .workspace import Workspace, init_workspace, read_toml_file
+from dossierkit.errors import ExitCode, OutputError
+from dossierkit.progress import NULL_PROGRESS, Progress
+from dossierkit.resources import samples_dir
+from dossierkit.workspace import Workspace, init_workspace, read_toml_file
 
 MARKER = ".dossierkit-demo"
 MARKER_TEXT = "This folder is rebuilt by `dossierkit demo`; its contents are deleted on the next run.\n"
@@ -70,7 +70,7 @@ def create_workspace(run: DemoRun) -> None:
 
 
 def add_sample_documents(run: DemoRun) -> None:
-    from .documents import add_documents
+    from dossierkit.documents import add_documents
 
     assert run.workspace is not None
     entries = read_toml_file(run.samples / "documents.toml").get("document", [])
@@ -83,7 +83,7 @@ def add_sample_documents(run: DemoRun) -> None:
 
 
 def import_sample_images(run: DemoRun) -> None:
-    from .images import import_images
+    from dossierkit.images import import_images
 
     assert run.workspace is not None
     report = import_images(run.workspace, [run.samples / "images" / "cd"], progress=run.progress)
@@ -98,7 +98,7 @@ def import_sample_images(run: DemoRun) -> None:
 
 
 def check_dossier(run: DemoRun) -> None:
-    from .checks import run_checks
+    from dossierkit.checks import run_checks
 
     assert run.workspace is not None
     report = run_checks(run.workspace)
@@ -115,9 +115,9 @@ def check_dossier(run: DemoRun) -> None:
 def pack_dossier(run: DemoRun) -> None:
     """Pack with a demo signing key and a generated passphrase, both kept in
     the demo folder (never the user's own keys)."""
-    from .keys import generate_keys, load_signing_key
-    from .package.pack import pack
-    from .package.passphrase import generate_passphrase, write_password_file
+    from dossierkit.keys import generate_keys, load_signing_key
+    from dossierkit.package.pack import pack
+    from dossierkit.package.passphrase import generate_passphrase, write_password_file
 
     assert run.workspace is not None
     if run.exit_code != ExitCode.OK:
@@ -130,7 +130,7 @@ def pack_dossier(run: DemoRun) -> None:
     res = pack(run.workspace, run.directory / "dossier.zip", signing_key=load_signing_key(keys.signing_key),
                password=passphrase.text, progress=run.progress)
     run.summary["package"] = {**res.to_dict(), "password_file": str(pw_file)}
-    from .trace import pack_event, record
+    from dossierkit.trace import pack_event, record
 
     record(run.workspace.journal_path, pack_event(res))
     run.log(f"5. packed and read back: {res.package} ({res.size / 1e6:.1f} MB, WinZip AES-256; passphrase in "
@@ -138,8 +138,8 @@ def pack_dossier(run: DemoRun) -> None:
 
 
 def verify_dossier(run: DemoRun) -> None:
-    from .package.passphrase import read_password
-    from .package.verify import verify_package
+    from dossierkit.package.passphrase import read_password
+    from dossierkit.package.verify import verify_package
 
     pkg = run.summary.get("package")
     if not pkg:
@@ -147,7 +147,7 @@ def verify_dossier(run: DemoRun) -> None:
     report = verify_package(pkg["package"], password=read_password(pkg["password_file"]),
                             expect_signer=pkg["signer_fingerprint"], progress=run.progress)
     run.summary["verify"] = report.to_dict()
-    from .trace import record, verify_event
+    from dossierkit.trace import record, verify_event
 
     record(run.workspace.journal_path, verify_event(report))
     run.log(f"6. verify: {'all checks hold' if report.ok else 'FAILED'} "
@@ -160,9 +160,9 @@ def receipt_and_ack(run: DemoRun) -> None:
     """The sender's receipt (demo key), then the recipient's acknowledgement
     (a second demo key), both in ``receipts/``; every step in the workspace
     journal, which is verified against both."""
-    from .keys import generate_keys, load_signing_key
-    from .receipt import check_journal_against
-    from .trace import ack_for_package, receipt_for_package
+    from dossierkit.keys import generate_keys, load_signing_key
+    from dossierkit.receipt import check_journal_against
+    from dossierkit.trace import ack_for_package, receipt_for_package
 
     pkg = run.summary.get("package")
     if not pkg or run.workspace is None or run.exit_code != ExitCode.OK:
@@ -182,7 +182,7 @@ def receipt_and_ack(run: DemoRun) -> None:
     v = ack.document["verification"]
     run.summary["ack"] = {**ack.to_dict(), "result": v["result"], "completeness": v["completeness"]}
     run.log(f"8. acknowledgement {ack.id} ({v['result']}, {v['completeness']}): {ack.pdf_path} and {ack.json_path}")
-    from . import journal
+    from dossierkit import journal
 
     report = journal.verify(jpath)
     anchors = check_journal_against(jpath, [rc.document, ack.document], report)

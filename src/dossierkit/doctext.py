@@ -17,8 +17,8 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
-from .identity import IdentityComparison, family_matches, fold, name_tokens
-from .model import Patient
+from dossierkit.identity import IdentityComparison, family_matches, fold, name_tokens
+from dossierkit.model import Patient
 
 # --------------------------------------------------------------------------- dates
 

@@ -24,12 +24,12 @@ from typing import IO
 from pypdf import PageObject, PdfReader
 from pypdf.generic import IndirectObject, NameObject
 
-from .doctext import clean_metadata_title, find_document_date, guess_kind, guess_title, parse_user_date
-from .errors import InputError, UsageError
-from .fsutil import copy_with_hash, sha256_file
-from .model import DOCUMENT_KINDS, DocumentRecord
-from .progress import NULL_PROGRESS, Progress
-from .workspace import DOCUMENTS_DIR, Workspace, utc_now
+from dossierkit.doctext import clean_metadata_title, find_document_date, guess_kind, guess_title, parse_user_date
+from dossierkit.errors import InputError, UsageError
+from dossierkit.fsutil import copy_with_hash, sha256_file
+from dossierkit.model import DOCUMENT_KINDS, DocumentRecord
+from dossierkit.progress import NULL_PROGRESS, Progress
+from dossierkit.workspace import DOCUMENTS_DIR, Workspace, utc_now
 
 __all__ = ["PdfInfo", "validate_pdf", "extract_text", "guess_kind", "add_documents", "remove_documents",
            "document_kinds_help", "MAX_PAGES", "MAX_CHARS"]

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import InputError, OutputError
+from dossierkit.errors import InputError, OutputError
 
 CHUNK = 1024 * 1024  # 1 MiB: large enough for hashlib/ciphers to release the GIL
 TEMP_PREFIX = ".dk-tmp-"

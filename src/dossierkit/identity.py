@@ -13,7 +13,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from .model import Patient
+from dossierkit.model import Patient
 
 _SEP = re.compile(r"[\s\-'’.,]+")
 

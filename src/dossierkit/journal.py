@@ -36,9 +36,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError, IntegrityError, OutputError
-from .fsutil import fsync_dir
-from .signing import canonical_json
+from dossierkit.errors import InputError, IntegrityError, OutputError
+from dossierkit.fsutil import fsync_dir
+from dossierkit.signing import canonical_json
 
 GENESIS = "0" * 64
 ENV_VAR = "DOSSIERKIT_JOURNAL"
@@ -67,7 +67,7 @@ EMPTY_HEAD = Head(0, GENESIS)
 
 
 def utc_now() -> str:
-    from .workspace import utc_now as _now
+    from dossierkit.workspace import utc_now as _now
 
     return _now()
 
@@ -92,7 +92,7 @@ def resolve_path(explicit: str | os.PathLike | None = None, *, workspace: str | 
         return Path(env)
     if workspace is not None:
         return Path(workspace) / DEFAULT_NAME
-    from .keys import default_keys_dir
+    from dossierkit.keys import default_keys_dir
 
     return default_keys_dir().parent / DEFAULT_NAME
 

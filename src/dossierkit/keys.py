@@ -21,10 +21,10 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from .errors import InputError, OutputError
-from .fsutil import atomic_writer
-from .package.agefile import generate_identity, identity_file_text
-from .signing import fingerprint, raw_public_bytes
+from dossierkit.errors import InputError, OutputError
+from dossierkit.fsutil import atomic_writer
+from dossierkit.package.agefile import generate_identity, identity_file_text
+from dossierkit.signing import fingerprint, raw_public_bytes
 
 SIGNING_KEY = "signing-key.pem"
 SIGNING_PUB = "signing-key.pub"

@@ -12,7 +12,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .errors import InputError
+from dossierkit.errors import InputError
 
 SCHEMA_VERSION = 1
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 import threading
 
-from .identity import fold
-from .model import Patient
+from dossierkit.identity import fold
+from dossierkit.model import Patient
 
 _lock = threading.Lock()
 _patterns: list[re.Pattern[str]] = []

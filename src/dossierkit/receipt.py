@@ -27,13 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import journal
-from .errors import InputError, IntegrityError, UsageError
-from .fsutil import atomic_writer, iter_chunks
-from .identity import name_tokens
-from .model import DOCUMENT_KINDS, RESTRICTIONS, Dossier, group_studies
-from .progress import NULL_PROGRESS, Progress
-from .signing import canonical_json, sign_document, verify_document
+from dossierkit import journal
+from dossierkit.errors import InputError, IntegrityError, UsageError
+from dossierkit.fsutil import atomic_writer, iter_chunks
+from dossierkit.identity import name_tokens
+from dossierkit.model import DOCUMENT_KINDS, RESTRICTIONS, Dossier, group_studies
+from dossierkit.progress import NULL_PROGRESS, Progress
+from dossierkit.signing import canonical_json, sign_document, verify_document
 
 RECEIPT_TYPE = "dossierkit-receipt"
 ACK_TYPE = "dossierkit-ack"
@@ -172,7 +172,7 @@ def summary_from_manifest(manifest: dict[str, Any], manifest_sha256: str | None)
         studies.append({"date": _iso_da(st.get("date") or st.get("study_date")), "modalities": list(mods),
                         "series": len(series) if isinstance(series, list) else int(series), "count": int(count)})
     if not studies and manifest.get("images"):
-        from .model import ImageInstance
+        from dossierkit.model import ImageInstance
 
         studies = _studies_from_instances([ImageInstance.from_dict(i) for i in manifest["images"]])
     return DossierSummary(
@@ -374,11 +374,11 @@ def _write(doc: dict[str, Any], out: str | os.PathLike, *, pdf: bool, overwrite:
     json_path, pdf_path = output_paths(out, doc.get("receipt_id") or doc["ack_id"])
     for p in (json_path, pdf_path) if pdf else (json_path,):
         if p.exists() and not overwrite:
-            from .errors import OutputError
+            from dossierkit.errors import OutputError
 
             raise OutputError("already exists", path=p, hint="receipts are never overwritten: choose another -o")
     if pdf:
-        from .receipt_pdf import render
+        from dossierkit.receipt_pdf import render
 
         with atomic_writer(pdf_path) as fh:
             render(doc, fh)

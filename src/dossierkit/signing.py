@@ -28,7 +28,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from .errors import IntegrityError, UsageError
+from dossierkit.errors import IntegrityError, UsageError
 
 ALG = "Ed25519"
 

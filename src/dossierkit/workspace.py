@@ -21,10 +21,10 @@ from typing import Any
 
 import tomli_w
 
-from . import phi
-from .errors import InputError, OutputError
-from .fsutil import read_json, write_bytes_atomic, write_json_atomic, write_json_records_atomic
-from .model import Dossier, DocumentRecord, ImageInstance, dossier_from_dict
+from dossierkit import phi
+from dossierkit.errors import InputError, OutputError
+from dossierkit.fsutil import read_json, write_bytes_atomic, write_json_atomic, write_json_records_atomic
+from dossierkit.model import Dossier, DocumentRecord, ImageInstance, dossier_from_dict
 
 DOSSIER_FILE = "dossier.toml"
 DOCUMENTS_DIR = "documents"

@@ -9,12 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import os
 
-from ..errors import InputError
-from ..workspace import Workspace, utc_now
-from . import consent as _consent  # noqa: F401  (registers rules)
-from . import documents as _documents  # noqa: F401
-from . import images as _images  # noqa: F401
-from .engine import CheckContext, CheckReport, Finding, Profile, RuleSpec, load_profile, rule, run_profile
+from dossierkit.errors import InputError
+from dossierkit.workspace import Workspace, utc_now
+from dossierkit.checks import consent as _consent  # noqa: F401  (registers rules)
+from dossierkit.checks import documents as _documents  # noqa: F401
+from dossierkit.checks import images as _images  # noqa: F401
+from dossierkit.checks.engine import CheckContext, CheckReport, Finding, Profile, RuleSpec, load_profile, rule, run_profile
 
 __all__ = ["run_checks", "CheckReport", "Finding", "Profile", "RuleSpec", "load_profile", "rule", "CheckContext"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .engine import CheckContext, RuleSpec, rule
+from dossierkit.checks.engine import CheckContext, RuleSpec, rule
 
 
 @rule("consent-recorded")

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
-from ..model import Dossier, DocumentRecord, ImageInstance
-from ..resources import profile_path
+from dossierkit.errors import InputError
+from dossierkit.model import Dossier, DocumentRecord, ImageInstance
+from dossierkit.resources import profile_path
 
 LEVELS = ("error", "warning", "info")
 
@@ -119,7 +119,7 @@ class CheckContext:
     def _load_images(self) -> None:
         # One parse for both views; the raw instance dicts are not kept
         # beside their records (per-file memory, issue #6).
-        from ..workspace import take_instances
+        from dossierkit.workspace import take_instances
 
         index = self.workspace.images_index()
         self.cache["images"] = take_instances(index)

@@ -13,8 +13,8 @@ import sys
 
 import typer
 
-from ..errors import DossierkitError, ExitCode
-from . import ui
+from dossierkit.errors import DossierkitError, ExitCode
+from dossierkit.cli import ui
 
 app = typer.Typer(
     name="dossierkit",
@@ -30,7 +30,7 @@ STATE = {"debug": False}
 
 def _print_version(value: bool) -> None:
     if value:
-        from .. import __version__
+        from dossierkit import __version__
 
         typer.echo(f"dossierkit {__version__}")
         raise typer.Exit(0)
@@ -47,11 +47,11 @@ def _root(
 
 
 # Command modules register themselves on `app` when imported.
-from . import workspace_cmds  # noqa: E402,F401
-from . import images_cmds  # noqa: E402,F401
-from . import package_cmds  # noqa: E402,F401
-from . import trace_cmds  # noqa: E402,F401
-from . import keys_cmds  # noqa: E402,F401
+from dossierkit.cli import workspace_cmds  # noqa: E402,F401
+from dossierkit.cli import images_cmds  # noqa: E402,F401
+from dossierkit.cli import package_cmds  # noqa: E402,F401
+from dossierkit.cli import trace_cmds  # noqa: E402,F401
+from dossierkit.cli import keys_cmds  # noqa: E402,F401
 
 
 def _debug_requested(argv: list[str]) -> bool:

@@ -12,8 +12,8 @@ from rich.progress import (BarColumn, DownloadColumn, Progress as RichProgress, 
 from rich.table import Table
 from rich.text import Text
 
-from ..progress import NULL_PROGRESS
-from . import app, ui
+from dossierkit.progress import NULL_PROGRESS
+from dossierkit.cli import app, ui
 
 JSON_OPT = typer.Option(False, "--json", help="Write one JSON document to stdout (no progress, no prompts).")
 
@@ -117,8 +117,8 @@ def import_images_cmd(
 ) -> None:
     """Copy DICOM images bit-exact into the workspace and index them.
     Exit 0 all imported, 1 some files not imported (corrupt, conflict) or none found, 2 bad source."""
-    from ..images import import_images
-    from ..workspace import Workspace
+    from dossierkit.images import import_images
+    from dossierkit.workspace import Workspace
 
     ws = Workspace(directory)
     with _import_progress(not as_json) as progress:

@@ -8,8 +8,8 @@ from typing import Any, Optional
 
 import typer
 
-from ..errors import ExitCode, UsageError
-from . import app, trace_cmds, ui
+from dossierkit.errors import ExitCode, UsageError
+from dossierkit.cli import app, trace_cmds, ui
 
 JSON_OPT = typer.Option(False, "--json", help="Write one JSON document to stdout (no progress, no prompts).")
 PASSWORD_FILE_OPT = typer.Option(None, "--password-file", help="Read the passphrase from the first line of FILE.")
@@ -33,7 +33,7 @@ def _prompt(confirm: bool):
 
 
 def _password(password_file: Path | None, password_env: str | None, *, confirm: bool, interactive: bool) -> str:
-    from ..package.passphrase import read_password
+    from dossierkit.package.passphrase import read_password
 
     prompt = _prompt(confirm) if interactive else None
     if password_file is None and password_env is None and prompt is None:
@@ -46,8 +46,8 @@ def _open_secrets(package: Path, password_file: Path | None, password_env: str |
                   *, interactive: bool) -> dict[str, Any]:
     """``verify_package`` keyword arguments for the package's container kind
     (trace.open_secrets), or one clear line saying which secret is missing."""
-    from ..package.container import PASSWORD, package_kind
-    from ..trace import open_secrets
+    from dossierkit.package.container import PASSWORD, package_kind
+    from dossierkit.trace import open_secrets
 
     secrets = open_secrets(package, password_file=password_file, password_env=password_env,
                            password_prompt=_prompt(False) if interactive else None, identity=identity,
@@ -123,9 +123,9 @@ def pack_cmd(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Check, then build the encrypted, signed package; it is read back and verified before success."""
-    from ..keys import load_signing_key
-    from ..package.pack import pack
-    from ..package.passphrase import check_password_strength, generate_passphrase, write_password_file
+    from dossierkit.keys import load_signing_key
+    from dossierkit.package.pack import pack
+    from dossierkit.package.passphrase import check_password_strength, generate_passphrase, write_password_file
 
     trace_cmds.check_receipt_options(receipt_out, channel)
 
@@ -140,7 +140,7 @@ def pack_cmd(
     password: str | None = None
     generated = None
     if recipient or recipients_file:
-        from ..package.agefile import Recipient, load_recipients
+        from dossierkit.package.agefile import Recipient, load_recipients
 
         recipients = [Recipient.from_str(r) for r in recipient]
         if recipients_file:
@@ -207,7 +207,7 @@ def verify_cmd(
 ) -> None:
     """Decrypt in streaming and check every hash, the signature, the DICOMDIR and the completeness.
     Exit 0 only if all hold (3 otherwise, 4 for a wrong password or key)."""
-    from ..package.verify import verify_package
+    from dossierkit.package.verify import verify_package
 
     secrets = _open_secrets(package, password_file, password_env, identity, interactive=not as_json)
     with ui.progress_for(not as_json) as progress:
@@ -238,7 +238,7 @@ def unpack_cmd(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Verify, then extract safely: all or nothing, no path traversal, no links, bounded sizes."""
-    from ..package.unpack import unpack_package
+    from dossierkit.package.unpack import unpack_package
 
     secrets = _open_secrets(package, password_file, password_env, identity, interactive=not as_json)
     with ui.progress_for(not as_json) as progress:

@@ -17,8 +17,8 @@ from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progre
                            TimeRemainingColumn, TransferSpeedColumn)
 from rich.table import Table
 
-from .. import phi
-from ..progress import NULL_PROGRESS, Progress
+from dossierkit import phi
+from dossierkit.progress import NULL_PROGRESS, Progress
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)

@@ -7,8 +7,8 @@ from typing import Optional
 
 import typer
 
-from ..errors import ExitCode
-from . import app, ui
+from dossierkit.errors import ExitCode
+from dossierkit.cli import app, ui
 
 JSON_OPT = typer.Option(False, "--json", help="Write one JSON document to stdout (no progress, no prompts).")
 
@@ -36,7 +36,7 @@ def init_cmd(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Create a dossier workspace from options and/or a TOML file."""
-    from ..workspace import init_workspace, read_toml_file
+    from dossierkit.workspace import init_workspace, read_toml_file
 
     data = read_toml_file(from_toml) if from_toml else {}
     patient = dict(data.get("patient", {}))
@@ -78,8 +78,8 @@ def add_cmd(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Add PDF documents (validated, copied under neutral names)."""
-    from ..documents import add_documents
-    from ..workspace import Workspace
+    from dossierkit.documents import add_documents
+    from dossierkit.workspace import Workspace
 
     records = add_documents(Workspace(directory), files, kind=kind, title=title, date=date)
     if as_json:
@@ -97,7 +97,7 @@ def remove_cmd(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Take documents out of the dossier (e.g. another patient's report)."""
-    from ..documents import remove_documents
+    from dossierkit.documents import remove_documents
 
     removed = remove_documents(directory, ids)
     if as_json:
@@ -114,7 +114,7 @@ def check_cmd(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Completeness and consistency checklist. Exit 0 complete, 1 incomplete, 2 bad input."""
-    from ..checks import run_checks
+    from dossierkit.checks import run_checks
 
     report = run_checks(directory, profile)
     data = report.to_dict()
@@ -135,7 +135,7 @@ def demo_cmd(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Run the whole flow on the bundled sample dossier."""
-    from ..demo import run_demo
+    from dossierkit.demo import run_demo
 
     with ui.progress_for(not as_json) as progress:
         summary = run_demo(directory, progress=progress, log=(lambda _m: None) if as_json else ui.note)

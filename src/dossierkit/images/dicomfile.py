@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from ..errors import InputError
+from dossierkit.errors import InputError
 
 HEAD_SIZE = 64 * 1024  # covers the header of almost every real image; larger ones are read on demand
 MAX_INFLATED = 32 * 1024 * 1024  # a deflated data set held in memory (per import worker)

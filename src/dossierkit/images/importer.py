@@ -30,15 +30,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ExitCode, InputError
-from ..fsutil import TEMP_PREFIX, clean_stale_temps, copy_stream_to_new_file, hash_stream, sync_filesystem
-from ..model import ImageInstance
-from ..progress import NULL_PROGRESS, Progress
-from ..workspace import IMAGES_DIR, Workspace, utc_now
-from .dicomfile import (HEAD_SIZE, CorruptDicomError, DicomHeader, DirectoryFileError, NotDicomError,
+from dossierkit.errors import ExitCode, InputError
+from dossierkit.fsutil import TEMP_PREFIX, clean_stale_temps, copy_stream_to_new_file, hash_stream, sync_filesystem
+from dossierkit.model import ImageInstance
+from dossierkit.progress import NULL_PROGRESS, Progress
+from dossierkit.workspace import IMAGES_DIR, Workspace, utc_now
+from dossierkit.images.dicomfile import (HEAD_SIZE, CorruptDicomError, DicomHeader, DirectoryFileError, NotDicomError,
                         raw_encoding, looks_like_dicom, parse_header)
-from .sources import Candidate, SourcePlan, plan_source
-from .summary import summarize
+from dossierkit.images.sources import Candidate, SourcePlan, plan_source
+from dossierkit.images.summary import summarize
 
 INDEX_SCHEMA = 1
 CHECKPOINT_SECONDS = 5.0

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from ..errors import InputError
+from dossierkit.errors import InputError
 
 DICOMDIR_NAME = "DICOMDIR"
 

@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ..identity import parse_dicom_date, parse_dicom_pn
-from ..model import ImageInstance, StudySummary, group_studies
+from dossierkit.identity import parse_dicom_date, parse_dicom_pn
+from dossierkit.model import ImageInstance, StudySummary, group_studies
 
 
 def identity_key(inst: ImageInstance) -> tuple:

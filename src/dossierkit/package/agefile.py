@@ -43,7 +43,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from ..errors import DecryptionError, InputError, IntegrityError, OutputError, UsageError
+from dossierkit.errors import DecryptionError, InputError, IntegrityError, OutputError, UsageError
 
 INTRO = b"age-encryption.org/v1\n"
 X25519_LABEL = b"age-encryption.org/v1/X25519"
@@ -172,7 +172,7 @@ def identity_file_text(secret: str) -> str:
 
 def write_identity_file(path: str | os.PathLike, secret: str, *, overwrite: bool = False) -> None:
     """Write an identity file readable by ``age -d -i`` (mode 0600, atomic)."""
-    from ..fsutil import atomic_writer
+    from dossierkit.fsutil import atomic_writer
 
     with atomic_writer(path, "w", perms=0o600, overwrite=overwrite) as fh:
         fh.write(identity_file_text(secret))

@@ -39,10 +39,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import __version__
-from ..errors import IntegrityError
-from ..model import Patient
-from .layout import MediaLayout, PlannedInstance, is_dicom_file_id
+from dossierkit import __version__
+from dossierkit.errors import IntegrityError
+from dossierkit.model import Patient
+from dossierkit.package.layout import MediaLayout, PlannedInstance, is_dicom_file_id
 
 MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
 EXPLICIT_VR_LE = "1.2.840.10008.1.2.1"

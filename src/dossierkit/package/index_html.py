@@ -12,9 +12,9 @@ from html import escape
 from string import Template
 from typing import Any
 
-from ..model import DOCUMENT_KINDS, RESTRICTIONS, Dossier, Person
-from ..resources import templates_dir
-from .layout import MediaLayout
+from dossierkit.model import DOCUMENT_KINDS, RESTRICTIONS, Dossier, Person
+from dossierkit.resources import templates_dir
+from dossierkit.package.layout import MediaLayout
 
 _SEX = {"F": "Féminin / Female", "M": "Masculin / Male", "O": "Autre / Other", "U": "Inconnu / Unknown"}
 

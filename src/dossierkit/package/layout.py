@@ -19,8 +19,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ..errors import UsageError
-from ..model import DOCUMENT_KINDS, DocumentRecord, ImageInstance, SeriesSummary, StudySummary, group_studies
+from dossierkit.errors import UsageError
+from dossierkit.model import DOCUMENT_KINDS, DocumentRecord, ImageInstance, SeriesSummary, StudySummary, group_studies
 
 README = "README.TXT"
 INDEX = "INDEX.HTM"

@@ -15,10 +15,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import __version__
-from ..errors import IntegrityError
-from ..model import Dossier
-from .layout import DICOMDIR, MediaLayout, is_safe_entry_path
+from dossierkit import __version__
+from dossierkit.errors import IntegrityError
+from dossierkit.model import Dossier
+from dossierkit.package.layout import DICOMDIR, MediaLayout, is_safe_entry_path
 
 MANIFEST_FORMAT = "dossierkit-package-manifest"
 MANIFEST_SCHEMA = 1

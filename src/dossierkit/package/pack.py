@@ -34,16 +34,16 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ..errors import IncompleteError, IntegrityError, OutputError, UsageError
-from ..fsutil import atomic_writer
-from ..progress import NULL_PROGRESS, Progress
-from ..workspace import Workspace
-from . import container as C
-from .manifest import completeness_record
-from .readback import ReadBackSink, read_back
-from .readme import write_beside_readme
-from .root import RootEntry, build_root
-from .verify import check_root_plan
+from dossierkit.errors import IncompleteError, IntegrityError, OutputError, UsageError
+from dossierkit.fsutil import atomic_writer
+from dossierkit.progress import NULL_PROGRESS, Progress
+from dossierkit.workspace import Workspace
+from dossierkit.package import container as C
+from dossierkit.package.manifest import completeness_record
+from dossierkit.package.readback import ReadBackSink, read_back
+from dossierkit.package.readme import write_beside_readme
+from dossierkit.package.root import RootEntry, build_root
+from dossierkit.package.verify import check_root_plan
 
 
 @dataclass
@@ -77,7 +77,7 @@ class PackResult:
 
 
 def _completeness(ws: Workspace, *, allow_incomplete: bool, reason: str | None, profile: str | None):
-    from ..checks import run_checks
+    from dossierkit.checks import run_checks
 
     if allow_incomplete and not (reason and reason.strip()):
         raise UsageError("--allow-incomplete needs --reason \"…\" (it is recorded in the manifest and the receipt)")

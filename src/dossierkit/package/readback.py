@@ -38,7 +38,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import IO
 
-from ..errors import IntegrityError
+from dossierkit.errors import IntegrityError
 
 WINDOW = 4 * 1024 * 1024
 DEPTH = 3  # windows in flight: one filling, two on the sink thread

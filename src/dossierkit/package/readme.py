@@ -13,9 +13,9 @@ import os
 from pathlib import Path
 from string import Template
 
-from ..errors import OutputError
-from ..fsutil import atomic_writer
-from ..resources import templates_dir
+from dossierkit.errors import OutputError
+from dossierkit.fsutil import atomic_writer
+from dossierkit.resources import templates_dir
 
 BESIDE_README = "LISEZMOI-README.TXT"
 _MARK = "dossierkit — LISEZ-MOI / README"

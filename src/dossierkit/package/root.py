@@ -20,19 +20,19 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from .. import __version__
-from ..errors import InputError, IntegrityError
-from ..fsutil import CHUNK
-from ..progress import NULL_PROGRESS, Progress
-from ..signing import fingerprint
-from ..workspace import Workspace, utc_now
-from . import layout as L
-from .dicomdir import HEADER_KEYWORDS, build_dicomdir
-from .index_html import render_index
-from .manifest import GeneratedFile, build_manifest, manifest_bytes
-from .readme import root_readme
-from .seal import make_seal
-from .sums import format_sums
+from dossierkit import __version__
+from dossierkit.errors import InputError, IntegrityError
+from dossierkit.fsutil import CHUNK
+from dossierkit.progress import NULL_PROGRESS, Progress
+from dossierkit.signing import fingerprint
+from dossierkit.workspace import Workspace, utc_now
+from dossierkit.package import layout as L
+from dossierkit.package.dicomdir import HEADER_KEYWORDS, build_dicomdir
+from dossierkit.package.index_html import render_index
+from dossierkit.package.manifest import GeneratedFile, build_manifest, manifest_bytes
+from dossierkit.package.readme import root_readme
+from dossierkit.package.seal import make_seal
+from dossierkit.package.sums import format_sums
 
 
 @dataclass(slots=True)

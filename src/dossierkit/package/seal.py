@@ -19,9 +19,9 @@ import json
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ..errors import IntegrityError
-from ..signing import SignerInfo, sign_document, verify_document
-from .layout import MANIFEST, SIGNATURE, SUMS
+from dossierkit.errors import IntegrityError
+from dossierkit.signing import SignerInfo, sign_document, verify_document
+from dossierkit.package.layout import MANIFEST, SIGNATURE, SUMS
 
 SEAL_FORMAT = "dossierkit-manifest-signature"
 SEAL_VERSION = 1

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import re
 
-from ..errors import IntegrityError
-from .layout import is_safe_entry_path
+from dossierkit.errors import IntegrityError
+from dossierkit.package.layout import is_safe_entry_path
 
 _LINE = re.compile(r"^([0-9a-f]{64}) [ *](.+)$")
 MAX_SUMS_BYTES = 32 * 1024 * 1024

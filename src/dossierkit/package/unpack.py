@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import IntegrityError, OutputError
-from ..fsutil import TEMP_PREFIX
-from ..progress import NULL_PROGRESS, Progress
-from .verify import VerifyReport, verify_package
+from dossierkit.errors import IntegrityError, OutputError
+from dossierkit.fsutil import TEMP_PREFIX
+from dossierkit.progress import NULL_PROGRESS, Progress
+from dossierkit.package.verify import VerifyReport, verify_package
 
 
 @dataclass

@@ -17,7 +17,7 @@ import stat
 import struct
 from dataclasses import dataclass
 
-from ..errors import IntegrityError, UsageError
+from dossierkit.errors import IntegrityError, UsageError
 
 SIG_LOCAL = b"PK\x03\x04"
 SIG_CENTRAL = b"PK\x01\x02"

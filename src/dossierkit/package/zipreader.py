@@ -14,11 +14,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import IO
 
-from ..errors import DecryptionError, UsageError
-from . import zipformat as zf
-from .winzip_aes import KDF_MAX_AHEAD, KEY_CACHE, MAC_LEN, PV_LEN, CTRScratch, EntryCipher, derive_keys, kdf_pool
-from . import zipcommon
-from .zipcommon import CHUNK, BufferRing, HelperThread, NameRegistry
+from dossierkit.errors import DecryptionError, UsageError
+from dossierkit.package import zipformat as zf
+from dossierkit.package.winzip_aes import KDF_MAX_AHEAD, KEY_CACHE, MAC_LEN, PV_LEN, CTRScratch, EntryCipher, derive_keys, kdf_pool
+from dossierkit.package import zipcommon
+from dossierkit.package.zipcommon import CHUNK, BufferRing, HelperThread, NameRegistry
 
 
 class _Source:

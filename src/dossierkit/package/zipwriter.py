@@ -14,11 +14,11 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import IO
 
-from ..errors import InputError, OutputError, UsageError
-from ..progress import NULL_PROGRESS, Progress
-from . import zipformat as zf
-from .winzip_aes import KDF_MAX_AHEAD, CTRScratch, EntryCipher, KeySupply
-from .zipcommon import AES_OVERHEAD, CHUNK, BufferRing, HelperThread, NameRegistry
+from dossierkit.errors import InputError, OutputError, UsageError
+from dossierkit.progress import NULL_PROGRESS, Progress
+from dossierkit.package import zipformat as zf
+from dossierkit.package.winzip_aes import KDF_MAX_AHEAD, CTRScratch, EntryCipher, KeySupply
+from dossierkit.package.zipcommon import AES_OVERHEAD, CHUNK, BufferRing, HelperThread, NameRegistry
 
 
 @dataclass(frozen=True)
