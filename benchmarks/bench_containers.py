@@ -49,8 +49,8 @@ def _files(src: Path) -> list[tuple[str, Path]]:
 
 
 def worker(mode: str, src: str, pkg: str) -> None:
-    from dossierkit.package import agefile
-    from dossierkit.package.zipaes import iter_package_entries, open_writer
+    from dossierkit.archive import agefile
+    from dossierkit.archive.zipaes import iter_package_entries, open_writer
 
     pw = os.environ[PW_ENV].encode()
     if mode == "pack":
@@ -145,7 +145,7 @@ def main() -> int:
     py = [sys.executable, str(Path(__file__).resolve())]
     env = {PW_ENV: PASSWORD}
     ours, sevenz, age_pkg = work / "ours.zip", work / "7z.zip", work / "ours.age"
-    from dossierkit.package.agefile import generate_identity, identity_file_text
+    from dossierkit.archive.agefile import generate_identity, identity_file_text
 
     secret, public = generate_identity()
     Path(str(age_pkg) + ".pub").write_text(public + "\n")

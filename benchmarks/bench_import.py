@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
 
-    from dossierkit.images import import_images
+    from dossierkit.gather import import_images
     from dossierkit.workspace import init_workspace
 
     base = args.out / f"import-{args.files}-{args.rows}"

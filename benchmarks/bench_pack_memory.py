@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
 
     gen = generate(out, a.size, a.files, log=log)
     ws = Path(make_workspace(gen, out / "workspace", log=log)["workspace"])
-    from dossierkit.images import import_images
+    from dossierkit.gather import import_images
     from dossierkit.workspace import Workspace
 
     rep = import_images(Workspace(ws), [gen.dicom_dir])

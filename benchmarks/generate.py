@@ -474,7 +474,7 @@ def make_workspace(gen: Generated, ws_dir: str | os.PathLike, log=print) -> dict
 
     ws = init_workspace(ws_dir, dossier_toml_data())
     try:
-        from dossierkit.documents import add_documents
+        from dossierkit.gather.documents import add_documents
 
         for path, kind, title, date in gen.docs:
             add_documents(ws, [path], kind=kind, title=title, date=date)

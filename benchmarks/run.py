@@ -427,7 +427,7 @@ class Bench:
 def _passphrase() -> str:
     """What a patient gets: dossierkit's own generated passphrase (≥ 80 bits)."""
     try:
-        from dossierkit.package.passphrase import generate_passphrase
+        from dossierkit.archive.passphrase import generate_passphrase
 
         return str(generate_passphrase())
     except ImportError:

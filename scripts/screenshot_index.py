@@ -18,7 +18,7 @@ sys.path.insert(0, str(REPO))
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 
-from dossierkit.checks import run_checks  # noqa: E402
+from dossierkit.check import run_checks  # noqa: E402
 from dossierkit.package.manifest import completeness_record  # noqa: E402
 from dossierkit.package.root import build_root, write_root_to_folder  # noqa: E402
 from tests.pkg_fixtures import full_workspace  # noqa: E402

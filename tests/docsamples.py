@@ -7,7 +7,7 @@ import datetime as dt
 import shutil
 from pathlib import Path
 
-from dossierkit.documents import add_documents
+from dossierkit.gather.documents import add_documents
 from dossierkit.resources import samples_dir
 from dossierkit.workspace import Workspace, init_workspace, read_toml_file
 
@@ -27,7 +27,7 @@ def build_sample_workspace(root: Path) -> Workspace:
     for e in sample_entries():
         add_documents(ws, [SAMPLES / e["file"]], kind=e["kind"])
     if (SAMPLES / "images").is_dir():
-        from dossierkit.images import import_images
+        from dossierkit.gather import import_images
 
         import_images(ws, [SAMPLES / "images"])
     return ws

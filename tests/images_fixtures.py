@@ -74,8 +74,8 @@ def make_dicom(path: Path, *, patient: dict | None = None, study_date: str = "20
 def readable_third_party_files() -> list[Path]:
     """Every pydicom / pydicom-data file that dcmtk and pydicom read as an
     image with the UIDs an index needs (listed by reading them, not by hand)."""
-    from dossierkit.images import read_header
-    from dossierkit.images.dicomfile import CorruptDicomError, NotDicomError
+    from dossierkit.gather import read_header
+    from dossierkit.gather.dicomfile import CorruptDicomError, NotDicomError
 
     out = []
     for p in sorted([*PYDICOM_FILES.glob("*.dcm"), *DATA_STORE.glob("*.dcm")]):

@@ -12,10 +12,10 @@ import pyrage
 import pytest
 
 from dossierkit.errors import DecryptionError, InputError, IntegrityError, UsageError
-from dossierkit.package.agefile import (CHUNK, Identity, Recipient, age_reader, age_writer, bech32_decode,
+from dossierkit.archive.agefile import (CHUNK, Identity, Recipient, age_reader, age_writer, bech32_decode,
                                         generate_identity, load_identities, load_recipients, parse_recipients,
                                         write_identity_file)
-from dossierkit.package.zipaes import iter_package_entries, open_writer
+from dossierkit.archive.zipaes import iter_package_entries, open_writer
 from tests.conftest import need_tool
 
 SIZES = [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 16 * CHUNK, 16 * CHUNK + 1, 33 * CHUNK + 7]

@@ -69,7 +69,7 @@ def test_generator_writes_part10_dicom_of_the_dossier_patient(tmp_path):
 
 
 def test_generated_workspace_documents_and_consent_raise_no_finding(tmp_path):
-    from dossierkit.checks import run_checks
+    from dossierkit.check import run_checks
 
     gen = generate(tmp_path / "g", size=parse_size("1M"), files=2, workers=1, log=lambda _m: None)
     status = make_workspace(gen, tmp_path / "ws", log=lambda _m: None)

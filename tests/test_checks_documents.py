@@ -8,8 +8,8 @@ import pytest
 from docsamples import (BROKEN, DOCUMENT_RULES, IDENTITY, SAMPLES, TODAY, build_sample_workspace, copy_workspace,
                         document_findings, make_pdf, with_active_content)
 
-from dossierkit.checks import load_profile, run_checks
-from dossierkit.documents import add_documents
+from dossierkit.check import load_profile, run_checks
+from dossierkit.gather.documents import add_documents
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,9 @@ from docsamples import BROKEN, SAMPLES, make_pdf, many_pages_pdf, sample_entries
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dossierkit.doctext import (compare_document_identity, find_document_date, find_specialties, guess_title,
+from dossierkit.gather.doctext import (compare_document_identity, find_document_date, find_specialties, guess_title,
                                 parse_user_date, rcp_content, stated_identity)
-from dossierkit.documents import add_documents, extract_text, guess_kind, validate_pdf
+from dossierkit.gather.documents import add_documents, extract_text, guess_kind, validate_pdf
 from dossierkit.errors import ExitCode, InputError, UsageError
 from dossierkit.fsutil import sha256_file
 from dossierkit.workspace import Workspace
@@ -353,7 +353,7 @@ def test_add_never_uses_a_name_already_on_disk(empty_ws):
 
 
 def test_remove_documents(empty_ws):
-    from dossierkit.documents import remove_documents
+    from dossierkit.gather.documents import remove_documents
 
     recs = add_documents(empty_ws, [SAMPLES / e["file"] for e in sample_entries()[:2]])
     with pytest.raises(UsageError, match="no document DOC0009"):
@@ -367,7 +367,7 @@ def test_remove_documents(empty_ws):
 
 def test_content_budget_bounds_extraction(tmp_path, monkeypatch):
     """Parsing content streams is slow (~0.3 MB/s): a budget of decoded bytes stops it."""
-    from dossierkit import documents
+    from dossierkit.gather import documents
 
     p = tmp_path / "many.pdf"
     p.write_bytes(many_pages_pdf(50, "Texte"))

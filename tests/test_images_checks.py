@@ -6,9 +6,9 @@ import shutil
 
 import pytest
 
-from dossierkit.checks import run_checks
-from dossierkit.documents import add_documents
-from dossierkit.images import import_images
+from dossierkit.check import run_checks
+from dossierkit.gather.documents import add_documents
+from dossierkit.gather import import_images
 from dossierkit.workspace import init_workspace, read_toml_file
 
 from docsamples import SAMPLES, TODAY

@@ -11,8 +11,8 @@ import warnings
 import pydicom
 import pytest
 
-from dossierkit.images import read_header
-from dossierkit.images.dicomfile import CorruptDicomError, DirectoryFileError, NotDicomError, parse_header
+from dossierkit.gather import read_header
+from dossierkit.gather.dicomfile import CorruptDicomError, DirectoryFileError, NotDicomError, parse_header
 
 from conftest import need_tool
 from images_fixtures import DATA_STORE, DICOMDIR_SET, PYDICOM_FILES, SAMPLE_CD, make_dicom, real_file

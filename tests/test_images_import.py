@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from dossierkit.errors import InputError
-from dossierkit.images import import_images, read_dicomdir
+from dossierkit.gather import import_images, read_dicomdir
 from dossierkit.workspace import Workspace
 
 from conftest import need_tool, run_cli

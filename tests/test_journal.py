@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from dossierkit import journal
+from dossierkit.trace import journal
 from dossierkit.errors import IntegrityError
 
 

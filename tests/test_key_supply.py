@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from dossierkit.package.winzip_aes import SALT_LEN, KeySupply, derive_keys
+from dossierkit.archive.winzip_aes import SALT_LEN, KeySupply, derive_keys
 
 PW = b"correct horse battery staple"
 

@@ -19,7 +19,7 @@ from dossierkit.package import layout as L
 from dossierkit.package.pack import pack
 from dossierkit.package.unpack import unpack_package
 from dossierkit.package.verify import verify_package
-from dossierkit.package.zipaes import open_writer
+from dossierkit.archive.zipaes import open_writer
 from dossierkit.workspace import Workspace
 from tests.conftest import need_tool
 from tests.pkg_fixtures import PHI_FORMS, full_workspace
@@ -398,7 +398,7 @@ def test_byte_readback_refuses_what_the_disk_does_not_hold(tmp_path, monkeypatch
     import os
 
     from dossierkit.package import pack as pack_mod
-    from dossierkit.package import readback
+    from dossierkit.archive import readback
 
     if damage in ("flip", "short"):
         monkeypatch.setattr(readback.os, "preadv", _damaged_preadv(os.preadv, damage))
@@ -428,7 +428,7 @@ def test_readback_sink_writes_hashes_and_compares_every_window(tmp_path, monkeyp
     window read back — the last, partial one included — is refused."""
     import os
 
-    from dossierkit.package import readback
+    from dossierkit.archive import readback
 
     block = os.urandom(300_007)
     pieces = [block, bytearray(b"x" * 5), memoryview(block)[7:70_000]] * 9
@@ -469,7 +469,7 @@ def test_readback_sink_without_preadv(tmp_path, monkeypatch):
     bytes, same refusal of a window that reads back different."""
     import os
 
-    from dossierkit.package import readback
+    from dossierkit.archive import readback
 
     monkeypatch.delattr(readback.os, "preadv")
     data = os.urandom(3 * 65536 + 123)
@@ -496,7 +496,7 @@ def test_readback_sink_reports_a_full_disk_as_the_write_error(tmp_path, monkeypa
     import errno
     import os
 
-    from dossierkit.package import readback
+    from dossierkit.archive import readback
 
     def pwrite(*a):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
@@ -519,8 +519,8 @@ def test_verify_derives_every_key_ahead_on_the_kdf_thread(packed, monkeypatch):
     inline on the data path."""
     import threading
 
-    from dossierkit.package import zipreader
-    from dossierkit.package.winzip_aes import KEY_CACHE
+    from dossierkit.archive import zipreader
+    from dossierkit.archive.winzip_aes import KEY_CACHE
 
     _ws, res = packed
     real = zipreader.derive_keys

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydicom import dcmread
 from pydicom.fileset import FileSet
 
-from dossierkit.checks import run_checks
+from dossierkit.check import run_checks
 from dossierkit.errors import IntegrityError
 from dossierkit.model import ImageInstance, Patient
 from dossierkit.package import layout as L

@@ -8,7 +8,7 @@ import stat
 import pytest
 
 from dossierkit.errors import InputError, UsageError
-from dossierkit.package.passphrase import (check_password_strength, generate_passphrase, normalise,
+from dossierkit.archive.passphrase import (check_password_strength, generate_passphrase, normalise,
                                            passphrase_entropy_estimate, read_password, wordlist,
                                            write_password_file)
 
@@ -73,7 +73,7 @@ def test_random_mixed_case_strings_are_not_taken_for_one_dictionary_word():
     # so a 32-character random token scored 19 bits and was refused.
     import secrets
 
-    from dossierkit.package.passphrase import passphrase_entropy_estimate
+    from dossierkit.archive.passphrase import passphrase_entropy_estimate
 
     assert passphrase_entropy_estimate("JJHgscxTn3JOubNfbCtJPufJheYjncZI") > 100
     assert min(passphrase_entropy_estimate(secrets.token_urlsafe(24)) for _ in range(100)) >= 60

@@ -6,9 +6,9 @@ import pytest
 from pypdf import PdfReader
 
 from conftest import need_tool
-from dossierkit import journal, receipt, receipt_pdf
+from dossierkit.trace import journal, receipt, receipt_pdf
 from dossierkit.errors import IntegrityError, UsageError
-from dossierkit.keys import generate_keys, load_signing_key
+from dossierkit.trust.keys import generate_keys, load_signing_key
 from receipt_fixtures import INITIAL_PHYSICIAN, manifest
 
 

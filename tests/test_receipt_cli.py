@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from dossierkit import journal, receipt
-from dossierkit.keys import generate_keys, load_signing_key
+from dossierkit.trace import journal, receipt
+from dossierkit.trust.keys import generate_keys, load_signing_key
 from receipt_fixtures import manifest
 
 

@@ -8,9 +8,9 @@ import shutil
 import pytest
 from pypdf import PdfReader
 
-from dossierkit import journal, trace
+from dossierkit.trace import journal, flows as trace
 from dossierkit.errors import DecryptionError, IntegrityError
-from dossierkit.keys import generate_keys, load_signing_key
+from dossierkit.trust.keys import generate_keys, load_signing_key
 from dossierkit.package.pack import pack
 from tests.pkg_fixtures import full_workspace
 

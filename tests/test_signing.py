@@ -7,8 +7,8 @@ from hypothesis import given, settings, strategies as st
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from dossierkit.errors import IntegrityError, OutputError, UsageError
-from dossierkit.keys import generate_keys, load_signing_key
-from dossierkit.signing import canonical_json, fingerprint_matches, sign_document, verify_document
+from dossierkit.trust.keys import generate_keys, load_signing_key
+from dossierkit.trust.signing import canonical_json, fingerprint_matches, sign_document, verify_document
 
 
 @pytest.fixture(scope="module")

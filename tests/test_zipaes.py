@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dossierkit.errors import DecryptionError, IntegrityError, UsageError
-from dossierkit.package import zipformat as zf
-from dossierkit.package.zipaes import iter_package_entries, open_writer
+from dossierkit.archive import zipformat as zf
+from dossierkit.archive.zipaes import iter_package_entries, open_writer
 from tests.conftest import need_tool
 
 PW = b"correct horse battery staple"
@@ -192,8 +192,8 @@ def test_verifier_collision_is_still_caught_by_the_mac(tmp_path, monkeypatch):
     """1 wrong password in 65 536 passes the 2-byte check: the HMAC decides."""
     from types import SimpleNamespace
 
-    from dossierkit.package import winzip_aes
-    from dossierkit.package.winzip_aes import KEY_CACHE, derive_keys
+    from dossierkit.archive import winzip_aes
+    from dossierkit.archive.winzip_aes import KEY_CACHE, derive_keys
 
     assert derive_keys(COLLIDING_PASSWORD, FIXED_SALT)[2] == derive_keys(PW, FIXED_SALT)[2]
     monkeypatch.setattr(winzip_aes, "secrets", SimpleNamespace(token_bytes=lambda n: FIXED_SALT[:n]))
@@ -375,8 +375,8 @@ def test_any_single_byte_flip_is_detected(small_package, pos, flip):
 def test_keys_prefetched_on_a_package_file(files, tmp_path, monkeypatch):
     """On a seekable file the reader derives upcoming entries' keys ahead
     (pread of their salts); none is derived inline on the data path."""
-    from dossierkit.package import winzip_aes, zipaes
-    from dossierkit.package.winzip_aes import KEY_CACHE
+    from dossierkit.archive import winzip_aes, zipaes
+    from dossierkit.archive.winzip_aes import KEY_CACHE
 
     data, _ = write_package(files)
     pkg = tmp_path / "pkg.zip"
@@ -405,8 +405,8 @@ def test_an_abandoned_stream_does_not_wait_for_its_threads(files, tmp_path, monk
     import threading
     import time
 
-    from dossierkit.package import zipreader
-    from dossierkit.package.winzip_aes import KEY_CACHE
+    from dossierkit.archive import zipreader
+    from dossierkit.archive.winzip_aes import KEY_CACHE
 
     data, _ = write_package(files)
     pkg = tmp_path / "pkg.zip"
@@ -438,7 +438,7 @@ def test_an_abandoned_stream_does_not_wait_for_its_threads(files, tmp_path, monk
 def test_zip_reader_closes_its_stream_on_leaving_the_block(files, tmp_path):
     """The container's reader closes the entry iterator itself (on this
     thread) when its block ends early, instead of leaving it to the GC."""
-    from dossierkit.package import container as C
+    from dossierkit.archive import container as C
 
     data, _ = write_package(files)
     pkg = tmp_path / "pkg.zip"
@@ -454,7 +454,7 @@ def test_check_mac_off_leaves_integrity_to_the_sha256(files, tmp_path):
     """check_mac=False: first entry authenticated (wrong password still told
     apart), later ones not — an altered later entry shows only as a SHA-256
     that differs from what the writer reported (what a manifest check sees)."""
-    from dossierkit.package.winzip_aes import KEY_CACHE
+    from dossierkit.archive.winzip_aes import KEY_CACHE
 
     data, results = write_package(files)
     expected = {r.name: r.sha256 for r in results}
@@ -483,7 +483,7 @@ def test_check_mac_off_leaves_integrity_to_the_sha256(files, tmp_path):
 def test_inflate_in_bounded_pieces():
     """A highly compressible entry (64 MiB of zeros in ~64 KiB) comes out in
     pieces of at most 1 MiB, whatever the compressed chunk holds."""
-    from dossierkit.package.zipaes import CHUNK
+    from dossierkit.archive.zipaes import CHUNK
 
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:

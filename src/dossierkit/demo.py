@@ -70,7 +70,7 @@ def create_workspace(run: DemoRun) -> None:
 
 
 def add_sample_documents(run: DemoRun) -> None:
-    from dossierkit.documents import add_documents
+    from dossierkit.gather.documents import add_documents
 
     assert run.workspace is not None
     entries = read_toml_file(run.samples / "documents.toml").get("document", [])
@@ -83,7 +83,7 @@ def add_sample_documents(run: DemoRun) -> None:
 
 
 def import_sample_images(run: DemoRun) -> None:
-    from dossierkit.images import import_images
+    from dossierkit.gather import import_images
 
     assert run.workspace is not None
     report = import_images(run.workspace, [run.samples / "images" / "cd"], progress=run.progress)
@@ -98,7 +98,7 @@ def import_sample_images(run: DemoRun) -> None:
 
 
 def check_dossier(run: DemoRun) -> None:
-    from dossierkit.checks import run_checks
+    from dossierkit.check import run_checks
 
     assert run.workspace is not None
     report = run_checks(run.workspace)
@@ -115,9 +115,9 @@ def check_dossier(run: DemoRun) -> None:
 def pack_dossier(run: DemoRun) -> None:
     """Pack with a demo signing key and a generated passphrase, both kept in
     the demo folder (never the user's own keys)."""
-    from dossierkit.keys import generate_keys, load_signing_key
+    from dossierkit.trust.keys import generate_keys, load_signing_key
     from dossierkit.package.pack import pack
-    from dossierkit.package.passphrase import generate_passphrase, write_password_file
+    from dossierkit.archive.passphrase import generate_passphrase, write_password_file
 
     assert run.workspace is not None
     if run.exit_code != ExitCode.OK:
@@ -130,7 +130,7 @@ def pack_dossier(run: DemoRun) -> None:
     res = pack(run.workspace, run.directory / "dossier.zip", signing_key=load_signing_key(keys.signing_key),
                password=passphrase.text, progress=run.progress)
     run.summary["package"] = {**res.to_dict(), "password_file": str(pw_file)}
-    from dossierkit.trace import pack_event, record
+    from dossierkit.trace.flows import pack_event, record
 
     record(run.workspace.journal_path, pack_event(res))
     run.log(f"5. packed and read back: {res.package} ({res.size / 1e6:.1f} MB, WinZip AES-256; passphrase in "
@@ -138,7 +138,7 @@ def pack_dossier(run: DemoRun) -> None:
 
 
 def verify_dossier(run: DemoRun) -> None:
-    from dossierkit.package.passphrase import read_password
+    from dossierkit.archive.passphrase import read_password
     from dossierkit.package.verify import verify_package
 
     pkg = run.summary.get("package")
@@ -147,7 +147,7 @@ def verify_dossier(run: DemoRun) -> None:
     report = verify_package(pkg["package"], password=read_password(pkg["password_file"]),
                             expect_signer=pkg["signer_fingerprint"], progress=run.progress)
     run.summary["verify"] = report.to_dict()
-    from dossierkit.trace import record, verify_event
+    from dossierkit.trace.flows import record, verify_event
 
     record(run.workspace.journal_path, verify_event(report))
     run.log(f"6. verify: {'all checks hold' if report.ok else 'FAILED'} "
@@ -160,9 +160,9 @@ def receipt_and_ack(run: DemoRun) -> None:
     """The sender's receipt (demo key), then the recipient's acknowledgement
     (a second demo key), both in ``receipts/``; every step in the workspace
     journal, which is verified against both."""
-    from dossierkit.keys import generate_keys, load_signing_key
-    from dossierkit.receipt import check_journal_against
-    from dossierkit.trace import ack_for_package, receipt_for_package
+    from dossierkit.trust.keys import generate_keys, load_signing_key
+    from dossierkit.trace.receipt import check_journal_against
+    from dossierkit.trace.flows import ack_for_package, receipt_for_package
 
     pkg = run.summary.get("package")
     if not pkg or run.workspace is None or run.exit_code != ExitCode.OK:
@@ -182,7 +182,7 @@ def receipt_and_ack(run: DemoRun) -> None:
     v = ack.document["verification"]
     run.summary["ack"] = {**ack.to_dict(), "result": v["result"], "completeness": v["completeness"]}
     run.log(f"8. acknowledgement {ack.id} ({v['result']}, {v['completeness']}): {ack.pdf_path} and {ack.json_path}")
-    from dossierkit import journal
+    from dossierkit.trace import journal
 
     report = journal.verify(jpath)
     anchors = check_journal_against(jpath, [rc.document, ack.document], report)

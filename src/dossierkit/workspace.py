@@ -4,10 +4,10 @@ Layout (all names neutral; patient data stays inside the files)::
 
     DIR/dossier.toml            identity, purpose, people, consent, restrictions
     DIR/documents/DOC0001.pdf   PDF copies
-    DIR/images/…                DICOM copies (see dossierkit.images)
+    DIR/images/…                DICOM copies (see dossierkit.gather)
     DIR/index/documents.json    document index  (list of DocumentRecord)
-    DIR/index/images.json       image index     (see dossierkit.images)
-    DIR/journal.jsonl           transmission journal (see dossierkit.journal)
+    DIR/index/images.json       image index     (see dossierkit.gather)
+    DIR/journal.jsonl           transmission journal (see dossierkit.trace.journal)
 """
 
 from __future__ import annotations

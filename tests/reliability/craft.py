@@ -19,14 +19,14 @@ import secrets
 import zlib
 from pathlib import Path
 
-from dossierkit.package import container as C
+from dossierkit.archive import container as C
 from dossierkit.package import layout as L
-from dossierkit.package import zipformat as zf
-from dossierkit.package.agefile import age_reader, age_writer
+from dossierkit.archive import zipformat as zf
+from dossierkit.archive.agefile import age_reader, age_writer
 from dossierkit.package.seal import make_seal
 from dossierkit.package.sums import parse_sums
-from dossierkit.package.winzip_aes import SALT_LEN, EntryCipher
-from dossierkit.package.zipaes import AES_OVERHEAD, ZipStreamWriter
+from dossierkit.archive.winzip_aes import SALT_LEN, EntryCipher
+from dossierkit.archive.zipaes import AES_OVERHEAD, ZipStreamWriter
 
 
 class CraftWriter(ZipStreamWriter):

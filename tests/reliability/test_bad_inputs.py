@@ -21,7 +21,7 @@ from pydicom.data import get_charset_files, get_testdata_file
 from pydicom.uid import generate_uid
 
 from dossierkit.identity import compare_dicom_identity
-from dossierkit.images.dicomfile import CorruptDicomError, NotDicomError, parse_header, read_header
+from dossierkit.gather.dicomfile import CorruptDicomError, NotDicomError, parse_header, read_header
 from dossierkit.model import Patient
 from dossierkit.resources import samples_dir
 from dossierkit.workspace import Workspace
@@ -435,7 +435,7 @@ def test_dicomdir_file_ids_leaving_the_media(tmp_path):
     from pydicom.sequence import Sequence
     from pydicom.uid import ExplicitVRLittleEndian
 
-    from dossierkit.images.importer import import_images
+    from dossierkit.gather.importer import import_images
 
     outside = tmp_path / "OUTSIDE"
     outside.mkdir()

@@ -211,7 +211,7 @@ def test_source_file_changing_while_imported(tmp_path, monkeypatch, change):
     from pydicom.data import get_testdata_file
     from pydicom.uid import generate_uid
 
-    from dossierkit.images import importer
+    from dossierkit.gather import importer
     from tests.pkg_fixtures import new_workspace
 
     ws = new_workspace(tmp_path / "ws")
@@ -258,7 +258,7 @@ def test_sigkill_during_the_readback_leaves_no_package(rel_workspace, tmp_path):
     script = (
         "import os, signal\n"
         "from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey\n"
-        "from dossierkit.package import readback\n"
+        "from dossierkit.archive import readback\n"
         "readback.read_back = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)\n"
         "from dossierkit.package.pack import pack\n"
         f"pack({str(rel_workspace)!r}, {str(out)!r}, signing_key=Ed25519PrivateKey.generate(), "

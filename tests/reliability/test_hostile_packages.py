@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from dossierkit.errors import DecryptionError, IntegrityError
-from dossierkit.package import container as C
+from dossierkit.archive import container as C
 from dossierkit.package.unpack import unpack_package
 from dossierkit.package.verify import verify_package
 from tests.conftest import REPO
@@ -241,7 +241,7 @@ def _age_variants(pkg: bytes, tmp_path: Path) -> dict[str, bytes]:
 
 
 def _other_recipient():
-    from dossierkit.package.agefile import Identity, generate_identity
+    from dossierkit.archive.agefile import Identity, generate_identity
 
     return Identity.from_str(generate_identity()[0]).recipient()
 
@@ -295,7 +295,7 @@ def test_zip_reader_inflates_in_bounded_pieces(password):
     """The library reader (zipaes.iter_package_entries, public API) on an
     honest deflate bomb: plaintext comes in pieces of at most 1 MiB, never
     as one buffer the size of the entry."""
-    from dossierkit.package.zipaes import CHUNK, iter_package_entries
+    from dossierkit.archive.zipaes import CHUNK, iter_package_entries
 
     stream, crc = craft.zeros_bomb(64)
     buf = io.BytesIO()

@@ -153,13 +153,13 @@ def test_no_temp_file_from_import_and_add(tmp_path):
 # ------------------------------------------------------------- secrets
 
 def test_private_files_are_0600_whatever_the_umask(tmp_path):
-    from dossierkit.keys import AGE_IDENTITY, SIGNING_KEY
+    from dossierkit.trust.keys import AGE_IDENTITY, SIGNING_KEY
 
     old = os.umask(0)
     try:
         code, _out, err = run_inprocess(["keys", "generate", str(tmp_path / "keys"), "--json"])
         assert code == 0, err
-        from dossierkit.package.passphrase import write_password_file
+        from dossierkit.archive.passphrase import write_password_file
 
         write_password_file(tmp_path / "pw.txt", "un-mot-de-passe-genere")
     finally:

@@ -19,7 +19,7 @@ from dossierkit.errors import DecryptionError, IntegrityError
 from dossierkit.package import layout as L
 from dossierkit.package.unpack import unpack_package
 from dossierkit.package.verify import CHECKS, verify_package
-from dossierkit.signing import fingerprint
+from dossierkit.trust.signing import fingerprint
 from tests.conftest import run_cli
 from tests.reliability import craft
 from tests.reliability.common import OTHER_KEY, SIGNING_KEY

@@ -1,4 +1,4 @@
-"""CLI: ``import-images`` (library: :func:`dossierkit.images.import_images`)."""
+"""CLI: ``import-images`` (library: :func:`dossierkit.gather.import_images`)."""
 
 from __future__ import annotations
 
@@ -117,7 +117,7 @@ def import_images_cmd(
 ) -> None:
     """Copy DICOM images bit-exact into the workspace and index them.
     Exit 0 all imported, 1 some files not imported (corrupt, conflict) or none found, 2 bad source."""
-    from dossierkit.images import import_images
+    from dossierkit.gather import import_images
     from dossierkit.workspace import Workspace
 
     ws = Workspace(directory)

@@ -21,7 +21,7 @@ def keys_generate(
     as_json: bool = typer.Option(False, "--json", help="Write one JSON document to stdout."),
 ) -> None:
     """Create a signing key and an age identity; private files are 0600."""
-    from dossierkit.keys import generate_keys
+    from dossierkit.trust.keys import generate_keys
 
     k = generate_keys(directory, force=force)
     if as_json:
@@ -41,8 +41,8 @@ def keys_show(
     as_json: bool = typer.Option(False, "--json", help="Write one JSON document to stdout."),
 ) -> None:
     """Print the public parts: signer fingerprint and age recipient."""
-    from dossierkit.keys import AGE_RECIPIENT, SIGNING_KEY, default_keys_dir, load_signing_key
-    from dossierkit.signing import fingerprint
+    from dossierkit.trust.keys import AGE_RECIPIENT, SIGNING_KEY, default_keys_dir, load_signing_key
+    from dossierkit.trust.signing import fingerprint
 
     d = directory or default_keys_dir()
     fp = fingerprint(load_signing_key(d / SIGNING_KEY).public_key())

@@ -33,7 +33,7 @@ def _prompt(confirm: bool):
 
 
 def _password(password_file: Path | None, password_env: str | None, *, confirm: bool, interactive: bool) -> str:
-    from dossierkit.package.passphrase import read_password
+    from dossierkit.archive.passphrase import read_password
 
     prompt = _prompt(confirm) if interactive else None
     if password_file is None and password_env is None and prompt is None:
@@ -46,8 +46,8 @@ def _open_secrets(package: Path, password_file: Path | None, password_env: str |
                   *, interactive: bool) -> dict[str, Any]:
     """``verify_package`` keyword arguments for the package's container kind
     (trace.open_secrets), or one clear line saying which secret is missing."""
-    from dossierkit.package.container import PASSWORD, package_kind
-    from dossierkit.trace import open_secrets
+    from dossierkit.archive.container import PASSWORD, package_kind
+    from dossierkit.trace.flows import open_secrets
 
     secrets = open_secrets(package, password_file=password_file, password_env=password_env,
                            password_prompt=_prompt(False) if interactive else None, identity=identity,
@@ -123,9 +123,9 @@ def pack_cmd(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Check, then build the encrypted, signed package; it is read back and verified before success."""
-    from dossierkit.keys import load_signing_key
+    from dossierkit.trust.keys import load_signing_key
     from dossierkit.package.pack import pack
-    from dossierkit.package.passphrase import check_password_strength, generate_passphrase, write_password_file
+    from dossierkit.archive.passphrase import check_password_strength, generate_passphrase, write_password_file
 
     trace_cmds.check_receipt_options(receipt_out, channel)
 
@@ -140,7 +140,7 @@ def pack_cmd(
     password: str | None = None
     generated = None
     if recipient or recipients_file:
-        from dossierkit.package.agefile import Recipient, load_recipients
+        from dossierkit.archive.agefile import Recipient, load_recipients
 
         recipients = [Recipient.from_str(r) for r in recipient]
         if recipients_file:

@@ -74,8 +74,8 @@ def receipt_create(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Issue a signed transmission receipt (JSON + bilingual PDF) for PACKAGE."""
-    from dossierkit.keys import load_signing_key
-    from dossierkit.trace import receipt_for_package
+    from dossierkit.trust.keys import load_signing_key
+    from dossierkit.trace.flows import receipt_for_package
 
     key = load_signing_key(signing_key)
     with ui.progress_for(not as_json) as progress:
@@ -113,7 +113,7 @@ def receipt_verify(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Check receipt/ack signatures, and their package and journal. Exit 0 valid, 3 not."""
-    from dossierkit.receipt import verify_file
+    from dossierkit.trace.receipt import verify_file
 
     results = [verify_file(f, package=package, expect_signer=expect_signer, journal_path=journal_file).to_dict()
                for f in files]
@@ -152,8 +152,8 @@ def ack_cmd(
 ) -> None:
     """Verify PACKAGE and issue a signed acknowledgement (JSON + PDF).
     Exit 0 intact and complete, 1 intact but incomplete, 3 altered (the ack is written in every case)."""
-    from dossierkit.keys import load_signing_key
-    from dossierkit.trace import ack_for_package
+    from dossierkit.trust.keys import load_signing_key
+    from dossierkit.trace.flows import ack_for_package
 
     key = load_signing_key(signing_key)
     with ui.progress_for(not as_json) as progress:
@@ -172,7 +172,7 @@ def ack_cmd(
 
 
 def _journal_path(file: Optional[Path]) -> Path:
-    from dossierkit.journal import DEFAULT_NAME, resolve_path
+    from dossierkit.trace.journal import DEFAULT_NAME, resolve_path
 
     if file is not None and file.is_dir():
         return file / DEFAULT_NAME  # a workspace folder
@@ -187,7 +187,7 @@ def journal_show(
     """List the journal's entries (ids and hashes only)."""
     from rich.table import Table
 
-    from dossierkit.journal import read_entries
+    from dossierkit.trace.journal import read_entries
 
     path = _journal_path(file)
     entries = read_entries(path)
@@ -217,8 +217,8 @@ def journal_verify(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Check the hash chain; name the first broken entry. Exit 0 intact, 3 broken or truncated."""
-    from dossierkit.receipt import check_document, check_journal_against, load_document
-    from dossierkit import journal as jr
+    from dossierkit.trace.receipt import check_document, check_journal_against, load_document
+    from dossierkit.trace import journal as jr
 
     path = _journal_path(file)
     report = jr.verify(path)
@@ -261,7 +261,7 @@ COPY_OPT = typer.Option(None, "--copy", help="With --receipt: copy to (repeatabl
 def check_receipt_options(receipt_out: Optional[Path], channel: Optional[str]) -> None:
     """Fail before packing, not after, on incomplete receipt options."""
     from dossierkit.errors import UsageError
-    from dossierkit.receipt import CHANNELS
+    from dossierkit.trace.receipt import CHANNELS
 
     if receipt_out is not None and channel is None:
         raise UsageError("--receipt needs --channel (usb-patient, mssante, sftp or hand)")
@@ -275,8 +275,8 @@ def after_pack(res, *, directory: Path, key, reason: Optional[str], journal_file
                receipt_out: Optional[Path], channel: Optional[str], to: list[str],
                copy: Optional[list[str]]) -> Optional[dict[str, Any]]:
     """Journal the pack; issue the receipt when asked. Returns the receipt summary."""
-    from dossierkit.journal import resolve_path
-    from dossierkit.trace import pack_event, receipt_after_pack, record
+    from dossierkit.trace.journal import resolve_path
+    from dossierkit.trace.flows import pack_event, receipt_after_pack, record
 
     record(journal_file, pack_event(res), workspace=directory, warn=ui.note)
     if receipt_out is None:
@@ -288,6 +288,6 @@ def after_pack(res, *, directory: Path, key, reason: Optional[str], journal_file
 
 
 def after_verify(report, journal_file: Optional[Path], event: str = "verify") -> None:
-    from dossierkit.trace import record, verify_event
+    from dossierkit.trace.flows import record, verify_event
 
     record(journal_file, verify_event(report, event), warn=ui.note)

@@ -78,7 +78,7 @@ def add_cmd(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Add PDF documents (validated, copied under neutral names)."""
-    from dossierkit.documents import add_documents
+    from dossierkit.gather.documents import add_documents
     from dossierkit.workspace import Workspace
 
     records = add_documents(Workspace(directory), files, kind=kind, title=title, date=date)
@@ -97,7 +97,7 @@ def remove_cmd(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Take documents out of the dossier (e.g. another patient's report)."""
-    from dossierkit.documents import remove_documents
+    from dossierkit.gather.documents import remove_documents
 
     removed = remove_documents(directory, ids)
     if as_json:
@@ -114,7 +114,7 @@ def check_cmd(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Completeness and consistency checklist. Exit 0 complete, 1 incomplete, 2 bad input."""
-    from dossierkit.checks import run_checks
+    from dossierkit.check import run_checks
 
     report = run_checks(directory, profile)
     data = report.to_dict()

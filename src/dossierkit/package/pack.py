@@ -38,9 +38,9 @@ from dossierkit.errors import IncompleteError, IntegrityError, OutputError, Usag
 from dossierkit.fsutil import atomic_writer
 from dossierkit.progress import NULL_PROGRESS, Progress
 from dossierkit.workspace import Workspace
-from dossierkit.package import container as C
+from dossierkit.archive import container as C
 from dossierkit.package.manifest import completeness_record
-from dossierkit.package.readback import ReadBackSink, read_back
+from dossierkit.archive.readback import ReadBackSink, read_back
 from dossierkit.package.readme import write_beside_readme
 from dossierkit.package.root import RootEntry, build_root
 from dossierkit.package.verify import check_root_plan
@@ -77,7 +77,7 @@ class PackResult:
 
 
 def _completeness(ws: Workspace, *, allow_incomplete: bool, reason: str | None, profile: str | None):
-    from dossierkit.checks import run_checks
+    from dossierkit.check import run_checks
 
     if allow_incomplete and not (reason and reason.strip()):
         raise UsageError("--allow-incomplete needs --reason \"…\" (it is recorded in the manifest and the receipt)")

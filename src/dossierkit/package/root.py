@@ -24,7 +24,7 @@ from dossierkit import __version__
 from dossierkit.errors import InputError, IntegrityError
 from dossierkit.fsutil import CHUNK
 from dossierkit.progress import NULL_PROGRESS, Progress
-from dossierkit.signing import fingerprint
+from dossierkit.trust.signing import fingerprint
 from dossierkit.workspace import Workspace, utc_now
 from dossierkit.package import layout as L
 from dossierkit.package.dicomdir import HEADER_KEYWORDS, build_dicomdir

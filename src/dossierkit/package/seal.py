@@ -1,6 +1,6 @@
 """``DOSSIER/MANIFEST.SIG``: the Ed25519 signature over MANIFEST.JSON and SHA256SUMS.
 
-A signed JSON document (dossierkit.signing, docs/signatures.md)::
+A signed JSON document (dossierkit.trust.signing, docs/signatures.md)::
 
     {"format": "dossierkit-manifest-signature", "version": 1,
      "signed": {"DOSSIER/MANIFEST.JSON": "<sha256>", "DOSSIER/SHA256SUMS": "<sha256>"},
@@ -20,7 +20,7 @@ import json
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from dossierkit.errors import IntegrityError
-from dossierkit.signing import SignerInfo, sign_document, verify_document
+from dossierkit.trust.signing import SignerInfo, sign_document, verify_document
 from dossierkit.package.layout import MANIFEST, SIGNATURE, SUMS
 
 SEAL_FORMAT = "dossierkit-manifest-signature"

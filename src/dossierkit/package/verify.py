@@ -40,13 +40,13 @@ from typing import IO, Any
 from dossierkit.errors import DecryptionError, DossierkitError, InputError, IntegrityError, OutputError
 from dossierkit.fsutil import output_error
 from dossierkit.progress import NULL_PROGRESS, Progress
-from dossierkit.package import container as C
+from dossierkit.archive import container as C
 from dossierkit.package import layout as L
 from dossierkit.package.dicomdir import MAX_DICOMDIR_BYTES, read_dicomdir
 from dossierkit.package.manifest import MAX_MANIFEST_BYTES, ManifestView, completeness_problems, parse_manifest
 from dossierkit.package.seal import MAX_SEAL_BYTES, check_seal
 from dossierkit.package.sums import MAX_SUMS_BYTES, parse_sums
-from dossierkit.package.zipformat import METHOD_STORED
+from dossierkit.archive.zipformat import METHOD_STORED
 
 CHECKS = ("container", "signature", "manifest", "sums", "files", "dicomdir", "completeness")
 _SEAL_CAPS = {L.MANIFEST: MAX_MANIFEST_BYTES, L.SUMS: MAX_SUMS_BYTES, L.SIGNATURE: MAX_SEAL_BYTES}
@@ -438,7 +438,7 @@ def verify_package(package: str | os.PathLike, *, password: str | bytes | None =
     t0 = time.perf_counter()
     package = Path(package)
     if expect_signer is not None:
-        from dossierkit.signing import fingerprint_matches
+        from dossierkit.trust.signing import fingerprint_matches
 
         fingerprint_matches("0" * 64, expect_signer)  # a malformed expectation is a usage error, up front
     report = VerifyReport(package)

@@ -35,10 +35,10 @@ from dossierkit.fsutil import TEMP_PREFIX, clean_stale_temps, copy_stream_to_new
 from dossierkit.model import ImageInstance
 from dossierkit.progress import NULL_PROGRESS, Progress
 from dossierkit.workspace import IMAGES_DIR, Workspace, utc_now
-from dossierkit.images.dicomfile import (HEAD_SIZE, CorruptDicomError, DicomHeader, DirectoryFileError, NotDicomError,
+from dossierkit.gather.dicomfile import (HEAD_SIZE, CorruptDicomError, DicomHeader, DirectoryFileError, NotDicomError,
                         raw_encoding, looks_like_dicom, parse_header)
-from dossierkit.images.sources import Candidate, SourcePlan, plan_source
-from dossierkit.images.summary import summarize
+from dossierkit.gather.sources import Candidate, SourcePlan, plan_source
+from dossierkit.gather.summary import summarize
 
 INDEX_SCHEMA = 1
 CHECKPOINT_SECONDS = 5.0

@@ -1,6 +1,6 @@
 """Streaming zip reader (non-seekable input, bounded memory) with strict
 checks against the central directory. Public API and format notes:
-:mod:`dossierkit.package.zipaes`, docs/containers.md."""
+:mod:`dossierkit.archive.zipaes`, docs/containers.md."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from typing import IO
 
 from dossierkit.errors import DecryptionError, UsageError
-from dossierkit.package import zipformat as zf
-from dossierkit.package.winzip_aes import KDF_MAX_AHEAD, KEY_CACHE, MAC_LEN, PV_LEN, CTRScratch, EntryCipher, derive_keys, kdf_pool
-from dossierkit.package import zipcommon
-from dossierkit.package.zipcommon import CHUNK, BufferRing, HelperThread, NameRegistry
+from dossierkit.archive import zipformat as zf
+from dossierkit.archive.winzip_aes import KDF_MAX_AHEAD, KEY_CACHE, MAC_LEN, PV_LEN, CTRScratch, EntryCipher, derive_keys, kdf_pool
+from dossierkit.archive import zipcommon
+from dossierkit.archive.zipcommon import CHUNK, BufferRing, HelperThread, NameRegistry
 
 
 class _Source:

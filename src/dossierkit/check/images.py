@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 
 from dossierkit.identity import compare_dicom_identity, fold, parse_dicom_date
-from dossierkit.images.summary import describe_study, identity_key, patient_identities
+from dossierkit.gather.summary import describe_study, identity_key, patient_identities
 from dossierkit.model import ImageInstance, StudySummary, group_studies
-from dossierkit.checks.documents import _doc_date, doc_text, label
-from dossierkit.checks.engine import CheckContext, RuleSpec, rule
+from dossierkit.check.documents import _doc_date, doc_text, label
+from dossierkit.check.engine import CheckContext, RuleSpec, rule
 
 # Words of French/English imaging report titles and texts, by DICOM modality.
 _MODALITY_WORDS: dict[str, tuple[str, ...]] = {

@@ -37,9 +37,9 @@ Layout: ``zipformat`` (records, name rules), ``winzip_aes`` (keys, cipher),
 
 from __future__ import annotations
 
-from dossierkit.package.zipcommon import AES_OVERHEAD, CHUNK
-from dossierkit.package.zipreader import StreamEntry, iter_package_entries
-from dossierkit.package.zipwriter import EntryResult, ZipStreamWriter, open_writer
+from dossierkit.archive.zipcommon import AES_OVERHEAD, CHUNK
+from dossierkit.archive.zipreader import StreamEntry, iter_package_entries
+from dossierkit.archive.zipwriter import EntryResult, ZipStreamWriter, open_writer
 
 __all__ = ["AES_OVERHEAD", "CHUNK", "EntryResult", "StreamEntry", "ZipStreamWriter", "iter_package_entries",
            "open_writer"]

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from dossierkit.package.winzip_aes import MAC_LEN, PV_LEN, SALT_LEN
+from dossierkit.archive.winzip_aes import MAC_LEN, PV_LEN, SALT_LEN
 
 CHUNK = 1024 * 1024
 RING = 4  # chunk buffers in turn: the helper thread may work up to RING - 1 chunks behind

@@ -23,7 +23,7 @@ from fpdf import FPDF
 from fpdf.fonts import FontFace
 
 from dossierkit.model import DOCUMENT_KINDS, RESTRICTIONS
-from dossierkit.signing import short_fingerprint
+from dossierkit.trust.signing import short_fingerprint
 
 FONT_DIRS = [Path("/usr/share/fonts/truetype/dejavu")]
 _FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf", "I": "DejaVuSans-Oblique.ttf"}
@@ -321,6 +321,6 @@ def _status_label(status: str) -> str:
 
 
 def _channel_labels(channel: str | None) -> tuple[str, str]:
-    from dossierkit.receipt import CHANNELS
+    from dossierkit.trace.receipt import CHANNELS
 
     return CHANNELS.get(channel or "", (channel or "—", channel or "—"))

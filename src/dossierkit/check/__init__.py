@@ -1,7 +1,7 @@
 """Completeness and consistency checks (DESIGN §4).
 
 Use :func:`run_checks`; rules live in the sibling modules and register
-themselves with :func:`dossierkit.checks.engine.rule`.
+themselves with :func:`dossierkit.check.engine.rule`.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import os
 
 from dossierkit.errors import InputError
 from dossierkit.workspace import Workspace, utc_now
-from dossierkit.checks import consent as _consent  # noqa: F401  (registers rules)
-from dossierkit.checks import documents as _documents  # noqa: F401
-from dossierkit.checks import images as _images  # noqa: F401
-from dossierkit.checks.engine import CheckContext, CheckReport, Finding, Profile, RuleSpec, load_profile, rule, run_profile
+from dossierkit.check import consent as _consent  # noqa: F401  (registers rules)
+from dossierkit.check import documents as _documents  # noqa: F401
+from dossierkit.check import images as _images  # noqa: F401
+from dossierkit.check.engine import CheckContext, CheckReport, Finding, Profile, RuleSpec, load_profile, rule, run_profile
 
 __all__ = ["run_checks", "CheckReport", "Finding", "Profile", "RuleSpec", "load_profile", "rule", "CheckContext"]
 

@@ -23,8 +23,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from dossierkit.errors import InputError, OutputError
 from dossierkit.fsutil import atomic_writer
-from dossierkit.package.agefile import generate_identity, identity_file_text
-from dossierkit.signing import fingerprint, raw_public_bytes
+from dossierkit.archive.agefile import generate_identity, identity_file_text
+from dossierkit.trust.signing import fingerprint, raw_public_bytes
 
 SIGNING_KEY = "signing-key.pem"
 SIGNING_PUB = "signing-key.pub"

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from dossierkit.documents import PdfInfo, validate_pdf
-from dossierkit.doctext import compare_document_identity, rcp_content, stated_identity
+from dossierkit.gather.documents import PdfInfo, validate_pdf
+from dossierkit.gather.doctext import compare_document_identity, rcp_content, stated_identity
 from dossierkit.errors import InputError
 from dossierkit.fsutil import sha256_file
 from dossierkit.model import DOCUMENT_KINDS, DocumentRecord
-from dossierkit.checks.engine import CheckContext, RuleSpec, rule
+from dossierkit.check.engine import CheckContext, RuleSpec, rule
 
 OK, MISSING, CHANGED = "ok", "missing", "changed"
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from dossierkit.errors import DecryptionError, UsageError
-from dossierkit.package.zipaes import ZipStreamWriter, iter_package_entries, open_writer
+from dossierkit.archive.zipaes import ZipStreamWriter, iter_package_entries, open_writer
 
 PASSWORD = "password"
 RECIPIENTS = "recipients"
@@ -28,7 +28,7 @@ ZIP_MAGIC = b"PK\x03\x04"
 
 
 def _password_bytes(password: str | bytes) -> bytes:
-    from dossierkit.package.passphrase import normalise
+    from dossierkit.archive.passphrase import normalise
 
     data = normalise(password) if isinstance(password, str) else bytes(password)
     if not data:
@@ -51,7 +51,7 @@ class ContainerSpec:
                              "--generate-password) or age recipients (--recipient/--recipients-file)")
         if password is not None:
             return cls(PASSWORD, password=_password_bytes(password))
-        from dossierkit.package.agefile import Recipient
+        from dossierkit.archive.agefile import Recipient
 
         parsed = [r if isinstance(r, Recipient) else Recipient.from_str(str(r)) for r in recipients or []]
         return cls(RECIPIENTS, recipients=parsed)
@@ -62,7 +62,7 @@ class ContainerSpec:
         the writer is never opened). None for recipients."""
         if self.kind != PASSWORD:
             return None
-        from dossierkit.package.winzip_aes import KeySupply
+        from dossierkit.archive.winzip_aes import KeySupply
 
         return KeySupply(self.password).start()
 
@@ -101,7 +101,7 @@ def zip_writer(out: IO[bytes], spec: ContainerSpec, *, keys: Any = None) -> Iter
         with open_writer(out, password=spec.password, keys=keys) as zw:
             yield zw
         return
-    from dossierkit.package.agefile import age_writer
+    from dossierkit.archive.agefile import age_writer
 
     with age_writer(out, spec.recipients) as sink:
         with open_writer(sink, password=None) as zw:
@@ -126,7 +126,7 @@ def zip_reader(raw: IO[bytes], kind: str, *, password: str | bytes | None,
     if not identities:
         raise DecryptionError("this package is encrypted for age recipients",
                               hint="give the recipient's identity file with --identity FILE")
-    from dossierkit.package.agefile import age_reader
+    from dossierkit.archive.agefile import age_reader
 
     with age_reader(raw, identities) as plain, \
             contextlib.closing(iter_package_entries(plain, password=None, label="the package")) as entries:

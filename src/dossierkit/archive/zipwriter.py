@@ -1,6 +1,6 @@
 """Streaming zip writer: WinZip AES-256 (AE-2) with a password, or a plain
 STORED zip (the inner layer of the age container). Public API and format
-notes: :mod:`dossierkit.package.zipaes`, docs/containers.md."""
+notes: :mod:`dossierkit.archive.zipaes`, docs/containers.md."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from typing import IO
 
 from dossierkit.errors import InputError, OutputError, UsageError
 from dossierkit.progress import NULL_PROGRESS, Progress
-from dossierkit.package import zipformat as zf
-from dossierkit.package.winzip_aes import KDF_MAX_AHEAD, CTRScratch, EntryCipher, KeySupply
-from dossierkit.package.zipcommon import AES_OVERHEAD, CHUNK, BufferRing, HelperThread, NameRegistry
+from dossierkit.archive import zipformat as zf
+from dossierkit.archive.winzip_aes import KDF_MAX_AHEAD, CTRScratch, EntryCipher, KeySupply
+from dossierkit.archive.zipcommon import AES_OVERHEAD, CHUNK, BufferRing, HelperThread, NameRegistry
 
 
 @dataclass(frozen=True)

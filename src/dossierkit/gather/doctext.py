@@ -1,6 +1,6 @@
 """What a French medical document's text says, pure functions (no I/O).
 
-Works on the text extracted by :mod:`dossierkit.documents`: guess the kind of
+Works on the text extracted by :mod:`dossierkit.gather.documents`: guess the kind of
 document, find its date and title, find the patient identity it states,
 and the essential items of a fiche RCP (INCa: meeting date, proposal,
 at least three specialties, tumour site).

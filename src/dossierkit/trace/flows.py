@@ -21,10 +21,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dossierkit import journal
+from dossierkit.trace import journal
 from dossierkit.errors import IntegrityError, OutputError, UsageError
 from dossierkit.progress import NULL_PROGRESS, Progress
-from dossierkit.receipt import (Issued, PackageFacts, VerificationFacts, check_document, issue_ack, issue_receipt,
+from dossierkit.trace.receipt import (Issued, PackageFacts, VerificationFacts, check_document, issue_ack, issue_receipt,
                       load_document, package_facts, summary_from_manifest, summary_from_workspace)
 
 
@@ -35,7 +35,7 @@ def open_secrets(package: str | os.PathLike, *, password_file: str | os.PathLike
     kind, from the sources given (never a password from argv). Empty when no
     source applies. *default_identity*: fall back to the keys folder's
     age-identity.txt for a recipients package (the recipient's own key)."""
-    from dossierkit.package.container import PASSWORD, package_kind
+    from dossierkit.archive.container import PASSWORD, package_kind
 
     if password_file is None and password_env is None and password_prompt is None and identity is None \
             and not default_identity:
@@ -43,17 +43,17 @@ def open_secrets(package: str | os.PathLike, *, password_file: str | os.PathLike
     if package_kind(package) == PASSWORD:
         if password_file is None and password_env is None and password_prompt is None:
             return {}
-        from dossierkit.package.passphrase import read_password
+        from dossierkit.archive.passphrase import read_password
 
         return {"password": read_password(password_file, password_env, password_prompt)}
     if identity is None and default_identity:
-        from dossierkit.keys import AGE_IDENTITY, default_keys_dir
+        from dossierkit.trust.keys import AGE_IDENTITY, default_keys_dir
 
         if (default_keys_dir() / AGE_IDENTITY).is_file():
             identity = default_keys_dir() / AGE_IDENTITY
     if identity is None:
         return {}
-    from dossierkit.package.agefile import load_identities
+    from dossierkit.archive.agefile import load_identities
 
     return {"identities": load_identities(identity)}
 
@@ -63,7 +63,7 @@ def _read_manifest(package: Path, sha256: str, secrets: dict[str, Any]) -> dict[
     first entry, read again and checked against the verified SHA-256."""
     import json
 
-    from dossierkit.package import container as C
+    from dossierkit.archive import container as C
     from dossierkit.package.layout import MANIFEST
 
     with open(package, "rb") as fh:
@@ -139,7 +139,7 @@ def receipt_for_package(package: str | os.PathLike, *, channel: str, out: str | 
                                                             "--identity so its manifest is read instead")
         if entry.get("dossier_id") not in (None, ws.dossier.id):
             raise UsageError("the package was packed from another dossier than this workspace", path=workspace)
-        from dossierkit.checks import run_checks
+        from dossierkit.check import run_checks
 
         report = run_checks(ws.root)
         errors = [f.to_dict() for f in report.findings if f.level == "error"]

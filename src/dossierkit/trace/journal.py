@@ -38,7 +38,7 @@ from typing import Any
 
 from dossierkit.errors import InputError, IntegrityError, OutputError
 from dossierkit.fsutil import fsync_dir
-from dossierkit.signing import canonical_json
+from dossierkit.trust.signing import canonical_json
 
 GENESIS = "0" * 64
 ENV_VAR = "DOSSIERKIT_JOURNAL"
@@ -92,7 +92,7 @@ def resolve_path(explicit: str | os.PathLike | None = None, *, workspace: str | 
         return Path(env)
     if workspace is not None:
         return Path(workspace) / DEFAULT_NAME
-    from dossierkit.keys import default_keys_dir
+    from dossierkit.trust.keys import default_keys_dir
 
     return default_keys_dir().parent / DEFAULT_NAME
 

@@ -1,10 +1,10 @@
 """Image copies (issue #3): DICOM header reading, sources (folder, DICOMDIR,
 zip) and :func:`import_images`. Index layout and rules: docs/images.md."""
 
-from dossierkit.images.dicomfile import CorruptDicomError, DicomHeader, NotDicomError, parse_header, read_header
-from dossierkit.images.importer import ERROR_KINDS, ImportReport, copy_name, import_images, skip_label
-from dossierkit.images.sources import SourcePlan, plan_source, read_dicomdir
-from dossierkit.images.summary import ImagesSummary, describe_study, identity_key, patient_identities, summarize
+from dossierkit.gather.dicomfile import CorruptDicomError, DicomHeader, NotDicomError, parse_header, read_header
+from dossierkit.gather.importer import ERROR_KINDS, ImportReport, copy_name, import_images, skip_label
+from dossierkit.gather.sources import SourcePlan, plan_source, read_dicomdir
+from dossierkit.gather.summary import ImagesSummary, describe_study, identity_key, patient_identities, summarize
 
 __all__ = ["import_images", "ImportReport", "read_header", "parse_header", "DicomHeader", "NotDicomError",
            "CorruptDicomError", "plan_source", "SourcePlan", "read_dicomdir", "summarize", "ImagesSummary",

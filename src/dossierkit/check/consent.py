@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dossierkit.checks.engine import CheckContext, RuleSpec, rule
+from dossierkit.check.engine import CheckContext, RuleSpec, rule
 
 
 @rule("consent-recorded")

@@ -4,7 +4,7 @@ A receipt is the sender's signed statement that package X (by SHA-256 of
 the exact bytes handed over) was given to someone, by some channel, with
 this content; an acknowledgement (ack) is the recipient's signed statement
 that package X arrived and verified intact (or not). Both are JSON documents
-signed with :func:`dossierkit.signing.sign_document` and written as their
+signed with :func:`dossierkit.trust.signing.sign_document` and written as their
 canonical bytes, so a one-character change anywhere in the file fails
 :func:`verify_file`. Schemas: docs/traceability.md.
 
@@ -27,13 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dossierkit import journal
+from dossierkit.trace import journal
 from dossierkit.errors import InputError, IntegrityError, UsageError
 from dossierkit.fsutil import atomic_writer, iter_chunks
 from dossierkit.identity import name_tokens
 from dossierkit.model import DOCUMENT_KINDS, RESTRICTIONS, Dossier, group_studies
 from dossierkit.progress import NULL_PROGRESS, Progress
-from dossierkit.signing import canonical_json, sign_document, verify_document
+from dossierkit.trust.signing import canonical_json, sign_document, verify_document
 
 RECEIPT_TYPE = "dossierkit-receipt"
 ACK_TYPE = "dossierkit-ack"
@@ -378,7 +378,7 @@ def _write(doc: dict[str, Any], out: str | os.PathLike, *, pdf: bool, overwrite:
 
             raise OutputError("already exists", path=p, hint="receipts are never overwritten: choose another -o")
     if pdf:
-        from dossierkit.receipt_pdf import render
+        from dossierkit.trace.receipt_pdf import render
 
         with atomic_writer(pdf_path) as fh:
             render(doc, fh)
