@@ -1,1 +1,25 @@
-"""archive"""
+"""The containers of a package, shaped like age: small modules behind this
+tiny public API. Nothing here knows of DICOM, manifests or workspaces.
+
+Layers above import from ``dossierkit.archive`` only (an import-linter
+contract in pyproject.toml); the modules inside are private.
+"""
+
+from __future__ import annotations
+
+from dossierkit.archive.agefile import Recipient, generate_identity, identity_file_text, load_identities, load_recipients
+from dossierkit.archive.container import PASSWORD, RECIPIENTS, ContainerSpec, package_kind, sniff, zip_reader, zip_writer
+from dossierkit.archive.passphrase import (check_password_strength, generate_passphrase, read_password,
+                                           write_password_file)
+from dossierkit.archive.readback import ReadBackSink, read_back
+from dossierkit.archive.zipformat import METHOD_STORED
+
+__all__ = [
+    # containers
+    "PASSWORD", "RECIPIENTS", "ContainerSpec", "package_kind", "sniff", "zip_reader", "zip_writer",
+    "ReadBackSink", "read_back", "METHOD_STORED",
+    # age keys
+    "Recipient", "generate_identity", "identity_file_text", "load_identities", "load_recipients",
+    # passphrases
+    "check_password_strength", "generate_passphrase", "read_password", "write_password_file",
+]
