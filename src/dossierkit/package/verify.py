@@ -77,6 +77,7 @@ class VerifyReport:
     failures: list[Failure] = field(default_factory=list)
     checked: set[str] = field(default_factory=set)  # checks that ran to their end
     seconds: float = 0.0
+    manifest_json: bytes | None = field(default=None, repr=False)  # MANIFEST.JSON as decrypted (for receipts)
 
     @property
     def ok(self) -> bool:
@@ -234,6 +235,7 @@ class _Pass:
         r = self.report
         m, s, sig = self.seal[L.MANIFEST], self.seal[L.SUMS], self.seal[L.SIGNATURE]
         r.manifest_sha256 = hashlib.sha256(m).hexdigest()
+        r.manifest_json = m
         try:
             info = check_seal(sig, m, s, expect_signer=self.expect_signer)
             r.signer_fingerprint = info.fingerprint
