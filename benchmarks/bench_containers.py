@@ -49,7 +49,7 @@ def _files(src: Path) -> list[tuple[str, Path]]:
 
 
 def worker(mode: str, src: str, pkg: str) -> None:
-    from dossierkit.archive import agefile
+    from dossierkit.archive import agefile, load_identities
     from dossierkit.archive.zipaes import iter_package_entries, open_writer
 
     pw = os.environ[PW_ENV].encode()
@@ -67,7 +67,7 @@ def worker(mode: str, src: str, pkg: str) -> None:
             for name, path in _files(Path(src)):
                 zw.add_file(name, path)
     elif mode == "age-verify":
-        idents = agefile.load_identities(pkg + ".key")
+        idents = load_identities(pkg + ".key")
         with open(pkg, "rb") as fh, agefile.age_reader(fh, idents) as plain:
             for e in iter_package_entries(plain, password=None):
                 e.drain()
@@ -145,7 +145,7 @@ def main() -> int:
     py = [sys.executable, str(Path(__file__).resolve())]
     env = {PW_ENV: PASSWORD}
     ours, sevenz, age_pkg = work / "ours.zip", work / "7z.zip", work / "ours.age"
-    from dossierkit.archive.agefile import generate_identity, identity_file_text
+    from dossierkit.archive import generate_identity, identity_file_text
 
     secret, public = generate_identity()
     Path(str(age_pkg) + ".pub").write_text(public + "\n")

@@ -12,9 +12,11 @@ import pyrage
 import pytest
 
 from dossierkit.errors import DecryptionError, InputError, IntegrityError, UsageError
-from dossierkit.archive.agefile import (CHUNK, Identity, Recipient, age_reader, age_writer, bech32_decode,
-                                        generate_identity, load_identities, load_recipients, parse_recipients,
-                                        write_identity_file)
+from dossierkit.archive.age_keys import (Identity, Recipient, generate_identity, load_identities, load_recipients,
+                                         parse_recipients, write_identity_file)
+from dossierkit.archive.age_stream import CHUNK
+from dossierkit.archive.agefile import age_reader, age_writer
+from dossierkit.archive.bech32 import bech32_decode
 from dossierkit.archive.zipaes import iter_package_entries, open_writer
 from tests.conftest import need_tool
 

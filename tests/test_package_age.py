@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from dossierkit.errors import DecryptionError, IntegrityError
 from dossierkit.identity import fold
 from dossierkit.package import layout as L
-from dossierkit.archive.agefile import generate_identity, load_identities, write_identity_file
+from dossierkit.archive.age_keys import generate_identity, load_identities, write_identity_file
 from dossierkit.package.pack import pack
 from dossierkit.package.unpack import unpack_package
 from dossierkit.package.verify import verify_package

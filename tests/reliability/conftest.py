@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from dossierkit.archive.agefile import Identity, generate_identity
+from dossierkit.archive.age_keys import Identity, generate_identity
 from dossierkit.package.pack import pack
 from tests.pkg_fixtures import full_workspace
 from tests.reliability.common import PASSWORD, SIGNING_KEY, Packed

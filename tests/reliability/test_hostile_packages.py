@@ -241,7 +241,7 @@ def _age_variants(pkg: bytes, tmp_path: Path) -> dict[str, bytes]:
 
 
 def _other_recipient():
-    from dossierkit.archive.agefile import Identity, generate_identity
+    from dossierkit.archive.age_keys import Identity, generate_identity
 
     return Identity.from_str(generate_identity()[0]).recipient()
 

@@ -7,7 +7,7 @@ contract in pyproject.toml); the modules inside are private.
 
 from __future__ import annotations
 
-from dossierkit.archive.agefile import Recipient, generate_identity, identity_file_text, load_identities, load_recipients
+from dossierkit.archive.age_keys import Recipient, generate_identity, identity_file_text, load_identities, load_recipients
 from dossierkit.archive.container import PASSWORD, RECIPIENTS, ContainerSpec, package_kind, sniff, zip_reader, zip_writer
 from dossierkit.archive.passphrase import (check_password_strength, generate_passphrase, read_password,
                                            write_password_file)

@@ -40,7 +40,7 @@ def _password_bytes(password: str | bytes) -> bytes:
 class ContainerSpec:
     kind: str
     password: bytes | None = None
-    # agefile.Recipient: exactly the recipients asked for (pack's read-back
+    # age_keys.Recipient: exactly the recipients asked for (pack's read-back
     # compares bytes and never decrypts, so it needs no key of its own).
     recipients: list[Any] = field(default_factory=list)
 
@@ -51,7 +51,7 @@ class ContainerSpec:
                              "--generate-password) or age recipients (--recipient/--recipients-file)")
         if password is not None:
             return cls(PASSWORD, password=_password_bytes(password))
-        from dossierkit.archive.agefile import Recipient
+        from dossierkit.archive.age_keys import Recipient
 
         parsed = [r if isinstance(r, Recipient) else Recipient.from_str(str(r)) for r in recipients or []]
         return cls(RECIPIENTS, recipients=parsed)

@@ -21,9 +21,9 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from dossierkit.archive import generate_identity, identity_file_text
 from dossierkit.errors import InputError, OutputError
 from dossierkit.fsutil import atomic_writer
-from dossierkit.archive.agefile import generate_identity, identity_file_text
 from dossierkit.trust.signing import fingerprint, raw_public_bytes
 
 SIGNING_KEY = "signing-key.pem"
