@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import builtins
 import json
+import os
 import shutil
+from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
 
-from dossierkit.trace import journal, flows as trace
+from dossierkit.trace import flows, journal
+from dossierkit.trace.secrets import open_secrets
 from dossierkit.errors import DecryptionError, IntegrityError
 from dossierkit.trust.keys import generate_keys, load_signing_key
 from dossierkit.package.pack import pack
@@ -37,8 +41,9 @@ def test_receipt_from_the_verified_manifest_honours_the_restriction(packed, tmp_
     assert "no-copy-to-initial-physician" in ws.dossier.restrictions
     initial = ws.dossier.initial_physician.name  # "Dr Paul Garnier"
     jpath = tmp_path / "journal.jsonl"
-    issued = trace.receipt_for_package(res.package, channel="usb-patient", out=tmp_path / "rc", key=key,
-                                       journal_file=jpath, password_file=tmp / "pw.txt")
+    secrets = open_secrets(res.package, password_file=tmp / "pw.txt")
+    issued = flows.receipt_for_package(res.package, channel="usb-patient", out=tmp_path / "rc", key=key,
+                                       journal_file=jpath, secrets=secrets)
     doc = issued.document
     assert doc["content_source"] == "manifest"
     assert doc["package"]["sha256"] == res.sha256 and doc["manifest_sha256"] == res.manifest_sha256
@@ -58,14 +63,15 @@ def test_receipt_from_the_verified_manifest_honours_the_restriction(packed, tmp_
 def test_ack_intact_then_altered_then_wrong_password(packed, tmp_path):
     ws, res, key, tmp = packed
     jpath = tmp_path / "journal.jsonl"
-    rc = trace.receipt_after_pack(res, channel="mssante", out=tmp_path / "rc", key=key, workspace=ws,
+    secrets = open_secrets(res.package, password_file=tmp / "pw.txt")
+    rc = flows.receipt_after_pack(res, channel="mssante", out=tmp_path / "rc", key=key, workspace=ws,
                                   journal_path=jpath, pdf=False)
-    assert rc.document["documents"] == trace.receipt_for_package(
+    assert rc.document["documents"] == flows.receipt_for_package(
         res.package, channel="hand", out=tmp_path / "rc2", key=key, journal_file=tmp_path / "j2.jsonl",
-        password_file=tmp / "pw.txt", pdf=False).document["documents"]  # same content from both sources
-    ack = trace.ack_for_package(res.package, out=tmp_path / "ack", key=key, receipt_file=rc.json_path,
+        secrets=secrets, pdf=False).document["documents"]  # same content from both sources
+    ack = flows.ack_for_package(res.package, out=tmp_path / "ack", key=key, receipt_file=rc.json_path,
                                 expect_signer=res.signer_fingerprint, journal_file=jpath, pdf=False,
-                                password_file=tmp / "pw.txt")
+                                secrets=secrets)
     v = ack.document["verification"]
     assert (v["result"], v["completeness"]) == ("intact", "complete"), v
     assert ack.document["receipt"]["receipt_id"] == rc.document["receipt_id"]
@@ -76,8 +82,8 @@ def test_ack_intact_then_altered_then_wrong_password(packed, tmp_path):
     data = bytearray(altered.read_bytes())
     data[len(data) // 2] ^= 1
     altered.write_bytes(bytes(data))
-    bad = trace.ack_for_package(altered, out=tmp_path / "ack", key=key, receipt_file=rc.json_path,
-                                journal_file=jpath, pdf=False, password_file=tmp / "pw.txt")
+    bad = flows.ack_for_package(altered, out=tmp_path / "ack", key=key, receipt_file=rc.json_path,
+                                journal_file=jpath, pdf=False, secrets=secrets)
     v = bad.document["verification"]
     assert v["result"] == "altered" and any("not the package receipt" in p for p in v["problems"])
     assert any(p.startswith("container:") for p in v["problems"])
@@ -86,8 +92,30 @@ def test_ack_intact_then_altered_then_wrong_password(packed, tmp_path):
     wrong.write_text("not-the-password-at-all-42\n")
     before = sorted((tmp_path / "ack").iterdir())
     with pytest.raises(DecryptionError):
-        trace.ack_for_package(res.package, out=tmp_path / "ack", key=key, journal_file=jpath, password_file=wrong)
+        flows.ack_for_package(res.package, out=tmp_path / "ack", key=key, journal_file=jpath,
+                              secrets=open_secrets(res.package, password_file=wrong))
     assert sorted((tmp_path / "ack").iterdir()) == before
+
+
+def test_receipt_decrypts_the_package_once(packed, tmp_path, monkeypatch):
+    """The manifest comes from the verifying pass: the package is opened to
+    detect its container kind and to verify it, never a third time to
+    decrypt the manifest again."""
+    _ws, res, key, tmp = packed
+    opened = []
+    real_open = builtins.open
+
+    def counting_open(file, *args, **kwargs):
+        if isinstance(file, (str, os.PathLike)) and Path(file) == res.package:
+            opened.append(file)
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", counting_open)
+    secrets = open_secrets(res.package, password_file=tmp / "pw.txt")
+    issued = flows.receipt_for_package(res.package, channel="hand", out=tmp_path / "rc", key=key,
+                                       journal_file=tmp_path / "j.jsonl", secrets=secrets, pdf=False)
+    assert issued.document["content_source"] == "manifest"
+    assert 1 <= len(opened) <= 2, opened
 
 
 def test_no_receipt_for_a_package_that_does_not_verify(packed, tmp_path):
@@ -97,8 +125,9 @@ def test_no_receipt_for_a_package_that_does_not_verify(packed, tmp_path):
     data[len(data) // 2] ^= 1
     altered.write_bytes(bytes(data))
     with pytest.raises(IntegrityError, match="no receipt"):
-        trace.receipt_for_package(altered, channel="hand", out=tmp_path / "rc", key=key,
-                                  journal_file=tmp_path / "j.jsonl", password_file=tmp / "pw.txt")
+        flows.receipt_for_package(altered, channel="hand", out=tmp_path / "rc", key=key,
+                                  journal_file=tmp_path / "j.jsonl",
+                                  secrets=open_secrets(altered, password_file=tmp / "pw.txt"))
     assert not (tmp_path / "rc").exists()
 
 

@@ -17,9 +17,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dossierkit.check import run_checks
 from dossierkit.errors import ExitCode, OutputError
+from dossierkit.gather import import_images
+from dossierkit.gather.documents import add_documents
 from dossierkit.progress import NULL_PROGRESS, Progress
 from dossierkit.resources import samples_dir
+from dossierkit.trace.flows import ack_for_package, pack_and_record, receipt_for_package, verify_and_record, \
+    verify_journal
+from dossierkit.trace.secrets import open_secrets, pack_protection
+from dossierkit.trust.keys import generate_keys, load_signing_key
 from dossierkit.workspace import Workspace, init_workspace, read_toml_file
 
 MARKER = ".dossierkit-demo"
@@ -70,8 +77,6 @@ def create_workspace(run: DemoRun) -> None:
 
 
 def add_sample_documents(run: DemoRun) -> None:
-    from dossierkit.gather.documents import add_documents
-
     assert run.workspace is not None
     entries = read_toml_file(run.samples / "documents.toml").get("document", [])
     added = []
@@ -83,8 +88,6 @@ def add_sample_documents(run: DemoRun) -> None:
 
 
 def import_sample_images(run: DemoRun) -> None:
-    from dossierkit.gather import import_images
-
     assert run.workspace is not None
     report = import_images(run.workspace, [run.samples / "images" / "cd"], progress=run.progress)
     data = report.to_dict()
@@ -98,8 +101,6 @@ def import_sample_images(run: DemoRun) -> None:
 
 
 def check_dossier(run: DemoRun) -> None:
-    from dossierkit.check import run_checks
-
     assert run.workspace is not None
     report = run_checks(run.workspace)
     run.summary["check"] = report.to_dict()
@@ -114,44 +115,34 @@ def check_dossier(run: DemoRun) -> None:
 
 def pack_dossier(run: DemoRun) -> None:
     """Pack with a demo signing key and a generated passphrase, both kept in
-    the demo folder (never the user's own keys)."""
-    from dossierkit.trust.keys import generate_keys, load_signing_key
-    from dossierkit.package.pack import pack
-    from dossierkit.archive.passphrase import generate_passphrase, write_password_file
-
+    the demo folder (never the user's own keys), as ``dossierkit pack`` does
+    (trace.flows.pack_and_record: the pack is journaled)."""
     assert run.workspace is not None
     if run.exit_code != ExitCode.OK:
         run.log("5. pack skipped: the dossier is incomplete")
         return
     keys = generate_keys(run.directory / "keys")
-    passphrase = generate_passphrase()
-    pw_file = run.directory / "package-password.txt"
-    write_password_file(pw_file, passphrase.text)
-    res = pack(run.workspace, run.directory / "dossier.zip", signing_key=load_signing_key(keys.signing_key),
-               password=passphrase.text, progress=run.progress)
-    run.summary["package"] = {**res.to_dict(), "password_file": str(pw_file)}
-    from dossierkit.trace.flows import pack_event, record
-
-    record(run.workspace.journal_path, pack_event(res))
+    protection = pack_protection(generate=True, password_out=run.directory / "package-password.txt")
+    packed = pack_and_record(run.workspace, run.directory / "dossier.zip", protection=protection,
+                             key=load_signing_key(keys.signing_key), journal_file=run.workspace.journal_path,
+                             progress=run.progress)
+    res = packed.result
+    run.summary["package"] = packed.to_dict()
     run.log(f"5. packed and read back: {res.package} ({res.size / 1e6:.1f} MB, WinZip AES-256; passphrase in "
-            f"{pw_file}; signer {res.signer_fingerprint[:16]})")
+            f"{protection.password_out}; signer {res.signer_fingerprint[:16]})")
 
 
 def verify_dossier(run: DemoRun) -> None:
-    from dossierkit.archive.passphrase import read_password
-    from dossierkit.package.verify import verify_package
-
+    """Verify the package as ``dossierkit verify`` does (journaled)."""
     pkg = run.summary.get("package")
-    if not pkg:
+    if not pkg or run.workspace is None:
         return
-    report = verify_package(pkg["package"], password=read_password(pkg["password_file"]),
-                            expect_signer=pkg["signer_fingerprint"], progress=run.progress)
+    secrets = open_secrets(pkg["package"], password_file=pkg["password_file"])
+    report = verify_and_record(pkg["package"], secrets, expect_signer=pkg["signer_fingerprint"],
+                               journal_file=run.workspace.journal_path, progress=run.progress)
     run.summary["verify"] = report.to_dict()
-    from dossierkit.trace.flows import record, verify_event
-
-    record(run.workspace.journal_path, verify_event(report))
     run.log(f"6. verify: {'all checks hold' if report.ok else 'FAILED'} "
-            f"({', '.join(f'{k} {v}' for k, v in report.to_dict()['checks'].items())})")
+            f"({', '.join(f'{k} {v}' for k, v in run.summary['verify']['checks'].items())})")
     if not report.ok:
         run.exit_code = ExitCode.INTEGRITY
 
@@ -160,37 +151,33 @@ def receipt_and_ack(run: DemoRun) -> None:
     """The sender's receipt (demo key), then the recipient's acknowledgement
     (a second demo key), both in ``receipts/``; every step in the workspace
     journal, which is verified against both."""
-    from dossierkit.trust.keys import generate_keys, load_signing_key
-    from dossierkit.trace.receipt import check_journal_against
-    from dossierkit.trace.flows import ack_for_package, receipt_for_package
-
     pkg = run.summary.get("package")
     if not pkg or run.workspace is None or run.exit_code != ExitCode.OK:
         return
-    jpath, out = run.workspace.journal_path, run.directory / "receipts"
-    rc = receipt_for_package(pkg["package"], channel="usb-patient", out=out, key=load_signing_key(
-        run.directory / "keys" / "signing-key.pem"), journal_file=jpath, password_file=pkg["password_file"],
-        progress=run.progress)
-    run.summary["receipt"] = rc.to_dict()
-    run.log(f"7. receipt {rc.id}: {rc.pdf_path} (printable, FR/EN) and {rc.json_path} (signed)")
+    journal_path, out = run.workspace.journal_path, run.directory / "receipts"
+    secrets = open_secrets(pkg["package"], password_file=pkg["password_file"])
+    receipt = receipt_for_package(pkg["package"], channel="usb-patient", out=out, secrets=secrets,
+                                  key=load_signing_key(run.directory / "keys" / "signing-key.pem"),
+                                  journal_file=journal_path, progress=run.progress)
+    run.summary["receipt"] = receipt.to_dict()
+    run.log(f"7. receipt {receipt.id}: {receipt.pdf_path} (printable, FR/EN) and {receipt.json_path} (signed)")
     recipient = generate_keys(run.directory / "recipient-keys")
     second = run.workspace.dossier.second_opinion
-    ack = ack_for_package(pkg["package"], out=out, key=load_signing_key(recipient.signing_key),
-                          receipt_file=rc.json_path, expect_signer=pkg["signer_fingerprint"],
-                          by=second.name if second else None, journal_file=jpath,
-                          password_file=pkg["password_file"], progress=run.progress)
-    v = ack.document["verification"]
-    run.summary["ack"] = {**ack.to_dict(), "result": v["result"], "completeness": v["completeness"]}
-    run.log(f"8. acknowledgement {ack.id} ({v['result']}, {v['completeness']}): {ack.pdf_path} and {ack.json_path}")
-    from dossierkit.trace import journal
-
-    report = journal.verify(jpath)
-    anchors = check_journal_against(jpath, [rc.document, ack.document], report)
-    run.summary["journal"] = {"path": str(jpath), "entries": report.entries, "ok": report.ok,
-                              "anchors_ok": all(a["ok"] for a in anchors)}
-    run.log(f"9. journal {jpath}: {report.entries} entries, chain {'intact' if report.ok else 'BROKEN'}, "
-            f"receipt and acknowledgement anchors {'present' if run.summary['journal']['anchors_ok'] else 'MISSING'}")
-    if not (v["intact"] and report.ok and run.summary["journal"]["anchors_ok"]):
+    ack = ack_for_package(pkg["package"], out=out, key=load_signing_key(recipient.signing_key), secrets=secrets,
+                          receipt_file=receipt.json_path, expect_signer=pkg["signer_fingerprint"],
+                          by=second.name if second else None, journal_file=journal_path, progress=run.progress)
+    verification = ack.document["verification"]
+    run.summary["ack"] = {**ack.to_dict(), "result": verification["result"],
+                          "completeness": verification["completeness"]}
+    run.log(f"8. acknowledgement {ack.id} ({verification['result']}, {verification['completeness']}): "
+            f"{ack.pdf_path} and {ack.json_path}")
+    report = verify_journal(journal_path, [receipt.json_path, ack.json_path])
+    anchors_ok = all(anchor["ok"] for anchor in report.anchors or [])
+    run.summary["journal"] = {"path": str(journal_path), "entries": report.entries, "ok": report.ok,
+                              "anchors_ok": anchors_ok}
+    run.log(f"9. journal {journal_path}: {report.entries} entries, chain {'intact' if report.ok else 'BROKEN'}, "
+            f"receipt and acknowledgement anchors {'present' if anchors_ok else 'MISSING'}")
+    if not (verification["intact"] and report.holds):
         run.exit_code = ExitCode.INTEGRITY
 
 

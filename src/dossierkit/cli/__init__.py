@@ -13,8 +13,9 @@ import sys
 
 import typer
 
-from dossierkit.errors import DossierkitError, ExitCode
+from dossierkit import __version__
 from dossierkit.cli import ui
+from dossierkit.errors import DossierkitError, ExitCode
 
 app = typer.Typer(
     name="dossierkit",
@@ -30,8 +31,6 @@ STATE = {"debug": False}
 
 def _print_version(value: bool) -> None:
     if value:
-        from dossierkit import __version__
-
         typer.echo(f"dossierkit {__version__}")
         raise typer.Exit(0)
 

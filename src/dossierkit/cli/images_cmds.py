@@ -12,10 +12,10 @@ from rich.progress import (BarColumn, DownloadColumn, Progress as RichProgress, 
 from rich.table import Table
 from rich.text import Text
 
+from dossierkit.cli import app, options, ui
+from dossierkit.gather import import_images
 from dossierkit.progress import NULL_PROGRESS
-from dossierkit.cli import app, ui
-
-JSON_OPT = typer.Option(False, "--json", help="Write one JSON document to stdout (no progress, no prompts).")
+from dossierkit.workspace import Workspace
 
 
 class _FileRateColumn(ProgressColumn):
@@ -113,13 +113,10 @@ def import_images_cmd(
     sources: list[Path] = typer.Argument(..., help="Folders, DICOMDIR files, zip files or DICOM files."),
     reset: bool = typer.Option(False, "--reset", help="Remove every image of the workspace first."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, max=16, help="Parallel copies (default: auto)."),
-    as_json: bool = JSON_OPT,
+    as_json: bool = options.JSON,
 ) -> None:
     """Copy DICOM images bit-exact into the workspace and index them.
     Exit 0 all imported, 1 some files not imported (corrupt, conflict) or none found, 2 bad source."""
-    from dossierkit.gather import import_images
-    from dossierkit.workspace import Workspace
-
     ws = Workspace(directory)
     with _import_progress(not as_json) as progress:
         report = import_images(ws, sources, progress=progress, workers=workers, reset=reset)

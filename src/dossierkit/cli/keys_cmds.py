@@ -7,7 +7,9 @@ from typing import Optional
 
 import typer
 
-from dossierkit.cli import app, ui
+from dossierkit.cli import app, options, ui
+from dossierkit.trust.keys import AGE_RECIPIENT, SIGNING_KEY, default_keys_dir, generate_keys, load_signing_key
+from dossierkit.trust.signing import fingerprint
 
 keys_app = typer.Typer(help="Signing key (Ed25519) and encryption identity (age X25519).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
@@ -18,11 +20,9 @@ def keys_generate(
     directory: Optional[Path] = typer.Argument(None, help="Folder for the keys (default: $DOSSIERKIT_HOME/keys or "
                                                           "~/.config/dossierkit/keys)."),
     force: bool = typer.Option(False, "--force", help="Replace existing keys."),
-    as_json: bool = typer.Option(False, "--json", help="Write one JSON document to stdout."),
+    as_json: bool = options.JSON,
 ) -> None:
     """Create a signing key and an age identity; private files are 0600."""
-    from dossierkit.trust.keys import generate_keys
-
     k = generate_keys(directory, force=force)
     if as_json:
         ui.emit_json({"signing_key": str(k.signing_key), "signing_public_key": k.public_key_b64,
@@ -38,12 +38,9 @@ def keys_generate(
 @keys_app.command("show")
 def keys_show(
     directory: Optional[Path] = typer.Argument(None, help="Keys folder (default as for generate)."),
-    as_json: bool = typer.Option(False, "--json", help="Write one JSON document to stdout."),
+    as_json: bool = options.JSON,
 ) -> None:
     """Print the public parts: signer fingerprint and age recipient."""
-    from dossierkit.trust.keys import AGE_RECIPIENT, SIGNING_KEY, default_keys_dir, load_signing_key
-    from dossierkit.trust.signing import fingerprint
-
     d = directory or default_keys_dir()
     fp = fingerprint(load_signing_key(d / SIGNING_KEY).public_key())
     rec_file = d / AGE_RECIPIENT

@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import json
 import sys
-import time
+import traceback
+from collections.abc import Callable
 from contextlib import contextmanager
 from typing import Any
 
+import typer
 from rich.console import Console
 from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn,
                            TimeRemainingColumn, TransferSpeedColumn)
 from rich.table import Table
+from rich.text import Text
 
 from dossierkit import phi
-from dossierkit.progress import NULL_PROGRESS, Progress
+from dossierkit.progress import NULL_PROGRESS
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -42,10 +45,20 @@ def note(text: str) -> None:
 
 def debug_trace(exc: BaseException) -> None:
     """The traceback for --debug, with patient data masked (phi.scrub)."""
-    import traceback
-
     text = "".join(traceback.format_exception(exc))
     err.print(phi.scrub(text), markup=False, highlight=False, style="dim")
+
+
+def passphrase_prompt(enabled: bool = True, *, confirm: bool = False) -> Callable[[], str] | None:
+    """A hidden passphrase prompt (asked twice with *confirm*), only when a
+    person is at the terminal: None unless *enabled* and stdin is a TTY."""
+    if not enabled or not sys.stdin.isatty():
+        return None
+
+    def ask() -> str:
+        return typer.prompt("Passphrase / mot de passe", hide_input=True, confirmation_prompt=confirm)
+
+    return ask
 
 
 def findings_table(findings: list[dict[str, Any]], title: str | None = None) -> Table:
@@ -93,8 +106,6 @@ class _RateColumn(TextColumn):
         if task.fields.get("unit") == "B":
             return TransferSpeedColumn().render(task)
         speed = task.finished_speed or task.speed
-        from rich.text import Text
-
         return Text(f"{speed:,.0f} {task.fields.get('unit', '')}/s" if speed else "", style="progress.data.speed")
 
 
@@ -118,16 +129,3 @@ def progress_for(enabled: bool):
                        TimeRemainingColumn(), console=err, transient=False)
     with bar:
         yield _RichProgress(bar)
-
-
-class Stopwatch:
-    def __init__(self):
-        self.t0 = time.perf_counter()
-
-    @property
-    def seconds(self) -> float:
-        return time.perf_counter() - self.t0
-
-
-def typed_progress(p: Progress) -> Progress:
-    return p

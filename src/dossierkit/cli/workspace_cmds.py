@@ -7,10 +7,12 @@ from typing import Optional
 
 import typer
 
+from dossierkit.check import run_checks
+from dossierkit.cli import app, options, ui
+from dossierkit.demo import run_demo
 from dossierkit.errors import ExitCode
-from dossierkit.cli import app, ui
-
-JSON_OPT = typer.Option(False, "--json", help="Write one JSON document to stdout (no progress, no prompts).")
+from dossierkit.gather.documents import add_documents, remove_documents
+from dossierkit.workspace import Workspace, init_workspace, read_toml_file
 
 
 @app.command("init")
@@ -33,11 +35,9 @@ def init_cmd(
     consent_by: Optional[str] = typer.Option(None, help="Who gave consent (patient, legal representative…)."),
     restriction: list[str] = typer.Option([], "--restriction", help="e.g. no-copy-to-initial-physician."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing dossier.toml."),
-    as_json: bool = JSON_OPT,
+    as_json: bool = options.JSON,
 ) -> None:
     """Create a dossier workspace from options and/or a TOML file."""
-    from dossierkit.workspace import init_workspace, read_toml_file
-
     data = read_toml_file(from_toml) if from_toml else {}
     patient = dict(data.get("patient", {}))
     for key, value in (("family_name", family_name), ("given_names", given_names), ("birth_date", birth_date),
@@ -75,12 +75,9 @@ def add_cmd(
                                   "referral-letter, consultation, other, or auto (guess from the text)."),
     title: Optional[str] = typer.Option(None, help="Document title (default: read from the PDF)."),
     date: Optional[str] = typer.Option(None, help="Document date YYYY-MM-DD (default: read from the PDF)."),
-    as_json: bool = JSON_OPT,
+    as_json: bool = options.JSON,
 ) -> None:
     """Add PDF documents (validated, copied under neutral names)."""
-    from dossierkit.gather.documents import add_documents
-    from dossierkit.workspace import Workspace
-
     records = add_documents(Workspace(directory), files, kind=kind, title=title, date=date)
     if as_json:
         ui.emit_json({"added": [r.to_dict() for r in records]})
@@ -94,11 +91,9 @@ def add_cmd(
 def remove_cmd(
     directory: Path = typer.Argument(..., help="Workspace folder."),
     ids: list[str] = typer.Argument(..., help="Document ids to take out (e.g. DOC0003), see `dossierkit check`."),
-    as_json: bool = JSON_OPT,
+    as_json: bool = options.JSON,
 ) -> None:
     """Take documents out of the dossier (e.g. another patient's report)."""
-    from dossierkit.gather.documents import remove_documents
-
     removed = remove_documents(directory, ids)
     if as_json:
         ui.emit_json({"removed": [r.id for r in removed]})
@@ -111,11 +106,9 @@ def remove_cmd(
 def check_cmd(
     directory: Path = typer.Argument(..., help="Workspace folder."),
     profile: Optional[str] = typer.Option(None, "--profile", "-p", help="Profile name or .toml path."),
-    as_json: bool = JSON_OPT,
+    as_json: bool = options.JSON,
 ) -> None:
     """Completeness and consistency checklist. Exit 0 complete, 1 incomplete, 2 bad input."""
-    from dossierkit.check import run_checks
-
     report = run_checks(directory, profile)
     data = report.to_dict()
     if as_json:
@@ -132,11 +125,9 @@ def check_cmd(
 @app.command("demo")
 def demo_cmd(
     directory: Path = typer.Argument(Path("dossierkit-demo"), help="Where to build the demo (recreated)."),
-    as_json: bool = JSON_OPT,
+    as_json: bool = options.JSON,
 ) -> None:
     """Run the whole flow on the bundled sample dossier."""
-    from dossierkit.demo import run_demo
-
     with ui.progress_for(not as_json) as progress:
         summary = run_demo(directory, progress=progress, log=(lambda _m: None) if as_json else ui.note)
     if as_json:

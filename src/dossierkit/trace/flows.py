@@ -1,5 +1,16 @@
-"""Traceability flows that combine the package with receipts, acks and the
-journal: what ``receipt``, ``ack`` and ``pack --receipt`` run.
+"""The flows that tie packages to the journal, receipts and acks: what the
+``pack``, ``verify``, ``unpack``, ``receipt``, ``ack`` and ``journal
+verify`` commands (and ``demo``) run, each one documented function here.
+
+* :func:`pack_and_record` — pack, journal the pack, issue the receipt when
+  asked (``pack --receipt``, :func:`receipt_after_pack`);
+* :func:`verify_and_record`, :func:`unpack_and_record` — verify (extract),
+  then journal the verdict;
+* :func:`receipt_for_package`, :func:`ack_for_package` — a receipt or an
+  acknowledgement for a package file;
+* :func:`verify_journal` — the hash chain and the anchors receipts recorded.
+
+The secrets that open or protect a package come from :mod:`dossierkit.trace.secrets`.
 
 Where a receipt's content comes from (docs/traceability.md):
 
@@ -15,78 +26,174 @@ Where a receipt's content comes from (docs/traceability.md):
 
 from __future__ import annotations
 
-import hashlib
+import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dossierkit.trace import journal
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from dossierkit.archive import write_password_file
+from dossierkit.check import run_checks
 from dossierkit.errors import IntegrityError, OutputError, UsageError
+from dossierkit.package.pack import PackResult, pack
+from dossierkit.package.unpack import UnpackResult, unpack_package
+from dossierkit.package.verify import VerifyReport, verify_package
 from dossierkit.progress import NULL_PROGRESS, Progress
-from dossierkit.trace.receipt import (Issued, PackageFacts, VerificationFacts, check_document, issue_ack, issue_receipt,
-                      load_document, package_facts, summary_from_manifest, summary_from_workspace)
+from dossierkit.trace import journal
+from dossierkit.trace.channels import check_channel
+from dossierkit.trace.receipt import (Issued, PackageFacts, VerificationFacts, check_document, check_journal_against,
+                                      issue_ack, issue_receipt, load_document, package_facts, summary_from_manifest,
+                                      summary_from_workspace)
+from dossierkit.trace.secrets import PackageSecrets, Protection
+from dossierkit.workspace import Workspace
+
+Warn = Callable[[str], None]
 
 
-def open_secrets(package: str | os.PathLike, *, password_file: str | os.PathLike | None = None,
-                 password_env: str | None = None, password_prompt: Callable[[], str] | None = None,
-                 identity: str | os.PathLike | None = None, default_identity: bool = False) -> dict[str, Any]:
-    """The ``verify_package`` keyword arguments for *package*'s container
-    kind, from the sources given (never a password from argv). Empty when no
-    source applies. *default_identity*: fall back to the keys folder's
-    age-identity.txt for a recipients package (the recipient's own key)."""
-    from dossierkit.archive.container import PASSWORD, package_kind
-
-    if password_file is None and password_env is None and password_prompt is None and identity is None \
-            and not default_identity:
-        return {}
-    if package_kind(package) == PASSWORD:
-        if password_file is None and password_env is None and password_prompt is None:
-            return {}
-        from dossierkit.archive.passphrase import read_password
-
-        return {"password": read_password(password_file, password_env, password_prompt)}
-    if identity is None and default_identity:
-        from dossierkit.trust.keys import AGE_IDENTITY, default_keys_dir
-
-        if (default_keys_dir() / AGE_IDENTITY).is_file():
-            identity = default_keys_dir() / AGE_IDENTITY
-    if identity is None:
-        return {}
-    from dossierkit.archive.agefile import load_identities
-
-    return {"identities": load_identities(identity)}
+# ---------------------------------------------------------------------------
+# pack → journal → receipt
 
 
-def _read_manifest(package: Path, sha256: str, secrets: dict[str, Any]) -> dict[str, Any]:
-    """The manifest of a package that verify_package has just accepted: the
-    first entry, read again and checked against the verified SHA-256."""
-    import json
+@dataclass(frozen=True)
+class ReceiptRequest:
+    """``pack --receipt``: where and how the new package's receipt is issued."""
 
-    from dossierkit.archive import container as C
-    from dossierkit.package.layout import MANIFEST
-
-    with open(package, "rb") as fh:
-        kind = C.sniff(fh, package)
-        with C.zip_reader(fh, kind, password=secrets.get("password"), identities=secrets.get("identities")) as it:
-            entry = next(iter(it))
-            data = b"".join(bytes(c) for c in entry.chunks())
-    if entry.name != MANIFEST or hashlib.sha256(data).hexdigest() != sha256:
-        raise IntegrityError("the package changed while it was being read", path=package)
-    return json.loads(data.decode("utf-8"))
+    out: Path
+    channel: str
+    to: list[str] | None = None
+    copies: list[str] | None = None
 
 
-def _verify(package: Path, secrets: dict[str, Any], *, expect_signer: str | None,
+def receipt_request(out: str | os.PathLike | None, channel: str | None, to: Sequence[str] = (),
+                    copies: Sequence[str] | None = None) -> ReceiptRequest | None:
+    """The receipt ``pack`` is asked for (None: no receipt), checked before
+    packing rather than after: *out* and *channel* go together."""
+    if out is not None and channel is None:
+        raise UsageError("--receipt needs --channel (usb-patient, mssante, sftp or hand)")
+    if channel is not None:
+        check_channel(channel)
+        if out is None:
+            raise UsageError("--channel goes with --receipt FOLDER")
+    if out is None or channel is None:
+        return None
+    return ReceiptRequest(Path(out), channel, list(to) or None, None if copies is None else list(copies))
+
+
+@dataclass
+class Packed:
+    """What :func:`pack_and_record` did: the package, its receipt if one
+    was asked for, and the protection (a generated passphrase is shown
+    once, or was written to ``protection.password_out``)."""
+
+    result: PackResult
+    protection: Protection
+    receipt: Issued | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """``pack --json``: the package summary, the passphrase file, the receipt."""
+        data = self.result.to_dict()
+        if self.protection.password_out is not None:
+            data["password_file"] = str(self.protection.password_out)
+        if self.receipt is not None:
+            data["receipt"] = self.receipt.to_dict()
+        return data
+
+
+def pack_and_record(workspace: Workspace | str | os.PathLike, out: str | os.PathLike, *, protection: Protection,
+                    key: Ed25519PrivateKey, receipt: ReceiptRequest | None = None,
+                    journal_file: str | os.PathLike | None = None, allow_incomplete: bool = False,
+                    reason: str | None = None, force: bool = False, profile: str | None = None,
+                    write_readme: bool = True, progress: Progress = NULL_PROGRESS,
+                    warn: Warn | None = None) -> Packed:
+    """``dossierkit pack``: write a generated passphrase to its file first
+    (never a package without its key), pack *workspace* into *out*
+    (package.pack.pack: checked, encrypted as *protection* says, signed with
+    *key*, read back), append the ``pack`` entry to the journal
+    (:func:`record`; with *warn*, a journal that cannot be written is
+    reported through it, the package being already written), then issue the
+    *receipt* asked for (:func:`receipt_after_pack`, anchored on that entry)."""
+    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+    if protection.generated and protection.password_out is not None:
+        write_password_file(protection.password_out, protection.password or "")
+    result = pack(ws, out, signing_key=key, password=protection.password, recipients=protection.recipients,
+                  allow_incomplete=allow_incomplete, reason=reason, force=force, profile=profile,
+                  write_readme=write_readme, progress=progress)
+    record(journal_file, pack_event(result), workspace=ws.root, warn=warn)
+    issued = None
+    if receipt is not None:
+        issued = receipt_after_pack(result, channel=receipt.channel, out=receipt.out, key=key, workspace=ws,
+                                    reason=reason, to=receipt.to, copies=receipt.copies,
+                                    journal_path=journal.resolve_path(journal_file, workspace=ws.root))
+    return Packed(result, protection, issued)
+
+
+def receipt_after_pack(result: PackResult, *, channel: str, out: str | os.PathLike, key: Ed25519PrivateKey,
+                       workspace: Workspace | str | os.PathLike, reason: str | None = None,
+                       to: list[str] | None = None, copies: list[str] | None = None,
+                       journal_path: str | os.PathLike | None = None, pdf: bool = True,
+                       progress: Progress = NULL_PROGRESS) -> Issued:
+    """``pack --receipt``: a receipt for the package *result* just written
+    and verified, without hashing or decrypting it again. Content: the
+    *workspace*, which is what was just packed (pack checks every file
+    against the index), with the completeness pack recorded
+    (``result.completeness``, ``result.waived`` and the *reason*)."""
+    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+    summary = summary_from_workspace(ws, manifest_sha256=result.manifest_sha256, completeness={
+        "status": result.completeness, "waived": [{"code": c, "level": "error", "message": ""}
+                                                  for c in result.waived],
+        "reason": reason, "profile": ws.dossier.profile})
+    summary.container = result.container
+    summary.manifest_signer = result.signer_fingerprint
+    facts = PackageFacts(Path(result.package).name, result.sha256, result.size)
+    return issue_receipt(summary, facts, channel=channel, key=key, out=out, to=to, copies=copies,
+                         journal_path=journal_path, pdf=pdf, progress=progress)
+
+
+# ---------------------------------------------------------------------------
+# verify, unpack
+
+
+def verify_and_record(package: str | os.PathLike, secrets: PackageSecrets, *, expect_signer: str | None = None,
+                      journal_file: str | os.PathLike | None = None, progress: Progress = NULL_PROGRESS,
+                      warn: Warn | None = None) -> VerifyReport:
+    """``dossierkit verify``: verify *package* in one streaming pass
+    (package.verify.verify_package), then journal the verdict (intact or
+    altered). A wrong password or key raises DecryptionError: nothing is
+    recorded then."""
+    report = verify_package(package, expect_signer=expect_signer, progress=progress, **secrets.open_kwargs())
+    record(journal_file, verify_event(report), warn=warn)
+    return report
+
+
+def unpack_and_record(package: str | os.PathLike, dest: str | os.PathLike, secrets: PackageSecrets, *,
+                      expect_signer: str | None = None, force: bool = False,
+                      journal_file: str | os.PathLike | None = None, progress: Progress = NULL_PROGRESS,
+                      warn: Warn | None = None) -> UnpackResult:
+    """``dossierkit unpack``: verify and extract *package* to *dest*
+    (package.unpack.unpack_package: all or nothing), then journal it."""
+    result = unpack_package(package, dest, expect_signer=expect_signer, force=force, progress=progress,
+                            **secrets.open_kwargs())
+    record(journal_file, verify_event(result.report, "unpack"), warn=warn)
+    return result
+
+
+# ---------------------------------------------------------------------------
+# receipts and acknowledgements of a package file
+
+
+def _verify(package: Path, secrets: PackageSecrets, *, expect_signer: str | None,
             progress: Progress) -> tuple[VerificationFacts, dict[str, Any] | None, PackageFacts]:
-    """Verify the package (package.verify); adapt its report. A wrong
-    password or key raises DecryptionError: nothing is written then."""
-    from dossierkit.package.verify import verify_package
-
-    report = verify_package(package, expect_signer=expect_signer, progress=progress, **secrets)
-    manifest = getattr(report, "manifest", None)
-    if manifest is None and report.manifest_sha256 and report.status("signature") == "ok" \
+    """Verify the package once (package.verify); adapt its report, and
+    parse the manifest it decrypted when signature and manifest hold. A
+    wrong password or key raises DecryptionError: nothing is written then."""
+    report = verify_package(package, expect_signer=expect_signer, progress=progress, **secrets.open_kwargs())
+    manifest = None
+    if report.manifest_json is not None and report.status("signature") == "ok" \
             and report.status("manifest") == "ok":
-        manifest = _read_manifest(package, report.manifest_sha256, secrets)
+        manifest = json.loads(report.manifest_json.decode("utf-8"))
     status = (report.completeness or {}).get("status")
     problems = [f"{f.check}: {f.message}" for f in report.failures]
     problems += [f"{c}: not checked" for c in ("container", "signature", "manifest", "sums", "files", "dicomdir",
@@ -110,16 +217,17 @@ def _pack_entry(journal_path: Path, package_sha256: str) -> dict[str, Any] | Non
     return found
 
 
-def receipt_for_package(package: str | os.PathLike, *, channel: str, out: str | os.PathLike, key,
-                        to: list[str] | None = None, copies: list[str] | None = None,
-                        workspace: str | os.PathLike | None = None, journal_file: str | os.PathLike | None = None,
-                        pdf: bool = True, progress: Progress = NULL_PROGRESS, **secrets: Any) -> Issued:
-    """``dossierkit receipt PACKAGE``: see the module docstring for the
-    content source. *secrets*: ``password_file``, ``password_env`` or
-    ``identity`` as for ``verify``."""
+def receipt_for_package(package: str | os.PathLike, *, channel: str, out: str | os.PathLike,
+                        key: Ed25519PrivateKey, secrets: PackageSecrets | None = None, to: list[str] | None = None,
+                        copies: list[str] | None = None, workspace: str | os.PathLike | None = None,
+                        journal_file: str | os.PathLike | None = None, pdf: bool = True,
+                        progress: Progress = NULL_PROGRESS) -> Issued:
+    """``dossierkit receipt PACKAGE``: with *secrets*
+    (:func:`dossierkit.trace.secrets.open_secrets`) the package is verified
+    and its manifest, decrypted in that one pass, gives the content; else
+    the *workspace* and its journal's ``pack`` entry do (module docstring)."""
     package = Path(package)
     journal_path = journal.resolve_path(journal_file, workspace=workspace)
-    secrets = open_secrets(package, **secrets)
     if secrets:
         result, manifest, facts = _verify(package, secrets, expect_signer=None, progress=progress)
         if not result.intact or manifest is None:
@@ -128,8 +236,6 @@ def receipt_for_package(package: str | os.PathLike, *, channel: str, out: str | 
         summary = summary_from_manifest(manifest, result.manifest_sha256)
         summary.manifest_signer = result.manifest_signer
     elif workspace is not None:
-        from dossierkit.workspace import Workspace
-
         ws = Workspace(workspace)
         facts = package_facts(package, progress)
         entry = _pack_entry(journal_path, facts.sha256)
@@ -139,8 +245,6 @@ def receipt_for_package(package: str | os.PathLike, *, channel: str, out: str | 
                                                             "--identity so its manifest is read instead")
         if entry.get("dossier_id") not in (None, ws.dossier.id):
             raise UsageError("the package was packed from another dossier than this workspace", path=workspace)
-        from dossierkit.check import run_checks
-
         report = run_checks(ws.root)
         errors = [f.to_dict() for f in report.findings if f.level == "error"]
         summary = summary_from_workspace(ws, manifest_sha256=entry.get("manifest_sha256"), completeness={
@@ -153,47 +257,17 @@ def receipt_for_package(package: str | os.PathLike, *, channel: str, out: str | 
                          journal_path=journal_path, pdf=pdf, progress=progress)
 
 
-def receipt_after_pack(result: Any, *, channel: str, out: str | os.PathLike, key,
-                       manifest: dict[str, Any] | None = None, workspace: Any = None, reason: str | None = None,
-                       to: list[str] | None = None, copies: list[str] | None = None,
-                       journal_path: str | os.PathLike | None = None, pdf: bool = True,
-                       progress: Progress = NULL_PROGRESS) -> Issued:
-    """``pack --receipt``: a receipt for the package *result*
-    (package.pack.PackResult) just written and verified, without hashing or
-    decrypting it again. Content: *manifest* (or ``result.manifest``) when
-    given; else the *workspace*, which is what was just packed (pack checks
-    every file against the index), with the completeness pack recorded
-    (``result.completeness``, ``result.waived`` and the *reason*)."""
-    facts = PackageFacts(Path(result.package).name, result.sha256, result.size)
-    manifest = manifest if manifest is not None else getattr(result, "manifest", None)
-    if manifest is not None:
-        summary = summary_from_manifest(manifest, result.manifest_sha256)
-    elif workspace is not None:
-        from dossierkit.workspace import Workspace
-
-        ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
-        summary = summary_from_workspace(ws, manifest_sha256=result.manifest_sha256, completeness={
-            "status": result.completeness, "waived": [{"code": c, "level": "error", "message": ""}
-                                                      for c in result.waived],
-            "reason": reason, "profile": ws.dossier.profile})
-    else:
-        raise UsageError("receipt_after_pack needs the manifest or the workspace")
-    summary.container = result.container
-    summary.manifest_signer = result.signer_fingerprint
-    return issue_receipt(summary, facts, channel=channel, key=key, out=out, to=to, copies=copies,
-                         journal_path=journal_path, pdf=pdf, progress=progress)
-
-
-def ack_for_package(package: str | os.PathLike, *, out: str | os.PathLike, key,
-                    receipt_file: str | os.PathLike | None = None, by: str | None = None,
-                    expect_signer: str | None = None, journal_file: str | os.PathLike | None = None,
-                    pdf: bool = True, progress: Progress = NULL_PROGRESS, **secrets: Any) -> Issued:
-    """``dossierkit ack PACKAGE``: verify the package, then issue a signed
+def ack_for_package(package: str | os.PathLike, *, out: str | os.PathLike, key: Ed25519PrivateKey,
+                    secrets: PackageSecrets | None = None, receipt_file: str | os.PathLike | None = None,
+                    by: str | None = None, expect_signer: str | None = None,
+                    journal_file: str | os.PathLike | None = None, pdf: bool = True,
+                    progress: Progress = NULL_PROGRESS) -> Issued:
+    """``dossierkit ack PACKAGE``: verify the package with *secrets*
+    (:func:`dossierkit.trace.secrets.open_secrets`), then issue a signed
     ack recording the result (intact/altered, complete/incomplete), bound to
     the package SHA-256 and, with *receipt_file*, to the sender's receipt
     (whose signature must hold and whose package must be this file)."""
     package = Path(package)
-    secrets = open_secrets(package, default_identity=True, **secrets)
     if not secrets:
         raise UsageError("ack verifies the package first: give --password-file or --password-env (password "
                          "package) or --identity (recipients package)")
@@ -209,19 +283,36 @@ def ack_for_package(package: str | os.PathLike, *, out: str | os.PathLike, key,
                      journal_path=journal.resolve_path(journal_file), pdf=pdf, progress=progress)
 
 
+def verify_journal(path: str | os.PathLike, receipt_files: Sequence[str | os.PathLike] = ()
+                   ) -> journal.JournalReport:
+    """``dossierkit journal verify``: the hash chain (:func:`journal.verify`)
+    and, for each signed receipt or ack in *receipt_files* (genuine: their
+    signature is checked first), that the journal still holds the head it
+    recorded and its own entry — which catches a cut tail. Read
+    ``report.holds``; ``report.anchors`` lists the anchor checks."""
+    report = journal.verify(path)
+    documents = []
+    for file in receipt_files:
+        doc, raw = load_document(file)
+        check_document(doc, raw)  # an anchor only counts from a genuine document
+        documents.append(doc)
+    report.anchors = check_journal_against(path, documents, report) if documents else None
+    return report
+
+
 # ---------------------------------------------------------------------------
 # Journal events of the package commands (ids and hashes only: never the
 # package file name, which the user chose and may name the patient)
 
 
-def pack_event(result: Any) -> dict[str, Any]:
+def pack_event(result: PackResult) -> dict[str, Any]:
     """The journal event of a successful pack (package.pack.PackResult)."""
     return {"event": "pack", "package_sha256": result.sha256, "manifest_sha256": result.manifest_sha256,
             "dossier_id": result.dossier_id, "container": result.container, "signer": result.signer_fingerprint,
             "completeness": result.completeness, "waived": list(result.waived)}
 
 
-def verify_event(report: Any, event: str = "verify") -> dict[str, Any]:
+def verify_event(report: VerifyReport, event: str = "verify") -> dict[str, Any]:
     """The journal event of a verify or unpack (package.verify.VerifyReport)."""
     return {"event": event, "package_sha256": report.package_sha256, "manifest_sha256": report.manifest_sha256,
             "dossier_id": report.dossier_id, "signer": report.signer_fingerprint,
@@ -230,8 +321,7 @@ def verify_event(report: Any, event: str = "verify") -> dict[str, Any]:
 
 
 def record(journal_file: str | os.PathLike | None, event: dict[str, Any], *,
-           workspace: str | os.PathLike | None = None, warn: Callable[[str], None] | None = None
-           ) -> dict[str, Any] | None:
+           workspace: str | os.PathLike | None = None, warn: Warn | None = None) -> dict[str, Any] | None:
     """Append *event* to the journal chosen as documented
     (:func:`journal.resolve_path`). For commands whose real output is
     already written (pack, verify, unpack), a journal that cannot be written

@@ -38,7 +38,9 @@ from typing import Any
 
 from dossierkit.errors import InputError, IntegrityError, OutputError
 from dossierkit.fsutil import fsync_dir
+from dossierkit.trust.keys import default_keys_dir
 from dossierkit.trust.signing import canonical_json
+from dossierkit.workspace import utc_now
 
 GENESIS = "0" * 64
 ENV_VAR = "DOSSIERKIT_JOURNAL"
@@ -66,12 +68,6 @@ class Head:
 EMPTY_HEAD = Head(0, GENESIS)
 
 
-def utc_now() -> str:
-    from dossierkit.workspace import utc_now as _now
-
-    return _now()
-
-
 def entry_hash(entry: dict[str, Any]) -> str:
     """SHA-256 hex of the canonical JSON of *entry* without its ``hash``."""
     return hashlib.sha256(canonical_json({k: v for k, v in entry.items() if k != "hash"})).hexdigest()
@@ -92,9 +88,16 @@ def resolve_path(explicit: str | os.PathLike | None = None, *, workspace: str | 
         return Path(env)
     if workspace is not None:
         return Path(workspace) / DEFAULT_NAME
-    from dossierkit.trust.keys import default_keys_dir
-
     return default_keys_dir().parent / DEFAULT_NAME
+
+
+def locate(file_or_folder: str | os.PathLike | None = None) -> Path:
+    """The journal a reading command (``journal show``, ``journal verify``)
+    names: a journal file, a workspace folder (its ``journal.jsonl``), or
+    None for :func:`resolve_path`'s default."""
+    if file_or_folder is not None and Path(file_or_folder).is_dir():
+        return Path(file_or_folder) / DEFAULT_NAME
+    return resolve_path(file_or_folder)
 
 
 def _check_event(event: dict[str, Any]) -> None:
@@ -233,11 +236,6 @@ def append(path: str | os.PathLike, event: dict[str, Any]) -> dict[str, Any]:
     return entry
 
 
-def append_optional(path: str | os.PathLike | None, event: dict[str, Any]) -> dict[str, Any] | None:
-    """:func:`append` when *path* is set; None otherwise (journal disabled)."""
-    return append(path, event) if path else None
-
-
 # ---------------------------------------------------------------------------
 # Reading and verification
 
@@ -276,7 +274,12 @@ class JournalReport:
     head: Head
     first_broken: int | None = None  # 1-based entry (line) number
     problem: str | None = None
-    anchors: list[dict[str, Any]] | None = None
+    anchors: list[dict[str, Any]] | None = None  # receipt/ack anchor checks, when asked for
+
+    @property
+    def holds(self) -> bool:
+        """The chain is intact and every anchor checked is present."""
+        return self.ok and all(a["ok"] for a in self.anchors or [])
 
     def to_dict(self) -> dict[str, Any]:
         d = {"journal": self.path, "ok": self.ok, "entries": self.entries, "head": self.head.to_dict(),

@@ -23,6 +23,7 @@ from fpdf import FPDF
 from fpdf.fonts import FontFace
 
 from dossierkit.model import DOCUMENT_KINDS, RESTRICTIONS
+from dossierkit.trace.channels import CHANNELS
 from dossierkit.trust.signing import short_fingerprint
 
 FONT_DIRS = [Path("/usr/share/fonts/truetype/dejavu")]
@@ -321,6 +322,4 @@ def _status_label(status: str) -> str:
 
 
 def _channel_labels(channel: str | None) -> tuple[str, str]:
-    from dossierkit.trace.receipt import CHANNELS
-
     return CHANNELS.get(channel or "", (channel or "—", channel or "—"))

@@ -1,0 +1,127 @@
+"""The secrets of a package, read by one path for every command (DESIGN §1,
+§7): from a file, an environment variable or an interactive prompt — never
+from the command line, where other users of the machine could read them.
+
+* :func:`open_secrets` — what opens an existing package (``verify``,
+  ``unpack``, ``receipt``, ``ack``): the container kind is detected once,
+  then the passphrase (password package) or the age identities (recipients
+  package) are read. :meth:`PackageSecrets.require` names the missing one.
+* :func:`pack_protection` — how a new package is encrypted: a passphrase
+  read or generated (and checked for strength), or age recipients.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dossierkit.archive import (PASSWORD, Recipient, check_password_strength, generate_passphrase, load_identities,
+                                load_recipients, package_kind, read_password)
+from dossierkit.errors import UsageError
+from dossierkit.trust.keys import AGE_IDENTITY, default_keys_dir
+
+PASSPHRASE_HINT = "give --password-file FILE or --password-env VAR (never on the command line)"
+
+Prompt = Callable[[], str]
+
+
+@dataclass(frozen=True)
+class PackageSecrets:
+    """What opens one package. *kind* is its container kind (``password``
+    or ``recipients``), or None when no secret was asked for and the
+    package was not looked at."""
+
+    kind: str | None = None
+    password: str | None = None
+    identities: list[Any] | None = None
+
+    def __bool__(self) -> bool:
+        return self.password is not None or self.identities is not None
+
+    def open_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of ``verify_package`` / ``unpack_package``."""
+        if self.password is not None:
+            return {"password": self.password}
+        if self.identities is not None:
+            return {"identities": self.identities}
+        return {}
+
+    def require(self) -> PackageSecrets:
+        """These secrets, or a UsageError naming the one the package needs."""
+        if self:
+            return self
+        if self.kind == PASSWORD:
+            raise UsageError("this package needs a passphrase", hint=PASSPHRASE_HINT)
+        raise UsageError("this package is encrypted for age recipients",
+                         hint="give the recipient's identity file with --identity FILE")
+
+
+def open_secrets(package: str | os.PathLike, *, password_file: str | os.PathLike | None = None,
+                 password_env: str | None = None, password_prompt: Prompt | None = None,
+                 identity: str | os.PathLike | None = None, default_identity: bool = False) -> PackageSecrets:
+    """The secrets that open *package*, from the sources given: the
+    passphrase of a password package (*password_file*, else *password_env*,
+    else *password_prompt*), the age identities of a recipients package
+    (*identity*). *default_identity*: for a recipients package, fall back to
+    the keys folder's age-identity.txt (the recipient's own key). Empty
+    (falsy) when no source applies; the package is not opened at all when
+    none is given."""
+    if password_file is None and password_env is None and password_prompt is None and identity is None \
+            and not default_identity:
+        return PackageSecrets()
+    kind = package_kind(package)
+    if kind == PASSWORD:
+        if password_file is None and password_env is None and password_prompt is None:
+            return PackageSecrets(kind)
+        return PackageSecrets(kind, password=read_password(password_file, password_env, password_prompt))
+    if identity is None and default_identity and (default_keys_dir() / AGE_IDENTITY).is_file():
+        identity = default_keys_dir() / AGE_IDENTITY
+    if identity is None:
+        return PackageSecrets(kind)
+    return PackageSecrets(kind, identities=load_identities(identity))
+
+
+@dataclass(frozen=True)
+class Protection:
+    """How a new package is encrypted: a passphrase or age recipients."""
+
+    password: str | None = None
+    recipients: list[Recipient] | None = None
+    generated: bool = False  # the passphrase was generated here: shown once, or written to password_out
+    password_out: Path | None = None  # where the generated passphrase is written (0600) before packing
+
+
+def pack_protection(*, password_file: str | os.PathLike | None = None, password_env: str | None = None,
+                    password_prompt: Prompt | None = None, generate: bool = False,
+                    password_out: str | os.PathLike | None = None, weak_ok: bool = False,
+                    recipients: Sequence[str] = (), recipients_file: str | os.PathLike | None = None,
+                    can_show_passphrase: bool = True) -> Protection:
+    """The protection of a new package from the sources given (the options
+    of ``pack``): age *recipients* (``age1…``) and/or a *recipients_file*;
+    else a passphrase *generate*-d (≥ 80 bits; with *password_out*, or shown
+    once when *can_show_passphrase*); else one read as :func:`open_secrets`
+    reads it, refused under 60 bits unless *weak_ok*. Contradictory or
+    missing sources are a UsageError, raised before anything is written."""
+    if (recipients or recipients_file) and (password_file or password_env or generate):
+        raise UsageError("choose either a password or age recipients, not both")
+    if password_out and not generate:
+        raise UsageError("--password-out goes with --generate-password")
+    if generate and (password_file or password_env):
+        raise UsageError("--generate-password replaces --password-file/--password-env")
+    if recipients or recipients_file:
+        keys = [Recipient.from_str(r) for r in recipients]
+        return Protection(recipients=keys + (load_recipients(recipients_file) if recipients_file else []))
+    if generate:
+        if not password_out and not can_show_passphrase:
+            raise UsageError("with --json the generated passphrase must go to a file",
+                             hint="add --password-out FILE (created 0600)")
+        return Protection(password=generate_passphrase().text, generated=True,
+                          password_out=Path(password_out) if password_out else None)
+    if password_file is None and password_env is None and password_prompt is None:
+        raise UsageError("this package needs a passphrase", hint=PASSPHRASE_HINT)
+    password = read_password(password_file, password_env, password_prompt)
+    check_password_strength(password, weak_ok=weak_ok)
+    return Protection(password=password)
