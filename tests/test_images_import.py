@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from dossierkit.errors import InputError
-from dossierkit.gather import import_images, read_dicomdir
+from dossierkit.gather import import_images, media_dicomdir_references
 from dossierkit.workspace import Workspace
 
 from conftest import need_tool, run_cli
@@ -137,7 +137,7 @@ def test_non_dicom_files_are_skipped_and_counted(empty_ws, tmp_path):
 def test_dicomdir_made_by_dcmtk_imports_every_referenced_instance(empty_ws):
     """pydicom's dicomdirtests/DICOMDIR was written by DCMTK dcmmkdir: 3 patients."""
     with open(DICOMDIR_SET / "DICOMDIR", "rb") as fh:
-        refs = read_dicomdir(fh, "DICOMDIR")
+        refs = media_dicomdir_references(fh, "DICOMDIR")
     report = import_images(empty_ws, [DICOMDIR_SET / "DICOMDIR"])
     assert report.imported == len(refs) == 31 and report.problems == []
     imported = {Path(d.source).relative_to(DICOMDIR_SET).parts for d in empty_ws.images()}

@@ -20,16 +20,26 @@ from pydicom.fileset import FileSet
 from dossierkit.check import run_checks
 from dossierkit.errors import IntegrityError
 from dossierkit.model import ImageInstance, Patient
-from dossierkit.package import layout as L
-from dossierkit.package.dicomdir import build_dicomdir, read_dicomdir
+from dossierkit.package.dicomdir import build_dicomdir, parse_package_dicomdir
+from dossierkit.package.layout import (INDEX, MANIFEST, README, SIGNATURE, SUMS, is_dicom_file_id, is_safe_entry_path,
+                                      plan_layout)
 from dossierkit.package.manifest import (completeness_problems, completeness_record, parse_manifest)
-from dossierkit.package.root import build_root, write_root_to_folder
+from dossierkit.package.root import MediaRoot, build_root
 from dossierkit.package.seal import check_seal
 from dossierkit.package.sums import format_sums, parse_sums
 from tests.conftest import need_tool
 from tests.pkg_fixtures import PHI_FORMS, STRIPPED, add_documents, add_images, full_workspace, new_workspace
 
 KEY = Ed25519PrivateKey.generate()
+
+
+def write_root_to_folder(root: MediaRoot, folder: Path) -> Path:
+    """The root as a plain folder, to inspect it with the tools a receiving hospital has."""
+    for entry in root.entries:
+        target = folder / entry.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(entry.data if entry.data is not None else Path(entry.source).read_bytes())
+    return folder
 
 
 def _root(ws, tmp_path: Path, name="root"):
@@ -51,16 +61,16 @@ def built(tmp_path_factory):
 def test_layout_names_are_neutral_file_ids(built):
     _ws, root, folder = built
     paths = [e.path for e in root.entries]
-    assert paths[:3] == [L.MANIFEST, L.SUMS, L.SIGNATURE]
+    assert paths[:3] == [MANIFEST, SUMS, SIGNATURE]
     for p in paths:
-        assert L.is_safe_entry_path(p), p
+        assert is_safe_entry_path(p), p
     images = [p for p in paths if p.startswith("DICOM/")]
-    assert images and all(L.is_dicom_file_id(p) for p in images)
+    assert images and all(is_dicom_file_id(p) for p in images)
     assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) == sorted(paths)
     # the fiche RCP comes first
     assert root.manifest["documents"][0]["kind"] == "rcp"
-    assert not L.is_safe_entry_path("../ETC/PASSWD") and not L.is_safe_entry_path("/ABS")
-    assert not L.is_dicom_file_id("DICOM/TOOLONGNAME") and not L.is_dicom_file_id("DICOM/im1.dcm")
+    assert not is_safe_entry_path("../ETC/PASSWD") and not is_safe_entry_path("/ABS")
+    assert not is_dicom_file_id("DICOM/TOOLONGNAME") and not is_dicom_file_id("DICOM/im1.dcm")
 
 
 def test_sha256sum_checks_the_root(built):
@@ -68,9 +78,9 @@ def test_sha256sum_checks_the_root(built):
     _ws, _root_, folder = built
     r = subprocess.run([tool, "-c", "DOSSIER/SHA256SUMS"], cwd=folder, capture_output=True, text=True, errors="replace")
     assert r.returncode == 0, r.stdout + r.stderr
-    listed = set(parse_sums((folder / L.SUMS).read_bytes()))
+    listed = set(parse_sums((folder / SUMS).read_bytes()))
     on_disk = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
-    assert on_disk - listed == {L.SUMS, L.SIGNATURE}
+    assert on_disk - listed == {SUMS, SIGNATURE}
 
 
 def _run(argv, cwd):
@@ -101,7 +111,7 @@ def test_pydicom_reads_it_back_and_every_reference_resolves(built):
         assert ds.SOPInstanceUID == inst.ReferencedSOPInstanceUIDInFile
         assert ds.SOPClassUID == inst.ReferencedSOPClassUIDInFile
         assert ds.file_meta.TransferSyntaxUID == inst.ReferencedTransferSyntaxUIDInFile
-    ours = read_dicomdir((folder / "DICOMDIR").read_bytes())
+    ours = parse_package_dicomdir((folder / "DICOMDIR").read_bytes())
     assert {e.file_id for e in ours} == {p.path for p in root.layout.instances()}
 
 
@@ -168,26 +178,26 @@ def _records(data: bytes):
 def test_reader_rejects_broken_offsets(built):
     _ws, _root_, folder = built
     good = (folder / "DICOMDIR").read_bytes()
-    assert read_dicomdir(good)
+    assert parse_package_dicomdir(good)
     items = _records(good)
     # a lower-level offset pointing into the middle of a record
     bad = bytearray(good)
     struct.pack_into("<I", bad, items[0] + 38, items[1] + 2)
     with pytest.raises(IntegrityError, match="points to no record"):
-        read_dicomdir(bytes(bad))
+        parse_package_dicomdir(bytes(bad))
     # a loop: the second image's "next" points back to the first image
     images = [i for i in items if b"IMAGE" in good[i:i + 60]]
     bad = bytearray(good)
     struct.pack_into("<I", bad, images[1] + 16, images[0])
     with pytest.raises(IntegrityError, match="twice"):
-        read_dicomdir(bytes(bad))
+        parse_package_dicomdir(bytes(bad))
     # cutting a sibling chain leaves records unreachable
     bad = bytearray(good)
     struct.pack_into("<I", bad, images[0] + 16, 0)
     with pytest.raises(IntegrityError, match="not reachable"):
-        read_dicomdir(bytes(bad))
+        parse_package_dicomdir(bytes(bad))
     with pytest.raises(IntegrityError):
-        read_dicomdir(b"not a dicomdir" * 20)
+        parse_package_dicomdir(b"not a dicomdir" * 20)
 
 
 def test_duplicate_sop_instance_uid_is_refused(built):
@@ -210,13 +220,13 @@ def test_dicomdir_of_thousands_of_records_is_linear(tmp_path):
         insts = [ImageInstance(sop_instance_uid=f"1.2.3.{i}", sop_class_uid="1.2.840.10008.5.1.4.1.1.2",
                                study_instance_uid=f"1.2.4.{i // 1000}", series_instance_uid=f"1.2.5.{i // 250}",
                                path=f"images/{i}", sha256="0" * 64, size=1, modality="CT") for i in range(n)]
-        return L.plan_layout([], insts)
+        return plan_layout([], insts)
 
     p = _patient("Martin", ["Claire"])
     t0 = time.perf_counter()
     data = build_dicomdir(p, layout(4000)).data
     elapsed = time.perf_counter() - t0
-    assert len(read_dicomdir(data)) == 4000
+    assert len(parse_package_dicomdir(data)) == 4000
     # dcmmkdir does 2 000 files in ~2 s; the index-only writer must be far below (measured ~0.1 s)
     assert elapsed < 2.0, elapsed
 
@@ -233,7 +243,7 @@ def test_sums_format_and_parse():
 
 def test_manifest_parse_validates(built):
     _ws, root, folder = built
-    data = (folder / L.MANIFEST).read_bytes()
+    data = (folder / MANIFEST).read_bytes()
     view = parse_manifest(data)
     assert set(view.files) == {e.path for e in root.entries[3:]}
     raw = json.loads(data)
@@ -267,7 +277,7 @@ def test_completeness_consistency():
 
 def test_seal_binds_manifest_and_sums(built):
     _ws, _root_, folder = built
-    m, s, sig = ((folder / p).read_bytes() for p in (L.MANIFEST, L.SUMS, L.SIGNATURE))
+    m, s, sig = ((folder / p).read_bytes() for p in (MANIFEST, SUMS, SIGNATURE))
     info = check_seal(sig, m, s)
     with pytest.raises(IntegrityError, match="MANIFEST.JSON"):
         check_seal(sig, m.replace(b'"schema": 1', b'"schema": 1 '), s)
@@ -277,14 +287,14 @@ def test_seal_binds_manifest_and_sums(built):
         check_seal(sig, m, s, expect_signer="00" * 8)
     check_seal(sig, m, s, expect_signer=info.fingerprint[:16])
     forged = json.loads(sig)
-    forged["signed"][L.MANIFEST] = "0" * 64
+    forged["signed"][MANIFEST] = "0" * 64
     with pytest.raises(IntegrityError, match="altered"):
         check_seal(json.dumps(forged).encode(), m, s)
 
 
 def test_readme_is_bilingual_and_phi_free(built):
     _ws, _root_, folder = built
-    text = (folder / L.README).read_bytes().decode("utf-8")
+    text = (folder / README).read_bytes().decode("utf-8")
     assert "\r\n" in text and "sha256sum -c DOSSIER/SHA256SUMS" in text and "7-Zip" in text
     assert "FRANÇAIS" in text and "ENGLISH" in text and "DICOMDIR" in text and "age -d" in text
     for form in PHI_FORMS:
@@ -310,7 +320,7 @@ def test_index_renders_in_chromium_and_every_link_resolves(built, tmp_path):
     _ws, root, folder = built
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
              "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'p'}"]
-    url = (folder / L.INDEX).as_uri()
+    url = (folder / INDEX).as_uri()
     r = subprocess.run([chromium, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     dom = _Links()
@@ -345,7 +355,7 @@ def test_non_image_instances_get_their_own_record_types(tmp_path):
     assert len(fs) == root.layout.instance_count
     for inst in fs:
         assert dcmread(inst.path, stop_before_pixels=True).SOPInstanceUID == inst.ReferencedSOPInstanceUIDInFile
-    ours = read_dicomdir((folder / "DICOMDIR").read_bytes())  # records with nested sequences
+    ours = parse_package_dicomdir((folder / "DICOMDIR").read_bytes())  # records with nested sequences
     assert {e.record_type for e in ours} == {"IMAGE", "RT DOSE", "RT PLAN", "SR DOCUMENT"}
     assert {e.file_id for e in ours} == {p.path for p in root.layout.instances()}
     # without headers to read (or an unreadable one) every instance still gets a valid IMAGE record
@@ -360,7 +370,7 @@ def test_dossier_without_images_has_an_empty_valid_dicomdir(tmp_path):
     add_documents(ws)
     root, folder = _root(ws, tmp_path)
     assert root.manifest["dicomdir"]["stand_ins"] == {} and root.layout.instance_count == 0
-    assert read_dicomdir((folder / "DICOMDIR").read_bytes()) == []
+    assert parse_package_dicomdir((folder / "DICOMDIR").read_bytes()) == []
     r = _run([need_tool("dciodvfy"), "DICOMDIR"], folder)
     out = r.stdout + r.stderr
     assert r.returncode == 0 and "Error" not in out and "Warning" not in out, out

@@ -13,26 +13,23 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from dossierkit import __version__
 from dossierkit.errors import InputError, IntegrityError
-from dossierkit.fsutil import CHUNK
-from dossierkit.progress import NULL_PROGRESS, Progress
-from dossierkit.trust.signing import fingerprint
-from dossierkit.workspace import Workspace, utc_now
-from dossierkit.package import layout as L
 from dossierkit.package.dicomdir import HEADER_KEYWORDS, build_dicomdir
 from dossierkit.package.index_html import render_index
+from dossierkit.package.layout import (DICOMDIR, INDEX, MANIFEST, README, SIGNATURE, SUMS, MediaLayout, PlannedInstance,
+                                       plan_layout)
 from dossierkit.package.manifest import GeneratedFile, build_manifest, manifest_bytes
 from dossierkit.package.readme import root_readme
 from dossierkit.package.seal import make_seal
 from dossierkit.package.sums import format_sums
+from dossierkit.trust.signing import fingerprint
+from dossierkit.workspace import Workspace, utc_now
 
 
 @dataclass(slots=True)
@@ -54,7 +51,7 @@ class MediaRoot:
     manifest: dict[str, Any]
     manifest_sha256: str
     signer_fingerprint: str
-    layout: L.MediaLayout
+    layout: MediaLayout
 
     @property
     def total_bytes(self) -> int:
@@ -65,7 +62,7 @@ def _generated(path: str, role: str, data: bytes) -> GeneratedFile:
     return GeneratedFile(path, role, data, hashlib.sha256(data).hexdigest())
 
 
-def _check_sources(ws: Workspace, layout: L.MediaLayout) -> None:
+def _check_sources(ws: Workspace, layout: MediaLayout) -> None:
     """Fail before writing anything when a workspace file is missing or its
     size differs from the index (the hash is checked while streaming)."""
     recs = [d.record for d in layout.documents] + [i.record for i in layout.instances()]
@@ -87,7 +84,8 @@ def _header_reader(ws: Workspace):
     """Read the few keys non-image records need (SR, KO, PR, encapsulated
     documents, RT objects — a handful of files per dossier); bulk values
     (an encapsulated PDF, pixel data) are never loaded."""
-    def read(pi: L.PlannedInstance) -> Any:
+    def read(pi: PlannedInstance) -> Any:
+        # pydicom takes ~0.1 s to import (python -X importtime): only loaded when a file needs it
         from pydicom import dcmread
 
         try:
@@ -103,7 +101,7 @@ def build_root(ws: Workspace, *, signing_key: Ed25519PrivateKey, completeness: d
     """Plan the whole root of *ws* and seal it (see module docstring)."""
     dossier = ws.dossier
     created = created or utc_now()
-    layout = L.plan_layout(ws.documents(), ws.images())
+    layout = plan_layout(ws.documents(), ws.images())
     _check_sources(ws, layout)
     dicomdir = build_dicomdir(dossier.patient, layout, dossier_id=dossier.id, read_header=_header_reader(ws))
     readme = root_readme(dossier_id=dossier.id, created=created, version=__version__,
@@ -111,8 +109,8 @@ def build_root(ws: Workspace, *, signing_key: Ed25519PrivateKey, completeness: d
                          images=layout.instance_count)
     index = render_index(dossier=dossier, layout=layout, completeness=completeness, created=created,
                          version=__version__)
-    generated = [_generated(L.README, "readme", readme), _generated(L.INDEX, "index", index),
-                 _generated(L.DICOMDIR, "dicomdir", dicomdir.data)]
+    generated = [_generated(README, "readme", readme), _generated(INDEX, "index", index),
+                 _generated(DICOMDIR, "dicomdir", dicomdir.data)]
     manifest = build_manifest(dossier=dossier, layout=layout, generated=generated, completeness=completeness,
                               container=container, created=created, stand_ins=dicomdir.stand_in_summary())
     mbytes = manifest_bytes(manifest)
@@ -124,52 +122,10 @@ def build_root(ws: Workspace, *, signing_key: Ed25519PrivateKey, completeness: d
                 for d in layout.documents]
     payload += [RootEntry(i.path, i.record.size, i.record.sha256, source=os.path.join(base, i.record.path))
                 for i in layout.instances()]
-    sums = format_sums([(L.MANIFEST, msha)] + [(e.path, e.sha256) for e in payload])
+    sums = format_sums([(MANIFEST, msha)] + [(e.path, e.sha256) for e in payload])
     seal = make_seal(signing_key, mbytes, sums)
-    head = [RootEntry(L.MANIFEST, len(mbytes), msha, data=mbytes),
-            RootEntry(L.SUMS, len(sums), hashlib.sha256(sums).hexdigest(), data=sums),
-            RootEntry(L.SIGNATURE, len(seal), hashlib.sha256(seal).hexdigest(), data=seal)]
+    head = [RootEntry(MANIFEST, len(mbytes), msha, data=mbytes),
+            RootEntry(SUMS, len(sums), hashlib.sha256(sums).hexdigest(), data=sums),
+            RootEntry(SIGNATURE, len(seal), hashlib.sha256(seal).hexdigest(), data=seal)]
     return MediaRoot(head + payload, manifest, msha, fingerprint(signing_key.public_key()), layout)
 
-
-def entry_chunks(entry: RootEntry, progress: Progress = NULL_PROGRESS) -> Iterator[bytes]:
-    """The entry's bytes in chunks; a workspace file is re-hashed as it is
-    read and IntegrityError is raised at its end if it no longer matches."""
-    if entry.data is not None:
-        for i in range(0, len(entry.data), CHUNK):
-            block = entry.data[i:i + CHUNK]
-            progress.advance(len(block))
-            yield block
-        return
-    assert entry.source is not None
-    h = hashlib.sha256()
-    size = 0
-    try:
-        fh = open(entry.source, "rb")
-    except OSError as exc:
-        raise InputError(f"cannot read ({exc.strerror})", path=entry.source) from exc
-    with fh:
-        while size <= entry.size:
-            block = fh.read(min(CHUNK, entry.size + 1 - size))
-            if not block:
-                break
-            h.update(block)
-            size += len(block)
-            progress.advance(len(block))
-            yield block
-    if size != entry.size or h.hexdigest() != entry.sha256:
-        raise IntegrityError("content differs from the workspace index (changed since it was added)",
-                             path=entry.source, hint="re-add or re-import it, then pack again")
-
-
-def write_root_to_folder(root: MediaRoot, folder: str | os.PathLike,
-                         progress: Progress = NULL_PROGRESS) -> Path:
-    """Write the root as a plain folder (tests and inspection; not a product output)."""
-    folder = Path(folder)
-    for e in root.entries:
-        target = folder / e.path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with open(target, "wb") as out:
-            for block in entry_chunks(e, progress):
-                out.write(block)
-    return folder

@@ -42,7 +42,7 @@ from dossierkit.fsutil import output_error
 from dossierkit.progress import NULL_PROGRESS, Progress
 from dossierkit.archive import container as C
 from dossierkit.package import layout as L
-from dossierkit.package.dicomdir import MAX_DICOMDIR_BYTES, read_dicomdir
+from dossierkit.package.dicomdir import MAX_DICOMDIR_BYTES, parse_package_dicomdir
 from dossierkit.package.manifest import MAX_MANIFEST_BYTES, ManifestView, completeness_problems, parse_manifest
 from dossierkit.package.seal import MAX_SEAL_BYTES, check_seal
 from dossierkit.package.sums import MAX_SUMS_BYTES, parse_sums
@@ -372,7 +372,7 @@ class _Pass:
                 r.checked.add("dicomdir")
             return
         try:
-            entries = read_dicomdir(self.dicomdir)
+            entries = parse_package_dicomdir(self.dicomdir)
         except IntegrityError as exc:
             r.fail("dicomdir", exc.line(), L.DICOMDIR)
             return
