@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import io
 import os
-import stat
 import subprocess
 
 import pyrage
 import pytest
 
 from dossierkit.errors import DecryptionError, InputError, IntegrityError, UsageError
-from dossierkit.archive.age_keys import (Identity, Recipient, generate_identity, load_identities, load_recipients,
-                                         parse_recipients, write_identity_file)
+from dossierkit.archive.age_keys import (Identity, Recipient, generate_identity, identity_file_text, load_identities,
+                                         load_recipients, parse_recipients)
 from dossierkit.archive.age_stream import CHUNK
 from dossierkit.archive.agefile import age_reader, age_writer
 from dossierkit.archive.bech32 import bech32_decode
@@ -70,8 +69,7 @@ def test_age_cli_both_ways(keys, tmp_path):
     secret, public = keys
     data = os.urandom(3 * CHUNK + 5)
     ident_file = tmp_path / "me.key"
-    write_identity_file(ident_file, secret)
-    assert stat.S_IMODE(ident_file.stat().st_mode) == 0o600
+    ident_file.write_text(identity_file_text(secret))
     (tmp_path / "ours.age").write_bytes(encrypt(data, [public]))
     out = subprocess.run([age, "-d", "-i", str(ident_file), str(tmp_path / "ours.age")], capture_output=True)
     assert out.returncode == 0 and out.stdout == data, out.stderr
@@ -163,7 +161,7 @@ def test_age_then_7zip_opens_the_inner_zip(keys, tmp_path):
     with open(tmp_path / "pkg.age", "wb") as fh, age_writer(fh, [public]) as aw, \
             open_writer(aw, password=None) as zw:
         zw.add_file("A/F", tmp_path / "f")
-    write_identity_file(tmp_path / "k", secret)
+    (tmp_path / "k").write_text(identity_file_text(secret))
     subprocess.run([age, "-d", "-i", str(tmp_path / "k"), "-o", str(tmp_path / "pkg.zip"), str(tmp_path / "pkg.age")],
                    check=True)
     res = subprocess.run([sz, "t", str(tmp_path / "pkg.zip")], capture_output=True, text=True)

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from dossierkit.errors import DecryptionError, IntegrityError
 from dossierkit.identity import fold
 from dossierkit.package import layout as L
-from dossierkit.archive.age_keys import generate_identity, load_identities, write_identity_file
+from dossierkit.archive import generate_identity, identity_file_text, load_identities
 from dossierkit.package.pack import pack
 from dossierkit.package.unpack import unpack_package
 from dossierkit.package.verify import verify_package
@@ -26,7 +26,7 @@ KEY = Ed25519PrivateKey.generate()
 def packed(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("age")
     secret, public = generate_identity()
-    write_identity_file(tmp / "key.txt", secret)
+    (tmp / "key.txt").write_text(identity_file_text(secret))
     ws = full_workspace(tmp / "ws")
     res = pack(ws, tmp / "out" / "dossier.age", signing_key=KEY, recipients=[public])
     return tmp, res
@@ -61,7 +61,7 @@ def test_verify_and_unpack_with_the_identity(packed, tmp_path):
 def test_wrong_key_is_one_clear_error_and_nothing_is_written(packed, tmp_path):
     _tmp, res = packed
     other, _pub = generate_identity()
-    write_identity_file(tmp_path / "other.txt", other)
+    (tmp_path / "other.txt").write_text(identity_file_text(other))
     ids = load_identities(tmp_path / "other.txt")
     with pytest.raises(DecryptionError, match="wrong key"):
         verify_package(res.package, identities=ids)

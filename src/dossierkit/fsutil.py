@@ -10,11 +10,13 @@ leftovers are recognisable and cleaned by :func:`clean_stale_temps`.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import hashlib
 import json
 import os
 import secrets
+import shutil
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -268,8 +270,6 @@ def sync_filesystem(folder: str | os.PathLike) -> None:
     """
     folder = Path(folder)
     try:
-        import ctypes
-
         libc = ctypes.CDLL(None, use_errno=True)
         fd = os.open(folder, os.O_RDONLY)
         try:
@@ -291,8 +291,6 @@ def clean_stale_temps(folder: str | os.PathLike) -> list[Path]:
         for p in folder.glob(f"{TEMP_PREFIX}*"):
             with contextlib.suppress(OSError):
                 if p.is_dir():
-                    import shutil
-
                     shutil.rmtree(p)
                 else:
                     p.unlink()

@@ -104,10 +104,6 @@ class Patient:
             d["other_ids"] = list(self.other_ids)
         return d
 
-    @property
-    def display_name(self) -> str:
-        return f"{self.family_name.upper()} {' '.join(self.given_names)}".strip()
-
 
 @dataclass
 class Consent:

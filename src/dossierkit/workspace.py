@@ -24,7 +24,7 @@ import tomli_w
 from dossierkit import phi
 from dossierkit.errors import InputError, OutputError
 from dossierkit.fsutil import read_json, write_bytes_atomic, write_json_atomic, write_json_records_atomic
-from dossierkit.model import Dossier, DocumentRecord, ImageInstance, dossier_from_dict
+from dossierkit.model import DocumentRecord, Dossier, ImageInstance, dossier_from_dict
 
 DOSSIER_FILE = "dossier.toml"
 DOCUMENTS_DIR = "documents"

@@ -65,13 +65,13 @@ def _header_mac(file_key: bytes, header: bytes) -> bytes:
     return hmac.new(hkdf_sha256(file_key, b"", b"header"), header, "sha256").digest()
 
 
-def encode_header(file_key: bytes, stanzas: list[bytes]) -> bytes:
+def encode_age_header(file_key: bytes, stanzas: list[bytes]) -> bytes:
     """The whole header: intro, the encoded stanzas, and the MAC line keyed by *file_key*."""
     header = INTRO + b"".join(stanzas) + b"---"
     return header + b" " + b64(_header_mac(file_key, header)) + b"\n"
 
 
-class Header(NamedTuple):
+class AgeHeader(NamedTuple):
     stanzas: list[Stanza]
     covered: bytes  # the bytes the MAC covers: everything up to and including "---"
     mac: bytes
@@ -102,7 +102,7 @@ class _LineReader:
             out += b
 
 
-def parse_header(fh: IO[bytes]) -> Header:
+def read_age_header(fh: IO[bytes]) -> AgeHeader:
     """Read the header from *fh*, leaving it at the first byte of the payload."""
     lines = _LineReader(fh)
     first = b""
@@ -125,7 +125,7 @@ def parse_header(fh: IO[bytes]) -> Header:
                 raise damaged("bad age header MAC encoding") from None
             if len(mac) != 32:
                 raise damaged("bad age header MAC length")
-            return Header(stanzas, covered, mac)
+            return AgeHeader(stanzas, covered, mac)
         if not line.startswith(b"-> "):
             raise damaged("malformed age header")
         args = line[3:].split(b" ")

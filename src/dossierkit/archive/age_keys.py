@@ -17,7 +17,6 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from dossierkit.archive.age_format import Stanza, b64, damaged, encode_stanza, hkdf_sha256, unb64
 from dossierkit.archive.bech32 import bech32_decode, bech32_encode
 from dossierkit.errors import DecryptionError, InputError, UsageError
-from dossierkit.fsutil import atomic_writer
 
 X25519_LABEL = b"age-encryption.org/v1/X25519"
 SECRET_HRP = "age-secret-key-"
@@ -136,12 +135,6 @@ def identity_file_text(secret: str) -> str:
     return f"# created: {created}\n# public key: {ident.recipient()}\n{ident}\n"
 
 
-def write_identity_file(path: str | os.PathLike, secret: str, *, overwrite: bool = False) -> None:
-    """Write an identity file readable by ``age -d -i`` (mode 0600, atomic)."""
-    with atomic_writer(path, "w", perms=0o600, overwrite=overwrite) as fh:
-        fh.write(identity_file_text(secret))
-
-
 def _key_lines(text: str) -> Iterator[tuple[int, str]]:
     for n, line in enumerate(text.splitlines(), 1):
         line = line.strip()
@@ -176,7 +169,7 @@ def parse_identities(text: str, *, source: str = "identity file") -> list[Identi
 
 
 def load_identities(path: str | os.PathLike) -> list[Identity]:
-    """Read an identity file as written by ``age-keygen`` or :func:`write_identity_file`."""
+    """Read an identity file as ``age-keygen`` writes it (:func:`identity_file_text`)."""
     return parse_identities(_read_key_file(path, "identity"), source=str(path))
 
 

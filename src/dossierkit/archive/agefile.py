@@ -29,9 +29,9 @@ import secrets
 from collections.abc import Iterable, Iterator
 from typing import IO
 
-from dossierkit.archive.age_format import encode_header, parse_header
-from dossierkit.archive.age_keys import Identity, Recipient, as_identities, as_recipients, unwrap_file_key, \
-    wrap_file_key
+from dossierkit.archive.age_format import encode_age_header, read_age_header
+from dossierkit.archive.age_keys import (Identity, Recipient, as_identities, as_recipients, unwrap_file_key,
+                                         wrap_file_key)
 from dossierkit.archive.age_stream import CHUNK, StreamReader, StreamWriter, emit
 from dossierkit.errors import DecryptionError
 
@@ -44,7 +44,7 @@ def age_writer(out_fileobj: IO[bytes], recipients: Iterable[Recipient | str]) ->
     wrap *out_fileobj* in ``fsutil.atomic_writer`` so it disappears)."""
     rcpts = as_recipients(recipients)
     file_key = secrets.token_bytes(16)
-    emit(out_fileobj, encode_header(file_key, [wrap_file_key(file_key, r) for r in rcpts]))
+    emit(out_fileobj, encode_age_header(file_key, [wrap_file_key(file_key, r) for r in rcpts]))
     w = StreamWriter(out_fileobj, file_key)
     try:
         yield w
@@ -61,7 +61,7 @@ def age_reader(in_fileobj: IO[bytes], identities: Iterable[Identity | str]) -> I
     DecryptionError (no identity matches, not an age file) at entry and
     IntegrityError while reading if anything was altered or truncated."""
     idents = as_identities(identities)
-    header = parse_header(in_fileobj)
+    header = read_age_header(in_fileobj)
     file_key = unwrap_file_key(header.stanzas, idents)
     if file_key is None:
         raise DecryptionError("no identity matches this age file (wrong key)",

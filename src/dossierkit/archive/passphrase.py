@@ -21,6 +21,7 @@ from functools import lru_cache
 from importlib import resources
 
 from dossierkit.errors import InputError, UsageError
+from dossierkit.fsutil import atomic_writer
 
 MIN_GENERATED_BITS = 80
 MIN_USER_BITS = 60
@@ -180,7 +181,5 @@ def read_password(file: str | os.PathLike | None = None, env: str | None = None,
 
 def write_password_file(path: str | os.PathLike, password: str, *, overwrite: bool = False) -> None:
     """Write *password* and a newline to *path*, created 0600, atomically."""
-    from dossierkit.fsutil import atomic_writer
-
     with atomic_writer(path, "w", perms=0o600, overwrite=overwrite) as fh:
         fh.write(password + "\n")

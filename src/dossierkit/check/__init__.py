@@ -9,12 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import os
 
-from dossierkit.errors import InputError
-from dossierkit.workspace import Workspace, utc_now
 from dossierkit.check import consent as _consent  # noqa: F401  (registers rules)
 from dossierkit.check import documents as _documents  # noqa: F401
 from dossierkit.check import images as _images  # noqa: F401
-from dossierkit.check.engine import CheckContext, CheckReport, Finding, Profile, RuleSpec, load_profile, rule, run_profile
+from dossierkit.check.engine import (CheckContext, CheckReport, Finding, Profile, RuleSpec, load_profile, rule,
+                                     run_profile)
+from dossierkit.errors import InputError
+from dossierkit.workspace import Workspace, utc_now
 
 __all__ = ["run_checks", "CheckReport", "Finding", "Profile", "RuleSpec", "load_profile", "rule", "CheckContext"]
 

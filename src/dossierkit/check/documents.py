@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from dossierkit.gather.documents import PdfInfo, validate_pdf
-from dossierkit.gather.doctext import compare_document_identity, rcp_content, stated_identity
+from dossierkit.check.engine import CheckContext, RuleSpec, rule
 from dossierkit.errors import InputError
 from dossierkit.fsutil import sha256_file
+from dossierkit.gather.doctext import compare_document_identity, rcp_content, stated_identity
+from dossierkit.gather.documents import PdfInfo, validate_pdf
 from dossierkit.model import DOCUMENT_KINDS, DocumentRecord
-from dossierkit.check.engine import CheckContext, RuleSpec, rule
 
 OK, MISSING, CHANGED = "ok", "missing", "changed"
 
@@ -24,7 +24,7 @@ def label(rec: DocumentRecord) -> str:
     return f"{rec.id} ({'fiche RCP' if rec.kind == 'rcp' else rec.kind})"
 
 
-def _doc_date(rec: DocumentRecord) -> dt.date | None:
+def document_date(rec: DocumentRecord) -> dt.date | None:
     try:
         return dt.date.fromisoformat(rec.date) if rec.date else None
     except ValueError:
@@ -102,7 +102,7 @@ def document_file(ctx: CheckContext, spec: RuleSpec):
 @rule("rcp-dated")
 def rcp_dated(ctx: CheckContext, spec: RuleSpec):
     for rec in ctx.documents_of("rcp"):
-        if _doc_date(rec) is None:
+        if document_date(rec) is None:
             yield spec.finding(f"{label(rec)} has no date (none given, none found in the PDF) — the date of the "
                                "meeting anchors the dossier; add it again with --date YYYY-MM-DD", rec.path)
 
@@ -188,8 +188,8 @@ def document_active_content(ctx: CheckContext, spec: RuleSpec):
 
 
 def _reference_rcp(ctx: CheckContext) -> DocumentRecord | None:
-    dated = [r for r in ctx.documents_of("rcp") if _doc_date(r)]
-    return max(dated, key=lambda r: (_doc_date(r), r.id)) if dated else None
+    dated = [r for r in ctx.documents_of("rcp") if document_date(r)]
+    return max(dated, key=lambda r: (document_date(r), r.id)) if dated else None
 
 
 @rule("document-freshness")
@@ -198,11 +198,11 @@ def document_freshness(ctx: CheckContext, spec: RuleSpec):
     (or before today when no fiche RCP is dated)."""
     window = int(spec.params.get("window_days", 365))
     ref = _reference_rcp(ctx)
-    ref_date = _doc_date(ref) if ref else ctx.today
+    ref_date = document_date(ref) if ref else ctx.today
     ref_text = f"the fiche RCP of {ref_date.isoformat()}" if ref else "today"
     limit = ref_date - dt.timedelta(days=window)
     for rec in ctx.documents:
-        d = _doc_date(rec)
+        d = document_date(rec)
         if rec is ref or d is None or d >= limit:
             continue
         yield spec.finding(f"{label(rec)} is dated {d.isoformat()}, more than {window} days before {ref_text} "
@@ -212,7 +212,7 @@ def document_freshness(ctx: CheckContext, spec: RuleSpec):
 @rule("document-future-date")
 def document_future_date(ctx: CheckContext, spec: RuleSpec):
     for rec in ctx.documents:
-        d = _doc_date(rec)
+        d = document_date(rec)
         if d and d > ctx.today:
             yield spec.finding(f"{label(rec)} is dated {d.isoformat()}, after today — check its date "
                                "(add it again with --date YYYY-MM-DD if it was misread)", rec.path)
@@ -221,5 +221,5 @@ def document_future_date(ctx: CheckContext, spec: RuleSpec):
 @rule("document-undated")
 def document_undated(ctx: CheckContext, spec: RuleSpec):
     for rec in ctx.documents:
-        if rec.kind != "rcp" and _doc_date(rec) is None:
+        if rec.kind != "rcp" and document_date(rec) is None:
             yield spec.finding(f"{label(rec)} has no date: its freshness cannot be checked", rec.path)

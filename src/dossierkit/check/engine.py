@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from dossierkit.errors import InputError
-from dossierkit.model import Dossier, DocumentRecord, ImageInstance
+from dossierkit.model import DocumentRecord, Dossier, ImageInstance
 from dossierkit.resources import profile_path
+from dossierkit.workspace import take_instances
 
 LEVELS = ("error", "warning", "info")
 
@@ -59,7 +60,6 @@ class Profile:
     name: str
     title: str
     rules: list[RuleSpec]
-    settings: dict[str, Any] = field(default_factory=dict)
 
 
 RuleFunc = Callable[["CheckContext", RuleSpec], Iterable[Finding]]
@@ -74,10 +74,6 @@ def rule(name: str) -> Callable[[RuleFunc], RuleFunc]:
         return fn
 
     return deco
-
-
-def registered_rules() -> dict[str, RuleFunc]:
-    return dict(_RULES)
 
 
 class CheckContext:
@@ -119,8 +115,6 @@ class CheckContext:
     def _load_images(self) -> None:
         # One parse for both views; the raw instance dicts are not kept
         # beside their records (per-file memory, issue #6).
-        from dossierkit.workspace import take_instances
-
         index = self.workspace.images_index()
         self.cache["images"] = take_instances(index)
         self.cache["images_index"] = index
@@ -162,8 +156,7 @@ def load_profile(name_or_path: str | os.PathLike) -> Profile:
             raise InputError(f"rule #{i} ({code}): unknown rule {use!r}", path=p,
                              hint=f"known rules: {', '.join(sorted(_RULES))}")
         specs.append(RuleSpec(use=use, code=code, level=level, message=r.pop("message", None), params=r))
-    return Profile(name=meta.get("name", p.stem), title=meta.get("title", p.stem), rules=specs,
-                   settings={k: v for k, v in meta.items() if k not in ("name", "title")})
+    return Profile(name=meta.get("name", p.stem), title=meta.get("title", p.stem), rules=specs)
 
 
 @dataclass

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 
-from dossierkit.identity import compare_dicom_identity, fold, parse_dicom_date
-from dossierkit.gather.summary import describe_study, identity_key, patient_identities
-from dossierkit.model import ImageInstance, StudySummary, group_studies
-from dossierkit.check.documents import _doc_date, doc_text, label
+from dossierkit.check.documents import doc_text, document_date, label
 from dossierkit.check.engine import CheckContext, RuleSpec, rule
+from dossierkit.gather.summary import describe_study, identity_key, patient_identities
+from dossierkit.identity import compare_dicom_identity, fold, parse_dicom_date
+from dossierkit.model import ImageInstance, StudySummary, group_studies
 
 # Words of French/English imaging report titles and texts, by DICOM modality.
 _MODALITY_WORDS: dict[str, tuple[str, ...]] = {
@@ -204,7 +204,7 @@ def image_studies_reported(ctx: CheckContext, spec: RuleSpec):
     described = []
     for rec in reports:
         text = " ".join(filter(None, [rec.title, doc_text(ctx, rec)]))
-        described.append((_doc_date(rec), report_modalities(text)))
+        described.append((document_date(rec), report_modalities(text)))
     for st in _studies(ctx):
         sdate = parse_dicom_date(st.date)
         mods = set(st.modalities)

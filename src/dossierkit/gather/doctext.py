@@ -59,11 +59,6 @@ def _dates_with_context(folded: str):
             yield date, folded[start:m.start()], m
 
 
-def find_dates(text: str) -> list[dt.date]:
-    """Every plausible date in *text* (dd/mm/yyyy, ISO, « 1er novembre 2026 »), in order."""
-    return [d for d, _, _ in _dates_with_context(fold(text))]
-
-
 def find_document_date(text: str) -> dt.date | None:
     """The document's own date: the first date introduced by « date » or « le »
     that is not a birth date (« Né(e) le », « Date de naissance »)."""

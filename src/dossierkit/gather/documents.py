@@ -24,9 +24,9 @@ from typing import IO
 from pypdf import PageObject, PdfReader
 from pypdf.generic import IndirectObject, NameObject
 
-from dossierkit.gather.doctext import clean_metadata_title, find_document_date, guess_kind, guess_title, parse_user_date
 from dossierkit.errors import InputError, UsageError
 from dossierkit.fsutil import copy_with_hash, sha256_file
+from dossierkit.gather.doctext import clean_metadata_title, find_document_date, guess_kind, guess_title, parse_user_date
 from dossierkit.model import DOCUMENT_KINDS, DocumentRecord
 from dossierkit.progress import NULL_PROGRESS, Progress
 from dossierkit.workspace import DOCUMENTS_DIR, Workspace, utc_now

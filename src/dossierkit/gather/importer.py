@@ -32,13 +32,13 @@ from typing import Any
 
 from dossierkit.errors import ExitCode, InputError
 from dossierkit.fsutil import TEMP_PREFIX, clean_stale_temps, copy_stream_to_new_file, hash_stream, sync_filesystem
+from dossierkit.gather.dicomfile import (HEAD_SIZE, CorruptDicomError, DicomHeader, DirectoryFileError, NotDicomError,
+                                         looks_like_dicom, parse_header, raw_encoding)
+from dossierkit.gather.sources import Candidate, SourcePlan, plan_source
+from dossierkit.gather.summary import summarize
 from dossierkit.model import ImageInstance
 from dossierkit.progress import NULL_PROGRESS, Progress
 from dossierkit.workspace import IMAGES_DIR, Workspace, utc_now
-from dossierkit.gather.dicomfile import (HEAD_SIZE, CorruptDicomError, DicomHeader, DirectoryFileError, NotDicomError,
-                        raw_encoding, looks_like_dicom, parse_header)
-from dossierkit.gather.sources import Candidate, SourcePlan, plan_source
-from dossierkit.gather.summary import summarize
 
 INDEX_SCHEMA = 1
 CHECKPOINT_SECONDS = 5.0

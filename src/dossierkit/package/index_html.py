@@ -13,8 +13,8 @@ from string import Template
 from typing import Any
 
 from dossierkit.model import DOCUMENT_KINDS, RESTRICTIONS, Dossier, Person
-from dossierkit.resources import templates_dir
 from dossierkit.package.layout import MediaLayout
+from dossierkit.resources import templates_dir
 
 _SEX = {"F": "Féminin / Female", "M": "Masculin / Male", "O": "Autre / Other", "U": "Inconnu / Unknown"}
 

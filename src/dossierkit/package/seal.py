@@ -20,8 +20,8 @@ import json
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from dossierkit.errors import IntegrityError
-from dossierkit.trust.signing import SignerInfo, sign_document, verify_document
 from dossierkit.package.layout import MANIFEST, SIGNATURE, SUMS
+from dossierkit.trust.signing import SignerInfo, sign_document, verify_document
 
 SEAL_FORMAT = "dossierkit-manifest-signature"
 SEAL_VERSION = 1
