@@ -38,28 +38,35 @@ journal_app = typer.Typer(no_args_is_help=True, help="The append-only, hash-chai
 app.add_typer(receipt_app, name="receipt")
 app.add_typer(journal_app, name="journal")
 
+# Options of `receipt create` alone.
+RECEIPT_OUTPUT = typer.Option(..., "--output", "-o", help="Folder (→ RC-….json + .pdf) or FILE.json (+ FILE.pdf). "
+                                                          "They hold minimal patient identity: keep them with the "
+                                                          "patient record.")
+RECEIPT_TO = typer.Option([], "--to", help="Recipient (repeatable): name/establishment, or second-opinion, "
+                                           "treating-gp. Default: the dossier's second-opinion practitioner.")
+RECEIPT_COPY = typer.Option(None, "--copy", help="Copy to (repeatable), or `none`. Default: the dossier's initial "
+                                                 "physician and treating GP, minus the patient's restrictions.")
+RECEIPT_WORKSPACE = typer.Option(None, "--workspace", "-w", help="Take the content from this workspace (when you "
+                                                                 "cannot decrypt the package).")
+# No default identity here: a sender who encrypted to recipients' keys cannot decrypt (--workspace instead).
+RECEIPT_IDENTITY = typer.Option(None, "--identity", "-i", help="age identity file for a recipients package.")
+NO_PDF = typer.Option(False, "--no-pdf", help="Write the signed JSON only.")
+
 
 @receipt_app.command("create")
 def receipt_create(
     package: Path = typer.Argument(..., help="The package file exactly as handed over."),
     channel: str = typer.Option(..., "--channel", "-c", help="usb-patient, mssante, sftp or hand."),
-    out: Path = typer.Option(..., "--output", "-o", help="Folder (→ RC-….json + .pdf) or FILE.json (+ FILE.pdf). "
-                                                         "They hold minimal patient identity: keep them with the "
-                                                         "patient record."),
-    to: list[str] = typer.Option([], "--to", help="Recipient (repeatable): name/establishment, or second-opinion, "
-                                                  "treating-gp. Default: the dossier's second-opinion practitioner."),
-    copy: Optional[list[str]] = typer.Option(None, "--copy", help="Copy to (repeatable), or `none`. Default: the "
-                                                                  "dossier's initial physician and treating GP, "
-                                                                  "minus the patient's restrictions."),
-    workspace: Optional[Path] = typer.Option(None, "--workspace", "-w", help="Take the content from this workspace "
-                                                                             "(when you cannot decrypt the package)."),
+    out: Path = RECEIPT_OUTPUT,
+    to: list[str] = RECEIPT_TO,
+    copy: Optional[list[str]] = RECEIPT_COPY,
+    workspace: Optional[Path] = RECEIPT_WORKSPACE,
     password_file: Optional[Path] = options.PASSWORD_FILE,
     password_env: Optional[str] = options.PASSWORD_ENV,
-    identity: Optional[Path] = typer.Option(None, "--identity", "-i", help="age identity file for a recipients "
-                                                                           "package."),
+    identity: Optional[Path] = RECEIPT_IDENTITY,
     signing_key: Optional[Path] = options.SIGNING_KEY,
     journal_file: Optional[Path] = options.JOURNAL,
-    no_pdf: bool = typer.Option(False, "--no-pdf", help="Write the signed JSON only."),
+    no_pdf: bool = NO_PDF,
     as_json: bool = options.JSON,
 ) -> None:
     """Issue a signed transmission receipt (JSON + bilingual PDF) for PACKAGE."""
@@ -131,7 +138,7 @@ def ack_cmd(
     identity: Optional[Path] = options.IDENTITY,
     signing_key: Optional[Path] = options.SIGNING_KEY,
     journal_file: Optional[Path] = options.JOURNAL,
-    no_pdf: bool = typer.Option(False, "--no-pdf", help="Write the signed JSON only."),
+    no_pdf: bool = NO_PDF,
     as_json: bool = options.JSON,
 ) -> None:
     """Verify PACKAGE and issue a signed acknowledgement (JSON + PDF).
@@ -143,14 +150,20 @@ def ack_cmd(
         issued = ack_for_package(package, out=out, key=key, secrets=secrets, receipt_file=receipt_file, by=by,
                                  expect_signer=expect_signer, journal_file=journal_file, pdf=not no_pdf,
                                  progress=progress)
+    verification = _report_ack(issued, as_json)
+    raise typer.Exit(ExitCode.INTEGRITY if not verification["intact"] else
+                     ExitCode.OK if verification["complete"] is not False else ExitCode.INCOMPLETE)
+
+
+def _report_ack(issued: Issued, as_json: bool) -> dict[str, Any]:
+    """Print the ack; return its verification record."""
     _report_issued(issued, as_json, "acknowledgement")
     verification = issued.document["verification"]
     if not as_json:
         ui.out.print(f"  verification: {verification['result']}, {verification['completeness']}", markup=False)
         for problem in verification["problems"]:
             ui.error_line(problem)
-    raise typer.Exit(ExitCode.INTEGRITY if not verification["intact"] else
-                     ExitCode.OK if verification["complete"] is not False else ExitCode.INCOMPLETE)
+    return verification
 
 
 @journal_app.command("show")
