@@ -30,7 +30,7 @@ from typing import Any
 from dossierkit.errors import InputError, IntegrityError, OutputError, UsageError
 from dossierkit.fsutil import atomic_writer, iter_chunks
 from dossierkit.identity import name_tokens
-from dossierkit.model import DOCUMENT_KINDS, RESTRICTIONS, Dossier, ImageInstance, group_studies
+from dossierkit.model import RESTRICTIONS, Dossier, ImageInstance, group_studies
 from dossierkit.progress import NULL_PROGRESS, Progress
 from dossierkit.trace import journal
 from dossierkit.trace.channels import check_channel

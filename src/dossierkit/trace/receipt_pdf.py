@@ -22,7 +22,7 @@ import segno
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
-from dossierkit.model import DOCUMENT_KINDS, RESTRICTIONS
+from dossierkit.model import DOCUMENT_KINDS
 from dossierkit.trace.channels import CHANNELS
 from dossierkit.trust.signing import short_fingerprint
 
