@@ -1,8 +1,9 @@
-"""winzip_aes.KeySupply: entry keys derived ahead on a thread of its own.
+"""FreshKeys: entry keys derived ahead on the flow's worker, and the Worker
+itself (order, errors, bounded queue, abandonment).
 
-The deadlock these tests pin: with more entries than the look-ahead, the
-thread waits for room, and only a notification from ``take`` wakes it (found
-by the 8 GB / 16 000-file benchmark: pack hung at entry ~8 200)."""
+The deadlock the first test pins (an earlier design, found by the 8 GB /
+16 000-file benchmark: pack hung at entry ~8 200): with more entries than the
+look-ahead, the keys must keep coming."""
 
 from __future__ import annotations
 
@@ -10,12 +11,15 @@ import threading
 
 import pytest
 
-from dossierkit.archive.winzip_aes import SALT_LEN, KeySupply, derive_keys
+from dossierkit.archive import Worker
+from dossierkit.archive import zipwriter
+from dossierkit.archive.winzip_aes import SALT_LEN, derive_keys
+from dossierkit.archive.zipaes import FreshKeys
 
 PW = b"correct horse battery staple"
 
 
-def _take_all(supply: KeySupply, n: int, timeout: float = 30.0) -> list:
+def _take_all(supply: FreshKeys, n: int, timeout: float = 30.0) -> list:
     got: list = []
     t = threading.Thread(target=lambda: got.extend(supply.take() for _ in range(n)), daemon=True)
     t.start()
@@ -24,15 +28,27 @@ def _take_all(supply: KeySupply, n: int, timeout: float = 30.0) -> list:
     return got
 
 
+@pytest.fixture
+def derivations(monkeypatch):
+    """The threads each key derivation of the writer ran on."""
+    seen: list[str] = []
+    real = zipwriter.derive_keys
+
+    def spy(*a, **k):
+        seen.append(threading.current_thread().name)
+        return real(*a, **k)
+
+    monkeypatch.setattr(zipwriter, "derive_keys", spy)
+    return seen
+
+
 @pytest.mark.parametrize("expect", [None, 3, 25, 40])
 def test_more_entries_than_the_lookahead_never_hang(expect):
-    supply = KeySupply(PW, ahead=2).start()
-    try:
+    with Worker("dk-test") as worker:
+        supply = FreshKeys(PW, worker, ahead=2).start()
         if expect is not None:
             supply.expect(expect)
         pairs = _take_all(supply, 25)
-    finally:
-        supply.close()
     assert len(pairs) == 25
     salts = [s for s, _ in pairs]
     assert len(set(salts)) == 25 and all(len(s) == SALT_LEN for s in salts)
@@ -40,19 +56,47 @@ def test_more_entries_than_the_lookahead_never_hang(expect):
         assert keys == derive_keys(PW, salt)
 
 
-def test_take_without_start_and_expect_zero_still_delivers():
-    supply = KeySupply(PW, ahead=4)
-    try:
+def test_keys_are_derived_on_the_worker_and_no_more_than_expected(derivations):
+    with Worker("dk-test") as worker:
+        supply = FreshKeys(PW, worker).start()
+        supply.expect(5)
+        assert len(_take_all(supply, 5)) == 5
+        worker.settle()
+    assert derivations and set(derivations) == {"dk-test"}
+    assert len(derivations) <= zipwriter.KEYS_BATCH  # the first batch at most, not the whole look-ahead
+
+
+def test_without_a_worker_or_beyond_the_expected_keys_are_derived_on_take(derivations):
+    assert len(_take_all(FreshKeys(PW, None), 2)) == 2
+    assert len(derivations) == 2 and "dk-test" not in derivations
+    with Worker("dk-test") as worker:
+        supply = FreshKeys(PW, worker)
         supply.expect(0)
         assert len(_take_all(supply, 3)) == 3
+
+
+def test_worker_runs_jobs_in_order_and_hands_errors_to_result():
+    order: list[int] = []
+    with Worker("dk-test", depth=2) as worker:  # a queue of 2: submit waits for room, never deadlocks
+        jobs = [worker.submit(order.append, i) for i in range(50)]
+        boom = worker.submit(int, "not a number")
+        after = worker.submit(lambda: "still runs")
+        assert after.result() == "still runs"
+    assert order == list(range(50)) and all(j.done() for j in jobs)
+    with pytest.raises(ValueError):
+        boom.result()
+
+
+def test_abandon_returns_at_once_and_drops_the_queued_jobs():
+    started, release = threading.Event(), threading.Event()
+    worker = Worker("dk-test")
+    try:
+        blocked = worker.submit(lambda: started.set() or release.wait(20))
+        dropped = worker.submit(lambda: "ran")
+        assert started.wait(20)
+        worker.abandon()  # must not wait for the blocked job
     finally:
-        supply.close()
-
-
-def test_close_stops_the_thread_and_drops_the_keys():
-    supply = KeySupply(PW, ahead=8).start()
-    _take_all(supply, 1)
-    thread = supply._thread
-    assert thread is not None and thread.is_alive()
-    supply.close()
-    assert not thread.is_alive() and not supply._ready
+        release.set()
+    assert blocked.result() is True
+    with pytest.raises(RuntimeError, match="closed"):
+        dropped.result()

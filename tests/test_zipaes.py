@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dossierkit.errors import DecryptionError, IntegrityError, UsageError
-from dossierkit.archive import zipformat as zf
+from dossierkit.archive import zipformat
 from dossierkit.archive.zipaes import iter_package_entries, open_writer
 from tests.conftest import need_tool
 
@@ -76,12 +76,12 @@ def test_headers_are_neutral(files):
         assert z.comment == b""
         for info in z.infolist():
             assert info.date_time == (1980, 1, 1, 0, 0, 0)
-            assert info.compress_type == zf.METHOD_AES
+            assert info.compress_type == zipformat.METHOD_AES
             assert info.CRC == 0  # AE-2: no plaintext checksum in clear
-            extras = zf.parse_extras(info.extra, "test")
-            assert set(extras) == {zf.EXTRA_AES}
-            assert extras[zf.EXTRA_AES][:4] == b"\x02\x00AE"  # vendor version 2 (AE-2)
-            assert extras[zf.EXTRA_AES][4] == 3  # AES-256
+            extras = zipformat.parse_extras(info.extra, "test")
+            assert set(extras) == {zipformat.EXTRA_AES}
+            assert extras[zipformat.EXTRA_AES][:4] == b"\x02\x00AE"  # vendor version 2 (AE-2)
+            assert extras[zipformat.EXTRA_AES][4] == 3  # AES-256
 
 
 def test_plaintext_never_in_the_aes_output(tmp_path):
@@ -114,7 +114,7 @@ def test_7zip_tests_and_extracts_our_package(files, tmp_path):
 def test_7zip_accepts_forced_zip64(files, tmp_path, password):
     sz = need_tool("7zz")
     data, _ = write_package(files, password=password, force_zip64=True)
-    assert zf.SIG_ZIP64_EOCD in data
+    assert zipformat.SIG_ZIP64_EOCD in data
     pkg = tmp_path / "pkg.zip"
     pkg.write_bytes(data)
     res = subprocess.run([sz, "t", f"-p{PW.decode()}", str(pkg)], capture_output=True, text=True)
@@ -193,7 +193,7 @@ def test_verifier_collision_is_still_caught_by_the_mac(tmp_path, monkeypatch):
     from types import SimpleNamespace
 
     from dossierkit.archive import winzip_aes
-    from dossierkit.archive.winzip_aes import KEY_CACHE, derive_keys
+    from dossierkit.archive.winzip_aes import derive_keys
 
     assert derive_keys(COLLIDING_PASSWORD, FIXED_SALT)[2] == derive_keys(PW, FIXED_SALT)[2]
     monkeypatch.setattr(winzip_aes, "secrets", SimpleNamespace(token_bytes=lambda n: FIXED_SALT[:n]))
@@ -201,7 +201,6 @@ def test_verifier_collision_is_still_caught_by_the_mac(tmp_path, monkeypatch):
     p.write_bytes(b"x" * 100)
     data, _ = write_package({"A/B": p}, extra_text=False)
     assert FIXED_SALT in data
-    KEY_CACHE.clear()
     with pytest.raises(DecryptionError, match="wrong password"):
         read_all(data, password=COLLIDING_PASSWORD)
     assert read_all(data)["A/B"] == b"x" * 100
@@ -210,7 +209,7 @@ def test_verifier_collision_is_still_caught_by_the_mac(tmp_path, monkeypatch):
 @pytest.mark.parametrize("where", ["ciphertext", "mac", "central", "end"])
 def test_tampering_is_detected(files, where):
     data, _ = write_package(files)
-    cd = data.rindex(zf.SIG_CENTRAL)
+    cd = data.rindex(zipformat.SIG_CENTRAL)
     pos = {"ciphertext": 200, "mac": data.index(b"PK\x03\x04", 10) - 3, "central": cd + 20,
            "end": len(data) - 10}[where]
     bad = bytearray(data)
@@ -239,8 +238,8 @@ def test_truncated_trailing_garbage_and_appended_entry(files, tmp_path):
         read_all(data + b"\0")
     # an entry spliced in before the central directory (CD left as it was)
     extra_zip, _ = write_package({"EXTRA/FILE": files["DICOM/ST000001/SE000001/IM000003"]}, extra_text=False)
-    spliced = data[:data.index(zf.SIG_CENTRAL)] + extra_zip[:extra_zip.index(zf.SIG_CENTRAL)] + \
-        data[data.index(zf.SIG_CENTRAL):]
+    spliced = data[:data.index(zipformat.SIG_CENTRAL)] + extra_zip[:extra_zip.index(zipformat.SIG_CENTRAL)] + \
+        data[data.index(zipformat.SIG_CENTRAL):]
     with pytest.raises(IntegrityError):
         read_all(spliced)
 
@@ -325,7 +324,7 @@ def test_deflate_bomb_bounded():
         z.writestr("a", payload)
     data = bytearray(buf.getvalue())
     # lie about the size in both headers: the reader must stop at the declared size
-    for sig, off in ((zf.SIG_LOCAL, 22), (zf.SIG_CENTRAL, 24)):
+    for sig, off in ((zipformat.SIG_LOCAL, 22), (zipformat.SIG_CENTRAL, 24)):
         i = data.index(sig)
         data[i + off:i + off + 4] = (1000).to_bytes(4, "little")
     with pytest.raises(IntegrityError, match="more data than"):
@@ -373,26 +372,32 @@ def test_any_single_byte_flip_is_detected(small_package, pos, flip):
 
 
 def test_keys_prefetched_on_a_package_file(files, tmp_path, monkeypatch):
-    """On a seekable file the reader derives upcoming entries' keys ahead
-    (pread of their salts); none is derived inline on the data path."""
-    from dossierkit.archive import winzip_aes, zipaes
-    from dossierkit.archive.winzip_aes import KEY_CACHE
+    """On a seekable file the reader derives every entry's keys ahead on its
+    worker (pread of their salts), never inline on the data path; a wrong
+    password is still told apart. Fails when the prefetch is switched off
+    (each derivation then runs on the reading thread)."""
+    import threading
+
+    from dossierkit.archive import zipreader
 
     data, _ = write_package(files)
     pkg = tmp_path / "pkg.zip"
     pkg.write_bytes(data)
-    KEY_CACHE.clear()
+    real = zipreader.derive_keys
+    threads: list[str] = []
 
-    def no_inline(*a, **k):
-        raise AssertionError("key derived inline")
+    def spy(*a, **k):
+        threads.append(threading.current_thread().name)
+        return real(*a, **k)
 
-    monkeypatch.setattr(winzip_aes, "derive_keys", no_inline)
+    monkeypatch.setattr(zipreader, "derive_keys", spy)
     with open(pkg, "rb") as fh:
-        got = {e.name: e.drain() for e in zipaes.iter_package_entries(fh, password=PW)}
+        got = {e.name: e.drain() for e in iter_package_entries(fh, password=PW)}
     assert set(got) == set(files) | {"DOSSIER/MANIFEST.JSON"}
-    KEY_CACHE.clear()
+    assert len(threads) == len(got)  # one derivation per entry, none repeated
+    assert threading.current_thread().name not in threads and len(set(threads)) == 1, threads
     with open(pkg, "rb") as fh, pytest.raises(DecryptionError, match="wrong password"):
-        for e in zipaes.iter_package_entries(fh, password=b"wrong"):
+        for e in iter_package_entries(fh, password=b"wrong"):
             e.drain()
 
 
@@ -406,13 +411,12 @@ def test_an_abandoned_stream_does_not_wait_for_its_threads(files, tmp_path, monk
     import time
 
     from dossierkit.archive import zipreader
-    from dossierkit.archive.winzip_aes import KEY_CACHE
 
     data, _ = write_package(files)
     pkg = tmp_path / "pkg.zip"
     pkg.write_bytes(data)
-    nlen, xlen = zf.LOCAL_STRUCT.unpack(data[:zf.LOCAL_STRUCT.size])[-2:]
-    first_salt = data[zf.LOCAL_STRUCT.size + nlen + xlen:][:16]
+    nlen, xlen = zipformat.LOCAL_STRUCT.unpack(data[:zipformat.LOCAL_STRUCT.size])[-2:]
+    first_salt = data[zipformat.LOCAL_STRUCT.size + nlen + xlen:][:16]
     release = threading.Event()
     real = zipreader.derive_keys
 
@@ -422,7 +426,6 @@ def test_an_abandoned_stream_does_not_wait_for_its_threads(files, tmp_path, monk
         return real(password, salt, *a, **k)
 
     monkeypatch.setattr(zipreader, "derive_keys", later_entries_stall)
-    KEY_CACHE.clear()
     try:
         with open(pkg, "rb") as fh:
             it = iter_package_entries(fh, password=PW)
@@ -438,13 +441,13 @@ def test_an_abandoned_stream_does_not_wait_for_its_threads(files, tmp_path, monk
 def test_zip_reader_closes_its_stream_on_leaving_the_block(files, tmp_path):
     """The container's reader closes the entry iterator itself (on this
     thread) when its block ends early, instead of leaving it to the GC."""
-    from dossierkit.archive import container as C
+    from dossierkit.archive import PASSWORD, zip_reader
 
     data, _ = write_package(files)
     pkg = tmp_path / "pkg.zip"
     pkg.write_bytes(data)
     with open(pkg, "rb") as fh, pytest.raises(KeyError):
-        with C.zip_reader(fh, C.PASSWORD, password=PW, identities=None) as it:
+        with zip_reader(fh, PASSWORD, password=PW, identities=None) as it:
             next(it)
             raise KeyError("stop early")
     assert it.gi_frame is None  # finished: its finally already ran
@@ -454,13 +457,11 @@ def test_check_mac_off_leaves_integrity_to_the_sha256(files, tmp_path):
     """check_mac=False: first entry authenticated (wrong password still told
     apart), later ones not — an altered later entry shows only as a SHA-256
     that differs from what the writer reported (what a manifest check sees)."""
-    from dossierkit.archive.winzip_aes import KEY_CACHE
 
     data, results = write_package(files)
     expected = {r.name: r.sha256 for r in results}
     pkg = tmp_path / "pkg.zip"
     pkg.write_bytes(data)
-    KEY_CACHE.clear()
     with open(pkg, "rb") as fh:
         seen = [(e.name, e.drain(), e.authenticated) for e in iter_package_entries(fh, password=PW, check_mac=False)]
     assert [a for _, _, a in seen] == [True] + [False] * (len(seen) - 1)

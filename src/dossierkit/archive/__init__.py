@@ -12,12 +12,13 @@ from dossierkit.archive.container import PASSWORD, RECIPIENTS, ContainerSpec, pa
 from dossierkit.archive.passphrase import (check_password_strength, generate_passphrase, read_password,
                                            write_password_file)
 from dossierkit.archive.readback import ReadBackSink, read_back
+from dossierkit.archive.worker import Worker
 from dossierkit.archive.zipformat import METHOD_STORED
 
 __all__ = [
     # containers
     "PASSWORD", "RECIPIENTS", "ContainerSpec", "package_kind", "sniff", "zip_reader", "zip_writer",
-    "ReadBackSink", "read_back", "METHOD_STORED",
+    "ReadBackSink", "read_back", "METHOD_STORED", "Worker",
     # age keys
     "Recipient", "generate_identity", "identity_file_text", "load_identities", "load_recipients",
     # passphrases

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from dossierkit.errors import DecryptionError, UsageError
-from dossierkit.archive.zipaes import ZipStreamWriter, iter_package_entries, open_writer
+from dossierkit.archive.worker import Worker
+from dossierkit.archive.zipaes import FreshKeys, ZipStreamWriter, iter_package_entries, open_writer
 
 PASSWORD = "password"
 RECIPIENTS = "recipients"
@@ -56,15 +57,13 @@ class ContainerSpec:
         parsed = [r if isinstance(r, Recipient) else Recipient.from_str(str(r)) for r in recipients or []]
         return cls(RECIPIENTS, recipients=parsed)
 
-    def start_keys(self) -> Any:
-        """For a password: a :class:`~.winzip_aes.KeySupply` already deriving
-        entry keys on a thread (give it to :func:`zip_writer`; close it if
-        the writer is never opened). None for recipients."""
+    def start_keys(self, worker: Worker) -> FreshKeys | None:
+        """For a password: entry keys already being derived ahead on
+        *worker* (give them to :func:`zip_writer`). None for recipients."""
         if self.kind != PASSWORD:
             return None
-        from dossierkit.archive.winzip_aes import KeySupply
+        return FreshKeys(self.password, worker).start()
 
-        return KeySupply(self.password).start()
 
 def package_kind(path: str | Path) -> str:
     """``password`` or ``recipients``, from the package's first bytes."""
@@ -94,7 +93,7 @@ def sniff(fh: IO[bytes], path: Path | str) -> str:
 
 
 @contextlib.contextmanager
-def zip_writer(out: IO[bytes], spec: ContainerSpec, *, keys: Any = None) -> Iterator[ZipStreamWriter]:
+def zip_writer(out: IO[bytes], spec: ContainerSpec, *, keys: FreshKeys | None = None) -> Iterator[ZipStreamWriter]:
     """A zip writer whose bytes land in *out*, encrypted as *spec* says.
     *keys*: the :meth:`ContainerSpec.start_keys` supply, if one was started."""
     if spec.kind == PASSWORD:
@@ -110,17 +109,19 @@ def zip_writer(out: IO[bytes], spec: ContainerSpec, *, keys: Any = None) -> Iter
 
 @contextlib.contextmanager
 def zip_reader(raw: IO[bytes], kind: str, *, password: str | bytes | None,
-               identities: list[Any] | None, check_mac: bool = True) -> Iterator[Iterator[Any]]:
+               identities: list[Any] | None, check_mac: bool = True,
+               worker: Worker | None = None) -> Iterator[Iterator[Any]]:
     """The zip entries of a package stream (zipaes.StreamEntry objects),
     closed on leaving the block — on this thread, not whenever the garbage
-    collector gets to it. ``check_mac=False``: see
+    collector gets to it. ``check_mac=False`` and ``worker``: see
     :func:`.zipreader.iter_package_entries`."""
     if kind == PASSWORD:
         if password is None:
             raise DecryptionError("this package is protected by a password",
                                   hint="give it with --password-file, --password-env or at the prompt")
         with contextlib.closing(iter_package_entries(raw, password=_password_bytes(password),
-                                                     label="the package", check_mac=check_mac)) as entries:
+                                                     label="the package", check_mac=check_mac,
+                                                     worker=worker)) as entries:
             yield entries
         return
     if not identities:
@@ -129,5 +130,6 @@ def zip_reader(raw: IO[bytes], kind: str, *, password: str | bytes | None,
     from dossierkit.archive.agefile import age_reader
 
     with age_reader(raw, identities) as plain, \
-            contextlib.closing(iter_package_entries(plain, password=None, label="the package")) as entries:
+            contextlib.closing(iter_package_entries(plain, password=None, label="the package",
+                                                    worker=worker)) as entries:
         yield entries

@@ -1,8 +1,8 @@
 """pack's byte read-back: the file holds exactly the bytes that were written.
 
 The writer's output goes through a :class:`ReadBackSink`: bytes are
-gathered into 4 MiB windows, and a thread of its own takes each full
-window and
+gathered into 4 MiB windows, and the flow's worker (worker.py; inline
+without one) takes each full window and
 
 1. writes it at its offset (``pwrite``) and asks the kernel to start
    writing it to the disk (``sync_file_range``, asynchronous: the final
@@ -34,14 +34,14 @@ import os
 import sys
 import zipfile
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import IO
 
+from dossierkit.archive.worker import Job, Ring, Worker
 from dossierkit.errors import IntegrityError
 
 WINDOW = 4 * 1024 * 1024
-DEPTH = 3  # windows in flight: one filling, two on the sink thread
+DEPTH = 3  # windows in turn: one filling, the others with the worker
 
 
 def _sync_file_range():
@@ -84,26 +84,27 @@ def _failed(what: str, path: Path | str | None) -> IntegrityError:
 
 class ReadBackSink:
     """A write-only stream over *fh* (opened for reading and writing, at
-    offset 0) that writes, hashes and reads back every byte on a thread of
-    its own (module docstring). ``write`` copies into the current window
-    and returns at once; an error of the sink thread (a full disk, a window
-    that does not read back) is raised by the next ``write`` that has to
-    wait, or by :meth:`close`. ``label`` names the output in messages."""
+    offset 0) that writes, hashes and reads back every byte, window by
+    window, on *worker* (module docstring) or inline without one. ``write``
+    copies into the current window; an error of a window (a full disk, a
+    window that does not read back) is raised by a later ``write`` or by
+    :meth:`close`. ``label`` names the output in messages."""
 
     def __init__(self, fh: IO[bytes], *, label: Path | str | None = None, window: int = WINDOW,
-                 write_behind: bool = True):
+                 write_behind: bool = True, worker: Worker | None = None):
         fh.flush()
         self._fd = fh.fileno()
         self._label = label
         self._window = window
-        self._cur = bytearray(window)
+        self._worker = worker
+        self._ring = Ring(worker, window, count=DEPTH)
+        self._ring.take()
+        self._cur = self._ring.view()
         self._fill = 0
         self._offset = 0  # file offset of the current window
-        self._spare: list[bytearray] = []
-        self._jobs: deque[Future] = deque()
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dk-sink")
+        self._jobs: deque[Job] = deque()
         self._sha = hashlib.sha256()
-        self._rb = bytearray(window)  # the read-back buffer, used by the sink thread only
+        self._rb = bytearray(window)  # the read-back buffer, used by the window jobs only
         self._sfr = _sync_file_range() if write_behind else None
         self._closed = False
         self.size = 0
@@ -129,13 +130,17 @@ class ReadBackSink:
         """Nothing to do: bytes reach the file window by window (close() writes the rest)."""
 
     def _submit(self) -> None:
-        buf, n, off = self._cur, self._fill, self._offset
-        self._jobs.append(self._pool.submit(self._put, buf, n, off))
+        n, off = self._fill, self._offset
+        if self._worker is None:
+            self._put(self._cur, n, off)
+        else:
+            self._jobs.append(self._worker.submit(self._put, self._cur, n, off))
         self._offset += n
         self._fill = 0
-        while len(self._jobs) >= DEPTH:
-            self._spare.append(self._jobs.popleft().result())
-        self._cur = self._spare.pop() if self._spare else bytearray(self._window)
+        self._ring.take()
+        self._cur = self._ring.view()
+        while self._jobs and self._jobs[0].done():
+            self._jobs.popleft().result()
 
     def close(self) -> None:
         """Write the last window and wait for every window to be written,
@@ -152,18 +157,16 @@ class ReadBackSink:
             self.abort()
 
     def abort(self) -> None:
-        """Stop the sink thread (after an error: pending windows are dropped)."""
-        for job in self._jobs:
-            job.cancel()
-        self._pool.shutdown(wait=True)
+        """Forget the windows not collected (after an error: the caller's
+        worker drops or finishes them)."""
         self._jobs.clear()
 
     def hexdigest(self) -> str:
         return self._sha.hexdigest()
 
-    # -- the sink thread ------------------------------------------------------
-    def _put(self, buf: bytearray, n: int, off: int) -> bytearray:
-        mv = memoryview(buf)[:n]
+    # -- a window's job -------------------------------------------------------
+    def _put(self, mv: memoryview, n: int, off: int) -> None:
+        mv = mv[:n]
         done = 0
         while done < n:
             done += os.pwrite(self._fd, mv[done:], off + done)
@@ -173,10 +176,10 @@ class ReadBackSink:
         got = _read_at(self._fd, memoryview(self._rb)[:n], off)
         if got != n:
             raise _failed(f"{got} of {n} bytes at offset {off}", self._label)
+        buf = mv.obj  # the ring's bytearray: compared with memcmp, not byte by byte
         same = self._rb == buf if n == self._window else self._rb[:n] == buf[:n]
         if not same:
             raise _failed(f"the bytes at offset {off}–{off + n} differ from those written", self._label)
-        return buf
 
 
 def read_back(tmp: Path, written: ReadBackSink, entries: list[tuple[str, int, int]] | None = None, *,
@@ -191,8 +194,8 @@ def read_back(tmp: Path, written: ReadBackSink, entries: list[tuple[str, int, in
         raise _failed(f"{size} bytes on disk, {written.size} written", where)
     if entries is not None:
         try:
-            with zipfile.ZipFile(tmp) as zf:
-                found = [(i.filename, i.header_offset, i.compress_size) for i in zf.infolist()]
+            with zipfile.ZipFile(tmp) as archive:
+                found = [(i.filename, i.header_offset, i.compress_size) for i in archive.infolist()]
         except (zipfile.BadZipFile, OSError, ValueError) as exc:
             raise _failed(f"its central directory does not parse: {exc}", where) from exc
         if found != entries:

@@ -22,9 +22,6 @@ import hashlib
 import hmac
 import secrets
 import struct
-import threading
-from collections import OrderedDict, deque
-from concurrent.futures import ThreadPoolExecutor
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -61,158 +58,19 @@ Keys = tuple[bytes, bytes | None, bytes | None]
 def derive_keys(password: bytes, salt: bytes, key_len: int = KEY_LEN, *, mac: bool = True) -> Keys:
     """(AES key, HMAC key, password verifier) for one entry. ``key_len`` 32
     is AES-256 (what we write); 16/24 only to read other writers' entries.
-    ~0.6 ms: with thousands of entries the largest single cost. ``mac=False``
-    derives the AES key only (half the PBKDF2 blocks); the other two are None."""
+    With thousands of small entries the largest single cost (figures:
+    docs/performance.md); `cryptography`'s PBKDF2 releases the GIL, so it may
+    run on the flow's worker. ``mac=False`` derives the AES key only (half
+    the PBKDF2 blocks); the other two are None."""
     if not mac:
         return PBKDF2HMAC(hashes.SHA1(), key_len, salt, KDF_ITERATIONS).derive(password), None, None
     dk = PBKDF2HMAC(hashes.SHA1(), 2 * key_len + PV_LEN, salt, KDF_ITERATIONS).derive(password)
     return dk[:key_len], dk[key_len:2 * key_len], dk[2 * key_len:]
 
 
-def derive_keys_nogil(password: bytes, salt: bytes, key_len: int = KEY_LEN) -> Keys:
-    """:func:`derive_keys` for worker threads. `cryptography`'s PBKDF2 releases
-    the GIL (measured: two threads derive twice as fast) and is ~2× faster
-    than hashlib's (OpenSSL 3.0) here, so it serves both."""
-    return derive_keys(password, salt, key_len)
-
-
-class KeyCache:
-    """Keys derived in this process, by (password digest, salt, key length).
-
-    Readers look an entry's keys up here before paying PBKDF2. The writer
-    no longer fills it (pack's read-back compares bytes, it does not
-    decrypt, and 16 000 entries' keys were pure per-file memory); a caller
-    that knows it will re-read may ``put``. Bounded (LRU); holds nothing the
-    process does not already hold (the password)."""
-
-    def __init__(self, max_entries: int = 50_000):
-        self._d: OrderedDict[tuple[bytes, bytes, int], Keys] = OrderedDict()
-        self._max = max_entries
-        self._lock = threading.Lock()
-
-    @staticmethod
-    def _key(password: bytes, salt: bytes, key_len: int) -> tuple[bytes, bytes, int]:
-        return hashlib.sha256(password).digest(), bytes(salt), key_len
-
-    def get(self, password: bytes, salt: bytes, key_len: int = KEY_LEN) -> Keys | None:
-        k = self._key(password, salt, key_len)
-        with self._lock:
-            keys = self._d.get(k)
-            if keys is not None:
-                self._d.move_to_end(k)
-            return keys
-
-    def put(self, password: bytes, salt: bytes, keys: Keys, key_len: int = KEY_LEN) -> None:
-        if keys[1] is None:
-            return
-        k = self._key(password, salt, key_len)
-        with self._lock:
-            self._d[k] = keys
-            self._d.move_to_end(k)
-            while len(self._d) > self._max:
-                self._d.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._d.clear()
-
-
-KEY_CACHE = KeyCache()
-
-KDF_THREADS = 1  # measured: a second KDF thread only adds contention on 2 cores
-KDF_MAX_AHEAD = 16  # verify's prefetch of keys from the local headers ahead
-KDF_SUPPLY_AHEAD = 8192  # pack: pairs derived ahead (~300 bytes each)
-
-
-def kdf_pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=KDF_THREADS, thread_name_prefix="dk-kdf")
-
-
-class KeySupply:
-    """Fresh (salt, keys) pairs derived ahead on a thread of its own.
-
-    A salt does not depend on the entry, so the keys of entries not yet
-    named can be derived long before they are needed: PBKDF2 (~0.6 ms per
-    entry, the largest single cost of a package of thousands of small
-    files) then runs on the second core while the packer does something
-    else. pack calls :meth:`start` before its checks and plan (a second or
-    so of single-threaded work for thousands of files) and :meth:`expect`
-    once it knows how many entries it will write; the thread derives up to
-    ``ahead`` pairs beyond those taken, never more than expected. Nothing is
-    derived before the first :meth:`start` or :meth:`take`, so a package of
-    three files wastes at most a few derivations."""
-
-    def __init__(self, password: bytes, *, ahead: int = KDF_SUPPLY_AHEAD):
-        self._password = password
-        self._ahead = ahead
-        self._cond = threading.Condition()
-        self._ready: deque[tuple[bytes, Keys]] = deque()
-        self._budget: int | None = None  # pairs the thread may still derive; None: not known yet
-        self._thread: threading.Thread | None = None
-        self._closed = False
-        self._error: BaseException | None = None
-
-    def start(self) -> KeySupply:
-        with self._cond:
-            if self._thread is None and not self._closed:
-                self._thread = threading.Thread(target=self._run, name="dk-kdf", daemon=True)
-                self._thread.start()
-        return self
-
-    def expect(self, n: int) -> None:
-        """At most *n* more pairs will be taken: stop deriving beyond them."""
-        with self._cond:
-            self._budget = max(0, n - len(self._ready))
-            self._cond.notify_all()
-
-    def _may_derive(self) -> bool:
-        return len(self._ready) < self._ahead and (self._budget is None or self._budget > 0)
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._closed and not self._may_derive():
-                    self._cond.wait()
-                if self._closed:
-                    return
-                if self._budget is not None:
-                    self._budget -= 1
-            salt = secrets.token_bytes(SALT_LEN)
-            try:
-                keys = derive_keys_nogil(self._password, salt)
-            except BaseException as exc:  # handed to take(), which raises it
-                with self._cond:
-                    self._error = exc
-                    self._cond.notify_all()
-                return
-            with self._cond:
-                if self._closed:  # closed while deriving: keep no key beyond close()
-                    return
-                self._ready.append((salt, keys))
-                self._cond.notify_all()
-
-    def take(self) -> tuple[bytes, Keys]:
-        self.start()
-        with self._cond:
-            if not self._ready and self._budget == 0:
-                self._budget = 1  # more entries than expected: derive on demand
-                self._cond.notify_all()
-            while not self._ready and self._error is None:
-                self._cond.wait()
-            if not self._ready:
-                raise self._error  # type: ignore[misc]
-            pair = self._ready.popleft()
-            self._cond.notify_all()  # the thread may be waiting for room ahead
-            return pair
-
-    def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._ready.clear()
-            self._cond.notify_all()
-            thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join()
+def fresh_salt() -> bytes:
+    """A random salt for a new entry (its keys do not depend on anything else)."""
+    return secrets.token_bytes(SALT_LEN)
 
 
 class CTRScratch:
@@ -296,6 +154,13 @@ class EntryCipher:
     def encrypt_into(self, plain, out) -> None:
         self.ctr.process(plain, out)
         self.mac.update(out)
+
+    def seal(self, payload) -> bytes:
+        """A whole small entry's data as stored: salt, password verifier,
+        ciphertext of *payload*, authentication code."""
+        out = bytearray(len(payload))
+        self.encrypt_into(payload, out)
+        return b"".join((self.salt, self.verifier, out, self.auth_code()))
 
     def decrypt_into(self, cipher, out) -> None:
         if self.mac is not None:

@@ -22,7 +22,7 @@ Reader — sequential, works on non-seekable input, bounded memory::
 
 Every entry is authenticated (AES: HMAC-SHA1; plain: CRC-32): the first
 encrypted one when its ``chunks()`` ends (a wrong password is told from
-damage there), the others' HMAC on a helper thread whose verdicts are
+damage there), the others' HMAC on the worker (worker.py) whose verdicts are
 collected at the following entries and, at the latest, before the central
 directory (``entry.authenticate()`` waits for one). Plaintext handed out
 before the loop has ended is provisional (write to a temporary file,
@@ -32,14 +32,15 @@ own packages) every header byte must be what dossierkit's writer produces,
 so one flipped byte anywhere fails. Format notes: docs/containers.md.
 
 Layout: ``zipformat`` (records, name rules), ``winzip_aes`` (keys, cipher),
-``zipwriter`` / ``zipreader`` (the streams); this module is their public face.
+``zipwriter`` / ``zipreader`` (the streams), ``worker`` (the one worker
+thread and its buffer rule); this module is their public face.
 """
 
 from __future__ import annotations
 
 from dossierkit.archive.zipcommon import AES_OVERHEAD, CHUNK
 from dossierkit.archive.zipreader import StreamEntry, iter_package_entries
-from dossierkit.archive.zipwriter import EntryResult, ZipStreamWriter, open_writer
+from dossierkit.archive.zipwriter import EntryResult, FreshKeys, ZipStreamWriter, open_writer
 
-__all__ = ["AES_OVERHEAD", "CHUNK", "EntryResult", "StreamEntry", "ZipStreamWriter", "iter_package_entries",
-           "open_writer"]
+__all__ = ["AES_OVERHEAD", "CHUNK", "EntryResult", "FreshKeys", "StreamEntry", "ZipStreamWriter",
+           "iter_package_entries", "open_writer"]

@@ -49,8 +49,6 @@ AES_VENDOR_AE1 = 1
 AES_VENDOR_AE2 = 2
 AES_STRENGTH_256 = 3
 AES_SALT_LEN = {1: 8, 2: 12, 3: 16}
-AES_PV_LEN = 2
-AES_MAC_LEN = 10
 
 U16 = 0xFFFF
 U32 = 0xFFFFFFFF
@@ -88,17 +86,6 @@ class EntryHeader:
     @property
     def encrypted(self) -> bool:
         return bool(self.flags & FLAG_ENCRYPTED)
-
-
-@dataclass(frozen=True)
-class CentralRecord:
-    header: EntryHeader
-    made_by: int
-    disk_start: int
-    internal_attr: int
-    external_attr: int
-    local_offset: int
-    raw: bytes  # the whole record, for the exact-layout check
 
 
 def check_entry_name(name: str) -> str:
@@ -153,6 +140,19 @@ def version_needed(*, aes: bool, zip64: bool, method: int) -> int:
     if zip64:
         return 45
     return 20 if method == METHOD_DEFLATED else 10
+
+
+def entry_header(name: str, raw_name: bytes, *, size: int, compressed_size: int, crc32: int, actual_method: int,
+                 aes: bool, zip64: bool) -> EntryHeader:
+    """The header dossierkit's writer gives an entry — what the strict
+    reader demands byte for byte. *compressed_size* counts the AES salt,
+    verifier and MAC; *crc32* is 0 under AES (AE-2)."""
+    return EntryHeader(
+        name=name, raw_name=raw_name, version_needed=version_needed(aes=aes, zip64=zip64, method=actual_method),
+        flags=name_flags(raw_name) | (FLAG_ENCRYPTED if aes else 0), method=METHOD_AES if aes else actual_method,
+        dos_time=DOS_TIME, dos_date=DOS_DATE, crc32=0 if aes else crc32, compressed_size=compressed_size, size=size,
+        aes_vendor=AES_VENDOR_AE2 if aes else None, aes_strength=AES_STRENGTH_256 if aes else None,
+        actual_method=actual_method)
 
 
 def aes_extra(actual_method: int, vendor: int = AES_VENDOR_AE2) -> bytes:

@@ -10,15 +10,16 @@ import os
 import zlib
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import IO
 
+from dossierkit.archive import zipformat
+from dossierkit.archive.winzip_aes import MAC_LEN, PV_LEN, CTRScratch, EntryCipher, derive_keys
+from dossierkit.archive.worker import Job, Ring, Worker
+from dossierkit.archive.zipcommon import ASIDE_MIN, CHUNK, RING, NameRegistry
 from dossierkit.errors import DecryptionError, UsageError
-from dossierkit.archive import zipformat as zf
-from dossierkit.archive.winzip_aes import KDF_MAX_AHEAD, KEY_CACHE, MAC_LEN, PV_LEN, CTRScratch, EntryCipher, derive_keys, kdf_pool
-from dossierkit.archive import zipcommon
-from dossierkit.archive.zipcommon import CHUNK, BufferRing, HelperThread, NameRegistry
+
+KEYS_AHEAD = 16  # entries whose keys are derived ahead of the stream
 
 
 class _Source:
@@ -34,7 +35,7 @@ class _Source:
         while got < n:
             block = self._fh.read(n - got)
             if not block:
-                raise zf.bad(f"the package is truncated ({what})")
+                raise zipformat.bad(f"the package is truncated ({what})")
             parts.append(block)
             got += len(block)
         self.pos += n
@@ -48,7 +49,7 @@ class _Source:
         while got < n:
             k = self._readinto(mv[got:])
             if not k:
-                raise zf.bad(f"the package is truncated ({what})")
+                raise zipformat.bad(f"the package is truncated ({what})")
             got += k
         self.pos += n
 
@@ -57,34 +58,39 @@ class _Source:
 
 
 def _altered(name: str):
-    exc = zf.bad(f"entry {name!r} fails authentication (HMAC): it was altered")
+    exc = zipformat.bad(f"entry {name!r} fails authentication (HMAC): it was altered")
     exc.entry = name  # a deferred verdict surfaces while a later entry is read: name the altered one
     return exc
 
 
+def _derive(password: bytes, salt: bytes, key_len: int, mac: bool):
+    return derive_keys(password, salt, key_len, mac=mac)
+
+
 class _KeyPrefetcher:
-    """Derives the AES keys of the next entries ahead of the stream.
+    """Derives the AES keys of the next entries ahead of the stream, on the
+    worker.
 
     On a seekable input (a package file) the local headers ahead are read
     with ``os.pread`` — without moving the stream — and each salt's keys are
-    derived on worker threads while the current entry is decrypted. This is
+    derived on the worker while the current entry is decrypted. This is
     speculation only: the reader uses a result only if the salt it reads
     itself is the same, and any oddity just stops the scan (the real parser
     reports it)."""
 
-    def __init__(self, fd: int, base: int, password: bytes, mac: bool = True):
+    def __init__(self, fd: int, base: int, password: bytes, mac: bool, worker: Worker):
         self._fd, self._base, self._password, self._mac = fd, base, password, mac
+        self._worker = worker
         self._next = 0
-        self._pending: dict[int, tuple[bytes, int, Future]] = {}
+        self._pending: dict[int, tuple[bytes, int, Job]] = {}
         self._offsets: deque[int] = deque()  # headers scanned ahead of the stream
-        self._pool: ThreadPoolExecutor | None = None
         self._stopped = False
 
     @classmethod
-    def for_stream(cls, fh: IO[bytes], password: bytes, mac: bool = True) -> _KeyPrefetcher | None:
+    def for_stream(cls, fh: IO[bytes], password: bytes, mac: bool, worker: Worker) -> _KeyPrefetcher | None:
         try:
             if fh.seekable():
-                return cls(fh.fileno(), fh.tell(), password, mac)
+                return cls(fh.fileno(), fh.tell(), password, mac, worker)
         except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
             pass
         return None
@@ -97,30 +103,28 @@ class _KeyPrefetcher:
 
     def _scan_one(self) -> None:
         off = self._next
-        fields = zf.LOCAL_STRUCT.unpack(self._pread(zf.LOCAL_STRUCT.size, off))
+        fields = zipformat.LOCAL_STRUCT.unpack(self._pread(zipformat.LOCAL_STRUCT.size, off))
         sig, _, flags, method, _, _, _, csize, usize, nlen, xlen = fields
-        if sig != zf.SIG_LOCAL:
+        if sig != zipformat.SIG_LOCAL:
             raise ValueError("end of entries")
-        var = self._pread(nlen + xlen, off + zf.LOCAL_STRUCT.size) if nlen + xlen else b""
-        extras = zf.parse_extras(var[nlen:], "prefetch")
-        usize, csize = zf.resolve_zip64(extras, [(usize, zf.U32, 8), (csize, zf.U32, 8)], "prefetch")
-        data_off = off + zf.LOCAL_STRUCT.size + nlen + xlen
-        if flags & zf.FLAG_ENCRYPTED and method == zf.METHOD_AES:
-            _, strength, _ = zf.parse_aes_extra(extras, "prefetch")
-            salt = self._pread(zf.AES_SALT_LEN[strength], data_off)
+        var = self._pread(nlen + xlen, off + zipformat.LOCAL_STRUCT.size) if nlen + xlen else b""
+        extras = zipformat.parse_extras(var[nlen:], "prefetch")
+        usize, csize = zipformat.resolve_zip64(extras, [(usize, zipformat.U32, 8), (csize, zipformat.U32, 8)],
+                                               "prefetch")
+        data_off = off + zipformat.LOCAL_STRUCT.size + nlen + xlen
+        if flags & zipformat.FLAG_ENCRYPTED and method == zipformat.METHOD_AES:
+            _, strength, _ = zipformat.parse_aes_extra(extras, "prefetch")
+            salt = self._pread(zipformat.AES_SALT_LEN[strength], data_off)
             key_len = 8 * (strength + 1)
-            if KEY_CACHE.get(self._password, salt, key_len) is None:
-                if self._pool is None:
-                    self._pool = kdf_pool()
-                self._pending[off] = (salt, key_len, self._pool.submit(derive_keys, self._password, salt,
-                                                                        key_len, mac=self._mac))
+            self._pending[off] = (salt, key_len, self._worker.submit(_derive, self._password, salt, key_len,
+                                                                     self._mac))
         self._next = data_off + csize
 
     def keys_for(self, offset: int, salt: bytes, key_len: int):
         while self._offsets and self._offsets[0] <= offset:
             self._offsets.popleft()
         while not self._stopped and (self._next <= offset or (
-                len(self._pending) < KDF_MAX_AHEAD and len(self._offsets) < 4 * KDF_MAX_AHEAD)):
+                len(self._pending) < KEYS_AHEAD and len(self._offsets) < 4 * KEYS_AHEAD)):
             try:
                 self._offsets.append(self._next)
                 self._scan_one()
@@ -131,16 +135,10 @@ class _KeyPrefetcher:
             return None
         return got[2].result()
 
-    def close(self, *, wait: bool = True) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=wait, cancel_futures=True)
-            self._pool = None
-        self._pending.clear()
-
 
 @dataclass
 class _Streamed:
-    header: zf.EntryHeader
+    header: zipformat.EntryHeader
     offset: int
     local_zip64: bool
 
@@ -160,7 +158,7 @@ class StreamEntry:
         self._h = h
         self._cipher = cipher
         self._sha: str | None = None
-        self._mac_check: Future | None = None  # deferred HMAC verdict (see _entry_data)
+        self._mac_check: Job | None = None  # deferred HMAC verdict (see _entry_data)
         self._started = False
         self._done = False
         # False when read with check_mac=False (MAC skipped): only a SHA-256
@@ -178,7 +176,7 @@ class StreamEntry:
         next one is requested (``bytes(chunk)`` to keep it). Raises
         IntegrityError/DecryptionError if the entry is not authentic: at its
         end for the first encrypted entry, later for the others (their MAC
-        is computed on the helper thread: at a following entry, at the
+        is computed on the worker: at a following entry, at the
         latest before the central directory is read, or at once with
         :meth:`authenticate`). Trust nothing before the iteration of all
         entries has ended without an error."""
@@ -218,7 +216,7 @@ class StreamEntry:
 
 class _ZipStreamReader:
     def __init__(self, fh: IO[bytes], *, password: bytes | None, max_entry_size: int | None, strict: bool,
-                 label: str, check_mac: bool = True):
+                 label: str, check_mac: bool = True, worker: Worker | None = None):
         self._src = _Source(fh)
         self._check_mac = check_mac
         self._password = bytes(password) if password is not None else None
@@ -226,13 +224,16 @@ class _ZipStreamReader:
         self._strict = strict
         self._label = label
         self._streamed: list[_Streamed] = []
-        self._names = NameRegistry(zf.bad)
+        self._names = NameRegistry(zipformat.bad)
         self._password_ok = False
-        self._ring = BufferRing(planes=2)  # ciphertext (plane 0) and plaintext (plane 1) of a chunk
-        self._mac_checks: deque[tuple[Future, str]] = deque()  # deferred MAC checks (entry name)
+        # The flow's worker (verify shares its own), or one of the reader's.
+        self._owns_worker = worker is None
+        self._worker = worker if worker is not None else Worker("dk-zip")
+        # ciphertext (plane 0) and plaintext (plane 1) of a chunk, lent to the worker's jobs
+        self._ring = Ring(self._worker, CHUNK, count=RING, planes=2)
+        self._mac_checks: deque[tuple[Job, str]] = deque()  # deferred MAC checks (entry name)
         self._scratch = CTRScratch()
-        self._helper = HelperThread()
-        self._prefetch = (_KeyPrefetcher.for_stream(fh, self._password, mac=check_mac)
+        self._prefetch = (_KeyPrefetcher.for_stream(fh, self._password, check_mac, self._worker)
                           if self._password is not None else None)
 
     def _settle_macs(self, *, wait: bool) -> None:
@@ -250,70 +251,74 @@ class _ZipStreamReader:
 
     def _keys(self, offset: int, salt: bytes, key_len: int):
         mac = self._mac_needed()
-        keys = KEY_CACHE.get(self._password, salt, key_len)
-        if keys is None and self._prefetch is not None:
+        keys = None
+        if self._prefetch is not None:
             keys = self._prefetch.keys_for(offset, salt, key_len)
         if keys is None or (mac and keys[1] is None):
             keys = derive_keys(self._password, salt, key_len, mac=mac)
         return keys if mac else (keys[0], None, None)
 
     def entries(self) -> Iterator[StreamEntry]:
-        abandoned = False
+        ending = "error"
         try:
             while True:
                 self._settle_macs(wait=False)
                 sig = self._src.read_exact(4, "record signature")
-                if sig != zf.SIG_LOCAL:
+                if sig != zipformat.SIG_LOCAL:
                     break
                 entry = self._local_entry()
                 yield entry
                 entry._finish()
             self._settle_macs(wait=True)
             self._central_directory(sig)
+            ending = "end"
         except GeneratorExit:
-            abandoned = True
+            ending = "abandoned"
             raise
         finally:
             # An abandoned stream (close(), or the garbage collector when a
-            # caller dropped it) never waits for its threads: the collector
+            # caller dropped it) never waits for the worker: the collector
             # may run this on any thread — a thread being started, holding
             # threading's own locks, deadlocked on joining ours (CI hung so).
-            # Unwaited jobs only touch buffers they hold references to.
+            # Its jobs only touch what they were given (worker.py).
             self._mac_checks.clear()
-            self._helper.shutdown(wait=not abandoned)
-            if self._prefetch is not None:
-                self._prefetch.close(wait=not abandoned)
+            self._prefetch = None
+            if self._owns_worker:
+                if ending == "abandoned":
+                    self._worker.abandon()
+                else:
+                    self._worker.close(drop=ending == "error")
 
     # -- local headers
     def _local_entry(self) -> StreamEntry:
         offset = self._src.pos - 4
-        fixed = self._src.read_exact(zf.LOCAL_STRUCT.size - 4, "local header")
-        (_, ver, flags, method, dtime, ddate, crc, csize, usize, nlen, xlen) = zf.LOCAL_STRUCT.unpack(
-            zf.SIG_LOCAL + fixed)
+        fixed = self._src.read_exact(zipformat.LOCAL_STRUCT.size - 4, "local header")
+        (_, ver, flags, method, dtime, ddate, crc, csize, usize, nlen, xlen) = zipformat.LOCAL_STRUCT.unpack(
+            zipformat.SIG_LOCAL + fixed)
         raw_name = self._src.read_exact(nlen, "entry name")
         extra = self._src.read_exact(xlen, "extra field")
         where = f"local header at offset {offset}"
-        extras = zf.parse_extras(extra, where)
-        usize, csize = zf.resolve_zip64(extras, [(usize, zf.U32, 8), (csize, zf.U32, 8)], where)
-        h = zf.header_from_fields(raw_name=raw_name, version_needed_=ver, flags=flags, method=method, dos_time=dtime,
+        extras = zipformat.parse_extras(extra, where)
+        usize, csize = zipformat.resolve_zip64(extras, [(usize, zipformat.U32, 8), (csize, zipformat.U32, 8)], where)
+        h = zipformat.header_from_fields(raw_name=raw_name, version_needed_=ver, flags=flags, method=method, dos_time=dtime,
                                   dos_date=ddate, crc=crc, csize=csize, usize=usize, extras=extras, where=where)
-        zf.check_entry_name(h.name)
+        zipformat.check_entry_name(h.name)
         self._names.add(h.name)
-        local_zip64 = zf.EXTRA_ZIP64 in extras
+        local_zip64 = zipformat.EXTRA_ZIP64 in extras
         self._check_flags(h)
         if self._strict:
-            expected = zf.build_local_header(self._canonical(h, local_zip64), zip64=local_zip64)
-            if zf.SIG_LOCAL + fixed + raw_name + extra != expected:
-                raise zf.bad(f"entry {h.name!r}: local header differs from what dossierkit writes")
+            expected = zipformat.build_local_header(self._canonical(h, local_zip64), zip64=local_zip64)
+            if zipformat.SIG_LOCAL + fixed + raw_name + extra != expected:
+                raise zipformat.bad(f"entry {h.name!r}: local header differs from what dossierkit writes")
         if self._max is not None and h.size > self._max:
-            raise zf.bad(f"entry {h.name!r} declares {h.size} bytes, more than the {self._max} allowed")
+            raise zipformat.bad(f"entry {h.name!r} declares {h.size} bytes, more than the {self._max} allowed")
         cipher = None
         if h.encrypted:
             if self._password is None:
                 raise DecryptionError(f"{self._label} is password-protected: a password is needed")
-            salt_len = zf.AES_SALT_LEN[h.aes_strength]
+            salt_len = zipformat.AES_SALT_LEN[h.aes_strength]
             if h.compressed_size < salt_len + PV_LEN + MAC_LEN:
-                raise zf.bad(f"entry {h.name!r}: encrypted size too small")
+                raise zipformat.bad(f"entry {h.name!r}: encrypted size too small")
             data_len = h.compressed_size - salt_len - PV_LEN - MAC_LEN
             salt = self._src.read_exact(salt_len, f"salt of {h.name}")
             pv = self._src.read_exact(PV_LEN, f"password check of {h.name}")
@@ -324,10 +329,10 @@ class _ZipStreamReader:
                 self._wrong_password(h.name)
         else:
             if self._password is not None:
-                raise zf.bad(f"entry {h.name!r} is not encrypted in a password-protected package")
+                raise zipformat.bad(f"entry {h.name!r} is not encrypted in a password-protected package")
             data_len = h.compressed_size
-        if h.actual_method == zf.METHOD_STORED and data_len != h.size:
-            raise zf.bad(f"entry {h.name!r}: stored size {data_len} differs from its declared size {h.size}")
+        if h.actual_method == zipformat.METHOD_STORED and data_len != h.size:
+            raise zipformat.bad(f"entry {h.name!r}: stored size {data_len} differs from its declared size {h.size}")
         st = _Streamed(h, offset, local_zip64)
         self._streamed.append(st)
         entry = StreamEntry(self, st, cipher)
@@ -336,31 +341,26 @@ class _ZipStreamReader:
 
     def _wrong_password(self, name: str) -> None:
         if self._password_ok:
-            raise zf.bad(f"entry {name!r} fails its password check although earlier entries passed")
+            raise zipformat.bad(f"entry {name!r} fails its password check although earlier entries passed")
         raise DecryptionError(f"wrong password for {self._label}", hint="check the password (or the package is damaged)")
 
-    def _check_flags(self, h: zf.EntryHeader) -> None:
-        if h.flags & zf.FLAG_DATA_DESCRIPTOR:
-            raise zf.bad(f"entry {h.name!r} uses a data descriptor (sizes unknown before its data); refused")
-        if h.flags & zf.FLAG_STRONG_ENCRYPTION or h.flags & 0x2000:
-            raise zf.bad(f"entry {h.name!r} uses an unsupported encryption scheme")
-        if h.encrypted != (h.method == zf.METHOD_AES):
-            raise zf.bad(f"entry {h.name!r}: only WinZip AES encryption is supported (not ZipCrypto)")
-        allowed = zf.FLAG_ENCRYPTED | zf.FLAG_UTF8 | (zf.FLAG_DEFLATE_OPTIONS if h.actual_method else 0)
+    def _check_flags(self, h: zipformat.EntryHeader) -> None:
+        if h.flags & zipformat.FLAG_DATA_DESCRIPTOR:
+            raise zipformat.bad(f"entry {h.name!r} uses a data descriptor (sizes unknown before its data); refused")
+        if h.flags & zipformat.FLAG_STRONG_ENCRYPTION or h.flags & 0x2000:
+            raise zipformat.bad(f"entry {h.name!r} uses an unsupported encryption scheme")
+        if h.encrypted != (h.method == zipformat.METHOD_AES):
+            raise zipformat.bad(f"entry {h.name!r}: only WinZip AES encryption is supported (not ZipCrypto)")
+        allowed = zipformat.FLAG_ENCRYPTED | zipformat.FLAG_UTF8 | (zipformat.FLAG_DEFLATE_OPTIONS if h.actual_method else 0)
         if h.flags & ~allowed:
-            raise zf.bad(f"entry {h.name!r}: unexpected flags 0x{h.flags:04x}")
+            raise zipformat.bad(f"entry {h.name!r}: unexpected flags 0x{h.flags:04x}")
 
-    def _canonical(self, h: zf.EntryHeader, zip64: bool) -> zf.EntryHeader:
+    @staticmethod
+    def _canonical(h: zipformat.EntryHeader, zip64: bool) -> zipformat.EntryHeader:
         """*h* as dossierkit's writer would have written it (strict mode)."""
-        aes = h.method == zf.METHOD_AES
-        return zf.EntryHeader(
-            name=h.name, raw_name=h.raw_name,
-            version_needed=zf.version_needed(aes=aes, zip64=zip64, method=h.actual_method),
-            flags=zf.name_flags(h.raw_name) | (zf.FLAG_ENCRYPTED if aes else 0), method=h.method,
-            dos_time=zf.DOS_TIME, dos_date=zf.DOS_DATE, crc32=0 if aes else h.crc32,
-            compressed_size=h.compressed_size, size=h.size,
-            aes_vendor=zf.AES_VENDOR_AE2 if aes else None, aes_strength=zf.AES_STRENGTH_256 if aes else None,
-            actual_method=h.actual_method)
+        return zipformat.entry_header(h.name, h.raw_name, size=h.size, compressed_size=h.compressed_size,
+                                      crc32=h.crc32, actual_method=h.actual_method,
+                                      aes=h.method == zipformat.METHOD_AES, zip64=zip64)
 
     # -- entry data
     def _entry_data(self, entry: StreamEntry) -> Iterator[memoryview]:
@@ -370,20 +370,21 @@ class _ZipStreamReader:
         sha = hashlib.sha256()
         crc = 0
         produced = 0
-        inflater = zlib.decompressobj(-15) if h.actual_method == zf.METHOD_DEFLATED else None
+        inflater = zlib.decompressobj(-15) if h.actual_method == zipformat.METHOD_DEFLATED else None
         mac = cipher.mac if cipher is not None else None
         # Once the password is known good (the first entry authenticated),
-        # the HMAC of the ciphertext runs on the helper thread and its
-        # verdict is collected later (``_settle_macs``: at the next entries,
-        # at the latest before the central directory), so the helper may lag
-        # a few chunks behind across entries while this thread decrypts and
-        # hashes — both cores busy even with thousands of small entries. The
-        # first entry is authenticated before anything else is read: that is
-        # what tells a wrong password from damage. Without a MAC (the plain
-        # zip inside age) the helper hashes the plaintext of big entries.
+        # the HMAC of the ciphertext runs on the worker and its verdict is
+        # collected later (``_settle_macs``: at the next entries, at the
+        # latest before the central directory), so the worker may lag a few
+        # chunks behind across entries while this thread decrypts and hashes
+        # — both cores busy even with thousands of small entries. The first
+        # entry is authenticated before anything else is read: that is what
+        # tells a wrong password from damage. Without a MAC (the plain zip
+        # inside age) the worker hashes the plaintext of big entries.
         defer = mac is not None and self._password_ok
-        helper = self._helper if defer or entry._data_len >= zipcommon.PARALLEL_MIN else None
-        want_crc = cipher is None or h.aes_vendor == zf.AES_VENDOR_AE1
+        aside = defer or entry._data_len >= ASIDE_MIN
+        worker = self._worker
+        want_crc = cipher is None or h.aes_vendor == zipformat.AES_VENDOR_AE1
         crc_box = [0]
 
         def hash_piece(piece) -> None:
@@ -391,8 +392,8 @@ class _ZipStreamReader:
             if want_crc:
                 crc_box[0] = zlib.crc32(piece, crc_box[0])
 
-        hash_aside = helper is not None and mac is None and inflater is None
-        job: Future | None = None
+        hash_aside = aside and mac is None and inflater is None
+        job: Job | None = None
         while remaining:
             n = min(remaining, CHUNK)
             self._ring.take()
@@ -400,8 +401,8 @@ class _ZipStreamReader:
             self._src.readinto_exact(cb, f"data of {h.name}")
             remaining -= n
             if mac is not None:
-                if helper is not None:
-                    job = self._ring.hold(helper.submit(mac.update, cb))
+                if aside:
+                    job = worker.submit(mac.update, cb)
                 else:
                     mac.update(cb)
             if cipher is not None:
@@ -413,9 +414,9 @@ class _ZipStreamReader:
             for piece in pieces:
                 produced += len(piece)
                 if produced > h.size:
-                    raise zf.bad(f"entry {h.name!r} holds more data than its declared {h.size} bytes")
+                    raise zipformat.bad(f"entry {h.name!r} holds more data than its declared {h.size} bytes")
                 if hash_aside:
-                    job = self._ring.hold(helper.submit(hash_piece, piece))
+                    job = worker.submit(hash_piece, piece)
                 else:
                     hash_piece(piece)
                 yield piece
@@ -424,15 +425,15 @@ class _ZipStreamReader:
         crc = crc_box[0]
         if inflater is not None:
             if not inflater.eof or inflater.unused_data or inflater.unconsumed_tail:
-                raise zf.bad(f"entry {h.name!r}: compressed data is corrupt")
+                raise zipformat.bad(f"entry {h.name!r}: compressed data is corrupt")
         if produced != h.size:
-            raise zf.bad(f"entry {h.name!r} holds {produced} bytes, not its declared {h.size}")
+            raise zipformat.bad(f"entry {h.name!r} holds {produced} bytes, not its declared {h.size}")
         if cipher is not None:
             code = self._src.read_exact(MAC_LEN, f"authentication code of {h.name}")
             if mac is None:
                 entry.authenticated = False  # check_mac=False: the caller's SHA-256 check decides
             elif defer:
-                entry._mac_check = helper.submit(cipher.check_auth_code, code)
+                entry._mac_check = worker.submit(cipher.check_auth_code, code)
                 self._mac_checks.append((entry._mac_check, h.name))
             elif not cipher.check_auth_code(code):
                 if not self._password_ok:
@@ -440,12 +441,12 @@ class _ZipStreamReader:
                                           hint=f"first entry {h.name!r} fails authentication")
                 raise _altered(h.name)
             self._password_ok = True
-        if (cipher is None or h.aes_vendor == zf.AES_VENDOR_AE1) and crc != h.crc32:
-            raise zf.bad(f"entry {h.name!r} fails its CRC-32 check: it was altered")
+        if (cipher is None or h.aes_vendor == zipformat.AES_VENDOR_AE1) and crc != h.crc32:
+            raise zipformat.bad(f"entry {h.name!r} fails its CRC-32 check: it was altered")
         entry._sha = sha.hexdigest()
 
     @staticmethod
-    def _inflate(inflater, data, h: zf.EntryHeader, produced: int) -> Iterator[bytes]:
+    def _inflate(inflater, data, h: zipformat.EntryHeader, produced: int) -> Iterator[bytes]:
         """Inflate *data* in pieces of at most CHUNK bytes (bounded memory even
         for an honest, highly compressible entry), never producing more than
         one byte beyond the declared size (a lying header cannot make us
@@ -460,93 +461,93 @@ class _ZipStreamReader:
                 if not data or inflater.eof or produced > h.size:
                     return
         except zlib.error as exc:
-            raise zf.bad(f"entry {h.name!r}: compressed data is corrupt ({exc})") from None
+            raise zipformat.bad(f"entry {h.name!r}: compressed data is corrupt ({exc})") from None
 
     # -- central directory and end records
     def _central_directory(self, sig: bytes) -> None:
         cd_offset = self._src.pos - 4
         for st in self._streamed:
-            if sig != zf.SIG_CENTRAL:
-                raise zf.bad(f"the central directory lacks entry {st.header.name!r}")
+            if sig != zipformat.SIG_CENTRAL:
+                raise zipformat.bad(f"the central directory lacks entry {st.header.name!r}")
             self._central_record(st)
             sig = self._src.read_exact(4, "record signature")
-        if sig == zf.SIG_CENTRAL:
-            raise zf.bad("the central directory lists more entries than the package holds")
+        if sig == zipformat.SIG_CENTRAL:
+            raise zipformat.bad("the central directory lists more entries than the package holds")
         cd_size = self._src.pos - 4 - cd_offset
         self._end_records(sig, cd_offset, cd_size)
         if not self._src.at_eof():
-            raise zf.bad("unexpected data after the end of the zip")
+            raise zipformat.bad("unexpected data after the end of the zip")
 
     def _central_record(self, st: _Streamed) -> None:
         start = self._src.pos - 4
-        fixed = self._src.read_exact(zf.CENTRAL_STRUCT.size - 4, "central directory")
+        fixed = self._src.read_exact(zipformat.CENTRAL_STRUCT.size - 4, "central directory")
         (_, made_by, ver, flags, method, dtime, ddate, crc, csize, usize, nlen, xlen, clen, disk, iattr, eattr,
-         off) = zf.CENTRAL_STRUCT.unpack(zf.SIG_CENTRAL + fixed)
+         off) = zipformat.CENTRAL_STRUCT.unpack(zipformat.SIG_CENTRAL + fixed)
         raw_name = self._src.read_exact(nlen, "central directory name")
         extra = self._src.read_exact(xlen, "central directory extra field")
         where = f"central directory record at offset {start}"
         if clen:
-            raise zf.bad(f"{where} has an entry comment (refused)")
-        extras = zf.parse_extras(extra, where)
-        usize, csize, off, disk = zf.resolve_zip64(
-            extras, [(usize, zf.U32, 8), (csize, zf.U32, 8), (off, zf.U32, 8), (disk, zf.U16, 4)], where)
-        h = zf.header_from_fields(raw_name=raw_name, version_needed_=ver, flags=flags, method=method, dos_time=dtime,
+            raise zipformat.bad(f"{where} has an entry comment (refused)")
+        extras = zipformat.parse_extras(extra, where)
+        usize, csize, off, disk = zipformat.resolve_zip64(
+            extras, [(usize, zipformat.U32, 8), (csize, zipformat.U32, 8), (off, zipformat.U32, 8), (disk, zipformat.U16, 4)], where)
+        h = zipformat.header_from_fields(raw_name=raw_name, version_needed_=ver, flags=flags, method=method, dos_time=dtime,
                                   dos_date=ddate, crc=crc, csize=csize, usize=usize, extras=extras, where=where)
         name = st.header.name
         if h != st.header or off != st.offset or disk != 0:
-            raise zf.bad(f"central directory record of {name!r} disagrees with its local header")
-        if zf.is_link_or_special(made_by, eattr):
-            raise zf.bad(f"entry {name!r} is a link, a folder or a special file (refused)")
+            raise zipformat.bad(f"central directory record of {name!r} disagrees with its local header")
+        if zipformat.is_link_or_special(made_by, eattr):
+            raise zipformat.bad(f"entry {name!r} is a link, a folder or a special file (refused)")
         if self._strict:
-            zip64 = st.local_zip64 or st.offset >= zf.U32
-            expected = zf.build_central_record(self._canonical(st.header, st.local_zip64), st.offset, zip64=zip64)
-            if zf.SIG_CENTRAL + fixed + raw_name + extra != expected:
-                raise zf.bad(f"central directory record of {name!r} differs from what dossierkit writes")
+            zip64 = st.local_zip64 or st.offset >= zipformat.U32
+            expected = zipformat.build_central_record(self._canonical(st.header, st.local_zip64), st.offset, zip64=zip64)
+            if zipformat.SIG_CENTRAL + fixed + raw_name + extra != expected:
+                raise zipformat.bad(f"central directory record of {name!r} differs from what dossierkit writes")
 
     def _end_records(self, sig: bytes, cd_offset: int, cd_size: int) -> None:
         count = len(self._streamed)
         raw = b""
         z64 = None
-        if sig == zf.SIG_ZIP64_EOCD:
+        if sig == zipformat.SIG_ZIP64_EOCD:
             z64_offset = self._src.pos - 4
-            body = self._src.read_exact(zf.ZIP64_EOCD_STRUCT.size - 4, "Zip64 end record")
+            body = self._src.read_exact(zipformat.ZIP64_EOCD_STRUCT.size - 4, "Zip64 end record")
             raw += sig + body
             (_, rsize, _made, _need, disk, cd_disk, n_disk, n_total, z_cd_size, z_cd_offset) = \
-                zf.ZIP64_EOCD_STRUCT.unpack(sig + body)
+                zipformat.ZIP64_EOCD_STRUCT.unpack(sig + body)
             if rsize != 44 or disk or cd_disk:
-                raise zf.bad("unsupported Zip64 end record (multi-disk or extensible data)")
+                raise zipformat.bad("unsupported Zip64 end record (multi-disk or extensible data)")
             if (n_disk, n_total, z_cd_size, z_cd_offset) != (count, count, cd_size, cd_offset):
-                raise zf.bad("the Zip64 end record disagrees with the entries read")
-            loc = self._src.read_exact(zf.ZIP64_LOCATOR_STRUCT.size, "Zip64 locator")
+                raise zipformat.bad("the Zip64 end record disagrees with the entries read")
+            loc = self._src.read_exact(zipformat.ZIP64_LOCATOR_STRUCT.size, "Zip64 locator")
             raw += loc
-            lsig, ldisk, loffset, ndisks = zf.ZIP64_LOCATOR_STRUCT.unpack(loc)
-            if lsig != zf.SIG_ZIP64_LOCATOR or ldisk != 0 or loffset != z64_offset or ndisks != 1:
-                raise zf.bad("bad Zip64 end locator")
+            lsig, ldisk, loffset, ndisks = zipformat.ZIP64_LOCATOR_STRUCT.unpack(loc)
+            if lsig != zipformat.SIG_ZIP64_LOCATOR or ldisk != 0 or loffset != z64_offset or ndisks != 1:
+                raise zipformat.bad("bad Zip64 end locator")
             z64 = True
             sig = self._src.read_exact(4, "end record")
-        if sig != zf.SIG_EOCD:
-            raise zf.bad("unexpected record after the central directory")
-        body = self._src.read_exact(zf.EOCD_STRUCT.size - 4, "end record")
+        if sig != zipformat.SIG_EOCD:
+            raise zipformat.bad("unexpected record after the central directory")
+        body = self._src.read_exact(zipformat.EOCD_STRUCT.size - 4, "end record")
         raw += sig + body
-        _, disk, cd_disk, n_disk, n_total, e_cd_size, e_cd_offset, clen = zf.EOCD_STRUCT.unpack(sig + body)
+        _, disk, cd_disk, n_disk, n_total, e_cd_size, e_cd_offset, clen = zipformat.EOCD_STRUCT.unpack(sig + body)
         if clen:
-            raise zf.bad("the zip has a comment (refused: dossierkit writes none)")
+            raise zipformat.bad("the zip has a comment (refused: dossierkit writes none)")
         if disk or cd_disk:
-            raise zf.bad("multi-disk zip (refused)")
+            raise zipformat.bad("multi-disk zip (refused)")
 
         def agrees(value: int, real: int, sentinel: int) -> bool:
             return value == real or (z64 and value == sentinel)
 
-        if not (agrees(n_disk, count, zf.U16) and agrees(n_total, count, zf.U16)
-                and agrees(e_cd_size, cd_size, zf.U32) and agrees(e_cd_offset, cd_offset, zf.U32)):
-            raise zf.bad("the end record disagrees with the entries read")
-        if self._strict and raw != zf.build_end_records(count, cd_offset, cd_size, force_zip64=bool(z64)):
-            raise zf.bad("the end records differ from what dossierkit writes")
+        if not (agrees(n_disk, count, zipformat.U16) and agrees(n_total, count, zipformat.U16)
+                and agrees(e_cd_size, cd_size, zipformat.U32) and agrees(e_cd_offset, cd_offset, zipformat.U32)):
+            raise zipformat.bad("the end record disagrees with the entries read")
+        if self._strict and raw != zipformat.build_end_records(count, cd_offset, cd_size, force_zip64=bool(z64)):
+            raise zipformat.bad("the end records differ from what dossierkit writes")
 
 
 def iter_package_entries(in_fileobj: IO[bytes], *, password: bytes | None, max_entry_size: int | None = None,
-                         strict: bool = True, label: str = "the package",
-                         check_mac: bool = True) -> Iterator[StreamEntry]:
+                         strict: bool = True, label: str = "the package", check_mac: bool = True,
+                         worker: Worker | None = None) -> Iterator[StreamEntry]:
     """Stream the entries of a zip written by :class:`ZipStreamWriter`.
 
     ``password`` bytes for a WinZip AES package, ``None`` for a plain zip
@@ -567,8 +568,12 @@ def iter_package_entries(in_fileobj: IO[bytes], *, password: bytes | None, max_e
     MAC and password-check bytes are then checked by nobody (verify does
     not use this mode for that reason: docs/security.md). Headers, sizes
     and the central directory are checked either way.
+
+    ``worker``: the flow's :class:`~.worker.Worker` (verify shares one with
+    its package hash); by default the reader starts one of its own when it
+    first has work for it and stops it when the iteration ends.
     """
     if password is not None and not isinstance(password, bytes | bytearray):
         raise UsageError("the password must be bytes (encode it as UTF-8)")
     return _ZipStreamReader(in_fileobj, password=password, max_entry_size=max_entry_size, strict=strict,
-                            label=label, check_mac=check_mac).entries()
+                            label=label, check_mac=check_mac, worker=worker).entries()

@@ -9,16 +9,81 @@ import os
 import stat
 import zlib
 from collections import deque
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
 
+from dossierkit.archive import zipformat
+from dossierkit.archive.winzip_aes import CTRScratch, EntryCipher, Keys, derive_keys, fresh_salt
+from dossierkit.archive.worker import Job, Worker
+from dossierkit.archive.zipcommon import AES_OVERHEAD, CHUNK, NameRegistry
 from dossierkit.errors import InputError, OutputError, UsageError
 from dossierkit.progress import NULL_PROGRESS, Progress
-from dossierkit.archive import zipformat as zf
-from dossierkit.archive.winzip_aes import KDF_MAX_AHEAD, CTRScratch, EntryCipher, KeySupply
-from dossierkit.archive.zipcommon import AES_OVERHEAD, CHUNK, BufferRing, HelperThread, NameRegistry
+
+KEYS_BATCH = 64  # pairs derived per worker job
+KEYS_AHEAD = 4096  # pairs derived ahead of the writer at most
+
+
+class FreshKeys:
+    """(salt, keys) pairs for the entries to be written, derived ahead on
+    the flow's *worker*: a salt does not depend on the entry, so PBKDF2 —
+    with thousands of small files the largest single cost — can run on the
+    second core long before an entry is named (pack starts it before its
+    checks and plan). :meth:`expect` caps the derivations at the number of
+    entries once it is known (batches already queued stop there); without a
+    worker, or beyond what was derived ahead, :meth:`take` derives on the
+    caller's thread."""
+
+    def __init__(self, password: bytes, worker: Worker | None, *, ahead: int = KEYS_AHEAD):
+        self._password = password
+        self._worker = worker
+        self._ahead = ahead
+        self._batches: deque[tuple[Job, int]] = deque()
+        self._ready: deque[tuple[bytes, Keys]] = deque()
+        self._queued = 0  # pairs asked of the batches not collected yet
+        self._taken = 0
+        self._derived = 0  # by the batches (the worker's count; read by expect)
+        self._limit: int | None = None  # pairs the batches may derive in all; None: not known yet
+
+    def _batch(self, n: int) -> list[tuple[bytes, Keys]]:
+        pairs = []
+        for _ in range(n):
+            if self._limit is not None and self._derived >= self._limit:
+                break
+            salt = fresh_salt()
+            pairs.append((salt, derive_keys(self._password, salt)))
+            self._derived += 1
+        return pairs
+
+    def start(self) -> FreshKeys:
+        """Queue batches on the worker up to the look-ahead."""
+        while self._worker is not None and self._queued < self._ahead:
+            room = None if self._limit is None else self._limit - self._taken - len(self._ready) - self._queued
+            if room is not None and room <= 0:
+                break
+            n = KEYS_BATCH if room is None else min(KEYS_BATCH, room)
+            self._batches.append((self._worker.submit(self._batch, n), n))
+            self._queued += n
+        return self
+
+    def expect(self, n: int) -> None:
+        """At most *n* more pairs will be taken: derive no more than that."""
+        self._limit = self._taken + n
+
+    def take(self) -> tuple[bytes, Keys]:
+        if not self._ready and not self._batches:
+            self.start()
+        while not self._ready and self._batches:
+            job, n = self._batches.popleft()
+            self._queued -= n
+            self._ready.extend(job.result())
+        if self._batches or self._ready:
+            self.start()
+        self._taken += 1
+        if self._ready:
+            return self._ready.popleft()
+        salt = fresh_salt()
+        return salt, derive_keys(self._password, salt)
 
 
 @dataclass(frozen=True)
@@ -40,11 +105,13 @@ class ZipStreamWriter:
     Entry names are the caller's (neutral, no patient data); the timestamp
     is fixed to 1980-01-01 00:00, there is no comment and no extra field
     beyond Zip64 and AES. ``force_zip64`` writes Zip64 records even for
-    small archives (tests and interop checks).
+    small archives (tests and interop checks). ``keys``: entry keys derived
+    ahead (:class:`FreshKeys`); without it each entry's are derived when it
+    is written. Everything else runs on the caller's thread.
     """
 
     def __init__(self, out: IO[bytes], *, password: bytes | None, force_zip64: bool = False,
-                 keys: KeySupply | None = None):
+                 keys: FreshKeys | None = None):
         if password is not None and not isinstance(password, bytes | bytearray):
             raise UsageError("the password must be bytes (encode it as UTF-8)")
         if password is not None and not password:
@@ -56,16 +123,12 @@ class ZipStreamWriter:
         self._central: list[bytes] = []
         self._any_zip64 = False
         self._names = NameRegistry(lambda m: UsageError(f"cannot store: {m}"))
-        self._ring = BufferRing()
-        self._checks: deque[Future] = deque()  # per-file hash checks still running on the helper
+        self._inbuf = bytearray(CHUNK)
         self._outbuf = bytearray(CHUNK)
         self._scratch = CTRScratch()
-        self._helper = HelperThread()
-        # An external supply (pack starts one before its checks) is owned from here on.
-        # The writer's own supply looks only a few keys ahead: a writer left
-        # unclosed must not keep a thread deriving thousands of keys.
-        self._keys = (keys or KeySupply(self._password, ahead=KDF_MAX_AHEAD)) if self._password is not None else None
+        self._keys = (keys or FreshKeys(self._password, None)) if self._password is not None else None
         self._closed = False
+        self._offset = 0  # of the entry being written
         self.entries: list[EntryResult] = []
 
     # -- context manager: on error nothing more is written (the caller's
@@ -76,8 +139,6 @@ class ZipStreamWriter:
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None:
             self.close()
-        else:
-            self._shutdown()
 
     @property
     def bytes_written(self) -> int:
@@ -90,80 +151,53 @@ class ZipStreamWriter:
             raise OutputError("the output stream was closed early") from exc
         self._pos += len(data)
 
-    def _shutdown(self) -> None:
-        self._checks.clear()
-        self._ring.forget()
-        self._helper.shutdown()
-        if self._keys is not None:
-            self._keys.close()
-
-    def _begin(self, name: str, *, size: int, csize: int, crc: int, actual_method: int) -> tuple[zf.EntryHeader, int]:
+    def _begin(self, name: str, *, size: int, csize: int, crc: int, actual_method: int) -> zipformat.EntryHeader:
         if self._closed:
             raise UsageError("the zip writer is closed")
-        raw = zf.writer_name_check(name)
+        raw = zipformat.writer_name_check(name)
         self._names.add(name)
-        aes = self._password is not None
-        zip64 = self._force_zip64 or size >= zf.U32 or csize >= zf.U32
-        flags = zf.name_flags(raw) | (zf.FLAG_ENCRYPTED if aes else 0)
-        h = zf.EntryHeader(
-            name=name, raw_name=raw, version_needed=zf.version_needed(aes=aes, zip64=zip64, method=actual_method),
-            flags=flags, method=zf.METHOD_AES if aes else actual_method, dos_time=zf.DOS_TIME, dos_date=zf.DOS_DATE,
-            crc32=0 if aes else crc, compressed_size=csize, size=size,
-            aes_vendor=zf.AES_VENDOR_AE2 if aes else None, aes_strength=zf.AES_STRENGTH_256 if aes else None,
-            actual_method=actual_method)
+        zip64 = self._force_zip64 or size >= zipformat.U32 or csize >= zipformat.U32
+        h = zipformat.entry_header(name, raw, size=size, compressed_size=csize, crc32=crc,
+                                   actual_method=actual_method, aes=self._password is not None, zip64=zip64)
         offset = self._pos
-        self._write(zf.build_local_header(h, zip64=zip64))
-        self._central.append(zf.build_central_record(h, offset, zip64=zip64 or offset >= zf.U32))
-        self._any_zip64 |= zip64 or offset >= zf.U32
-        return h, offset
+        self._write(zipformat.build_local_header(h, zip64=zip64))
+        self._central.append(zipformat.build_central_record(h, offset, zip64=zip64 or offset >= zipformat.U32))
+        self._any_zip64 |= zip64 or offset >= zipformat.U32
+        self._offset = offset
+        return h
 
-    def _result(self, h: zf.EntryHeader, offset: int, sha: str) -> EntryResult:
-        res = EntryResult(h.name, h.size, sha, h.compressed_size, offset)
+    def _result(self, h: zipformat.EntryHeader, sha: str) -> EntryResult:
+        res = EntryResult(h.name, h.size, sha, h.compressed_size, self._offset)
         self.entries.append(res)
         return res
+
+    def _cipher(self) -> EntryCipher:
+        salt, keys = self._keys.take()
+        return EntryCipher(self._password, salt, scratch=self._scratch, keys=keys)
 
     def add_bytes(self, name: str, data: bytes, *, compress: bool = False) -> EntryResult:
         """Store an in-memory blob (manifest, index, readme). ``compress``
         deflates it (worth it for text; the blob is small by contract)."""
         data = bytes(data)
         sha = hashlib.sha256(data).hexdigest()
-        payload, method = data, zf.METHOD_STORED
+        payload, method = data, zipformat.METHOD_STORED
         if compress:
             co = zlib.compressobj(9, zlib.DEFLATED, -15)
             packed = co.compress(data) + co.flush()
             if len(packed) < len(data):
-                payload, method = packed, zf.METHOD_DEFLATED
-        crc = zlib.crc32(data)
+                payload, method = packed, zipformat.METHOD_DEFLATED
         if self._password is None:
-            h, offset = self._begin(name, size=len(data), csize=len(payload), crc=crc, actual_method=method)
+            h = self._begin(name, size=len(data), csize=len(payload), crc=zlib.crc32(data), actual_method=method)
             self._write(payload)
         else:
-            h, offset = self._begin(name, size=len(data), csize=len(payload) + AES_OVERHEAD, crc=0,
-                                    actual_method=method)
-            salt, keys = self._keys.take()
-            ec = EntryCipher(self._password, salt, scratch=self._scratch, keys=keys)
-            out = bytearray(len(payload))
-            ec.encrypt_into(payload, out)
-            self._write(ec.salt + ec.verifier)
-            self._write(out)
-            self._write(ec.auth_code())
-        return self._result(h, offset, sha)
+            h = self._begin(name, size=len(data), csize=len(payload) + AES_OVERHEAD, crc=0, actual_method=method)
+            self._write(self._cipher().seal(payload))
+        return self._result(h, sha)
 
-    def add_file(self, name: str, path: str | os.PathLike, *, progress: Progress = NULL_PROGRESS,
-                 on_hashed: Callable[[str], None] | None = None) -> EntryResult:
-        """Store a file bit-exact (STORED) and return its plaintext SHA-256.
-        ``progress.advance(n)`` is called per chunk; the caller owns
-        ``start``/``finish``.
-
-        ``on_hashed``: with a password, the plaintext SHA-256 is then left
-        to the helper thread, which may lag a few chunks behind; it calls
-        ``on_hashed(hex)`` when the file is hashed, and what that raises
-        (say, a file that no longer matches its index) is raised by a later
-        call of the writer or by :meth:`close`. The result's ``sha256`` is
-        then empty."""
-        return self._add_file(name, path, progress, on_hashed)
-
-    def _add_file(self, name: str, path, progress: Progress, on_hashed) -> EntryResult:
+    def add_file(self, name: str, path: str | os.PathLike, *, progress: Progress = NULL_PROGRESS) -> EntryResult:
+        """Store a file bit-exact (STORED) and return its plaintext SHA-256
+        (the result's ``sha256``). ``progress.advance(n)`` is called per
+        chunk; the caller owns ``start``/``finish``."""
         try:
             if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block, a device never end
                 raise InputError("not a regular file", path=path)
@@ -176,32 +210,26 @@ class ZipStreamWriter:
             if self._password is None:
                 sha, crc = self._scan_plain(fh, size, path)
                 fh.seek(0)
-                h, offset = self._begin(name, size=size, csize=size, crc=crc, actual_method=zf.METHOD_STORED)
+                h = self._begin(name, size=size, csize=size, crc=crc, actual_method=zipformat.METHOD_STORED)
                 if self._copy_plain(fh, size, path, progress) != crc:
                     raise InputError("the file changed while it was being packed", path=path, hint="pack again")
                 after = os.fstat(fh.fileno())
                 if (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
                     raise InputError("the file changed while it was being packed", path=path, hint="pack again")
-                if on_hashed is not None:
-                    on_hashed(sha)
             else:
-                h, offset = self._begin(name, size=size, csize=size + AES_OVERHEAD, crc=0,
-                                        actual_method=zf.METHOD_STORED)
-                salt, keys = self._keys.take()
-                sha = self._copy_aes(fh, size, path, progress,
-                                     EntryCipher(self._password, salt, scratch=self._scratch, keys=keys), on_hashed)
-        return self._result(h, offset, sha)
+                h = self._begin(name, size=size, csize=size + AES_OVERHEAD, crc=0,
+                                actual_method=zipformat.METHOD_STORED)
+                sha = self._copy_aes(fh, size, path, progress, self._cipher())
+        return self._result(h, sha)
 
     def _chunks(self, fh, size: int, path) -> Iterator[memoryview]:
-        """Read *fh* into the ring of buffers (the helper may still be hashing
-        the previous ones: a buffer is reused only once its job is done);
-        insist the file still has exactly *size* bytes."""
+        """Read *fh* in chunks into one reused buffer; insist the file still
+        has exactly *size* bytes."""
+        buf = memoryview(self._inbuf)
         total = 0
         while True:
-            self._ring.take()
-            mv = self._ring.view()
             try:
-                n = fh.readinto(mv)
+                n = fh.readinto(buf)
             except OSError as exc:
                 raise InputError(f"cannot read: {exc.strerror or exc}", path=path) from exc
             if not n:
@@ -209,52 +237,31 @@ class ZipStreamWriter:
             total += n
             if total > size:
                 break
-            yield mv[:n]
+            yield buf[:n]
         if total != size:
             raise InputError("the file changed while it was being packed", path=path, hint="pack again")
 
-    def _hand_off(self, fn, *args) -> Future:
-        """Run *fn* on the helper thread; the chunk just read stays untouched until it is done."""
-        return self._ring.hold(self._helper.submit(fn, *args))
-
-    def _copy_aes(self, fh, size: int, path, progress: Progress, ec: EntryCipher, on_hashed) -> str:
-        # This thread: read, AES-CTR, HMAC of the ciphertext, write (the sink
-        # copies and returns). The helper: SHA-256 of the plaintext, which no
-        # byte of the zip depends on — so it may lag behind by up to RING
-        # chunks, across files, and both cores stay busy (measured the best
-        # split on 2 cores with the key derivation on a thread of its own).
-        while self._checks and self._checks[0].done():
-            self._checks.popleft().result()
+    def _copy_aes(self, fh, size: int, path, progress: Progress, ec: EntryCipher) -> str:
         self._write(ec.salt + ec.verifier)
         sha = hashlib.sha256()
         out = memoryview(self._outbuf)
-        job: Future | None = None
         for chunk in self._chunks(fh, size, path):
+            sha.update(chunk)
             o = out[:len(chunk)]
-            ec.ctr.process(chunk, o)
-            job = self._hand_off(sha.update, chunk)
-            ec.mac.update(o)
+            ec.encrypt_into(chunk, o)
             self._write(o)
             progress.advance(len(chunk))
         self._write(ec.auth_code())
-        if on_hashed is None:
-            if job is not None:
-                job.result()
-            return sha.hexdigest()
-        self._checks.append(self._helper.submit(lambda: on_hashed(sha.hexdigest())))
-        return ""
+        return sha.hexdigest()
 
     def _scan_plain(self, fh, size: int, path) -> tuple[str, int]:
         # A plain zip needs the CRC-32 in the local header, before the data:
-        # read the file once for SHA-256 (helper) + CRC (here), then copy it.
+        # read the file once for SHA-256 and CRC-32, then copy it.
         sha = hashlib.sha256()
         crc = 0
-        job: Future | None = None
         for chunk in self._chunks(fh, size, path):
-            job = self._hand_off(sha.update, chunk)
+            sha.update(chunk)
             crc = zlib.crc32(chunk, crc)
-        if job is not None:
-            job.result()
         return sha.hexdigest(), crc
 
     def _copy_plain(self, fh, size: int, path, progress: Progress) -> int:
@@ -272,15 +279,12 @@ class ZipStreamWriter:
         """Write the central directory and end records; return the total size."""
         if self._closed:
             return self._pos
-        while self._checks:
-            self._checks.popleft().result()
-        self._shutdown()
         cd_offset = self._pos
         for rec in self._central:
             self._write(rec)
         cd_size = self._pos - cd_offset
-        self._write(zf.build_end_records(len(self._central), cd_offset, cd_size,
-                                         force_zip64=self._force_zip64 or self._any_zip64))
+        self._write(zipformat.build_end_records(len(self._central), cd_offset, cd_size,
+                                                force_zip64=self._force_zip64 or self._any_zip64))
         self._closed = True
         flush = getattr(self._out, "flush", None)
         if flush:
@@ -289,6 +293,6 @@ class ZipStreamWriter:
 
 
 def open_writer(out: IO[bytes], *, password: bytes | None, force_zip64: bool = False,
-                keys: KeySupply | None = None) -> ZipStreamWriter:
+                keys: FreshKeys | None = None) -> ZipStreamWriter:
     """A :class:`ZipStreamWriter` on *out* (use it as a context manager)."""
     return ZipStreamWriter(out, password=password, force_zip64=force_zip64, keys=keys)

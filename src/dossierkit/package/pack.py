@@ -12,16 +12,21 @@ Order of work (docs/package-format.md):
    the container's), so a packer bug never produces a package;
 4. stream the entries into a temporary file in the target folder
    (``.dk-tmp-*``), re-hashing every workspace file on the way (it must
-   still match its index), and hash the exact package bytes as they are
-   written (the package SHA-256 of the result, the receipt and the journal);
-5. fsync, then the byte read-back: re-read the temporary file from disk and
-   compare its size and SHA-256 with what was written (plus, for a zip,
-   an independent parse of its central directory against the entries
-   written); only then rename it onto the target: a failure — or a kill at
-   any point — leaves nothing at the target path.
+   still match its index); the package bytes go through
+   :class:`~dossierkit.archive.ReadBackSink`, which writes each 4 MiB window,
+   adds it to the package SHA-256 (of the result, the receipt and the
+   journal), reads it back from the file and compares it byte for byte;
+5. fsync, then :func:`~dossierkit.archive.read_back`: the file's size on
+   disk must be the bytes written, and for a zip an independent parse of
+   its central directory must list the entries written; only then is it
+   renamed onto the target: a failure — or a kill at any point — leaves
+   nothing at the target path.
 
-Nothing is held in memory but the generated files (manifest, DICOMDIR,
-INDEX.HTM: kilobytes to a few MiB) and 1 MiB buffers.
+Threads: this one, plus the flow's one :class:`~dossierkit.archive.Worker`,
+started here and joined before returning: it derives the entry keys ahead
+(from before the checks) and runs the sink's window jobs. Nothing is held
+in memory but the generated files (manifest, DICOMDIR, INDEX.HTM: kilobytes
+to a few MiB) and a few MiB of buffers.
 """
 
 from __future__ import annotations
@@ -38,9 +43,8 @@ from dossierkit.errors import IncompleteError, IntegrityError, OutputError, Usag
 from dossierkit.fsutil import atomic_writer
 from dossierkit.progress import NULL_PROGRESS, Progress
 from dossierkit.workspace import Workspace
-from dossierkit.archive import container as C
+from dossierkit.archive import PASSWORD, ContainerSpec, ReadBackSink, Worker, read_back, zip_writer
 from dossierkit.package.manifest import completeness_record
-from dossierkit.archive.readback import ReadBackSink, read_back
 from dossierkit.package.readme import write_beside_readme
 from dossierkit.package.root import RootEntry, build_root
 from dossierkit.package.verify import check_root_plan
@@ -93,32 +97,22 @@ def _completeness(ws: Workspace, *, allow_incomplete: bool, reason: str | None, 
 
 def _write_entries(entries: list[RootEntry], writer, progress: Progress) -> None:
     """Stream every entry into the zip writer. Workspace files go through
-    ``add_file`` (bit-exact; the writer hashes them on its helper thread and
-    each hash is compared with the index); generated ones through
-    ``add_bytes``."""
+    ``add_file`` (bit-exact; the hash the writer computes on the way is
+    compared with the index); generated ones through ``add_bytes``."""
     for e in entries:
         if e.data is not None:
             res = writer.add_bytes(e.path, e.data, compress=False)
             progress.advance(e.size)
-            if res.sha256 != e.sha256:
-                raise _changed(e.path)
         else:
             assert e.source is not None
-            res = writer.add_file(e.path, e.source, progress=progress, on_hashed=_expect(e))
-        if res.size != e.size:
+            res = writer.add_file(e.path, e.source, progress=progress)
+        if res.size != e.size or res.sha256 != e.sha256:
             raise _changed(e.source or e.path)
 
 
 def _changed(path) -> IntegrityError:
     return IntegrityError("content differs from the workspace index (changed since it was added)",
                           path=path, hint="re-add or re-import it, then pack again")
-
-
-def _expect(e: RootEntry):
-    def check(sha256: str) -> None:
-        if sha256 != e.sha256:
-            raise _changed(e.source)
-    return check
 
 
 def pack(workspace: Workspace | str | os.PathLike, out: str | os.PathLike, *, signing_key: Ed25519PrivateKey,
@@ -139,26 +133,24 @@ def pack(workspace: Workspace | str | os.PathLike, out: str | os.PathLike, *, si
     t0 = time.perf_counter()
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
     out = Path(out)
-    spec = C.ContainerSpec.for_writing(password=password, recipients=recipients)
+    spec = ContainerSpec.for_writing(password=password, recipients=recipients)
     if out.exists() and not force:
         raise OutputError("already exists", path=out, hint="choose another name or pass --force")
     if out.is_dir():
         raise OutputError("is a folder", path=out, hint="give the package file name, e.g. dossier.zip")
-    # Entry keys (PBKDF2, ~0.6 ms each) are derived on the second core from
-    # now on, while this thread checks and plans — single-threaded work.
-    keys = spec.start_keys()
-    try:
-        return _pack(ws, out, spec, keys, signing_key=signing_key, allow_incomplete=allow_incomplete,
+    # The flow's one worker: entry keys (PBKDF2) are derived on it from now
+    # on, while this thread checks and plans; then it writes, hashes and
+    # reads back the package windows.
+    with Worker("dk-pack") as worker:
+        return _pack(ws, out, spec, worker, signing_key=signing_key, allow_incomplete=allow_incomplete,
                      reason=reason, force=force, profile=profile, write_readme=write_readme,
                      progress=progress, recipients=len(recipients or []), t0=t0)
-    finally:
-        if keys is not None:
-            keys.close()
 
 
-def _pack(ws: Workspace, out: Path, spec: C.ContainerSpec, keys, *, signing_key: Ed25519PrivateKey,
+def _pack(ws: Workspace, out: Path, spec: ContainerSpec, worker: Worker, *, signing_key: Ed25519PrivateKey,
           allow_incomplete: bool, reason: str | None, force: bool, profile: str | None, write_readme: bool,
           progress: Progress, recipients: int, t0: float) -> PackResult:
+    keys = spec.start_keys(worker)
     report, completeness = _completeness(ws, allow_incomplete=allow_incomplete, reason=reason, profile=profile)
     root = build_root(ws, signing_key=signing_key, completeness=completeness, container=spec.kind)
     if keys is not None:
@@ -186,16 +178,16 @@ def _pack(ws: Workspace, out: Path, spec: C.ContainerSpec, keys, *, signing_key:
 
     progress.start("packing", total=total_bytes, unit="B")
     with atomic_writer(out, overwrite=force, readable=True, before_rename=before_rename) as fh:
-        sink = out_state["sink"] = ReadBackSink(fh, label=out)
+        sink = out_state["sink"] = ReadBackSink(fh, label=out, worker=worker)
         try:
-            with C.zip_writer(sink, spec, keys=keys) as writer:
+            with zip_writer(sink, spec, keys=keys) as writer:
                 _write_entries(entries, writer, progress)
             sink.close()
         finally:
             sink.abort()
         progress.finish()
         out_state["entries"] = ([(e.name, e.offset, e.compressed_size) for e in writer.entries]
-                                if spec.kind == C.PASSWORD else None)
+                                if spec.kind == PASSWORD else None)
     readme = write_beside_readme(out) if write_readme else None
     waived = sorted({w["code"] for w in completeness["waived"]})
     return PackResult(package=out, container=spec.kind, size=sink.size, sha256=sink.hexdigest(),

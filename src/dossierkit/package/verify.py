@@ -32,7 +32,6 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -40,16 +39,15 @@ from typing import IO, Any
 from dossierkit.errors import DecryptionError, DossierkitError, InputError, IntegrityError, OutputError
 from dossierkit.fsutil import output_error
 from dossierkit.progress import NULL_PROGRESS, Progress
-from dossierkit.archive import container as C
-from dossierkit.package import layout as L
+from dossierkit.archive import METHOD_STORED, PASSWORD, Worker, sniff, zip_reader
+from dossierkit.package import layout
 from dossierkit.package.dicomdir import MAX_DICOMDIR_BYTES, parse_package_dicomdir
 from dossierkit.package.manifest import MAX_MANIFEST_BYTES, ManifestView, completeness_problems, parse_manifest
 from dossierkit.package.seal import MAX_SEAL_BYTES, check_seal
 from dossierkit.package.sums import MAX_SUMS_BYTES, parse_sums
-from dossierkit.archive.zipformat import METHOD_STORED
 
 CHECKS = ("container", "signature", "manifest", "sums", "files", "dicomdir", "completeness")
-_SEAL_CAPS = {L.MANIFEST: MAX_MANIFEST_BYTES, L.SUMS: MAX_SUMS_BYTES, L.SIGNATURE: MAX_SEAL_BYTES}
+_SEAL_CAPS = {layout.MANIFEST: MAX_MANIFEST_BYTES, layout.SUMS: MAX_SUMS_BYTES, layout.SIGNATURE: MAX_SEAL_BYTES}
 _MAX_LISTED = 20  # failures listed per check before "… and N more"
 
 
@@ -108,45 +106,46 @@ class VerifyReport:
 class _HashingReader:
     """Read-through wrapper hashing and counting the package's raw bytes.
 
-    ``aside=True`` hashes big reads on a thread of its own (hashlib releases
-    the GIL), beside the decryption and the per-entry hashes. The job for
-    one read is awaited before the next read starts, so a caller may reuse
-    or modify its buffer only by reading again: true of the zip reader
-    (alternating buffers, never written in place), not of the age reader
-    (it moves the unread tail of its buffer), hence opt-in."""
+    With a *worker* the hash runs there, every read in order (the worker
+    runs jobs in submission order); the caller's buffers then follow the
+    rule of worker.py: the zip reader reads only into its ring, never
+    writes into a buffer it has left. The age reader moves the unread tail
+    of its buffer, so an age package is hashed here (no worker). Small
+    reads (headers) are gathered and handed over with the next big one."""
 
     _ASIDE_MIN = 64 * 1024
 
-    def __init__(self, fh: IO[bytes], progress: Progress, *, aside: bool = False):
+    def __init__(self, fh: IO[bytes], progress: Progress, *, worker: Worker | None = None):
         self._fh = fh
         self._sha = hashlib.sha256()
         self.size = 0
         self._progress = progress
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dk-pkg-hash") if aside else None
-        self._job: Future | None = None
-
-    def _settle(self) -> None:
-        if self._job is not None:
-            job, self._job = self._job, None
-            job.result()
+        self._worker = worker
+        self._small = bytearray()
+        self._last = None  # the last hashing job on the worker
 
     def _hash(self, data) -> None:
-        self._settle()
-        if self._pool is not None and len(data) >= self._ASIDE_MIN:
-            self._job = self._pool.submit(self._sha.update, data)
-        else:
-            self._sha.update(data)
         self.size += len(data)
         self._progress.advance(len(data))
+        if self._worker is None:
+            self._sha.update(data)
+            return
+        if len(data) < self._ASIDE_MIN:
+            self._small += data
+            if len(self._small) < self._ASIDE_MIN:
+                return
+            data, self._small = bytes(self._small), bytearray()
+        elif self._small:
+            self._last = self._worker.submit(self._sha.update, bytes(self._small))
+            self._small = bytearray()
+        self._last = self._worker.submit(self._sha.update, data)
 
     def read(self, n: int = -1) -> bytes:
-        self._settle()
         data = self._fh.read(n)
         self._hash(data)
         return data
 
     def readinto(self, buf) -> int:
-        self._settle()
         n = self._fh.readinto(buf)
         if n:
             self._hash(memoryview(buf)[:n])
@@ -168,14 +167,11 @@ class _HashingReader:
             pass
 
     def hexdigest(self) -> str:
-        self._settle()
+        if self._last is not None:
+            self._last.result()
+        self._sha.update(self._small)
+        self._small = bytearray()
         return self._sha.hexdigest()
-
-    def close(self) -> None:
-        self._settle()
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
 
 
 class _Extracted:
@@ -219,7 +215,7 @@ class _Pass:
 
     # -- the three DOSSIER entries -------------------------------------------
     def take_seal_entry(self, index: int, entry) -> None:
-        expected = L.SEAL_FILES[index]
+        expected = layout.SEAL_FILES[index]
         if entry.name != expected:
             raise IntegrityError(f"package layout: entry {index + 1} is {entry.name!r}, expected {expected} "
                                  "(not a dossierkit package, or reordered)")
@@ -233,7 +229,7 @@ class _Pass:
 
     def check_seal(self) -> None:
         r = self.report
-        m, s, sig = self.seal[L.MANIFEST], self.seal[L.SUMS], self.seal[L.SIGNATURE]
+        m, s, sig = self.seal[layout.MANIFEST], self.seal[layout.SUMS], self.seal[layout.SIGNATURE]
         r.manifest_sha256 = hashlib.sha256(m).hexdigest()
         r.manifest_json = m
         try:
@@ -241,12 +237,12 @@ class _Pass:
             r.signer_fingerprint = info.fingerprint
             r.checked.add("signature")
         except IntegrityError as exc:
-            r.fail("signature", exc.line(), L.SIGNATURE)
+            r.fail("signature", exc.line(), layout.SIGNATURE)
         try:
             self.view = parse_manifest(m)
             r.checked.add("manifest")
         except IntegrityError as exc:
-            r.fail("manifest", exc.line(), L.MANIFEST)
+            r.fail("manifest", exc.line(), layout.MANIFEST)
             return
         v = self.view
         r.dossier_id = v.dossier_id
@@ -259,10 +255,10 @@ class _Pass:
         try:
             sums = parse_sums(s)
         except IntegrityError as exc:
-            r.fail("sums", exc.line(), L.SUMS)
+            r.fail("sums", exc.line(), layout.SUMS)
             return
         expected = {p: f.sha256 for p, f in v.files.items()}
-        expected[L.MANIFEST] = r.manifest_sha256
+        expected[layout.MANIFEST] = r.manifest_sha256
         for path in sorted(set(sums) | set(expected)):
             if path not in sums:
                 r.fail("sums", f"{path} is in the manifest but not in SHA256SUMS", path)
@@ -284,7 +280,7 @@ class _Pass:
         if exp is None:
             entry.drain()
             return
-        keep = name == L.DICOMDIR and exp.size <= MAX_DICOMDIR_BYTES
+        keep = name == layout.DICOMDIR and exp.size <= MAX_DICOMDIR_BYTES
         parts: list[bytes] = []
         out = self.open_output(name)
         try:
@@ -357,7 +353,7 @@ class _Pass:
         self.check_dicomdir()
         problems = completeness_problems(v.completeness)
         for p in problems:
-            r.fail("completeness", p, L.MANIFEST)
+            r.fail("completeness", p, layout.MANIFEST)
         if not problems:
             r.checked.add("completeness")
 
@@ -366,27 +362,27 @@ class _Pass:
         assert v is not None
         images = {p: f for p, f in v.files.items() if f.role == "image"}
         if self.dicomdir is None:
-            if images or L.DICOMDIR in v.files:
-                r.fail("dicomdir", "no intact DICOMDIR to check", L.DICOMDIR)
+            if images or layout.DICOMDIR in v.files:
+                r.fail("dicomdir", "no intact DICOMDIR to check", layout.DICOMDIR)
             else:
                 r.checked.add("dicomdir")
             return
         try:
             entries = parse_package_dicomdir(self.dicomdir)
         except IntegrityError as exc:
-            r.fail("dicomdir", exc.line(), L.DICOMDIR)
+            r.fail("dicomdir", exc.line(), layout.DICOMDIR)
             return
         referenced: set[str] = set()
         for e in entries:
             exp = images.get(e.file_id)
             if exp is None:
                 r.fail("dicomdir", f"a record references {e.file_id}, which is not an image of the package",
-                       L.DICOMDIR)
+                       layout.DICOMDIR)
             elif e.file_id in referenced:
-                r.fail("dicomdir", f"{e.file_id} is referenced twice", L.DICOMDIR)
+                r.fail("dicomdir", f"{e.file_id} is referenced twice", layout.DICOMDIR)
             elif e.sop_instance_uid != exp.sop_instance_uid:
                 r.fail("dicomdir", f"the record of {e.file_id} names another SOP Instance UID than the manifest",
-                       L.DICOMDIR)
+                       layout.DICOMDIR)
             referenced.add(e.file_id)
         for path in sorted(set(images) - referenced):
             r.fail("dicomdir", f"{path} is an image of the package but no DICOMDIR record references it", path)
@@ -403,13 +399,13 @@ def check_root_plan(entries: list[tuple[str, int, str, bytes | None]], *,
     about to write, so a packer bug (an inconsistent DICOMDIR, sums that
     disagree with the manifest) never produces a package; the bytes on disk
     are then proven by pack's byte read-back (docs/package-format.md)."""
-    report = VerifyReport(Path(L.MANIFEST))
+    report = VerifyReport(Path(layout.MANIFEST))
     state = _Pass(report, expect_signer, None)
-    heads = [e[0] for e in entries[:len(L.SEAL_FILES)]]
-    if heads != list(L.SEAL_FILES):
-        report.fail("container", f"package layout: the first entries are {heads}, expected {list(L.SEAL_FILES)}")
+    heads = [e[0] for e in entries[:len(layout.SEAL_FILES)]]
+    if heads != list(layout.SEAL_FILES):
+        report.fail("container", f"package layout: the first entries are {heads}, expected {list(layout.SEAL_FILES)}")
         return report
-    for name, size, _sha, data in entries[:len(L.SEAL_FILES)]:
+    for name, size, _sha, data in entries[:len(layout.SEAL_FILES)]:
         assert data is not None
         if size > _SEAL_CAPS[name]:
             report.fail("container", f"{name}: {size} bytes, more than any dossier needs")
@@ -417,10 +413,10 @@ def check_root_plan(entries: list[tuple[str, int, str, bytes | None]], *,
         state.seal[name] = data
     state.check_seal()
     if state.view is not None:
-        for name, size, sha, data in entries[len(L.SEAL_FILES):]:
+        for name, size, sha, data in entries[len(layout.SEAL_FILES):]:
             exp = state.admit(name, size)
             if exp is not None:
-                state.settle(name, sha, exp, data if name == L.DICOMDIR and size <= MAX_DICOMDIR_BYTES else None)
+                state.settle(name, sha, exp, data if name == layout.DICOMDIR and size <= MAX_DICOMDIR_BYTES else None)
     report.checked.add("container")
     state.finish()
     return report
@@ -454,28 +450,30 @@ def verify_package(package: str | os.PathLike, *, password: str | bytes | None =
     dest = Path(extract_to) if extract_to is not None else None
     state = _Pass(report, expect_signer, dest)
     progress.start("verifying", total=size, unit="B")
-    with fh:
-        kind = C.sniff(fh, package)
+    # The flow's one worker (started on its first job, joined on leaving):
+    # the HMACs, the package hash of a zip, the keys of the entries ahead.
+    with fh, Worker("dk-verify") as worker:
+        kind = sniff(fh, package)
         report.container = kind
-        raw = _HashingReader(fh, progress, aside=kind == C.PASSWORD)
+        raw = _HashingReader(fh, progress, worker=worker if kind == PASSWORD else None)
         try:
             # Every entry's MAC is checked, not only the manifest's: the
             # SHA-256 comparisons would catch altered content, but not an
             # altered MAC or password-check byte (docs/security.md).
-            with C.zip_reader(raw, kind, password=password, identities=identities) as entries:
+            with zip_reader(raw, kind, password=password, identities=identities, worker=worker) as entries:
                 index = 0
                 for entry in entries:
                     state.current = entry.name
                     if entry.method != METHOD_STORED:
                         raise IntegrityError(f"entry {entry.name!r} is compressed, which dossierkit never does "
                                              "(refused unread: it could be a zip bomb)")
-                    if index < len(L.SEAL_FILES):
+                    if index < len(layout.SEAL_FILES):
                         state.take_seal_entry(index, entry)
                     else:
                         state.take_payload_entry(entry)
                     index += 1
                 state.current = None
-                if index < len(L.SEAL_FILES):
+                if index < len(layout.SEAL_FILES):
                     raise IntegrityError("package layout: the DOSSIER files are missing (not a dossierkit package)")
             report.checked.add("container")
             state.finish()
@@ -483,12 +481,9 @@ def verify_package(package: str | os.PathLike, *, password: str | bytes | None =
             raise
         except DossierkitError as exc:
             report.fail("container", exc.line(), getattr(exc, "entry", None) or state.current)
-        try:
-            raw.drain()
-        finally:
-            raw.close()
+        raw.drain()
+        report.package_sha256 = raw.hexdigest()
     progress.finish()
     report.package_size = raw.size
-    report.package_sha256 = raw.hexdigest()
     report.seconds = time.perf_counter() - t0
     return report
