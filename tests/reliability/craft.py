@@ -15,37 +15,49 @@ from __future__ import annotations
 
 import hashlib
 import io
-import secrets
 import zlib
 from pathlib import Path
 
-from dossierkit.archive import container as C
-from dossierkit.package import layout as L
-from dossierkit.archive import zipformat as zf
+from dossierkit.archive import PASSWORD, RECIPIENTS, ContainerSpec, zip_reader, zipformat
 from dossierkit.archive.agefile import age_reader, age_writer
+from dossierkit.archive.winzip_aes import EntryCipher, fresh_salt
+from dossierkit.package import layout
 from dossierkit.package.seal import make_seal
 from dossierkit.package.sums import parse_sums
-from dossierkit.archive.winzip_aes import SALT_LEN, EntryCipher
-from dossierkit.archive.zipaes import AES_OVERHEAD, ZipStreamWriter
 
 
-class CraftWriter(ZipStreamWriter):
-    """dossierkit's writer, plus entries whose compressed payload and declared
-    size the test chooses (zip bombs, lying headers)."""
+class CraftZip:
+    """A zip assembled record by record with zipformat's public builders,
+    laid out exactly as dossierkit's writer lays it out (so the strict
+    reader accepts what the test does not alter), plus entries whose
+    compressed payload and declared size the test chooses (zip bombs,
+    lying headers). ``finish()`` returns the bytes."""
+
+    def __init__(self, password: bytes | None):
+        self._password = password
+        self._out = bytearray()
+        self._central: list[bytes] = []
+
+    def _entry(self, name: str, stored: bytes, *, size: int, crc: int, method: int) -> None:
+        raw = zipformat.writer_name_check(name)
+        aes = self._password is not None
+        if aes:
+            stored = EntryCipher(self._password, fresh_salt()).seal(stored)
+        h = zipformat.entry_header(name, raw, size=size, compressed_size=len(stored), crc32=crc,
+                                   actual_method=method, aes=aes, zip64=False)
+        self._central.append(zipformat.build_central_record(h, len(self._out), zip64=False))
+        self._out += zipformat.build_local_header(h, zip64=False) + stored
+
+    def add_bytes(self, name: str, data: bytes) -> None:
+        self._entry(name, data, size=len(data), crc=zlib.crc32(data), method=zipformat.METHOD_STORED)
 
     def add_deflated(self, name: str, payload: bytes, *, declared_size: int, crc: int = 0) -> None:
-        if self._password is None:
-            self._begin(name, size=declared_size, csize=len(payload), crc=crc, actual_method=zf.METHOD_DEFLATED)
-            self._write(payload)
-            return
-        self._begin(name, size=declared_size, csize=len(payload) + AES_OVERHEAD, crc=0,
-                    actual_method=zf.METHOD_DEFLATED)
-        ec = EntryCipher(self._password, secrets.token_bytes(SALT_LEN), scratch=self._scratch)
-        out = bytearray(len(payload))
-        ec.encrypt_into(payload, out)
-        self._write(ec.salt + ec.verifier)
-        self._write(out)
-        self._write(ec.auth_code())
+        self._entry(name, payload, size=declared_size, crc=crc, method=zipformat.METHOD_DEFLATED)
+
+    def finish(self) -> bytes:
+        cd_offset = len(self._out)
+        cd = b"".join(self._central)
+        return bytes(self._out + cd + zipformat.build_end_records(len(self._central), cd_offset, len(cd)))
 
 
 def zeros_bomb(megabytes: int) -> tuple[bytes, int]:
@@ -67,7 +79,7 @@ def zeros_bomb(megabytes: int) -> tuple[bytes, int]:
 
 def zip_layer(path: Path, kind: str, identities=None) -> bytes:
     """The zip bytes of a package: the file itself, or the age plaintext."""
-    if kind == C.PASSWORD:
+    if kind == PASSWORD:
         return path.read_bytes()
     with open(path, "rb") as fh, age_reader(fh, identities) as plain:
         return plain.read()
@@ -75,7 +87,7 @@ def zip_layer(path: Path, kind: str, identities=None) -> bytes:
 
 def wrap(zip_bytes: bytes, kind: str, recipients=None) -> bytes:
     """Inverse of :func:`zip_layer`: encrypt for *recipients* when age."""
-    if kind == C.PASSWORD:
+    if kind == PASSWORD:
         return zip_bytes
     out = io.BytesIO()
     with age_writer(out, recipients) as sink:
@@ -86,7 +98,7 @@ def wrap(zip_bytes: bytes, kind: str, recipients=None) -> bytes:
 def entries(path: Path, kind: str, *, password=None, identities=None) -> list[tuple[str, bytes]]:
     """Every (name, plaintext) of a package, in order (small test packages)."""
     out = []
-    with open(path, "rb") as fh, C.zip_reader(fh, kind, password=password, identities=identities) as it:
+    with open(path, "rb") as fh, zip_reader(fh, kind, password=password, identities=identities) as it:
         for e in it:
             out.append((e.name, b"".join(bytes(c) for c in e.chunks())))
     return out
@@ -95,41 +107,32 @@ def entries(path: Path, kind: str, *, password=None, identities=None) -> list[tu
 def write_package(path: Path, kind: str, items, *, password=None, recipients=None, bombs=()) -> Path:
     """A canonical package holding *items* ((name, bytes) in order), then the
     *bombs* ((name, payload, declared_size, crc)) as deflated entries."""
-    spec = (C.ContainerSpec(C.PASSWORD, password=password.encode()) if kind == C.PASSWORD
-            else C.ContainerSpec(C.RECIPIENTS, recipients=list(recipients)))
-    with open(path, "wb") as fh:
-        if kind == C.PASSWORD:
-            zw = CraftWriter(fh, password=spec.password)
-            _fill(zw, items, bombs)
-        else:
-            with age_writer(fh, spec.recipients) as sink:
-                _fill(CraftWriter(sink, password=None), items, bombs)
+    spec = (ContainerSpec(PASSWORD, password=password.encode()) if kind == PASSWORD
+            else ContainerSpec(RECIPIENTS, recipients=list(recipients)))
+    z = CraftZip(spec.password)
+    for name, data in items:
+        z.add_bytes(name, data)
+    for name, payload, declared, crc in bombs:
+        z.add_deflated(name, payload, declared_size=declared, crc=crc)
+    path.write_bytes(wrap(z.finish(), kind, spec.recipients))
     return path
-
-
-def _fill(zw: CraftWriter, items, bombs) -> None:
-    with zw:
-        for name, data in items:
-            zw.add_bytes(name, data)
-        for name, payload, declared, crc in bombs:
-            zw.add_deflated(name, payload, declared_size=declared, crc=crc)
 
 
 def reseal(items: list[tuple[str, bytes]], key, *, manifest=None, sums=None) -> list[tuple[str, bytes]]:
     """Re-sign *items* with *key* after replacing the manifest and/or sums
     bytes; SHA256SUMS's line for the manifest follows the new manifest."""
     d = dict(items)
-    m = manifest if manifest is not None else d[L.MANIFEST]
-    s = sums if sums is not None else d[L.SUMS]
+    m = manifest if manifest is not None else d[layout.MANIFEST]
+    s = sums if sums is not None else d[layout.SUMS]
     if sums is None:
-        old = hashlib.sha256(d[L.MANIFEST]).hexdigest().encode()
+        old = hashlib.sha256(d[layout.MANIFEST]).hexdigest().encode()
         s = s.replace(old, hashlib.sha256(m).hexdigest().encode())
-    d[L.MANIFEST], d[L.SUMS], d[L.SIGNATURE] = m, s, make_seal(key, m, s)
+    d[layout.MANIFEST], d[layout.SUMS], d[layout.SIGNATURE] = m, s, make_seal(key, m, s)
     return [(n, d[n]) for n, _ in items]
 
 
 def sums_of(items) -> dict[str, str]:
-    return parse_sums(dict(items)[L.SUMS])
+    return parse_sums(dict(items)[layout.SUMS])
 
 
 def rename_entry(zip_bytes: bytes, old: str, new: str) -> bytes:
@@ -141,7 +144,7 @@ def rename_entry(zip_bytes: bytes, old: str, new: str) -> bytes:
     out = bytearray(zip_bytes)
     hits = 0
     for i in _find_all(zip_bytes, o):
-        if zip_bytes[i - 30:i - 26] == zf.SIG_LOCAL or zip_bytes[i - 46:i - 42] == zf.SIG_CENTRAL:
+        if zip_bytes[i - 30:i - 26] == zipformat.SIG_LOCAL or zip_bytes[i - 46:i - 42] == zipformat.SIG_CENTRAL:
             out[i:i + len(o)] = n
             hits += 1
     assert hits == 2, (old, hits)
@@ -150,7 +153,7 @@ def rename_entry(zip_bytes: bytes, old: str, new: str) -> bytes:
 
 def central_directory_offset(zip_bytes: bytes) -> int:
     """Where the central directory starts (small archives: no Zip64)."""
-    eocd = zip_bytes.rindex(zf.SIG_EOCD)
+    eocd = zip_bytes.rindex(zipformat.SIG_EOCD)
     return int.from_bytes(zip_bytes[eocd + 16:eocd + 20], "little")
 
 

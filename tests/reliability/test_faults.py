@@ -104,7 +104,7 @@ def test_sigkill_during_pack_leaves_no_package(big):
     r = run_cli(*_pack_argv(big, out_dir / "full.zip"))
     full = time.perf_counter() - t0
     assert r.returncode == 0, r.stderr
-    seed = random.randrange(1 << 30)
+    seed = 20261101  # fixed: the same kill points on every run
     runs = _kill_at_random_points(lambda i: _pack_argv(big, out_dir / f"killed{i}.zip"), full, random.Random(seed))
     assert sum(rc == -signal.SIGKILL for _d, rc in runs) >= KILLS - 1, (seed, runs, full)
     absent = 0
@@ -137,7 +137,7 @@ def test_sigkill_during_unpack_leaves_no_tree(big):
     r = run_cli(*argv("full"))
     full = time.perf_counter() - t0
     assert r.returncode == 0, r.stderr
-    seed = random.randrange(1 << 30)
+    seed = 20261102  # fixed: the same kill points on every run
     runs = _kill_at_random_points(lambda i: argv(f"killed{i}"), full, random.Random(seed))
     assert sum(rc == -signal.SIGKILL for _d, rc in runs) >= KILLS - 1, (seed, runs, full)
     absent = 0
@@ -258,8 +258,8 @@ def test_sigkill_during_the_readback_leaves_no_package(rel_workspace, tmp_path):
     script = (
         "import os, signal\n"
         "from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey\n"
-        "from dossierkit.archive import readback\n"
-        "readback.read_back = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)\n"
+        "import dossierkit.archive\n"
+        "dossierkit.archive.read_back = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)\n"
         "from dossierkit.package.pack import pack\n"
         f"pack({str(rel_workspace)!r}, {str(out)!r}, signing_key=Ed25519PrivateKey.generate(), "
         f"password={PASSWORD!r})\n")

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from dossierkit.errors import DecryptionError, IntegrityError
-from dossierkit.archive import container as C
+from dossierkit.archive import PASSWORD
 from dossierkit.package.unpack import unpack_package
 from dossierkit.package.verify import verify_package
 from tests.conftest import REPO
@@ -56,7 +56,7 @@ def _foreign_zip(kind: str, names_and_data, *, password: str, attrs: dict | None
     import pyzipper
 
     buf = io.BytesIO()
-    if kind == C.PASSWORD:
+    if kind == PASSWORD:
         zf = pyzipper.AESZipFile(buf, "w", compression=pyzipper.ZIP_DEFLATED, encryption=pyzipper.WZ_AES)
         zf.setpassword(password.encode())
     else:
@@ -298,10 +298,9 @@ def test_zip_reader_inflates_in_bounded_pieces(password):
     from dossierkit.archive.zipaes import CHUNK, iter_package_entries
 
     stream, crc = craft.zeros_bomb(64)
-    buf = io.BytesIO()
-    with craft.CraftWriter(buf, password=password) as zw:
-        zw.add_deflated("BOMB.BIN", stream, declared_size=64 << 20, crc=crc)
-    buf.seek(0)
+    z = craft.CraftZip(password)
+    z.add_deflated("BOMB.BIN", stream, declared_size=64 << 20, crc=crc)
+    buf = io.BytesIO(z.finish())
     biggest = total = 0
     for entry in iter_package_entries(buf, password=password):
         for chunk in entry.chunks():

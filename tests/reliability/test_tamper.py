@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings, strategies as st
 
 from dossierkit.errors import DecryptionError, IntegrityError
-from dossierkit.package import layout as L
+from dossierkit.package import layout
 from dossierkit.package.unpack import unpack_package
 from dossierkit.package.verify import CHECKS, verify_package
 from dossierkit.trust.signing import fingerprint
@@ -155,14 +155,14 @@ def test_file_swapped_for_another_valid_file(any_package, tmp_path):
 
 
 def _edited_manifest(items) -> bytes:
-    m = json.loads(dict(items)[L.MANIFEST])
+    m = json.loads(dict(items)[layout.MANIFEST])
     m["documents"][0]["title"] = "Fiche RCP (modifiée)"
     return json.dumps(m, ensure_ascii=False, indent=1).encode()
 
 
 def test_manifest_edited_without_resigning(any_package, tmp_path):
     items = _items(any_package)
-    edited = [(n, _edited_manifest(items) if n == L.MANIFEST else d) for n, d in items]
+    edited = [(n, _edited_manifest(items) if n == layout.MANIFEST else d) for n, d in items]
     p = _rebuild(any_package, tmp_path / "m.pkg", edited)
     what, line = failure_of(p, any_package.secrets)
     assert what == "signature" and "MANIFEST.JSON" in line and "altered" in line, line
@@ -184,12 +184,12 @@ def test_manifest_edited_and_resigned_with_another_key(any_package, tmp_path):
 
 def test_sha256sums_edited(any_package, tmp_path):
     items = _items(any_package)
-    sums = dict(items)[L.SUMS]
+    sums = dict(items)[layout.SUMS]
     img = _images(items)[0]
     digest = craft.sums_of(items)[img].encode()
     forged = sums.replace(digest, b"0" * 64)
     # edited alone: the signature no longer covers it
-    p = _rebuild(any_package, tmp_path / "s1.pkg", [(n, forged if n == L.SUMS else d) for n, d in items])
+    p = _rebuild(any_package, tmp_path / "s1.pkg", [(n, forged if n == layout.SUMS else d) for n, d in items])
     what, line = failure_of(p, any_package.secrets)
     assert what == "signature" and "SHA256SUMS" in line, line
     assert_unpack_leaves_nothing(p, any_package.secrets)
@@ -208,24 +208,24 @@ def test_dicomdir_edited(any_package, tmp_path):
     items = _items(any_package)
     d = dict(items)
     ref = _images(items)[0].split("/")[-1].encode()  # IM000001, as a record's Referenced File ID component
-    edited = craft.replace_all(d[L.DICOMDIR], ref, b"IM000999")
+    edited = craft.replace_all(d[layout.DICOMDIR], ref, b"IM000999")
     # edited alone: its hash no longer matches the signed manifest
-    p = _rebuild(any_package, tmp_path / "dd1.pkg", [(n, edited if n == L.DICOMDIR else x) for n, x in items])
+    p = _rebuild(any_package, tmp_path / "dd1.pkg", [(n, edited if n == layout.DICOMDIR else x) for n, x in items])
     what, line = failure_of(p, any_package.secrets)
     assert what == "files" and "DICOMDIR" in line and "SHA-256" in line, line
     assert_unpack_leaves_nothing(p, any_package.secrets)
     # edited with the manifest updated and re-signed: the record walk names it
     import hashlib
 
-    m = json.loads(d[L.MANIFEST])
+    m = json.loads(d[layout.MANIFEST])
     for f in m["files"]:
-        if f["path"] == L.DICOMDIR:
+        if f["path"] == layout.DICOMDIR:
             old = f["sha256"]
             f["sha256"] = hashlib.sha256(edited).hexdigest()
     manifest = json.dumps(m, ensure_ascii=False, indent=1).encode()
-    sums = d[L.SUMS].replace(old.encode(), hashlib.sha256(edited).hexdigest().encode())
-    forged = craft.reseal([(n, edited if n == L.DICOMDIR else x) for n, x in items], SIGNING_KEY,
-                          manifest=manifest, sums=sums.replace(hashlib.sha256(d[L.MANIFEST]).hexdigest().encode(),
+    sums = d[layout.SUMS].replace(old.encode(), hashlib.sha256(edited).hexdigest().encode())
+    forged = craft.reseal([(n, edited if n == layout.DICOMDIR else x) for n, x in items], SIGNING_KEY,
+                          manifest=manifest, sums=sums.replace(hashlib.sha256(d[layout.MANIFEST]).hexdigest().encode(),
                                                                hashlib.sha256(manifest).hexdigest().encode()))
     p = _rebuild(any_package, tmp_path / "dd2.pkg", forged)
     rep = verify_package(p, **any_package.secrets)
