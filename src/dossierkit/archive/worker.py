@@ -37,7 +37,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-DEPTH = 128  # jobs that may wait in the queue
+DEPTH = 256  # jobs that may wait in the queue
 
 
 class Job:

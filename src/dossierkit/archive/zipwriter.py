@@ -20,7 +20,7 @@ from dossierkit.archive.zipcommon import AES_OVERHEAD, CHUNK, NameRegistry
 from dossierkit.errors import InputError, OutputError, UsageError
 from dossierkit.progress import NULL_PROGRESS, Progress
 
-KEYS_BATCH = 64  # pairs derived per worker job
+KEYS_BATCH = 32  # pairs derived per worker job (short: window jobs queue behind it)
 KEYS_AHEAD = 4096  # pairs derived ahead of the writer at most
 
 

@@ -39,7 +39,7 @@ from typing import IO, Any
 from dossierkit.errors import DecryptionError, DossierkitError, InputError, IntegrityError, OutputError
 from dossierkit.fsutil import output_error
 from dossierkit.progress import NULL_PROGRESS, Progress
-from dossierkit.archive import METHOD_STORED, PASSWORD, Worker, sniff, zip_reader
+from dossierkit.archive import METHOD_STORED, Worker, sniff, zip_reader
 from dossierkit.package import layout
 from dossierkit.package.dicomdir import MAX_DICOMDIR_BYTES, parse_package_dicomdir
 from dossierkit.package.manifest import MAX_MANIFEST_BYTES, ManifestView, completeness_problems, parse_manifest
@@ -104,41 +104,20 @@ class VerifyReport:
 
 
 class _HashingReader:
-    """Read-through wrapper hashing and counting the package's raw bytes.
+    """Read-through wrapper hashing and counting the package's raw bytes,
+    on the reading thread (the flow's worker already has the MACs and the
+    keys: docs/performance.md)."""
 
-    With a *worker* the hash runs there, every read in order (the worker
-    runs jobs in submission order); the caller's buffers then follow the
-    rule of worker.py: the zip reader reads only into its ring, never
-    writes into a buffer it has left. The age reader moves the unread tail
-    of its buffer, so an age package is hashed here (no worker). Small
-    reads (headers) are gathered and handed over with the next big one."""
-
-    _ASIDE_MIN = 64 * 1024
-
-    def __init__(self, fh: IO[bytes], progress: Progress, *, worker: Worker | None = None):
+    def __init__(self, fh: IO[bytes], progress: Progress):
         self._fh = fh
         self._sha = hashlib.sha256()
         self.size = 0
         self._progress = progress
-        self._worker = worker
-        self._small = bytearray()
-        self._last = None  # the last hashing job on the worker
 
     def _hash(self, data) -> None:
+        self._sha.update(data)
         self.size += len(data)
         self._progress.advance(len(data))
-        if self._worker is None:
-            self._sha.update(data)
-            return
-        if len(data) < self._ASIDE_MIN:
-            self._small += data
-            if len(self._small) < self._ASIDE_MIN:
-                return
-            data, self._small = bytes(self._small), bytearray()
-        elif self._small:
-            self._last = self._worker.submit(self._sha.update, bytes(self._small))
-            self._small = bytearray()
-        self._last = self._worker.submit(self._sha.update, data)
 
     def read(self, n: int = -1) -> bytes:
         data = self._fh.read(n)
@@ -167,10 +146,6 @@ class _HashingReader:
             pass
 
     def hexdigest(self) -> str:
-        if self._last is not None:
-            self._last.result()
-        self._sha.update(self._small)
-        self._small = bytearray()
         return self._sha.hexdigest()
 
 
@@ -451,11 +426,11 @@ def verify_package(package: str | os.PathLike, *, password: str | bytes | None =
     state = _Pass(report, expect_signer, dest)
     progress.start("verifying", total=size, unit="B")
     # The flow's one worker (started on its first job, joined on leaving):
-    # the HMACs, the package hash of a zip, the keys of the entries ahead.
+    # the keys of the entries ahead, the HMACs, a plain zip's big entries.
     with fh, Worker("dk-verify") as worker:
         kind = sniff(fh, package)
         report.container = kind
-        raw = _HashingReader(fh, progress, worker=worker if kind == PASSWORD else None)
+        raw = _HashingReader(fh, progress)
         try:
             # Every entry's MAC is checked, not only the manifest's: the
             # SHA-256 comparisons would catch altered content, but not an
