@@ -41,7 +41,7 @@ from dossierkit.archive.worker import Job, Ring, Worker
 from dossierkit.errors import IntegrityError
 
 WINDOW = 4 * 1024 * 1024
-DEPTH = 8  # windows in turn: one filling, the others with the worker (which also derives keys)
+DEPTH = 5  # windows in turn: one filling, the others with the worker (which also derives keys)
 
 
 def _sync_file_range():
