@@ -10,8 +10,9 @@ truncated to 10 bytes, follows the data.
 Why not ``modes.CTR``: OpenSSL's CTR increments a big-endian counter, so its
 keystream differs from the second block on. We build the counter blocks
 ourselves (a precomputed 1 MiB template per 65 536 blocks), encrypt them with
-AES-ECB into a reused buffer (``update_into``: ~6 GB/s, no allocation) and
-XOR with pycryptodome's C ``strxor`` (~12 GB/s into a preallocated output).
+AES-ECB into a reused buffer (``update_into``, no allocation) and XOR with
+pycryptodome's C ``strxor`` into a preallocated output (figures:
+docs/containers.md).
 Allocating a fresh 1 MiB object per chunk costs more than the AES itself on
 these machines (page faults), hence the reused buffers everywhere.
 """
