@@ -61,7 +61,6 @@ def test_keys_are_derived_on_the_worker_and_no_more_than_expected(derivations):
         supply = FreshKeys(PW, worker).start()
         supply.expect(5)
         assert len(_take_all(supply, 5)) == 5
-        worker.settle()
     assert derivations and set(derivations) == {"dk-test"}
     assert len(derivations) <= zipwriter.KEYS_BATCH  # the first batch at most, not the whole look-ahead
 

@@ -192,6 +192,7 @@ def _broken_xref(tmp_path: Path) -> Path:
     return p
 
 
+@pytest.mark.slow  # holds a wall-clock bound (a hostile PDF must not make `add` crawl)
 def test_hostile_pdfs_through_add(pdf_ws, tmp_path):
     import time
 

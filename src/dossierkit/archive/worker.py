@@ -110,12 +110,6 @@ class Worker:
         self.last = job
         return job
 
-    def settle(self) -> None:
-        """Wait until every job submitted so far is done (without raising
-        their errors: each job's ``result()`` does)."""
-        if self.last is not None:
-            self.last._done.wait()
-
     @staticmethod
     def _run(lane: _Lane) -> None:
         while True:

@@ -140,10 +140,6 @@ class ZipStreamWriter:
         if exc_type is None:
             self.close()
 
-    @property
-    def bytes_written(self) -> int:
-        return self._pos
-
     def _write(self, data) -> None:
         try:
             self._out.write(data)
