@@ -9,6 +9,7 @@ import json
 import re
 import struct
 import subprocess
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -213,9 +214,8 @@ def test_duplicate_sop_instance_uid_is_refused(built):
         second.record.sop_instance_uid = saved
 
 
+@pytest.mark.slow  # a wall-clock bound: not a unit test (issue #11)
 def test_dicomdir_of_thousands_of_records_is_linear(tmp_path):
-    import time
-
     def layout(n):
         insts = [ImageInstance(sop_instance_uid=f"1.2.3.{i}", sop_class_uid="1.2.840.10008.5.1.4.1.1.2",
                                study_instance_uid=f"1.2.4.{i // 1000}", series_instance_uid=f"1.2.5.{i // 250}",
