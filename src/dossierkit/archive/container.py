@@ -17,7 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from dossierkit.errors import DecryptionError, UsageError
+from dossierkit.archive.age_keys import Recipient
+from dossierkit.archive.agefile import age_reader, age_writer
+from dossierkit.archive.passphrase import normalise
+from dossierkit.errors import DecryptionError, InputError, UsageError
 from dossierkit.archive.worker import Worker
 from dossierkit.archive.zipaes import FreshKeys, ZipStreamWriter, iter_package_entries, open_writer
 
@@ -29,7 +32,6 @@ ZIP_MAGIC = b"PK\x03\x04"
 
 
 def _password_bytes(password: str | bytes) -> bytes:
-    from dossierkit.archive.passphrase import normalise
 
     data = normalise(password) if isinstance(password, str) else bytes(password)
     if not data:
@@ -52,7 +54,6 @@ class ContainerSpec:
                              "--generate-password) or age recipients (--recipient/--recipients-file)")
         if password is not None:
             return cls(PASSWORD, password=_password_bytes(password))
-        from dossierkit.archive.age_keys import Recipient
 
         parsed = [r if isinstance(r, Recipient) else Recipient.from_str(str(r)) for r in recipients or []]
         return cls(RECIPIENTS, recipients=parsed)
@@ -67,7 +68,6 @@ class ContainerSpec:
 
 def package_kind(path: str | Path) -> str:
     """``password`` or ``recipients``, from the package's first bytes."""
-    from dossierkit.errors import InputError
 
     try:
         with open(path, "rb") as fh:
@@ -100,7 +100,6 @@ def zip_writer(out: IO[bytes], spec: ContainerSpec, *, keys: FreshKeys | None = 
         with open_writer(out, password=spec.password, keys=keys) as zw:
             yield zw
         return
-    from dossierkit.archive.agefile import age_writer
 
     with age_writer(out, spec.recipients) as sink:
         with open_writer(sink, password=None) as zw:
@@ -127,7 +126,6 @@ def zip_reader(raw: IO[bytes], kind: str, *, password: str | bytes | None,
     if not identities:
         raise DecryptionError("this package is encrypted for age recipients",
                               hint="give the recipient's identity file with --identity FILE")
-    from dossierkit.archive.agefile import age_reader
 
     with age_reader(raw, identities) as plain, \
             contextlib.closing(iter_package_entries(plain, password=None, label="the package",

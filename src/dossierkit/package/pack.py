@@ -39,6 +39,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from dossierkit.check import run_checks
 from dossierkit.errors import IncompleteError, IntegrityError, OutputError, UsageError
 from dossierkit.fsutil import atomic_writer
 from dossierkit.progress import NULL_PROGRESS, Progress
@@ -81,7 +82,6 @@ class PackResult:
 
 
 def _completeness(ws: Workspace, *, allow_incomplete: bool, reason: str | None, profile: str | None):
-    from dossierkit.check import run_checks
 
     if allow_incomplete and not (reason and reason.strip()):
         raise UsageError("--allow-incomplete needs --reason \"…\" (it is recorded in the manifest and the receipt)")

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from dossierkit.errors import DecryptionError, DossierkitError, InputError, IntegrityError, OutputError
+from dossierkit.trust.signing import fingerprint_matches
 from dossierkit.fsutil import output_error
 from dossierkit.progress import NULL_PROGRESS, Progress
 from dossierkit.archive import METHOD_STORED, Worker, sniff, zip_reader
@@ -411,7 +412,6 @@ def verify_package(package: str | os.PathLike, *, password: str | bytes | None =
     t0 = time.perf_counter()
     package = Path(package)
     if expect_signer is not None:
-        from dossierkit.trust.signing import fingerprint_matches
 
         fingerprint_matches("0" * 64, expect_signer)  # a malformed expectation is a usage error, up front
     report = VerifyReport(package)
