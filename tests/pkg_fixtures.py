@@ -8,9 +8,12 @@ from __future__ import annotations
 import copy
 import hashlib
 import shutil
+import threading
 from pathlib import Path
 
 from pydicom import dcmread
+
+from dossierkit.archive import zipreader
 from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 
@@ -146,3 +149,17 @@ def add_non_image_instances(ws: Workspace) -> list[ImageInstance]:
         added.append(_instance(ds, p, rel))
     ws.save_images_index({"instances": [i.to_dict() for i in current + added], "problems": []})
     return added
+
+
+def derivation_threads(monkeypatch) -> list[str]:
+    """Record the name of the thread on which the zip reader derives each
+    entry's keys (the list fills as the test reads a package)."""
+    real = zipreader.derive_keys
+    threads: list[str] = []
+
+    def spy(*a, **k):
+        threads.append(threading.current_thread().name)
+        return real(*a, **k)
+
+    monkeypatch.setattr(zipreader, "derive_keys", spy)
+    return threads

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from dossierkit.errors import DecryptionError, IntegrityError
 from dossierkit.identity import fold
-from dossierkit.package import layout as L
+from dossierkit.package.layout import SEAL_FILES
 from dossierkit.archive import generate_identity, identity_file_text, load_identities
 from dossierkit.package.pack import pack
 from dossierkit.package.unpack import unpack_package
@@ -40,7 +40,7 @@ def test_age_cli_decrypts_and_the_inner_zip_checks(packed, tmp_path):
     assert r.returncode == 0, r.stderr
     with zipfile.ZipFile(inner) as zf:
         assert zf.testzip() is None  # every CRC-32 holds
-        assert zf.namelist()[:3] == list(L.SEAL_FILES)
+        assert zf.namelist()[:3] == list(SEAL_FILES)
         zf.extractall(tmp_path / "x")
     r = subprocess.run([need_tool("sha256sum"), "-c", "DOSSIER/SHA256SUMS"], cwd=tmp_path / "x", capture_output=True,
                        text=True)

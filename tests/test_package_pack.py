@@ -15,14 +15,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from dossierkit.errors import DecryptionError, IncompleteError, IntegrityError, OutputError, UsageError
 from dossierkit.identity import fold
-from dossierkit.package import layout as L
+from dossierkit.package.layout import DICOMDIR, MANIFEST, SEAL_FILES, SIGNATURE, SUMS, is_safe_entry_path
 from dossierkit.package.pack import pack
 from dossierkit.package.unpack import unpack_package
 from dossierkit.package.verify import verify_package
 from dossierkit.archive.zipaes import open_writer
 from dossierkit.workspace import Workspace
 from tests.conftest import need_tool
-from tests.pkg_fixtures import PHI_FORMS, full_workspace
+from tests.pkg_fixtures import PHI_FORMS, derivation_threads, full_workspace
 
 PASSWORD = "tulipe-orage-cadran-mesure-violon-24"
 KEY = Ed25519PrivateKey.generate()
@@ -91,8 +91,8 @@ def test_pyzipper_reads_every_entry(packed):
     with pyzipper.AESZipFile(res.package) as zf:
         zf.setpassword(PASSWORD.encode())
         names = zf.namelist()
-        assert names[:3] == list(L.SEAL_FILES)
-        manifest = json.loads(zf.read(L.MANIFEST))
+        assert names[:3] == list(SEAL_FILES)
+        manifest = json.loads(zf.read(MANIFEST))
         assert all(i.flag_bits & 0x1 for i in zf.infolist())  # every entry encrypted
         digests = {n: hashlib.sha256(zf.read(n)).hexdigest() for n in names}
     assert manifest["format"] == "dossierkit-package-manifest" and manifest["container"] == "password"
@@ -116,7 +116,7 @@ def test_no_patient_data_in_any_cleartext_byte(packed):
     with zipfile.ZipFile(res.package) as zf:
         assert zf.comment == b""
         for info in zf.infolist():
-            assert L.is_safe_entry_path(info.filename) and info.date_time == (1980, 1, 1, 0, 0, 0)
+            assert is_safe_entry_path(info.filename) and info.date_time == (1980, 1, 1, 0, 0, 0)
 
 
 def test_verify_reports_every_check(packed):
@@ -145,7 +145,7 @@ def test_flipped_byte_in_an_entry_is_named(packed, tmp_path, where):
     _ws, res = packed
     p = _copy(res, tmp_path)
     name = {"image": "DICOM/ST000001/SE000001/IM000002", "document": "IHE_XDM/SUBSET01/DOC0003.PDF",
-            "dicomdir": L.DICOMDIR}[where]
+            "dicomdir": DICOMDIR}[where]
     off, length = _data_offset(p, name)
     _flip(p, off + length // 2)
     rep = verify_package(p, password=PASSWORD)
@@ -174,7 +174,7 @@ def test_flipped_mac_byte_is_a_container_failure_naming_its_entry(packed, tmp_pa
 def test_flipped_byte_in_the_manifest_entry_fails(packed, tmp_path):
     _ws, res = packed
     p = _copy(res, tmp_path)
-    off, length = _data_offset(p, L.MANIFEST)
+    off, length = _data_offset(p, MANIFEST)
     _flip(p, off + length // 2)
     # the first entry failing its MAC cannot be told from a wrong password
     # (the 2-byte password check passes 1 in 65 536): named, non-zero exit
@@ -218,7 +218,7 @@ def _extract(res, tmp_path) -> tuple[Path, list[str]]:
 def test_edited_manifest_rezipped_fails_the_signature(packed, tmp_path):
     _ws, res = packed
     d, names = _extract(res, tmp_path)
-    m = d / L.MANIFEST
+    m = d / MANIFEST
     original = m.read_bytes()
     assert b"Fiche RCP thoracique" in original
     m.write_bytes(original.replace(b"Fiche RCP thoracique", b"Fiche RCP thoraciqu\xc3\xa9"))
@@ -255,7 +255,7 @@ def test_unpack_extracts_verified_tree_and_refuses_existing(packed, tmp_path):
     out = unpack_package(res.package, dest, password=PASSWORD)
     assert out.report.ok
     files = sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file())
-    assert files == sorted([L.MANIFEST, L.SUMS, L.SIGNATURE, *_manifest_paths(dest)])
+    assert files == sorted([MANIFEST, SUMS, SIGNATURE, *_manifest_paths(dest)])
     assert not any(p.is_symlink() for p in dest.rglob("*"))
     with pytest.raises(OutputError, match="already exists"):
         unpack_package(res.package, dest, password=PASSWORD)
@@ -264,7 +264,7 @@ def test_unpack_extracts_verified_tree_and_refuses_existing(packed, tmp_path):
 
 
 def _manifest_paths(root: Path) -> list[str]:
-    m = json.loads((root / L.MANIFEST).read_bytes())
+    m = json.loads((root / MANIFEST).read_bytes())
     out = [f["path"] for f in m["files"]] + [d["path"] for d in m["documents"]]
     out += [i["path"] for st in m["studies"] for se in st["series"] for i in se["instances"]]
     return out
@@ -517,19 +517,8 @@ def test_verify_derives_every_key_ahead_on_its_worker(packed, monkeypatch):
     """verify reads the package through its hashing wrapper: the reader must
     still see a seekable file and derive each entry's keys ahead on the
     flow's worker, never inline on the data path."""
-    import threading
-
-    from dossierkit.archive import zipreader
-
     _ws, res = packed
-    real = zipreader.derive_keys
-    threads: list[str] = []
-
-    def spy(*a, **k):
-        threads.append(threading.current_thread().name)
-        return real(*a, **k)
-
-    monkeypatch.setattr(zipreader, "derive_keys", spy)
+    threads = derivation_threads(monkeypatch)
     rep = verify_package(res.package, password=PASSWORD)
     assert rep.ok and rep.package_sha256 == res.sha256
     assert len(threads) > 3  # one derivation per entry

@@ -8,6 +8,7 @@ import io
 import os
 import stat
 import subprocess
+import threading
 import zipfile
 
 import pytest
@@ -19,6 +20,7 @@ from dossierkit.errors import DecryptionError, IntegrityError, UsageError
 from dossierkit.archive import zipformat
 from dossierkit.archive.zipaes import iter_package_entries, open_writer
 from tests.conftest import need_tool
+from tests.pkg_fixtures import derivation_threads
 
 PW = b"correct horse battery staple"
 
@@ -334,7 +336,6 @@ def test_deflate_bomb_bounded():
 def test_streaming_reader_on_a_pipe(files):
     data, _ = write_package(files)
     r, w = os.pipe()
-    import threading
 
     def feed():
         with os.fdopen(w, "wb") as fh:
@@ -376,21 +377,10 @@ def test_keys_prefetched_on_a_package_file(files, tmp_path, monkeypatch):
     worker (pread of their salts), never inline on the data path; a wrong
     password is still told apart. Fails when the prefetch is switched off
     (each derivation then runs on the reading thread)."""
-    import threading
-
-    from dossierkit.archive import zipreader
-
     data, _ = write_package(files)
     pkg = tmp_path / "pkg.zip"
     pkg.write_bytes(data)
-    real = zipreader.derive_keys
-    threads: list[str] = []
-
-    def spy(*a, **k):
-        threads.append(threading.current_thread().name)
-        return real(*a, **k)
-
-    monkeypatch.setattr(zipreader, "derive_keys", spy)
+    threads = derivation_threads(monkeypatch)
     with open(pkg, "rb") as fh:
         got = {e.name: e.drain() for e in iter_package_entries(fh, password=PW)}
     assert set(got) == set(files) | {"DOSSIER/MANIFEST.JSON"}
@@ -407,7 +397,6 @@ def test_an_abandoned_stream_does_not_wait_for_its_threads(files, tmp_path, monk
     CI once hung when a collection inside a starting thread (holding
     threading's own lock) joined the key prefetcher's pool. Here the
     prefetcher's jobs for later entries block; close() must return anyway."""
-    import threading
 
     from dossierkit.archive import zipreader
 
