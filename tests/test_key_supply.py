@@ -1,5 +1,6 @@
-"""FreshKeys: entry keys derived ahead on the flow's worker, and the Worker
-itself (order, errors, bounded queue, abandonment).
+"""FreshKeys: entry keys derived ahead on the flow's worker (and on the
+caller's thread whenever the worker is busy), and the Worker itself (order,
+errors, bounded queue, abandonment).
 
 The deadlock the first test pins (an earlier design, found by the 8 GB /
 16 000-file benchmark: pack hung at entry ~8 200): with more entries than the
@@ -60,9 +61,37 @@ def test_keys_are_derived_on_the_worker_and_no_more_than_expected(derivations):
     with Worker("dk-test") as worker:
         supply = FreshKeys(PW, worker).start()
         supply.expect(5)
+        worker.submit(lambda: None).result()  # jobs run in order: the look-ahead is done
         assert len(_take_all(supply, 5)) == 5
     assert derivations and set(derivations) == {"dk-test"}
-    assert len(derivations) <= zipwriter.KEYS_BATCH  # the first batch at most, not the whole look-ahead
+    assert len(derivations) == 5  # not the whole look-ahead
+
+
+def test_take_never_waits_for_a_busy_worker_and_drops_the_look_ahead_not_begun(derivations):
+    started, release = threading.Event(), threading.Event()
+    with Worker("dk-test") as worker:
+        worker.submit(lambda: started.set() or release.wait(20))  # the worker busy (a window)
+        assert started.wait(20)
+        supply = FreshKeys(PW, worker).start()  # look-ahead queued behind the busy job
+        pairs = _take_all(supply, 3, timeout=10)  # writing starts: no wait for the worker
+        release.set()
+        worker.submit(lambda: None).result()
+    assert len(pairs) == 3 and derivations.count("dk-test") == 0  # the queued look-ahead never ran
+    assert len(derivations) == 3 and "dk-test" not in derivations
+
+
+def test_once_writing_the_worker_gets_one_short_batch_when_it_has_caught_up(derivations):
+    with Worker("dk-test") as worker:
+        supply = FreshKeys(PW, worker)  # no look-ahead
+        supply.expect(100)
+        first = supply.take()  # derived here; the idle worker is given one short batch
+        worker.submit(lambda: None).result()
+        later = [supply.take() for _ in range(zipwriter.PACE_BATCH)]
+    assert derivations[0] != "dk-test"
+    # the later pairs came from the batch; the worker then got the next one, still on its thread
+    assert derivations[1:1 + zipwriter.PACE_BATCH] == ["dk-test"] * zipwriter.PACE_BATCH
+    assert set(derivations[1:]) == {"dk-test"} and len(derivations) <= 1 + 2 * zipwriter.PACE_BATCH
+    assert len({first[0], *(salt for salt, _ in later)}) == 1 + zipwriter.PACE_BATCH
 
 
 def test_without_a_worker_or_beyond_the_expected_keys_are_derived_on_take(derivations):

@@ -20,49 +20,66 @@ from dossierkit.archive.zipcommon import AES_OVERHEAD, CHUNK, NameRegistry
 from dossierkit.errors import InputError, OutputError, UsageError
 from dossierkit.progress import NULL_PROGRESS, Progress
 
-KEYS_BATCH = 32  # pairs derived per worker job (short: window jobs queue behind it)
-KEYS_AHEAD = 4096  # pairs derived ahead of the writer at most
+KEYS_BATCH = 32  # pairs per worker job before writing starts
+KEYS_AHEAD = 4096  # pairs derived ahead before writing starts, at most
+PACE_BATCH = 8  # pairs per worker job once writing has started (short: a window never waits long behind it)
+PACE_LOW = 16  # once writing: a new job only while fewer pairs than this are ready
 
 
 class FreshKeys:
-    """(salt, keys) pairs for the entries to be written, derived ahead on
-    the flow's *worker*: a salt does not depend on the entry, so PBKDF2 —
-    with thousands of small files the largest single cost — can run on the
-    second core long before an entry is named (pack starts it before its
-    checks and plan). :meth:`expect` caps the derivations at the number of
-    entries once it is known (batches already queued stop there); without a
-    worker, or beyond what was derived ahead, :meth:`take` derives on the
-    caller's thread."""
+    """(salt, keys) pairs for the entries to be written.
+
+    A salt does not depend on the entry, so PBKDF2 — with thousands of
+    small files the largest single cost — can run on the flow's *worker*
+    before an entry is named. Two phases:
+
+    * before writing (pack checks and plans): batches up to ``ahead`` pairs
+      are queued on the worker (:meth:`start`);
+    * from the first :meth:`take`: the batches not begun yet are dropped
+      (they would hold the package windows behind them in the worker's
+      queue), and the worker gets one short batch at a time, only once it
+      has finished the previous one, i.e. when it has time to spare.
+
+    :meth:`take` never waits for the worker: with no pair ready it derives
+    one on the caller's thread. So the key work goes to whichever core is
+    free. :meth:`expect` caps the derivations at the number of entries once
+    it is known. Without a worker every pair is derived on :meth:`take`.
+    """
 
     def __init__(self, password: bytes, worker: Worker | None, *, ahead: int = KEYS_AHEAD):
         self._password = password
         self._worker = worker
         self._ahead = ahead
-        self._batches: deque[tuple[Job, int]] = deque()
+        self._jobs: deque[Job] = deque()  # batches submitted and not collected, in order
         self._ready: deque[tuple[bytes, Keys]] = deque()
-        self._queued = 0  # pairs asked of the batches not collected yet
+        self._queued = 0  # pairs asked of the look-ahead batches
         self._taken = 0
-        self._derived = 0  # by the batches (the worker's count; read by expect)
-        self._limit: int | None = None  # pairs the batches may derive in all; None: not known yet
+        self._derived = 0  # pairs derived by the batches (written by the worker only)
+        self._inline = 0  # pairs derived by take (written by the caller only)
+        self._writing = False  # set by the first take: look-ahead batches not begun stop at once
+        self._limit: int | None = None  # pairs to derive in all; None: not known yet
 
-    def _batch(self, n: int) -> list[tuple[bytes, Keys]]:
+    def _pair(self) -> tuple[bytes, Keys]:
+        salt = fresh_salt()
+        return salt, derive_keys(self._password, salt)
+
+    def _enough(self) -> bool:
+        return self._limit is not None and self._derived + self._inline >= self._limit
+
+    def _batch(self, n: int, look_ahead: bool) -> list[tuple[bytes, Keys]]:
         pairs = []
         for _ in range(n):
-            if self._limit is not None and self._derived >= self._limit:
+            if (look_ahead and self._writing) or self._enough():
                 break
-            salt = fresh_salt()
-            pairs.append((salt, derive_keys(self._password, salt)))
+            pairs.append(self._pair())
             self._derived += 1
         return pairs
 
     def start(self) -> FreshKeys:
-        """Queue batches on the worker up to the look-ahead."""
-        while self._worker is not None and self._queued < self._ahead:
-            room = None if self._limit is None else self._limit - self._taken - len(self._ready) - self._queued
-            if room is not None and room <= 0:
-                break
-            n = KEYS_BATCH if room is None else min(KEYS_BATCH, room)
-            self._batches.append((self._worker.submit(self._batch, n), n))
+        """Queue the look-ahead batches on the worker (before writing)."""
+        while self._worker is not None and not self._writing and self._queued < self._ahead:
+            n = min(KEYS_BATCH, self._ahead - self._queued)
+            self._jobs.append(self._worker.submit(self._batch, n, True))
             self._queued += n
         return self
 
@@ -71,19 +88,18 @@ class FreshKeys:
         self._limit = self._taken + n
 
     def take(self) -> tuple[bytes, Keys]:
-        if not self._ready and not self._batches:
-            self.start()
-        while not self._ready and self._batches:
-            job, n = self._batches.popleft()
-            self._queued -= n
-            self._ready.extend(job.result())
-        if self._batches or self._ready:
-            self.start()
-        self._taken += 1
+        self._writing = True
+        while self._jobs and self._jobs[0].done():
+            self._ready.extend(self._jobs.popleft().result())
         if self._ready:
-            return self._ready.popleft()
-        salt = fresh_salt()
-        return salt, derive_keys(self._password, salt)
+            pair = self._ready.popleft()
+        else:
+            pair = self._pair()
+            self._inline += 1
+        self._taken += 1
+        if self._worker is not None and not self._jobs and len(self._ready) < PACE_LOW and not self._enough():
+            self._jobs.append(self._worker.submit(self._batch, PACE_BATCH, False))
+        return pair
 
 
 @dataclass(frozen=True)
