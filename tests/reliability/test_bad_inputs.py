@@ -328,16 +328,16 @@ def test_deflate_bomb_dicom_in_bounded_time_and_memory(tmp_path):
     code = (
         "import json, time\n"
         "from tests.reliability.measure import peak_rss_mb, run\n"
-        "t = time.perf_counter()\n"
+        "t = time.process_time()\n"
         f"code, out, err = run(['import-images', {str(ws.root)!r}, {str(bomb.parent)!r}, '--json'])\n"
-        "print(json.dumps({'code': code, 'out': out, 'err': err, 'seconds': time.perf_counter() - t,\n"
+        "print(json.dumps({'code': code, 'out': out, 'err': err, 'cpu_seconds': time.process_time() - t,\n"
         "                  'rss': peak_rss_mb()}))\n")
     r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
     res = json.loads(r.stdout)
     rep = json.loads(res["out"])
     assert res["code"] == 1 and rep["problems"][0]["kind"] == "invalid", res
     assert "deflated" in rep["problems"][0]["reason"]
-    assert res["seconds"] < 5 and res["rss"] < 200, res
+    assert res["cpu_seconds"] < 5 and res["rss"] < 200, res  # CPU time: the same on a loaded machine
 
 
 # ---------------------------------------------------------------- identity

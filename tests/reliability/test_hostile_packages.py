@@ -213,7 +213,7 @@ def test_zip_bombs_refused_in_bounded_time_and_memory(any_package, bombs, cli_op
         r = res["results"][str(f)]
         lines = [x for x in r["stderr"].splitlines() if x.strip()]
         assert r["exit"] in (3, 4) and len(lines) == 1, (name, r)
-        assert r["seconds"] < 5, (name, r["seconds"])
+        assert r["cpu_seconds"] < 5, (name, r["cpu_seconds"])  # CPU, not wall: the same on a loaded machine
         assert not Path(str(f) + ".dest").exists()
         assert sorted(x.name for x in f.parent.iterdir()) == sorted(x.name for x in files)
     assert res["peak_rss_mb"] < 200, res["peak_rss_mb"]
@@ -285,7 +285,7 @@ def test_hostile_set_through_the_cli_in_bounded_time_and_memory(recipients_packa
         r = {**res["results"], **res2["results"]}[str(f)]
         lines = [x for x in r["stderr"].splitlines() if x.strip()]
         assert r["exit"] in (3, 4) and len(lines) == 1 and lines[0].startswith("dossierkit: error:"), (f.name, r)
-        assert r["seconds"] < 5
+        assert r["cpu_seconds"] < 5
     assert sorted(x.name for x in tmp_path.iterdir()) == sorted(f.name for f in files + zfiles)
     assert max(res["peak_rss_mb"], res2["peak_rss_mb"]) < 200
 
