@@ -19,6 +19,8 @@ from pydicom.uid import generate_uid
 
 from dossierkit.model import DocumentRecord, ImageInstance
 from dossierkit.resources import samples_dir
+from dossierkit.trust.signing import fingerprint
+from dossierkit.trust.store import TrustStore
 from dossierkit.workspace import Workspace, init_workspace, read_toml_file
 
 PATIENT = {"family_name": "Lefèvre", "given_names": ["Hélène", "Marie"], "birth_date": "1958-03-14", "sex": "F",
@@ -163,3 +165,10 @@ def derivation_threads(monkeypatch) -> list[str]:
 
     monkeypatch.setattr(zipreader, "derive_keys", spy)
     return threads
+
+
+def trust_sender(key, name: str = "Test sender (CHU de Nantes)") -> None:
+    """Trust *key* (an Ed25519 private key) in the trust store of the
+    session's $DOSSIERKIT_HOME, as a receiver does with `trust add` once it
+    compared the fingerprint with the sender's printed receipt."""
+    TrustStore().add(fingerprint(key.public_key()), name)

@@ -17,9 +17,14 @@ from dossierkit.package.pack import pack
 from dossierkit.package.unpack import unpack_package
 from dossierkit.package.verify import verify_package
 from tests.conftest import need_tool
-from tests.pkg_fixtures import PHI_FORMS, full_workspace
+from tests.pkg_fixtures import PHI_FORMS, full_workspace, trust_sender
 
 KEY = Ed25519PrivateKey.generate()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _sender_trusted():
+    trust_sender(KEY)  # the receiver's trust store knows this module's sender
 
 
 @pytest.fixture(scope="module")

@@ -39,6 +39,10 @@ def test_pack_json_and_generated_password_file(env):
 def test_verify_and_unpack_with_a_password_file(env):
     tmp, _ws, home, keys, pw, out = env
     r = run_cli("verify", out["package"], "--password-file", pw, "--expect-signer", keys["signer_fingerprint"][:16],
+                env=home)
+    assert r.returncode == 2 and r.stdout == "" and r.stderr.count("\n") == 1, r.stderr  # no prefixes
+    assert "full fingerprint" in r.stderr
+    r = run_cli("verify", out["package"], "--password-file", pw, "--expect-signer", keys["signer_fingerprint"],
                 "--json", env=home)
     assert r.returncode == 0, r.stderr
     rep = json.loads(r.stdout)

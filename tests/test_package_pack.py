@@ -22,10 +22,15 @@ from dossierkit.package.verify import verify_package
 from dossierkit.archive.zipaes import open_writer
 from dossierkit.workspace import Workspace
 from tests.conftest import need_tool
-from tests.pkg_fixtures import PHI_FORMS, derivation_threads, full_workspace
+from tests.pkg_fixtures import PHI_FORMS, derivation_threads, full_workspace, trust_sender
 
 PASSWORD = "tulipe-orage-cadran-mesure-violon-24"
 KEY = Ed25519PrivateKey.generate()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _sender_trusted():
+    trust_sender(KEY)  # the receiver's trust store knows this module's sender
 
 
 @pytest.fixture(scope="module")
@@ -125,10 +130,12 @@ def test_verify_reports_every_check(packed):
     assert rep.ok, rep.failures
     assert rep.package_sha256 == res.sha256 and rep.manifest_sha256 == res.manifest_sha256
     assert all(v == "ok" for v in rep.to_dict()["checks"].values())
-    rep = verify_package(res.package, password=PASSWORD, expect_signer="ab" * 8)
-    assert not rep.ok and rep.failures[0].check == "signature" and "expected signer" in rep.failures[0].message
-    with pytest.raises(UsageError, match="16 hex digits"):
-        verify_package(res.package, password=PASSWORD, expect_signer="abcd")
+    rep = verify_package(res.package, password=PASSWORD, expect_signer="ab" * 32)
+    assert not rep.ok and rep.verdict == "untrusted" and rep.exit_code == 6
+    assert rep.failures[0].check == "sender" and "not the expected signer" in rep.failures[0].message
+    for short in ("abcd", res.signer_fingerprint[:16]):
+        with pytest.raises(UsageError, match="full fingerprint"):
+            verify_package(res.package, password=PASSWORD, expect_signer=short)
 
 
 def test_wrong_password_is_one_clear_error_and_unpack_writes_nothing(packed, tmp_path):

@@ -51,7 +51,7 @@ def test_receipt_contents_signed_and_journaled(tmp_path, key, package):
     assert entry["event"] == "receipt" and entry["receipt_id"] == doc["receipt_id"]
     assert "Lef" not in json.dumps(entry, ensure_ascii=False)  # ids and hashes only
     check = receipt.verify_file(r.json_path, package=package, journal_path=tmp_path / "journal.jsonl",
-                                expect_signer=doc["signature"]["fingerprint"][:16])
+                                expect_signer=doc["signature"]["fingerprint"])
     assert check.ok and check.package_checked and check.journal["ok"]
 
 
@@ -96,7 +96,9 @@ def test_a_different_package_fails(tmp_path, key, package):
 def test_expected_signer(tmp_path, key, package):
     r = _issue(tmp_path, key, package, pdf=False)
     with pytest.raises(IntegrityError, match="expected signer"):
-        receipt.verify_file(r.json_path, expect_signer="0123456789abcdef")
+        receipt.verify_file(r.json_path, expect_signer="0123456789abcdef" * 4)
+    with pytest.raises(UsageError, match="full fingerprint"):  # a 64-bit prefix is not enough
+        receipt.verify_file(r.json_path, expect_signer=r.document["signature"]["fingerprint"][:16])
 
 
 def test_truncated_journal_is_caught_by_receipt_verify(tmp_path, key, package):
@@ -150,7 +152,8 @@ def test_pdf_text_has_hash_titles_and_accents(tmp_path, key, package):
         assert " ".join(d["title"].split()) in text, d["title"]
     for words in ("Récépissé de transmission", "Hélène Marie", "Lefèvre", "Complétude", "Clé USB"):
         assert words in text
-    assert r.document["signature"]["fingerprint"] in text
+    fp = r.document["signature"]["fingerprint"]  # all of it, in groups of 4 to read aloud: 2 lines of 8 groups
+    assert " ".join(fp[i:i + 4] for i in range(0, 32, 4)) in text and " ".join(fp[i:i + 4] for i in range(32, 64, 4)) in text
 
 
 def test_core_font_fallback_keeps_french_and_transliterates_the_rest(tmp_path, key, package):

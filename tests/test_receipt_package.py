@@ -135,14 +135,26 @@ def test_cli_receipt_then_ack_then_verify_both(packed, tmp_path, cli):
     _ws, res, key, tmp = packed
     keys = generate_keys(tmp_path / "keys")
     env = {"DK_PW": PASSWORD, "DOSSIERKIT_JOURNAL": str(tmp_path / "journal.jsonl")}
+    # the sender issues the receipt with the key that signed the package (its own: trusted for its packages)
     rc = cli("receipt", res.package, "--channel", "usb-patient", "-o", tmp_path / "out" / "receipt.json",
-             "--password-env", "DK_PW", "--signing-key", keys.signing_key, "--json", env=env)
+             "--password-env", "DK_PW", "--signing-key", tmp / "keys" / "signing-key.pem", "--json", env=env)
     assert rc.returncode == 0, rc.stderr
     assert json.loads(rc.stdout)["pdf"] == str(tmp_path / "out" / "receipt.pdf")
+    # the receiving hospital does not know the sender yet: the ack is written, says so, exit 6
+    store = tmp_path / "trusted-senders.toml"
+    unknown = cli("ack", res.package, "-o", tmp_path / "out" / "ack-unknown.json", "--password-env", "DK_PW",
+                  "--signing-key", keys.signing_key, "--trust-store", store, "--json", env=env)
+    assert unknown.returncode == 6, unknown.stderr
+    sender = json.loads((tmp_path / "out" / "ack-unknown.json").read_text())["verification"]["sender"]
+    assert sender == {"fingerprint": res.signer_fingerprint, "name": None, "known": False, "basis": None}
+    # … compares the fingerprint with the printed receipt, trusts it, and acknowledges
+    added = cli("trust", "add", res.signer_fingerprint, "--name", "CHU de Nantes", "--trust-store", store, env=env)
+    assert added.returncode == 0, added.stderr
     ack = cli("ack", res.package, "-o", tmp_path / "out" / "ack.json", "--receipt", tmp_path / "out" / "receipt.json",
-              "--password-env", "DK_PW", "--signing-key", keys.signing_key, "--by", "Pr Sophie Marchand", "--json",
-              env=env)
+              "--password-env", "DK_PW", "--signing-key", keys.signing_key, "--by", "Pr Sophie Marchand",
+              "--trust-store", store, "--json", env=env)
     assert ack.returncode == 0, ack.stderr
+    assert json.loads((tmp_path / "out" / "ack.json").read_text())["verification"]["sender"]["name"] == "CHU de Nantes"
     both = cli("receipt", "verify", tmp_path / "out" / "receipt.json", tmp_path / "out" / "ack.json",
                "--package", res.package, "--journal", tmp_path / "journal.jsonl", "--json", env=env)
     assert both.returncode == 0, both.stderr
@@ -152,7 +164,7 @@ def test_cli_receipt_then_ack_then_verify_both(packed, tmp_path, cli):
     data[len(data) // 3] ^= 1
     altered.write_bytes(bytes(data))
     bad = cli("ack", altered, "-o", tmp_path / "out" / "ack-altered.json", "--password-env", "DK_PW",
-              "--signing-key", keys.signing_key, "--json", env=env)
+              "--signing-key", keys.signing_key, "--trust-store", store, "--json", env=env)
     assert bad.returncode == 3 and json.loads(bad.stdout)["id"].startswith("AK-")
     assert json.loads((tmp_path / "out" / "ack-altered.json").read_text())["verification"]["result"] == "altered"
 

@@ -38,11 +38,14 @@ def test_sign_verify_roundtrip_and_expected_signer(keys):
     key = load_signing_key(keys.signing_key)
     doc = sign_document({"id": "R1", "items": [1, 2, {"t": "Hélène"}]}, key)
     assert verify_document(doc).fingerprint == keys.fingerprint
-    verify_document(doc, expect_signer=keys.fingerprint[:16])
+    verify_document(doc, expect_signer=keys.fingerprint)
+    spaced = " ".join(keys.fingerprint[i:i + 4] for i in range(0, 64, 4)).upper()
+    verify_document(doc, expect_signer=spaced)  # as read from a receipt: groups of 4, any case
     with pytest.raises(IntegrityError, match="expected signer"):
-        verify_document(doc, expect_signer="0" * 16)
-    with pytest.raises(UsageError):
-        fingerprint_matches(keys.fingerprint, "abc")
+        verify_document(doc, expect_signer="0" * 64)
+    for short in ("abc", keys.fingerprint[:16], keys.fingerprint[:63], keys.fingerprint + "0"):
+        with pytest.raises(UsageError, match="full fingerprint"):  # a prefix is never enough
+            fingerprint_matches(keys.fingerprint, short)
 
 
 _KEY = Ed25519PrivateKey.generate()

@@ -27,6 +27,7 @@ from dossierkit.trace.flows import ack_for_package, pack_and_record, receipt_for
     verify_journal
 from dossierkit.trace.secrets import open_secrets, pack_protection
 from dossierkit.trust.keys import generate_keys, load_signing_key
+from dossierkit.trust.store import TrustStore
 from dossierkit.workspace import Workspace, init_workspace, read_toml_file
 
 MARKER = ".dossierkit-demo"
@@ -132,17 +133,29 @@ def pack_dossier(run: DemoRun) -> None:
             f"{protection.password_out}; signer {res.signer_fingerprint[:16]})")
 
 
+def trust_store_path(run: DemoRun) -> Path:
+    """The receiving side's trust store of the demo (never the user's own)."""
+    return run.directory / "trusted-senders.toml"
+
+
 def verify_dossier(run: DemoRun) -> None:
-    """Verify the package as ``dossierkit verify`` does (journaled)."""
+    """Verify the package as the receiving hospital's ``dossierkit verify``
+    does (journaled): it first trusts the sender's key explicitly, as a
+    receiver does once it compared the fingerprint with the printed receipt
+    (``dossierkit trust add``), in the demo folder's own trust store."""
     pkg = run.summary.get("package")
     if not pkg or run.workspace is None:
         return
+    sender = run.workspace.dossier.sender
+    TrustStore(trust_store_path(run)).add(pkg["signer_fingerprint"],
+                                          (sender.establishment or sender.name) if sender else "demo sender")
     secrets = open_secrets(pkg["package"], password_file=pkg["password_file"])
-    report = verify_and_record(pkg["package"], secrets, expect_signer=pkg["signer_fingerprint"],
+    report = verify_and_record(pkg["package"], secrets, trust_store=trust_store_path(run),
                                journal_file=run.workspace.journal_path, progress=run.progress)
     run.summary["verify"] = report.to_dict()
     run.log(f"6. verify: {'all checks hold' if report.ok else 'FAILED'} "
-            f"({', '.join(f'{k} {v}' for k, v in run.summary['verify']['checks'].items())})")
+            f"({', '.join(f'{k} {v}' for k, v in run.summary['verify']['checks'].items())}); signed by "
+            f"{report.signer.describe() if report.signer else '?'}")
     if not report.ok:
         run.exit_code = ExitCode.INTEGRITY
 
@@ -165,7 +178,8 @@ def receipt_and_ack(run: DemoRun) -> None:
     second = run.workspace.dossier.second_opinion
     ack = ack_for_package(pkg["package"], out=out, key=load_signing_key(recipient.signing_key), secrets=secrets,
                           receipt_file=receipt.json_path, expect_signer=pkg["signer_fingerprint"],
-                          by=second.name if second else None, journal_file=journal_path, progress=run.progress)
+                          by=second.name if second else None, journal_file=journal_path, progress=run.progress,
+                          trust_store=trust_store_path(run))
     verification = ack.document["verification"]
     run.summary["ack"] = {**ack.to_dict(), "result": verification["result"],
                           "completeness": verification["completeness"]}

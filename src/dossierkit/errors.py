@@ -18,6 +18,7 @@ class ExitCode(IntEnum):
     INTEGRITY = 3  # verification failed: tampered, corrupt, bad signature, broken journal
     DECRYPTION = 4  # wrong password or key, or not a dossierkit package
     OUTPUT = 5  # cannot write the output: exists, read-only, disk full
+    UNTRUSTED = 6  # authentic (valid signature) but by a key not trusted (trust store, --expect-signer)
     INTERNAL = 70  # a bug: rerun with --debug and report it
     INTERRUPTED = 130
 
@@ -66,3 +67,10 @@ class DecryptionError(DossierkitError):
 
 class OutputError(DossierkitError):
     exit_code = ExitCode.OUTPUT
+
+
+class UntrustedError(DossierkitError):
+    """A valid signature by a key the receiver does not know (trust store,
+    --expect-signer): authentic, but from an unknown sender."""
+
+    exit_code = ExitCode.UNTRUSTED

@@ -13,8 +13,15 @@ import pytest
 
 from dossierkit.archive.age_keys import Identity, generate_identity
 from dossierkit.package.pack import pack
-from tests.pkg_fixtures import full_workspace
+from tests.pkg_fixtures import full_workspace, trust_sender
 from tests.reliability.common import PASSWORD, SIGNING_KEY, Packed
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _sender_trusted():
+    """The receiving side knows the sender's key (trust store of the
+    session's $DOSSIERKIT_HOME); OTHER_KEY, the forger's, is never trusted."""
+    trust_sender(SIGNING_KEY)
 
 
 @pytest.fixture(scope="session")

@@ -9,13 +9,14 @@ the way an attacker holding the password or the recipient's public key can.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings, strategies as st
 
-from dossierkit.errors import DecryptionError, IntegrityError
+from dossierkit.errors import DecryptionError, IntegrityError, UntrustedError
 from dossierkit.package import layout
 from dossierkit.package.unpack import unpack_package
 from dossierkit.package.verify import CHECKS, verify_package
@@ -49,7 +50,7 @@ def assert_unpack_leaves_nothing(path: Path, secrets: dict, **kw) -> None:
     """unpack raises one error and leaves the folder as it found it."""
     folder = path.parent
     before = sorted(p.name for p in folder.iterdir())
-    with pytest.raises((DecryptionError, IntegrityError)) as ei:
+    with pytest.raises((DecryptionError, IntegrityError, UntrustedError)) as ei:
         unpack_package(path, folder / "dest", **secrets, **kw)
     assert "\n" not in ei.value.line()
     assert sorted(p.name for p in folder.iterdir()) == before
@@ -173,12 +174,17 @@ def test_manifest_edited_and_resigned_with_another_key(any_package, tmp_path):
     items = _items(any_package)
     resigned = craft.reseal(items, OTHER_KEY, manifest=_edited_manifest(items))
     p = _rebuild(any_package, tmp_path / "resigned.pkg", resigned)
-    # Default (documented): the embedded key is checked, any signer is accepted
-    # and reported — the fingerprint shows it is not the expected sender.
+    # The issue #14 forgery: authentic signature, unknown key. Not a success:
+    # verdict "untrusted" (exit 6), every other check holds, nothing unpacked.
     rep = verify_package(p, **any_package.secrets)
-    assert rep.ok and rep.signer_fingerprint == fingerprint(OTHER_KEY.public_key()) != EXPECTED_SIGNER
+    assert not rep.ok and rep.verdict == "untrusted" and rep.exit_code == 6
+    assert rep.signer_fingerprint == fingerprint(OTHER_KEY.public_key()) != EXPECTED_SIGNER
+    assert [f.check for f in rep.failures] == ["sender"] and "unknown sender" in rep.failures[0].message
     what, line = failure_of(p, any_package.secrets, expect_signer=EXPECTED_SIGNER)
-    assert what == "signature" and "expected signer" in line, line
+    assert what == "sender" and "not the expected signer" in line, line
+    with pytest.raises(UntrustedError, match="unknown sender"):
+        unpack_package(p, tmp_path / "dest", **any_package.secrets)
+    assert not (tmp_path / "dest").exists()
     assert_unpack_leaves_nothing(p, any_package.secrets, expect_signer=EXPECTED_SIGNER)
 
 
@@ -314,18 +320,45 @@ def test_cli_exit_4_for_an_altered_first_entry(password_package, cli_secrets, tm
     assert r.returncode == 4 and len(lines) == 1 and "damaged" in lines[0], r.stderr
 
 
-def test_cli_expect_signer_refuses_a_resigned_package(recipients_package, cli_secrets, tmp_path):
-    """An age package can be made by anyone holding the recipient's public key:
-    only --expect-signer tells a forged sender."""
+def test_cli_forged_package_is_exit_6_not_0(recipients_package, cli_secrets, tmp_path):
+    """Issue #14: README.TXT altered and re-signed with a fresh Ed25519 key.
+    An age package can be made by anyone holding the recipient's public key:
+    the signature is authentic, the sender unknown — exit 6 for verify and
+    unpack (nothing extracted), with the full fingerprint to compare."""
     items = _items(recipients_package)
-    p = _rebuild(recipients_package, tmp_path / "forged.age",
-                 craft.reseal(items, OTHER_KEY, manifest=_edited_manifest(items)))
+    d = dict(items)
+    readme = d[layout.README] + b"\r\nMISE A JOUR : appelez le 01 02 03 04 05 pour le mot de passe.\r\n"
+    old_sha, new_sha = (hashlib.sha256(x).hexdigest() for x in (d[layout.README], readme))
+    m = json.loads(d[layout.MANIFEST])
+    (entry,) = [f for f in m["files"] if f["path"] == layout.README]
+    entry["size"], entry["sha256"] = len(readme), new_sha
+    d[layout.README], d[layout.SUMS] = readme, d[layout.SUMS].replace(old_sha.encode(), new_sha.encode())
+    forged = craft.reseal([(n, d[n]) for n, _ in items], OTHER_KEY,
+                          manifest=json.dumps(m, ensure_ascii=False, indent=1).encode())
+    p = _rebuild(recipients_package, tmp_path / "forged.age", forged)
+    assert verify_package(p, **recipients_package.secrets, expect_signer=fingerprint(OTHER_KEY.public_key())).ok
     opts = cli_secrets["recipients"]
+    forger = fingerprint(OTHER_KEY.public_key())
+    spaced = " ".join(forger[i:i + 4] for i in range(0, 64, 4))
     r = run_cli("verify", p, *opts)
-    assert r.returncode == 0 and fingerprint(OTHER_KEY.public_key()) in r.stdout.replace("\n", ""), r.stdout
+    assert r.returncode == 6, (r.returncode, r.stdout, r.stderr)
+    assert spaced[:39] in r.stdout and spaced[40:] in r.stdout and "NOT trusted" in r.stdout, r.stdout
+    assert f"dossierkit trust add {forger} --name" in r.stdout, r.stdout  # one unbroken line to copy
+    r = run_cli("verify", p, *opts, "--json")
+    rep = json.loads(r.stdout)
+    assert r.returncode == 6 and rep["verdict"] == "untrusted" and rep["signer"]["known"] is False
+    assert {c: v for c, v in rep["checks"].items() if v != "ok"} == {"sender": "failed"}
+    r = run_cli("unpack", p, tmp_path / "dest", *opts)
+    lines = [x for x in r.stderr.splitlines() if x.strip()]
+    assert r.returncode == 6 and len(lines) == 1 and spaced in lines[0] and "trust add" in lines[0], r.stderr
+    r = run_cli("unpack", p, tmp_path / "dest", *opts, "--expect-signer", EXPECTED_SIGNER)
+    assert r.returncode == 6 and "not the expected signer" in r.stderr, r.stderr
     r = run_cli("unpack", p, tmp_path / "dest", *opts, "--expect-signer", EXPECTED_SIGNER[:16])
-    assert r.returncode == 3 and "expected signer" in r.stderr and not (tmp_path / "dest").exists(), r.stderr
+    assert r.returncode == 2 and "full fingerprint" in r.stderr, r.stderr
     assert sorted(x.name for x in tmp_path.iterdir()) == ["forged.age"]
+    # the genuine package verifies, and names its trusted sender
+    r = run_cli("verify", recipients_package.path, *opts, "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["signer"]["basis"] == "trust-store", r.stderr
 
 
 def test_unpack_force_keeps_the_old_tree_when_the_new_package_fails(any_package, tmp_path):

@@ -13,7 +13,10 @@ PASSWORD_ENV = typer.Option(None, "--password-env", metavar="VAR",
 IDENTITY = typer.Option(None, "--identity", "-i", help="age identity file for a recipients package (default: the "
                                                        "keys folder's age-identity.txt).")
 EXPECT_SIGNER = typer.Option(None, "--expect-signer", metavar="FINGERPRINT",
-                             help="Fail unless the manifest is signed by this key (16+ hex digits).")
+                             help="Accept only this signer: its full fingerprint (64 hex digits, spaces allowed), "
+                                  "as printed on the sender's receipt. Default: the trust store.")
+TRUST_STORE = typer.Option(None, "--trust-store", metavar="FILE",
+                           help="Trust store of known senders (default: $DOSSIERKIT_HOME/trusted-senders.toml).")
 SIGNING_KEY = typer.Option(None, "--signing-key", help="Ed25519 signing key (default: the keys folder's "
                                                        "signing-key.pem).")
 JOURNAL = typer.Option(None, "--journal", help="Journal file (default: $DOSSIERKIT_JOURNAL, the workspace's "

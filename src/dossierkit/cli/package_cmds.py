@@ -16,6 +16,7 @@ from dossierkit.package.verify import VerifyReport
 from dossierkit.trace.flows import Packed, pack_and_record, receipt_request, unpack_and_record, verify_and_record
 from dossierkit.trace.secrets import open_secrets, pack_protection
 from dossierkit.trust.keys import load_signing_key
+from dossierkit.trust.signing import spaced_fingerprint
 
 # Options of `pack` alone.
 OUTPUT = typer.Option(..., "--output", "-o", help="Package file to create (e.g. dossier.zip or dossier.age). "
@@ -115,18 +116,19 @@ def verify_cmd(
     password_env: Optional[str] = options.PASSWORD_ENV,
     identity: Optional[Path] = options.IDENTITY,
     expect_signer: Optional[str] = options.EXPECT_SIGNER,
+    trust_store: Optional[Path] = options.TRUST_STORE,
     journal_file: Optional[Path] = options.JOURNAL,
     as_json: bool = options.JSON,
 ) -> None:
-    """Decrypt in streaming and check every hash, the signature, the DICOMDIR and the completeness.
-    Exit 0 only if all hold (3 otherwise, 4 for a wrong password or key)."""
+    """Decrypt in streaming and check every hash, the signature and its sender, the DICOMDIR and the completeness.
+    Exit 0 only if all hold (6 authentic but unknown sender, 3 otherwise, 4 for a wrong password or key)."""
     secrets = open_secrets(package, password_file=password_file, password_env=password_env, identity=identity,
                            password_prompt=ui.passphrase_prompt(not as_json), default_identity=True).require()
     with ui.progress_for(not as_json) as progress:
         report = verify_and_record(package, secrets, expect_signer=expect_signer, journal_file=journal_file,
-                                   progress=progress, warn=ui.note)
+                                   progress=progress, warn=ui.note, trust_store=trust_store)
     _report_verify(report, as_json)
-    raise typer.Exit(ExitCode.OK if report.ok else ExitCode.INTEGRITY)
+    raise typer.Exit(report.exit_code)
 
 
 def _report_verify(report: VerifyReport, as_json: bool) -> None:
@@ -141,7 +143,7 @@ def _report_verify(report: VerifyReport, as_json: bool) -> None:
         style = {"ok": "green", "failed": "bold red"}.get(status, "yellow")
         table.add_row(check, f"[{style}]{status}[/]")
     ui.out.print(table)
-    if report.failures:
+    if report.failures and report.verdict != "untrusted":
         failures = Table(title="failures")
         for col in ("check", "file", "message"):
             failures.add_column(col, overflow="fold")
@@ -153,9 +155,27 @@ def _report_verify(report: VerifyReport, as_json: bool) -> None:
         _say(f"[yellow]packed incomplete[/]: waived {', '.join(completeness.get('waived') or [])} — "
              f"reason: {completeness.get('reason')}")
     if report.ok:
-        _say(f"[green]verified[/]: signed by {report.signer_fingerprint}; SHA-256 {report.package_sha256}")
+        _say(f"[green]verified[/]: signed by {report.signer.describe() if report.signer else '?'}; "
+             f"SHA-256 {report.package_sha256}")
+    elif report.verdict == "untrusted" and report.signer:
+        _report_unknown_sender(report.signer.fingerprint, expected="expected signer" in report.failures[0].message)
     else:
         _say(f"[bold red]NOT verified[/]: {len(report.failures)} failure(s)")
+
+
+def _report_unknown_sender(fingerprint: str, *, expected: bool) -> None:
+    """Authentic, unknown sender (exit 6): the full fingerprint on two lines
+    of 8 groups to compare with the printed receipt, then what to do."""
+    groups = spaced_fingerprint(fingerprint).split(" ")
+    _say("[bold yellow]authentic but NOT trusted[/] (exit 6): " + (
+        "signed by another key than the expected signer" if expected else "the sender's key is not in your "
+                                                                          "trust store"))
+    _say(f"  signer key:  {' '.join(groups[:8])}\n               {' '.join(groups[8:])}")
+    _say("  Compare these 16 groups with the fingerprint printed on the sender's receipt (or read them to the "
+         "sender by phone).")
+    ui.out.print(f"  If they match: dossierkit trust add {fingerprint} --name \"ESTABLISHMENT\"", markup=False,
+                 highlight=False, soft_wrap=True)
+    _say("  If not: do not use this package.")
 
 
 @app.command("unpack")
@@ -166,6 +186,7 @@ def unpack_cmd(
     password_env: Optional[str] = options.PASSWORD_ENV,
     identity: Optional[Path] = options.IDENTITY,
     expect_signer: Optional[str] = options.EXPECT_SIGNER,
+    trust_store: Optional[Path] = options.TRUST_STORE,
     force: bool = typer.Option(False, "--force", help="Replace DEST if it exists (only once the package verified)."),
     journal_file: Optional[Path] = options.JOURNAL,
     as_json: bool = options.JSON,
@@ -175,7 +196,8 @@ def unpack_cmd(
                            password_prompt=ui.passphrase_prompt(not as_json), default_identity=True).require()
     with ui.progress_for(not as_json) as progress:
         result = unpack_and_record(package, dest, secrets, expect_signer=expect_signer, force=force,
-                                   journal_file=journal_file, progress=progress, warn=ui.note)
+                                   journal_file=journal_file, progress=progress, warn=ui.note,
+                                   trust_store=trust_store)
     _report_unpack(result, as_json)
 
 
@@ -185,6 +207,6 @@ def _report_unpack(result: UnpackResult, as_json: bool) -> None:
         return
     report = result.report
     _say(f"[green]verified and extracted[/]: {result.destination} ({report.counts.get('files', 0) + 3} files; "
-         f"signed by {report.signer_fingerprint})")
+         f"signed by {report.signer.describe() if report.signer else '?'})")
     _say(f"  open {result.destination / 'INDEX.HTM'} in a browser; import {result.destination / 'DICOMDIR'} "
          "into the PACS")

@@ -20,6 +20,7 @@ from dossierkit.trace.journal import locate, read_entries
 from dossierkit.trace.receipt import Issued, verify_file
 from dossierkit.trace.secrets import open_secrets
 from dossierkit.trust.keys import load_signing_key
+from dossierkit.trust.signing import spaced_fingerprint
 
 
 class _DefaultCreate(TyperGroup):
@@ -100,7 +101,7 @@ def receipt_verify(
     files: list[Path] = typer.Argument(..., help="Receipt or acknowledgement JSON file(s)."),
     package: Optional[Path] = typer.Option(None, "--package", help="Check that this file is the package they name."),
     expect_signer: Optional[str] = typer.Option(None, "--expect-signer", help="Signer fingerprint known out of band "
-                                                                              "(≥ 16 hex digits)."),
+                                                                              "(full: 64 hex digits)."),
     journal_file: Optional[Path] = typer.Option(None, "--journal", help="Also check this journal still holds what "
                                                                         "was recorded at issue time."),
     as_json: bool = options.JSON,
@@ -130,8 +131,9 @@ def ack_cmd(
     package: Path = typer.Argument(..., help="The package file as received."),
     out: Path = typer.Option(..., "--output", "-o", help="Folder (→ AK-….json + .pdf) or FILE.json (+ FILE.pdf)."),
     receipt_file: Optional[Path] = typer.Option(None, "--receipt", help="The sender's receipt (JSON) to bind to."),
-    expect_signer: Optional[str] = typer.Option(None, "--expect-signer", help="Sender's fingerprint (checks the "
-                                                                              "receipt and the manifest)."),
+    expect_signer: Optional[str] = typer.Option(None, "--expect-signer", help="Sender's full fingerprint (checks "
+                                                                              "the receipt and the manifest)."),
+    trust_store: Optional[Path] = options.TRUST_STORE,
     by: Optional[str] = typer.Option(None, "--by", help="Who acknowledges (name, establishment)."),
     password_file: Optional[Path] = options.PASSWORD_FILE,
     password_env: Optional[str] = options.PASSWORD_ENV,
@@ -142,16 +144,18 @@ def ack_cmd(
     as_json: bool = options.JSON,
 ) -> None:
     """Verify PACKAGE and issue a signed acknowledgement (JSON + PDF).
-    Exit 0 intact and complete, 1 intact but incomplete, 3 altered (the ack is written in every case)."""
+    Exit 0 intact and complete, 1 intact but incomplete, 6 intact from an unknown sender, 3 altered
+    (the ack is written in every case)."""
     key = load_signing_key(signing_key)
     secrets = open_secrets(package, password_file=password_file, password_env=password_env, identity=identity,
                            password_prompt=ui.passphrase_prompt(not as_json), default_identity=True)
     with ui.progress_for(not as_json) as progress:
         issued = ack_for_package(package, out=out, key=key, secrets=secrets, receipt_file=receipt_file, by=by,
                                  expect_signer=expect_signer, journal_file=journal_file, pdf=not no_pdf,
-                                 progress=progress)
+                                 progress=progress, trust_store=trust_store)
     verification = _report_ack(issued, as_json)
     raise typer.Exit(ExitCode.INTEGRITY if not verification["intact"] else
+                     ExitCode.UNTRUSTED if not (verification.get("sender") or {}).get("known") else
                      ExitCode.OK if verification["complete"] is not False else ExitCode.INCOMPLETE)
 
 
@@ -161,6 +165,13 @@ def _report_ack(issued: Issued, as_json: bool) -> dict[str, Any]:
     verification = issued.document["verification"]
     if not as_json:
         ui.out.print(f"  verification: {verification['result']}, {verification['completeness']}", markup=False)
+        sender = verification.get("sender") or {}
+        if sender:
+            ui.out.print(f"  signed by:    {sender.get('name') or ('known key' if sender.get('known') else 'UNKNOWN key')}"
+                         f" {spaced_fingerprint(sender['fingerprint'])}", markup=False)
+            if not sender.get("known"):
+                ui.error_line("the package is authentic but its sender's key is unknown: compare the fingerprint "
+                              "with the sender's printed receipt, then `dossierkit trust add FINGERPRINT --name …`")
         for problem in verification["problems"]:
             ui.error_line(problem)
     return verification

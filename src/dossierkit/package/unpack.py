@@ -23,10 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dossierkit.errors import IntegrityError, OutputError
+from dossierkit.errors import IntegrityError, OutputError, UntrustedError
 from dossierkit.fsutil import TEMP_PREFIX
 from dossierkit.progress import NULL_PROGRESS, Progress
 from dossierkit.package.verify import VerifyReport, verify_package
+from dossierkit.trust.store import SenderPolicy
 
 
 @dataclass
@@ -44,15 +45,18 @@ def _remove_tree(path: Path) -> None:
 
 def unpack_package(package: str | os.PathLike, dest: str | os.PathLike, *, password: str | bytes | None = None,
                    identities: list[Any] | None = None, expect_signer: str | None = None, force: bool = False,
-                   progress: Progress = NULL_PROGRESS) -> UnpackResult:
+                   senders: SenderPolicy | None = None, progress: Progress = NULL_PROGRESS) -> UnpackResult:
     """Verify *package* and extract its root to *dest* (see module docstring).
 
     Raises OutputError when *dest* exists (unless *force*: it is then
     replaced only after the new tree verified), DecryptionError for a wrong
     password/key, IntegrityError (listing the first failures) when anything
-    does not verify — in every error case nothing is left at *dest*'s side.
+    does not verify, UntrustedError when it is authentic but signed by a
+    key *senders* does not accept (verify_package) — in every error case
+    nothing is left at *dest*'s side.
     """
     dest = Path(dest)
+    senders = senders or SenderPolicy.load(expect_signer=expect_signer)  # a short --expect-signer: exit 2 now
     if dest.is_symlink() or (dest.exists() and not dest.is_dir()):
         raise OutputError("exists and is not a folder", path=dest, hint="choose another destination")
     if dest.exists() and not force:
@@ -65,7 +69,7 @@ def unpack_package(package: str | os.PathLike, dest: str | os.PathLike, *, passw
         raise OutputError(f"cannot create the destination ({exc.strerror})", path=dest) from exc
     try:
         report = verify_package(package, password=password, identities=identities, expect_signer=expect_signer,
-                                extract_to=tmp, progress=progress)
+                                extract_to=tmp, senders=senders, progress=progress)
         if not report.ok:
             raise unpack_failure(report)
         os.chmod(tmp, 0o755)
@@ -82,8 +86,11 @@ def unpack_package(package: str | os.PathLike, dest: str | os.PathLike, *, passw
     return UnpackResult(dest, report)
 
 
-def unpack_failure(report: VerifyReport) -> IntegrityError:
-    """One error line summarising why a package did not verify."""
+def unpack_failure(report: VerifyReport) -> IntegrityError | UntrustedError:
+    """One error line summarising why a package did not verify (an
+    authentic package from an unknown sender: UntrustedError, exit 6)."""
+    if report.verdict == "untrusted":
+        return UntrustedError(f"not extracted: {report.failures[0].message}")
     first = report.failures[0] if report.failures else None
     more = len(report.failures) - 1
     what = f"{first.check}: {first.message}" if first else "verification incomplete"

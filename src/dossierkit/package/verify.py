@@ -10,9 +10,12 @@ and the DICOMDIR (size-capped):
    as pack writes them (a deflated one could inflate ~1000× its size:
    verify's time and unpack's output stay bounded by the package's size);
 2. the first three entries must be DOSSIER/MANIFEST.JSON, SHA256SUMS,
-   MANIFEST.SIG: the signature is checked (optionally against an expected
-   signer), then SHA256SUMS must list exactly the manifest's files with the
-   same hashes, plus the manifest itself;
+   MANIFEST.SIG: the signature is checked, then who signed (check
+   ``sender``: the expected signer, a key of the trust store or the
+   operator's own key — dossierkit.trust.store.SenderPolicy; an authentic
+   package by an unknown key is ``verdict == "untrusted"``, exit 6), then
+   SHA256SUMS must list exactly the manifest's files with the same hashes,
+   plus the manifest itself;
 3. every later entry must be a file the manifest lists, once, with the
    declared size and SHA-256; missing files fail at the end;
 4. the DICOMDIR is walked through its offsets: every record references a
@@ -36,8 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from dossierkit.errors import DecryptionError, DossierkitError, InputError, IntegrityError, OutputError
-from dossierkit.trust.signing import fingerprint_matches
+from dossierkit.errors import DecryptionError, DossierkitError, ExitCode, InputError, IntegrityError, OutputError
+from dossierkit.trust.store import SenderPolicy, Signer
 from dossierkit.fsutil import output_error
 from dossierkit.progress import NULL_PROGRESS, Progress
 from dossierkit.archive import METHOD_STORED, Worker, sniff, zip_reader
@@ -47,7 +50,7 @@ from dossierkit.package.manifest import MAX_MANIFEST_BYTES, ManifestView, comple
 from dossierkit.package.seal import MAX_SEAL_BYTES, check_seal
 from dossierkit.package.sums import MAX_SUMS_BYTES, parse_sums
 
-CHECKS = ("container", "signature", "manifest", "sums", "files", "dicomdir", "completeness")
+CHECKS = ("container", "signature", "sender", "manifest", "sums", "files", "dicomdir", "completeness")
 _SEAL_CAPS = {layout.MANIFEST: MAX_MANIFEST_BYTES, layout.SUMS: MAX_SUMS_BYTES, layout.SIGNATURE: MAX_SEAL_BYTES}
 _MAX_LISTED = 20  # failures listed per check before "… and N more"
 
@@ -70,6 +73,7 @@ class VerifyReport:
     package_sha256: str = ""
     manifest_sha256: str | None = None
     signer_fingerprint: str | None = None
+    signer: Signer | None = None  # who signed, as the receiver knows them (check "sender")
     dossier_id: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
     completeness: dict[str, Any] = field(default_factory=dict)  # status, waived codes, reason
@@ -81,6 +85,20 @@ class VerifyReport:
     @property
     def ok(self) -> bool:
         return not self.failures and self.checked >= set(CHECKS)
+
+    @property
+    def verdict(self) -> str:
+        """``intact``; ``untrusted``: every check holds but the signer is not
+        known (exit 6); ``altered``: anything else (exit 3)."""
+        if self.ok:
+            return "intact"
+        if all(f.check == "sender" for f in self.failures) and self.checked >= set(CHECKS) - {"sender"}:
+            return "untrusted"
+        return "altered"
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return {"intact": ExitCode.OK, "untrusted": ExitCode.UNTRUSTED}.get(self.verdict, ExitCode.INTEGRITY)
 
     def status(self, check: str) -> str:
         if any(f.check == check for f in self.failures):
@@ -99,6 +117,7 @@ class VerifyReport:
         return {"package": str(self.package), "ok": self.ok, "container": self.container,
                 "package_size": self.package_size, "package_sha256": self.package_sha256,
                 "manifest_sha256": self.manifest_sha256, "signer_fingerprint": self.signer_fingerprint,
+                "signer": self.signer.to_dict() if self.signer else None, "verdict": self.verdict,
                 "dossier_id": self.dossier_id, "counts": self.counts, "completeness": self.completeness,
                 "checks": {c: self.status(c) for c in CHECKS},
                 "failures": [f.to_dict() for f in self.failures], "seconds": round(self.seconds, 3)}
@@ -179,9 +198,9 @@ class _Extracted:
 class _Pass:
     """State of one verification pass."""
 
-    def __init__(self, report: VerifyReport, expect_signer: str | None, extract_to: Path | None):
+    def __init__(self, report: VerifyReport, senders: SenderPolicy, extract_to: Path | None):
         self.report = report
-        self.expect_signer = expect_signer
+        self.senders = senders
         self.extract_to = extract_to
         self.seal: dict[str, bytes] = {}
         self.view: ManifestView | None = None
@@ -209,9 +228,14 @@ class _Pass:
         r.manifest_sha256 = hashlib.sha256(m).hexdigest()
         r.manifest_json = m
         try:
-            info = check_seal(sig, m, s, expect_signer=self.expect_signer)
+            info = check_seal(sig, m, s)
             r.signer_fingerprint = info.fingerprint
             r.checked.add("signature")
+            r.signer = self.senders.judge(info.fingerprint)
+            if r.signer.known:
+                r.checked.add("sender")
+            else:
+                r.fail("sender", self.senders.refusal(r.signer), layout.SIGNATURE)
         except IntegrityError as exc:
             r.fail("signature", exc.line(), layout.SIGNATURE)
         try:
@@ -376,7 +400,7 @@ def check_root_plan(entries: list[tuple[str, int, str, bytes | None]], *,
     disagree with the manifest) never produces a package; the bytes on disk
     are then proven by pack's byte read-back (docs/package-format.md)."""
     report = VerifyReport(Path(layout.MANIFEST))
-    state = _Pass(report, expect_signer, None)
+    state = _Pass(report, SenderPolicy(expected=expect_signer), None)
     heads = [e[0] for e in entries[:len(layout.SEAL_FILES)]]
     if heads != list(layout.SEAL_FILES):
         report.fail("container", f"package layout: the first entries are {heads}, expected {list(layout.SEAL_FILES)}")
@@ -400,7 +424,7 @@ def check_root_plan(entries: list[tuple[str, int, str, bytes | None]], *,
 
 def verify_package(package: str | os.PathLike, *, password: str | bytes | None = None,
                    identities: list[Any] | None = None, expect_signer: str | None = None,
-                   extract_to: str | os.PathLike | None = None,
+                   extract_to: str | os.PathLike | None = None, senders: SenderPolicy | None = None,
                    progress: Progress = NULL_PROGRESS) -> VerifyReport:
     """Verify *package* in one streaming pass; see the module docstring.
 
@@ -408,12 +432,15 @@ def verify_package(package: str | os.PathLike, *, password: str | bytes | None =
     objects or identity-file paths) an age package. Returns the report
     (``report.ok``); raises DecryptionError for a wrong password or key or
     a file that is no dossierkit package, InputError when it cannot be read.
+    *senders* says whose signature is accepted (default:
+    ``SenderPolicy.load(expect_signer=…)``: the full *expect_signer*, else
+    the trust store and the operator's own key; a short fingerprint is a
+    UsageError, raised before anything is read).
     """
     t0 = time.perf_counter()
     package = Path(package)
-    if expect_signer is not None:
-
-        fingerprint_matches("0" * 64, expect_signer)  # a malformed expectation is a usage error, up front
+    if senders is None:
+        senders = SenderPolicy.load(expect_signer=expect_signer)
     report = VerifyReport(package)
     try:
         fh = open(package, "rb")
@@ -423,7 +450,7 @@ def verify_package(package: str | os.PathLike, *, password: str | bytes | None =
     except OSError as exc:
         raise InputError(f"cannot read the package ({exc.strerror})", path=package) from exc
     dest = Path(extract_to) if extract_to is not None else None
-    state = _Pass(report, expect_signer, dest)
+    state = _Pass(report, senders, dest)
     progress.start("verifying", total=size, unit="B")
     # The flow's one worker (started on its first job, joined on leaving):
     # the keys of the entries ahead, the HMACs, a plain zip's big entries.

@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from dossierkit.archive import write_password_file
 from dossierkit.check import run_checks
-from dossierkit.errors import IntegrityError, OutputError, UsageError
+from dossierkit.errors import IntegrityError, OutputError, UntrustedError, UsageError
 from dossierkit.package.pack import PackResult, pack
 from dossierkit.package.unpack import UnpackResult, unpack_package
 from dossierkit.package.verify import VerifyReport, verify_package
@@ -48,6 +48,8 @@ from dossierkit.trace.receipt import (Issued, PackageFacts, VerificationFacts, c
                                       issue_ack, issue_receipt, load_document, package_facts, summary_from_manifest,
                                       summary_from_workspace)
 from dossierkit.trace.secrets import PackageSecrets, Protection
+from dossierkit.trust.signing import fingerprint
+from dossierkit.trust.store import SenderPolicy
 from dossierkit.workspace import Workspace
 
 Warn = Callable[[str], None]
@@ -158,12 +160,14 @@ def receipt_after_pack(result: PackResult, *, channel: str, out: str | os.PathLi
 
 def verify_and_record(package: str | os.PathLike, secrets: PackageSecrets, *, expect_signer: str | None = None,
                       journal_file: str | os.PathLike | None = None, progress: Progress = NULL_PROGRESS,
-                      warn: Warn | None = None) -> VerifyReport:
+                      warn: Warn | None = None, trust_store: str | os.PathLike | None = None) -> VerifyReport:
     """``dossierkit verify``: verify *package* in one streaming pass
-    (package.verify.verify_package), then journal the verdict (intact or
-    altered). A wrong password or key raises DecryptionError: nothing is
-    recorded then."""
-    report = verify_package(package, expect_signer=expect_signer, progress=progress, **secrets.open_kwargs())
+    (package.verify.verify_package; whose signature is accepted:
+    SenderPolicy.load of *expect_signer* and *trust_store*), then journal the
+    verdict (intact, untrusted or altered). A wrong password or key raises
+    DecryptionError: nothing is recorded then."""
+    senders = SenderPolicy.load(expect_signer=expect_signer, store=trust_store)
+    report = verify_package(package, senders=senders, progress=progress, **secrets.open_kwargs())
     record(journal_file, verify_event(report), warn=warn)
     return report
 
@@ -171,10 +175,12 @@ def verify_and_record(package: str | os.PathLike, secrets: PackageSecrets, *, ex
 def unpack_and_record(package: str | os.PathLike, dest: str | os.PathLike, secrets: PackageSecrets, *,
                       expect_signer: str | None = None, force: bool = False,
                       journal_file: str | os.PathLike | None = None, progress: Progress = NULL_PROGRESS,
-                      warn: Warn | None = None) -> UnpackResult:
+                      warn: Warn | None = None, trust_store: str | os.PathLike | None = None) -> UnpackResult:
     """``dossierkit unpack``: verify and extract *package* to *dest*
-    (package.unpack.unpack_package: all or nothing), then journal it."""
-    result = unpack_package(package, dest, expect_signer=expect_signer, force=force, progress=progress,
+    (package.unpack.unpack_package: all or nothing; an unknown signer is
+    UntrustedError, exit 6), then journal it."""
+    senders = SenderPolicy.load(expect_signer=expect_signer, store=trust_store)
+    result = unpack_package(package, dest, senders=senders, force=force, progress=progress,
                             **secrets.open_kwargs())
     record(journal_file, verify_event(result.report, "unpack"), warn=warn)
     return result
@@ -184,26 +190,26 @@ def unpack_and_record(package: str | os.PathLike, dest: str | os.PathLike, secre
 # receipts and acknowledgements of a package file
 
 
-def _verify(package: Path, secrets: PackageSecrets, *, expect_signer: str | None,
+def _verify(package: Path, secrets: PackageSecrets, *, senders: SenderPolicy,
             progress: Progress) -> tuple[VerificationFacts, dict[str, Any] | None, PackageFacts]:
     """Verify the package once (package.verify); adapt its report, and
     parse the manifest it decrypted when signature and manifest hold. A
     wrong password or key raises DecryptionError: nothing is written then."""
-    report = verify_package(package, expect_signer=expect_signer, progress=progress, **secrets.open_kwargs())
+    report = verify_package(package, senders=senders, progress=progress, **secrets.open_kwargs())
     manifest = None
     if report.manifest_json is not None and report.status("signature") == "ok" \
             and report.status("manifest") == "ok":
         manifest = json.loads(report.manifest_json.decode("utf-8"))
     status = (report.completeness or {}).get("status")
-    problems = [f"{f.check}: {f.message}" for f in report.failures]
+    problems = [f"{f.check}: {f.message}" for f in report.failures if f.check != "sender"]
     problems += [f"{c}: not checked" for c in ("container", "signature", "manifest", "sums", "files", "dicomdir",
                                                 "completeness") if report.status(c) == "not checked"
                  and not report.failures]
     facts = VerificationFacts(
-        intact=report.ok,
+        intact=report.verdict != "altered",
         complete=None if status not in ("complete", "incomplete") else status == "complete",
         problems=problems, dossier_id=report.dossier_id, manifest_sha256=report.manifest_sha256,
-        manifest_signer=report.signer_fingerprint)
+        manifest_signer=report.signer_fingerprint, sender=report.signer.to_dict() if report.signer else None)
     return facts, manifest, PackageFacts(package.name, report.package_sha256, report.package_size)
 
 
@@ -221,18 +227,25 @@ def receipt_for_package(package: str | os.PathLike, *, channel: str, out: str | 
                         key: Ed25519PrivateKey, secrets: PackageSecrets | None = None, to: list[str] | None = None,
                         copies: list[str] | None = None, workspace: str | os.PathLike | None = None,
                         journal_file: str | os.PathLike | None = None, pdf: bool = True,
-                        progress: Progress = NULL_PROGRESS) -> Issued:
+                        progress: Progress = NULL_PROGRESS, trust_store: str | os.PathLike | None = None) -> Issued:
     """``dossierkit receipt PACKAGE``: with *secrets*
     (:func:`dossierkit.trace.secrets.open_secrets`) the package is verified
     and its manifest, decrypted in that one pass, gives the content; else
-    the *workspace* and its journal's ``pack`` entry do (module docstring)."""
+    the *workspace* and its journal's ``pack`` entry do (module docstring).
+    The package must be signed by a known key: *key* (the sender's own, the
+    usual case), the operator's own key or one of the trust store."""
     package = Path(package)
     journal_path = journal.resolve_path(journal_file, workspace=workspace)
     if secrets:
-        result, manifest, facts = _verify(package, secrets, expect_signer=None, progress=progress)
+        senders = SenderPolicy.load(store=trust_store, own=(fingerprint(key.public_key()),))
+        result, manifest, facts = _verify(package, secrets, senders=senders, progress=progress)
         if not result.intact or manifest is None:
             raise IntegrityError("the package does not verify: no receipt is issued for it — "
                                  + "; ".join(result.problems[:3]), path=package)
+        if not (result.sender or {}).get("known"):
+            raise UntrustedError(f"no receipt is issued for a package signed by another key than yours or a "
+                                 f"trusted sender's: {senders.refusal(senders.judge(result.manifest_signer or ''))}",
+                                 path=package)
         summary = summary_from_manifest(manifest, result.manifest_sha256)
         summary.manifest_signer = result.manifest_signer
     elif workspace is not None:
@@ -261,13 +274,17 @@ def ack_for_package(package: str | os.PathLike, *, out: str | os.PathLike, key: 
                     secrets: PackageSecrets | None = None, receipt_file: str | os.PathLike | None = None,
                     by: str | None = None, expect_signer: str | None = None,
                     journal_file: str | os.PathLike | None = None, pdf: bool = True,
-                    progress: Progress = NULL_PROGRESS) -> Issued:
+                    progress: Progress = NULL_PROGRESS, trust_store: str | os.PathLike | None = None) -> Issued:
     """``dossierkit ack PACKAGE``: verify the package with *secrets*
     (:func:`dossierkit.trace.secrets.open_secrets`), then issue a signed
     ack recording the result (intact/altered, complete/incomplete), bound to
     the package SHA-256 and, with *receipt_file*, to the sender's receipt
-    (whose signature must hold and whose package must be this file)."""
+    (whose signature must hold and whose package must be this file). Who
+    signed the package is recorded (``verification.sender``: name when the
+    key is trusted — *expect_signer*, *trust_store* —, ``known: false``
+    otherwise, which the CLI turns into exit 6)."""
     package = Path(package)
+    senders = SenderPolicy.load(expect_signer=expect_signer, store=trust_store)
     if not secrets:
         raise UsageError("ack verifies the package first: give --password-file or --password-env (password "
                          "package) or --identity (recipients package)")
@@ -278,7 +295,7 @@ def ack_for_package(package: str | os.PathLike, *, out: str | os.PathLike, key: 
         if receipt_doc.get("type") != "dossierkit-receipt":
             raise UsageError("--receipt expects the sender's receipt, not an acknowledgement", path=receipt_file)
     # One pass: verify hashes the package bytes as it decrypts them.
-    result, _, facts = _verify(package, secrets, expect_signer=expect_signer, progress=progress)
+    result, _, facts = _verify(package, secrets, senders=senders, progress=progress)
     return issue_ack(facts, result, key=key, out=out, receipt=receipt_doc, by=by,
                      journal_path=journal.resolve_path(journal_file), pdf=pdf, progress=progress)
 
@@ -316,7 +333,7 @@ def verify_event(report: VerifyReport, event: str = "verify") -> dict[str, Any]:
     """The journal event of a verify or unpack (package.verify.VerifyReport)."""
     return {"event": event, "package_sha256": report.package_sha256, "manifest_sha256": report.manifest_sha256,
             "dossier_id": report.dossier_id, "signer": report.signer_fingerprint,
-            "result": "intact" if report.ok else "altered",
+            "signer_known": bool(report.signer and report.signer.known), "result": report.verdict,
             "failed_checks": sorted({f.check for f in report.failures})}
 
 

@@ -423,9 +423,10 @@ class VerificationFacts:
     dossier_id: str | None = None
     manifest_sha256: str | None = None
     manifest_signer: str | None = None
+    sender: dict[str, Any] | None = None  # trust.store.Signer.to_dict(): who signed the manifest, known or not
 
     def to_dict(self) -> dict[str, Any]:
-        return {"result": "intact" if self.intact else "altered",
+        return {"result": "intact" if self.intact else "altered", "sender": self.sender,
                 "completeness": "unknown" if self.complete is None else
                 ("complete" if self.complete else "incomplete"),
                 "intact": self.intact, "complete": self.complete, "problems": list(self.problems),
@@ -443,7 +444,7 @@ def build_ack(package: PackageFacts, result: VerificationFacts, *, receipt: dict
         result = VerificationFacts(False, result.complete, [
             f"the file received is not the package receipt {receipt.get('receipt_id')} names (SHA-256 "
             f"{package.sha256[:16]}… instead of {str(receipt.get('package', {}).get('sha256'))[:16]}…)",
-            *result.problems], result.dossier_id, result.manifest_sha256, result.manifest_signer)
+            *result.problems], result.dossier_id, result.manifest_sha256, result.manifest_signer, result.sender)
     return {
         "type": ACK_TYPE,
         "version": FORMAT_VERSION,

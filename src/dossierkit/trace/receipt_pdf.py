@@ -24,7 +24,7 @@ from fpdf.fonts import FontFace
 
 from dossierkit.model import DOCUMENT_KINDS
 from dossierkit.trace.channels import CHANNELS
-from dossierkit.trust.signing import short_fingerprint
+from dossierkit.trust.signing import short_fingerprint, spaced_fingerprint
 
 FONT_DIRS = [Path("/usr/share/fonts/truetype/dejavu")]
 _FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf", "I": "DejaVuSans-Oblique.ttf"}
@@ -178,12 +178,18 @@ def _package_block(pdf: _Doc, doc: dict[str, Any], fr: str, en: str) -> None:
     _field(pdf, "Identifiant du dossier", "Dossier id", doc.get("dossier_id"))
 
 
+def _read_aloud(fp: str) -> str:
+    """The full fingerprint as 16 groups of 4, two lines of 8: read aloud and
+    compared with ``dossierkit verify``'s message or ``trust list``."""
+    groups = spaced_fingerprint(fp).split(" ")
+    return " ".join(groups[:8]) + "\n" + " ".join(groups[8:])
+
+
 def _signature_block(pdf: _Doc, doc: dict[str, Any], verify_hint: str) -> None:
     sig = doc["signature"]
     j = doc.get("journal") or {}
     _heading(pdf, "Signature et vérification", "Signature and verification")
-    _field(pdf, "Signé (Ed25519) par la clé", "Signed (Ed25519) by key",
-           f"{sig['fingerprint']}\n({short_fingerprint(sig['fingerprint'])})", mono=True)
+    _field(pdf, "Signé (Ed25519) par la clé", "Signed (Ed25519) by key", _read_aloud(sig["fingerprint"]), mono=True)
     _field(pdf, "Journal à l'émission", "Journal at issue time",
            f"entrée / entry {j.get('seq')}\n{j.get('hash')}", mono=True)
     pdf.set_font(pdf.body, "", 8)
@@ -299,7 +305,11 @@ def render_ack(doc: dict[str, Any], out: IO[bytes], *, fonts: dict[str, Path] | 
     _field(pdf, "Intégrité", "Integrity", "intact / intact" if intact else "ALTÉRÉ / ALTERED")
     _field(pdf, "Complétude", "Completeness", _status_label(v.get("completeness") or "unknown"))
     if v.get("manifest_signer"):
-        _field(pdf, "Manifeste signé par", "Manifest signed by", v["manifest_signer"], mono=True)
+        sender = v.get("sender") or {}
+        who = sender.get("name") or ("clé connue / known key" if sender.get("known") else
+                                     "clé INCONNUE / UNKNOWN key" if sender else "")
+        _field(pdf, "Manifeste signé par", "Manifest signed by",
+               f"{who}\n{_read_aloud(v['manifest_signer'])}".strip(), mono=True)
     for problem in v.get("problems") or []:
         _field(pdf, "Anomalie", "Problem", problem)
     _signature_block(pdf, doc, ACK_HINT)

@@ -32,10 +32,15 @@ AGE_IDENTITY = "age-identity.txt"
 AGE_RECIPIENT = "age-recipient.txt"
 
 
-def default_keys_dir() -> Path:
+def home_dir() -> Path:
+    """``$DOSSIERKIT_HOME``, else ``$XDG_CONFIG_HOME/dossierkit``, else
+    ``~/.config/dossierkit``: the operator's folder (keys, journal, trust store)."""
     home = os.environ.get("DOSSIERKIT_HOME")
-    base = Path(home) if home else Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config")) / "dossierkit"
-    return base / "keys"
+    return Path(home) if home else Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config")) / "dossierkit"
+
+
+def default_keys_dir() -> Path:
+    return home_dir() / "keys"
 
 
 @dataclass

@@ -67,14 +67,29 @@ def short_fingerprint(fp: str) -> str:
     return " ".join(fp[i:i + 4] for i in range(0, 16, 4))
 
 
+def spaced_fingerprint(fp: str) -> str:
+    """The full fingerprint in 16 groups of 4 hex digits, to read aloud and
+    compare (``1d65 a3f0 … 9c2e``): what receipts print and what ``trust
+    add`` and ``--expect-signer`` take (spaces optional)."""
+    return " ".join(fp[i:i + 4] for i in range(0, len(fp), 4))
+
+
+def parse_fingerprint(text: str, *, what: str = "a signer fingerprint") -> str:
+    """A full fingerprint as typed by a person: 64 hex digits, spaces,
+    colons and case ignored. A prefix is a usage error: 16 hex digits are
+    only 64 bits, within reach of a determined forger."""
+    digits = "".join(text.split()).replace(":", "").lower()
+    if len(digits) != 64 or any(c not in "0123456789abcdef" for c in digits):
+        raise UsageError(f"{what} must be the full fingerprint: 64 hex digits (spaces allowed), "
+                         f"got {len(digits)} characters",
+                         hint="copy all 16 groups of 4 from the sender's receipt or `dossierkit keys show`")
+    return digits
+
+
 def fingerprint_matches(fp: str, expected: str) -> bool:
-    """Compare a full fingerprint with an expected one given in full or as a
-    prefix of at least 16 hex digits (spaces and case ignored)."""
-    exp = expected.replace(" ", "").replace(":", "").lower()
-    if len(exp) < 16:
-        raise UsageError("an expected signer fingerprint needs at least 16 hex digits",
-                         hint="copy it from `dossierkit keys show` or the receipt")
-    return fp.lower().startswith(exp)
+    """Compare a full fingerprint with an expected one, given in full
+    (spaces, colons and case ignored; a prefix is a UsageError)."""
+    return fp.lower() == parse_fingerprint(expected, what="the expected signer")
 
 
 @dataclass(frozen=True)
@@ -129,6 +144,6 @@ def verify_document(doc: Any, *, what: str = "document", expect_signer: str | No
         raise IntegrityError(f"{what}: not in canonical form ({exc})") from exc
     info = verify_bytes(doc["signature"], data, what=what)
     if expect_signer and not fingerprint_matches(info.fingerprint, expect_signer):
-        raise IntegrityError(f"{what}: signed by {short_fingerprint(info.fingerprint)}, "
-                             f"not by the expected signer {expect_signer}")
+        raise IntegrityError(f"{what}: signed by {spaced_fingerprint(info.fingerprint)}, "
+                             f"not by the expected signer {spaced_fingerprint(parse_fingerprint(expect_signer))}")
     return info
