@@ -67,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     base_env = {**os.environ, "DOSSIERKIT_HOME": str(out / "home")}
     py = [sys.executable, "-m", "dossierkit"]
     env_new = {**base_env, "PYTHONPATH": str(NEW_SRC)}
-    keys = json.loads(subprocess.run([*py, "keys", "generate", str(out / "keys"), "--json"], env=env_new,
+    # in $DOSSIERKIT_HOME/keys: verify trusts the operator's own key (exit 0, not 6 UNTRUSTED)
+    keys = json.loads(subprocess.run([*py, "keys", "generate", str(out / "home" / "keys"), "--json"], env=env_new,
                                      capture_output=True, text=True, check=True).stdout)
     ws = out / "ws"
     make_workspace(gen, ws, log=lambda *_: None)

@@ -284,8 +284,8 @@ def test_seal_binds_manifest_and_sums(built):
     with pytest.raises(IntegrityError, match="SHA256SUMS"):
         check_seal(sig, m, s[:-2] + b"\n\n")
     with pytest.raises(IntegrityError, match="expected signer"):
-        check_seal(sig, m, s, expect_signer="00" * 8)
-    check_seal(sig, m, s, expect_signer=info.fingerprint[:16])
+        check_seal(sig, m, s, expect_signer="00" * 32)
+    check_seal(sig, m, s, expect_signer=info.fingerprint)
     forged = json.loads(sig)
     forged["signed"][MANIFEST] = "0" * 64
     with pytest.raises(IntegrityError, match="altered"):
