@@ -148,6 +148,11 @@ class ManifestView:
     completeness: dict[str, Any] = field(default_factory=dict)
     totals: dict[str, Any] = field(default_factory=dict)
     files: dict[str, ExpectedFile] = field(default_factory=dict)
+    # IHE XDM (issue #16): METADATA.XML's path and the patient id it must
+    # carry; None for packages made before it.
+    xdm_metadata: str | None = None
+    xdm_patient_id: str | None = None
+    patient_identifier: tuple[str, str] | None = None  # (system, value) of dossier.patient.identifier
 
     def counts(self) -> dict[str, int]:
         t = self.totals
@@ -196,6 +201,15 @@ def parse_manifest(data: bytes) -> ManifestView:
             raise _bad(f"{where} ({path}): sop_instance_uid missing")
         view.files[path] = ExpectedFile(path, size, digest, role, uid)
 
+    xdm = raw.get("xdm")
+    if xdm is not None:
+        if not isinstance(xdm, dict) or not all(isinstance(xdm.get(k), str) for k in ("metadata", "patient_id")):
+            raise _bad("xdm: expected metadata and patient_id")
+        view.xdm_metadata, view.xdm_patient_id = xdm["metadata"], xdm["patient_id"]
+    dossier = raw.get("dossier")
+    ident = (dossier.get("patient") or {}).get("identifier") if isinstance(dossier, dict) else None
+    if isinstance(ident, dict) and isinstance(ident.get("value"), str):
+        view.patient_identifier = (str(ident.get("system", "IPP")), ident["value"])
     for i, f in enumerate(_list(raw, "files"), 1):
         add(f, str(f.get("role", "file")) if isinstance(f, dict) else "file", f"files[{i}]")
     for i, d in enumerate(_list(raw, "documents"), 1):

@@ -27,6 +27,7 @@ from dossierkit.package.layout import (DICOMDIR, INDEX, MANIFEST, README, SIGNAT
 from dossierkit.package.manifest import GeneratedFile, build_manifest, manifest_bytes
 from dossierkit.package.readme import root_readme
 from dossierkit.package.seal import make_seal
+from dossierkit.package.xdm import METADATA, XdmSettings, build_metadata, load_settings, patient_id, subset_documents
 from dossierkit.package.sums import format_sums
 from dossierkit.trust.signing import fingerprint
 from dossierkit.workspace import Workspace, utc_now
@@ -97,8 +98,10 @@ def _header_reader(ws: Workspace):
 
 
 def build_root(ws: Workspace, *, signing_key: Ed25519PrivateKey, completeness: dict[str, Any], container: str,
-               created: str | None = None) -> MediaRoot:
-    """Plan the whole root of *ws* and seal it (see module docstring)."""
+               created: str | None = None, xdm_settings: XdmSettings | None = None) -> MediaRoot:
+    """Plan the whole root of *ws* and seal it (see module docstring).
+    *xdm_settings*: the IHE XDM codes and establishment (default: the
+    bundled table under ``$DOSSIERKIT_HOME/xdm.toml``)."""
     dossier = ws.dossier
     created = created or utc_now()
     layout = plan_layout(ws.documents(), ws.images())
@@ -111,8 +114,14 @@ def build_root(ws: Workspace, *, signing_key: Ed25519PrivateKey, completeness: d
                          version=__version__)
     generated = [_generated(README, "readme", readme), _generated(INDEX, "index", index),
                  _generated(DICOMDIR, "dicomdir", dicomdir.data)]
+    settings = xdm_settings or load_settings()
+    xdm_docs = subset_documents(ws.root, [(d.path, d.record) for d in layout.documents])
+    generated.append(_generated(METADATA, "xdm-metadata", build_metadata(
+        dossier=dossier, documents=xdm_docs, settings=settings, submitted=created)))
+    pid = patient_id(dossier, settings)
     manifest = build_manifest(dossier=dossier, layout=layout, generated=generated, completeness=completeness,
                               container=container, created=created, stand_ins=dicomdir.stand_in_summary())
+    manifest["xdm"] = {"metadata": METADATA, "patient_id": pid.cx, "patient_id_kind": pid.kind}
     mbytes = manifest_bytes(manifest)
     msha = hashlib.sha256(mbytes).hexdigest()
 

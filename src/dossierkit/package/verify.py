@@ -21,7 +21,10 @@ and the DICOMDIR (size-capped):
 4. the DICOMDIR is walked through its offsets: every record references a
    file of the package whose SOP Instance UID is the manifest's, and every
    image is referenced exactly once;
-5. the recorded completeness is self-consistent (waived findings + reason).
+5. the recorded completeness is self-consistent (waived findings + reason);
+6. IHE_XDM/SUBSET01/METADATA.XML describes each document of the subset
+   once, with its size, SHA-1 (computed here while the document streams)
+   and the dossier's patient id (package.xdm.package_problems).
 
 Failures are collected, each naming the check and the file; a broken
 container stops the pass (nothing after it can be trusted). A wrong password
@@ -49,8 +52,9 @@ from dossierkit.package.dicomdir import MAX_DICOMDIR_BYTES, parse_package_dicomd
 from dossierkit.package.manifest import MAX_MANIFEST_BYTES, ManifestView, completeness_problems, parse_manifest
 from dossierkit.package.seal import MAX_SEAL_BYTES, check_seal
 from dossierkit.package.sums import MAX_SUMS_BYTES, parse_sums
+from dossierkit.package import xdm
 
-CHECKS = ("container", "signature", "sender", "manifest", "sums", "files", "dicomdir", "completeness")
+CHECKS = ("container", "signature", "sender", "manifest", "sums", "files", "dicomdir", "completeness", "xdm")
 _SEAL_CAPS = {layout.MANIFEST: MAX_MANIFEST_BYTES, layout.SUMS: MAX_SUMS_BYTES, layout.SIGNATURE: MAX_SEAL_BYTES}
 _MAX_LISTED = 20  # failures listed per check before "… and N more"
 
@@ -121,6 +125,12 @@ class VerifyReport:
                 "dossier_id": self.dossier_id, "counts": self.counts, "completeness": self.completeness,
                 "checks": {c: self.status(c) for c in CHECKS},
                 "failures": [f.to_dict() for f in self.failures], "seconds": round(self.seconds, 3)}
+
+
+def _kept(name: str, size: int) -> bool:
+    """Entries held in memory until the end of the pass (size-capped)."""
+    return (name == layout.DICOMDIR and size <= MAX_DICOMDIR_BYTES) or \
+        (name == xdm.METADATA and size <= xdm.MAX_METADATA_BYTES)
 
 
 class _HashingReader:
@@ -206,6 +216,8 @@ class _Pass:
         self.view: ManifestView | None = None
         self.seen: set[str] = set()
         self.dicomdir: bytes | None = None
+        self.xdm_metadata: bytes | None = None
+        self.xdm_sha1: dict[str, str] = {}  # subset document path -> SHA-1 of what streamed by
         self.current: str | None = None  # the entry being read, to name it in a container failure
 
     # -- the three DOSSIER entries -------------------------------------------
@@ -280,7 +292,8 @@ class _Pass:
         if exp is None:
             entry.drain()
             return
-        keep = name == layout.DICOMDIR and exp.size <= MAX_DICOMDIR_BYTES
+        keep = _kept(name, exp.size)
+        sha1 = hashlib.sha1() if exp.role == "document" and name.startswith(xdm.SUBSET + "/") else None
         parts: list[bytes] = []
         out = self.open_output(name)
         try:
@@ -289,11 +302,15 @@ class _Pass:
                     out.write(chunk)
                 if keep:
                     parts.append(bytes(chunk))
+                if sha1 is not None:
+                    sha1.update(chunk)
         finally:
             if out is not None:
                 out.close()
         if entry.sha256 != exp.sha256:
             entry.authenticate()  # an altered container, if it is one, is the failure to report
+        if sha1 is not None:
+            self.xdm_sha1[name] = sha1.hexdigest()
         self.settle(name, entry.sha256, exp, b"".join(parts) if keep else None)
 
     def admit(self, name: str, size: int):
@@ -312,12 +329,15 @@ class _Pass:
             return None
         return exp
 
-    def settle(self, name: str, sha256: str, exp, dicomdir: bytes | None) -> None:
+    def settle(self, name: str, sha256: str, exp, kept: bytes | None) -> None:
+        """*kept*: the bytes of an entry checked after the stream (DICOMDIR, METADATA.XML)."""
         if sha256 != exp.sha256:
             self.report.fail("files", f"{name}: content differs from the manifest (SHA-256)", name)
             return
-        if dicomdir is not None:
-            self.dicomdir = dicomdir
+        if kept is not None and name == xdm.METADATA:
+            self.xdm_metadata = kept
+        elif kept is not None:
+            self.dicomdir = kept
 
     # -- extraction ----------------------------------------------------------
     def open_output(self, name: str):
@@ -356,6 +376,21 @@ class _Pass:
             r.fail("completeness", p, layout.MANIFEST)
         if not problems:
             r.checked.add("completeness")
+        self.check_xdm()
+
+    def check_xdm(self) -> None:
+        r, v = self.report, self.view
+        assert v is not None
+        prefix = xdm.SUBSET + "/"
+        files = {p[len(prefix):]: (f.size, self.xdm_sha1.get(p)) for p, f in v.files.items()
+                 if f.role == "document" and p.startswith(prefix)}
+        problems = xdm.package_problems(self.xdm_metadata, announced=v.xdm_metadata,
+                                        expected_patient=v.xdm_patient_id, identifier=v.patient_identifier,
+                                        dossier_id=v.dossier_id, files=files)
+        for p in problems:
+            r.fail("xdm", p, xdm.METADATA)
+        if not problems:
+            r.checked.add("xdm")
 
     def check_dicomdir(self) -> None:
         r, v = self.report, self.view
@@ -416,7 +451,7 @@ def check_root_plan(entries: list[tuple[str, int, str, bytes | None]], *,
         for name, size, sha, data in entries[len(layout.SEAL_FILES):]:
             exp = state.admit(name, size)
             if exp is not None:
-                state.settle(name, sha, exp, data if name == layout.DICOMDIR and size <= MAX_DICOMDIR_BYTES else None)
+                state.settle(name, sha, exp, data if _kept(name, size) else None)
     report.checked.add("container")
     state.finish()
     return report

@@ -40,7 +40,7 @@ from dossierkit.check import run_checks
 from dossierkit.errors import IntegrityError, OutputError, UntrustedError, UsageError
 from dossierkit.package.pack import PackResult, pack
 from dossierkit.package.unpack import UnpackResult, unpack_package
-from dossierkit.package.verify import VerifyReport, verify_package
+from dossierkit.package.verify import CHECKS as VERIFY_CHECKS, VerifyReport, verify_package
 from dossierkit.progress import NULL_PROGRESS, Progress
 from dossierkit.trace import journal
 from dossierkit.trace.channels import check_channel
@@ -202,8 +202,7 @@ def _verify(package: Path, secrets: PackageSecrets, *, senders: SenderPolicy,
         manifest = json.loads(report.manifest_json.decode("utf-8"))
     status = (report.completeness or {}).get("status")
     problems = [f"{f.check}: {f.message}" for f in report.failures if f.check != "sender"]
-    problems += [f"{c}: not checked" for c in ("container", "signature", "manifest", "sums", "files", "dicomdir",
-                                                "completeness") if report.status(c) == "not checked"
+    problems += [f"{c}: not checked" for c in VERIFY_CHECKS if c != "sender" and report.status(c) == "not checked"
                  and not report.failures]
     facts = VerificationFacts(
         intact=report.verdict != "altered",
