@@ -254,7 +254,8 @@ def test_signed_but_wrong_hash_is_an_integrity_failure(monkeypatch, tmp_path):
 
 def test_signed_but_wrong_patient_never_packs(monkeypatch, tmp_path):
     def forge(data: bytes) -> bytes:
-        return data.replace(INS_CX.encode().replace(b"&", b"&amp;"), b"1999999999999^^^&amp;1.2.250.1.213.1.4.8&amp;ISO")
+        other = b"1999999999999^^^&amp;1.2.250.1.213.1.4.8&amp;ISO"
+        return data.replace(INS_CX.encode().replace(b"&", b"&amp;"), other)
     with pytest.raises(IntegrityError, match="xdm"):
         _forged_pack(monkeypatch, tmp_path, forge)
     assert not (tmp_path / "forged.zip").exists()

@@ -26,8 +26,10 @@ def export_xdm_cmd(
         return
     for warning in result.warnings:
         ui.note(f"warning: {warning}")
-    ui.out.print(f"written: {result.path} ({result.documents} document(s), {result.size} bytes)", highlight=False)
-    ui.out.print("Objet du message / message subject:", highlight=False)
+    ui.out.print(f"Écrit / written: {result.path} ({result.documents} document(s), {result.size} octets / bytes)",
+                 highlight=False, markup=False)
+    ui.out.print("Objet du message MSSanté / MSSanté message subject:", highlight=False)
     ui.out.print(result.subject, highlight=False, markup=False, soft_wrap=True)
-    ui.out.print("Plain zip with the patient's identity: attach it to the MSSanté message, keep no other copy.",
-                 highlight=False)
+    ui.out.print("Zip non chiffré (identité du patient) : joignez-le au message MSSanté,\npuis supprimez-le. "
+                 "/ Plain zip (patient identity): attach it to the MSSanté\nmessage, then delete it.",
+                 highlight=False, markup=False)
