@@ -291,6 +291,8 @@ def test_tampered_metadata_bytes_detected(packed, tmp_path):
     (lambda s: s.replace("2580375123456", "1580375123456", 1), "patient id"),
     (lambda s: '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e "x">]>' + s.split("?>", 1)[1], "DOCTYPE"),
     (lambda s: s[: len(s) // 2], "well-formed"),
+    (lambda s: s.replace("</lcm:SubmitObjectsRequest>", "<a/>" * 200_000 + "</lcm:SubmitObjectsRequest>"),
+     "more elements"),
 ])
 def test_metadata_problems_name_each_mismatch(packed, edit, expect):
     _ws, _res, dest = packed

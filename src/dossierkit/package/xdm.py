@@ -55,6 +55,9 @@ LANGUAGE = "fr-FR"
 # METADATA.XML is ~7.5 kB a document (1000: ~7.5 MB): the cap bounds what verify holds and
 # parses (a tree of a few times the file) well under the memory budget.
 MAX_METADATA_BYTES = 16 * 1024 * 1024
+# ... and its markup (1000 documents: ~151 000 '<'): a hostile file of tiny
+# elements would otherwise build a tree of many times its size.
+MAX_METADATA_TAGS = 200_000
 MAX_XDM_DOCUMENTS = 1000
 SETTINGS_FILE = "xdm.toml"
 # The usual MSSanté message ceiling we assume (the whole message: the zip in
@@ -478,6 +481,8 @@ def parse_metadata(data: bytes) -> MetadataView:
     missing or repeated."""
     if len(data) > MAX_METADATA_BYTES:
         raise IntegrityError(f"{METADATA}: larger than any dossier needs ({len(data)} bytes)")
+    if data.count(b"<") > MAX_METADATA_TAGS:
+        raise IntegrityError(f"{METADATA}: more elements than any dossier needs")
     try:
         root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as exc:
