@@ -26,6 +26,7 @@ from dossierkit.package.pack import pack
 from dossierkit.package.unpack import unpack_package
 from dossierkit.package.verify import verify_package
 from dossierkit.package.xdm_export import export_xdm, message_size
+from dossierkit.trust.signing import fingerprint
 from dossierkit.workspace import Workspace
 from tests.conftest import need_tool, run_cli
 from tests.pkg_fixtures import PATIENT, add_documents, full_workspace, new_workspace
@@ -69,7 +70,7 @@ def packed(tmp_path_factory):
     ws = full_workspace(tmp / "ws")
     res = pack(ws, tmp / "out" / "dossier.zip", signing_key=KEY, password=PASSWORD)
     dest = tmp / "root"
-    unpack_package(res.package, dest, password=PASSWORD)
+    unpack_package(res.package, dest, password=PASSWORD, expect_signer=res.signer_fingerprint)
     return ws, res, dest
 
 
@@ -206,7 +207,7 @@ def test_package_metadata_item_by_item(packed):
 
 def test_package_verify_checks_xdm(packed):
     _ws, res, _dest = packed
-    report = verify_package(res.package, password=PASSWORD)
+    report = verify_package(res.package, password=PASSWORD, expect_signer=res.signer_fingerprint)
     assert report.ok and report.status("xdm") == "ok"
 
 
@@ -215,7 +216,8 @@ def test_unique_ids_stable_per_document(tmp_path, packed):
     first = check_structure((dest / "IHE_XDM/SUBSET01/METADATA.XML").read_bytes(), dest / "IHE_XDM/SUBSET01",
                             patient_cx=INS_CX)["unique_ids"]
     again = pack(ws, tmp_path / "again.zip", signing_key=KEY, password=PASSWORD)
-    unpack_package(again.package, tmp_path / "again", password=PASSWORD)
+    unpack_package(again.package, tmp_path / "again", password=PASSWORD,
+                   expect_signer=again.signer_fingerprint)
     second = check_structure((tmp_path / "again/IHE_XDM/SUBSET01/METADATA.XML").read_bytes(),
                              tmp_path / "again/IHE_XDM/SUBSET01", patient_cx=INS_CX)["unique_ids"]
     assert first == second, "the same document of the same dossier keeps its uniqueId"
@@ -237,17 +239,20 @@ def _forged_pack(monkeypatch, tmp_path, forge) -> Path:
                 reason="test").package
 
 
+FP = fingerprint(KEY.public_key())
+
+
 def test_signed_but_wrong_hash_is_an_integrity_failure(monkeypatch, tmp_path):
     def forge(data: bytes) -> bytes:
         digest = re.search(rb'name="hash">\s*<rim:ValueList>\s*<rim:Value>([0-9a-f]{40})', data).group(1)
         return data.replace(digest, b"0" * 40, 1)
     package = _forged_pack(monkeypatch, tmp_path, forge)
-    report = verify_package(package, password=PASSWORD)
+    report = verify_package(package, password=PASSWORD, expect_signer=FP)
     assert not report.ok and report.status("signature") == "ok" and report.status("files") == "ok"
     assert [f.check for f in report.failures] == ["xdm"] and "SHA-1" in report.failures[0].message
     pw = tmp_path / "pw.txt"
     pw.write_text(PASSWORD + "\n")
-    r = run_cli("verify", package, "--password-file", pw)
+    r = run_cli("verify", package, "--password-file", pw, "--expect-signer", FP)
     assert r.returncode == 3, r.stdout + r.stderr
     assert "METADATA.XML" in r.stdout + r.stderr
 
@@ -274,11 +279,11 @@ def test_tampered_metadata_bytes_detected(packed, tmp_path):
                                                                                    "little")
     raw[start + 30 + nlen + xlen + info.compress_size // 2] ^= 0x01
     copy.write_bytes(bytes(raw))
-    report = verify_package(copy, password=PASSWORD)
+    report = verify_package(copy, password=PASSWORD, expect_signer=FP)
     assert not report.ok and any("METADATA.XML" in (f.file or "") + f.message for f in report.failures)
     pw = tmp_path / "pw.txt"
     pw.write_text(PASSWORD + "\n")
-    assert run_cli("verify", copy, "--password-file", pw).returncode == 3
+    assert run_cli("verify", copy, "--password-file", pw, "--expect-signer", FP).returncode == 3
 
 
 @pytest.mark.parametrize("edit, expect", [
