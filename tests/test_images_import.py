@@ -77,8 +77,11 @@ def test_cli_reports_corrupt_files_by_name_without_traceback(empty_ws, tmp_path)
     r = run_cli("import-images", empty_ws.root, src, "--json")
     data = json.loads(r.stdout)
     assert r.returncode == 1 and data["duplicates"] == 1 and data["errors"] == 3
-    assert sorted(Path(p["file"]).name for p in data["problems"]) == ["MR_truncated.dcm", "random.dcm",
+    assert sorted(Path(p["path"]).name for p in data["problems"]) == ["MR_truncated.dcm", "random.dcm",
                                                                       "rtplan_truncated.dcm"]
+    # `file` is the medium's own name (what may reach a package), `path` the sender's (this output only)
+    assert sorted(p["file"] for p in data["problems"]) == [f"source #1 (folder): {n}" for n in (
+        "MR_truncated.dcm", "random.dcm", "rtplan_truncated.dcm")]
 
 
 def test_missing_source_exits_2_and_writes_nothing(empty_ws, tmp_path):
@@ -111,8 +114,10 @@ def test_duplicates_and_uid_conflicts(empty_ws, tmp_path):
     assert (report.imported, report.duplicates) == (1, 1)
     (conflict,) = report.problems
     assert conflict["kind"] == "uid-conflict"
-    assert conflict["file"] == str(tmp_path / "c" / "IM1") and conflict["kept_source"] == str(a)
-    assert conflict["kept"] in conflict["reason"] and str(a) in conflict["reason"]
+    assert conflict["path"] == str(tmp_path / "c" / "IM1") and conflict["kept_source"] == str(a)
+    assert conflict["file"] == "source #3 (folder): IM1"
+    assert conflict["kept"] in conflict["reason"] and "source #1 (folder): IM1" in conflict["reason"]
+    assert str(tmp_path) not in conflict["reason"]
     assert report.exit_code == 1
 
 
@@ -222,7 +227,8 @@ def test_zip_source_with_junk_and_a_damaged_entry(empty_ws, tmp_path):
     report = import_images(empty_ws, [bad], reset=True)
     assert report.imported == 1
     (problem,) = report.problems
-    assert problem["file"] == f"{bad}!IM2" and problem["kind"] == "corrupt"
+    assert problem["path"] == f"{bad}!IM2" and problem["kind"] == "corrupt"
+    assert problem["file"] == "source #1 (zip): IM2"
     assert not [p for p in empty_ws.images_dir.iterdir() if p.name.startswith(".dk-tmp-")]
 
 

@@ -386,6 +386,8 @@ class ImageInstance:
     specific_character_set: str | None = None  # (0008,0005) as found, e.g. "ISO_IR 100"; for DICOMDIR records
     has_meta: bool = True  # False: file had no Part 10 preamble/meta header
     source: str | None = None  # where it was imported from (workspace-local, may hold PHI)
+    origin: str | None = None  # the medium's own name for it, e.g. "source #1: DICOM/PAT1/IM0001" (no sender path)
+    pixel_data: str | None = None  # native | encapsulated | private | none; None: not an image class (or old index)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -8,10 +8,13 @@ identifier differ).
 
 from __future__ import annotations
 
+import os
 import re
 
 from dossierkit.check.documents import doc_text, document_date, label
 from dossierkit.check.engine import CheckContext, RuleSpec, rule
+from dossierkit.gather.dicomfile import uid_problem
+from dossierkit.gather.image_removal import image_id
 from dossierkit.gather.summary import describe_study, identity_key, patient_identities
 from dossierkit.identity import compare_dicom_identity, fold, parse_dicom_date
 from dossierkit.model import ImageInstance, StudySummary, group_studies
@@ -96,8 +99,8 @@ def image_identity(ctx: CheckContext, spec: RuleSpec):
             else:
                 verb = "differs" if len(reasons) == 1 else "differ"
                 msg = (f"{describe_study(st)}: patient {what} in {of} {verb} from the dossier's patient — a wrong "
-                       "patient's images are a safety hazard: remove them (`import-images --reset` with the right "
-                       "sources) or correct dossier.toml")
+                       "patient's images are a safety hazard: remove them (`dossierkit remove-images DIR --study "
+                       f"{st.study_instance_uid}`) or correct dossier.toml")
             yield spec.finding(msg, _first_path(st))
 
 
@@ -137,10 +140,10 @@ def images_single_patient(ctx: CheckContext, spec: RuleSpec):
 
 _PROBLEM_ADVICE = {
     "corrupt": " — not imported: get an intact copy of this file (or of the CD) and import it again",
-    "invalid": " — not imported: this DICOM file lacks the UIDs every image has",
+    "invalid": " — not imported: a receiving PACS would refuse it too; ask the sender for a conformant copy",
     "unreadable": " — not imported: copy the media again and import it",
-    "uid-conflict": " — two different files claim to be the same image: find out which one is right, then import "
-                    "again with `import-images --reset` and the right sources",
+    "uid-conflict": " — two different files claim to be the same image: find out which one is right; if it is not "
+                    "the one kept, take that out (`dossierkit remove-images DIR IMG…`) and import the right one",
 }
 
 
@@ -152,7 +155,68 @@ def image_problems(ctx: CheckContext, spec: RuleSpec):
     for p in ctx.images_index.get("problems", []):
         kind = p.get("kind")
         if kind in kinds:
-            yield spec.finding(f"{p.get('reason')}{_PROBLEM_ADVICE.get(kind, '')}", p.get("file"))
+            yield spec.finding(f"{p.get('reason')}{_PROBLEM_ADVICE.get(kind, '')}", problem_file(p))
+
+
+def problem_file(p: dict) -> str:
+    """How a finding names a file an import could not take: the medium's own
+    name (``source #1 (folder): DICOM/IM0001``), never the sending machine's
+    path (an index written before sources were named holds that path: only
+    its part under the source is shown)."""
+    name = str(p.get("file") or "")
+    if not os.path.isabs(name):
+        return name
+    root = str(p.get("source") or "")
+    if "!" in name:
+        return f"zip: {name.split('!', 1)[1]}"
+    rel = os.path.relpath(name, root if os.path.isdir(root) else os.path.dirname(root)) if root else ""
+    return f"source: {rel}" if rel and not rel.startswith("..") and rel != "." else "source file"
+
+
+@rule("image-acceptable")
+def image_acceptable(ctx: CheckContext, spec: RuleSpec):
+    """Indexed images that pack could not carry (the rule import applies,
+    :func:`dossierkit.gather.dicomfile.uid_problem`): in indexes written
+    before import refused them."""
+    for inst in ctx.images:
+        why = uid_problem(inst, inst.transfer_syntax)
+        if why:
+            yield spec.finding(f"{image_id(inst.path)}: {why} — take it out with `dossierkit remove-images DIR "
+                               f"{image_id(inst.path)}`", inst.path)
+
+
+_PIXEL_MESSAGES = {
+    "private": "{n} image object(s) whose pixels are in a private element, not in the standard Pixel Data "
+               "(e.g. {first}): copied as found; the receiving viewer may show no image",
+    "none": "{n} image object(s) without any pixel data (e.g. {first}): copied as found — if the source viewer "
+            "shows an image for them, the copy may be incomplete: compare with the medium",
+}
+
+
+@rule("image-pixel-data")
+def image_pixel_data(ctx: CheckContext, spec: RuleSpec):
+    """Image objects without standard pixel data, by ``state`` (private, none)."""
+    state = spec.params.get("state", "none")
+    found = [i for i in ctx.images if i.pixel_data == state]
+    if found:
+        first = f"{image_id(found[0].path)}, {found[0].origin}" if found[0].origin else image_id(found[0].path)
+        yield spec.finding(_PIXEL_MESSAGES[state].format(n=len(found), first=first), found[0].path)
+
+
+@rule("image-study-split")
+def image_study_split(ctx: CheckContext, spec: RuleSpec):
+    """One StudyInstanceUID under several PatientIDs (or an empty one beside
+    a filled one): a PACS that groups by PatientID makes two studies of it."""
+    for st in _studies(ctx):
+        ids = {(i.patient_id or "").strip() for se in st.series for i in se.instances}
+        if len(ids) > 1:
+            empty = "" in ids
+            n = len(ids)
+            how = (f"{n - 1} PatientID(s) and images with none" if empty else f"{n} different PatientIDs")
+            yield spec.finding(f"{describe_study(st)}: one study under {how} — a receiving PACS files it per "
+                               f"PatientID, as {n} separate studies; the DICOMDIR lists it under each patient. "
+                               "Check it is one patient's, or remove the stray images "
+                               f"(`dossierkit remove-images DIR IMG…`)", _first_path(st))
 
 
 @rule("images-without-meta")

@@ -1,4 +1,5 @@
-"""CLI: ``import-images`` (library: :func:`dossierkit.gather.import_images`)."""
+"""CLI: ``import-images`` (library: :func:`dossierkit.gather.import_images`) and
+``remove-images`` (:func:`dossierkit.gather.image_removal.remove_images`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from rich.text import Text
 
 from dossierkit.cli import app, options, ui
 from dossierkit.gather import import_images
+from dossierkit.gather.image_removal import remove_images
 from dossierkit.progress import NULL_PROGRESS
 from dossierkit.workspace import Workspace
 
@@ -87,7 +89,7 @@ def _render(data: dict) -> None:
             table.add_column(col, overflow="fold")
         for p in data["problems"]:
             style = "red" if p["kind"] in ("corrupt", "invalid", "unreadable", "uid-conflict") else "yellow"
-            table.add_row(f"[{style}]{p['kind']}[/]", p.get("file") or "", p["reason"])
+            table.add_row(f"[{style}]{p['kind']}[/]", p.get("path") or p.get("file") or "", p["reason"])
         out.print(table)
     if data["study_list"]:
         table = Table(title=f"Workspace images: {data['patients']} patient identit"
@@ -101,7 +103,8 @@ def _render(data: dict) -> None:
                           str(st["instances"]))
         out.print(table)
     if data["imported"] + data["duplicates"] == 0:
-        ui.error_line("no DICOM image found in the sources")
+        why = "; ".join(s["why_nothing"] for s in data["sources"] if s.get("why_nothing"))
+        ui.error_line("no DICOM image found in the sources" + (f": {why}" if why else ""))
     elif data["errors"]:
         ui.error_line(f"{data['errors']} file(s) not imported (see the problems above); "
                       "`dossierkit check` will report them")
@@ -126,3 +129,23 @@ def import_images_cmd(
     else:
         _render(data)
     raise typer.Exit(report.exit_code)
+
+
+@app.command("remove-images")
+def remove_images_cmd(
+    directory: Path = typer.Argument(..., help="Workspace folder."),
+    ids: Optional[list[str]] = typer.Argument(None, help="Image ids to take out (e.g. IMG000003), see `check`."),
+    series: list[str] = typer.Option([], "--series", help="Take out every image of this Series Instance UID."),
+    study: list[str] = typer.Option([], "--study", help="Take out every image of this Study Instance UID."),
+    as_json: bool = options.JSON,
+) -> None:
+    """Take images out of the dossier: one image, a series or a study (e.g. a
+    file a PACS would refuse, another patient's study). Exit 2 if a name matches nothing."""
+    report = remove_images(directory, ids or [], series=series, studies=study)
+    if as_json:
+        ui.emit_json(report.to_dict())
+        return
+    data = report.to_dict()
+    ui.note(f"removed {data['count']} image(s) of {data['series']} series in {data['studies']} stud"
+            f"{'y' if data['studies'] == 1 else 'ies'}: {', '.join(r['id'] for r in report.removed[:10])}"
+            f"{' …' if data['count'] > 10 else ''}")

@@ -18,6 +18,7 @@ element is a group 0002 or 0008 element (implicit LE, explicit LE/BE).
 from __future__ import annotations
 
 import os
+import re
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -33,6 +34,9 @@ IMPLICIT_LE = "1.2.840.10008.1.2"
 EXPLICIT_LE = "1.2.840.10008.1.2.1"
 EXPLICIT_BE = "1.2.840.10008.1.2.2"
 DEFLATED_DATASET = {"1.2.840.10008.1.2.1.99"}  # Deflated Explicit VR Little Endian
+NATIVE_SYNTAXES = frozenset((IMPLICIT_LE, EXPLICIT_LE, EXPLICIT_BE, *DEFLATED_DATASET))
+PRIVATE_PIXELS_MIN = 4096  # a private OB/OW/UN element this large, and no (7FE0,0010): vendor pixel data
+_UID_RE = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 
 _ITEM, _ITEM_END, _SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 _UNDEFINED = 0xFFFFFFFF
@@ -115,13 +119,14 @@ class DicomHeader:
     specific_character_set: str | None = None
     media_storage_sop_class_uid: str | None = None
     pixel_data_offset: int | None = None  # where the top-level pixel data element starts, if any
+    pixel_data: str | None = None  # see pixel_data_state
     extra: dict[str, Any] = field(default_factory=dict)
 
     _INSTANCE_FIELDS = ("sop_instance_uid", "sop_class_uid", "study_instance_uid", "series_instance_uid",
                         "transfer_syntax", "patient_name", "patient_id", "patient_birth_date", "patient_sex",
                         "study_date", "study_time", "study_id", "study_description", "accession_number",
                         "modality", "series_number", "series_description", "instance_number",
-                        "specific_character_set", "has_meta")
+                        "specific_character_set", "has_meta", "pixel_data")
 
     def instance_fields(self) -> dict[str, Any]:
         """Keyword arguments for :class:`~dossierkit.model.ImageInstance` (add path, sha256, size, source)."""
@@ -202,6 +207,9 @@ class _Walk:
         self.values: dict[str, bytes] = {}
         self.vrs: dict[str, bytes | None] = {}
         self.pixel_offset: int | None = None
+        self.pixel_undefined = False  # the top-level pixel data has an undefined length (encapsulated)
+        self.fragments: list[int] = []  # lengths of its first items (Basic Offset Table, then fragments)
+        self.private_bulk: int | None = None  # a large private OB/OW/UN element at the top level (its tag)
 
     def _fail(self, pos: int, what: str) -> CorruptDicomError:
         if pos >= self.src.size or what.startswith("truncated"):
@@ -256,6 +264,8 @@ class _Walk:
                         if name is not None:
                             self.values[name] = head[vpos:vpos + length]
                             self.vrs[name] = None
+                        elif g & 1 and length >= PRIVATE_PIXELS_MIN:
+                            self.private_bulk = tag
                     pos = vpos + length
                     continue
             elif not implicit and until_group is None and pos + 12 <= hlen:
@@ -276,6 +286,8 @@ class _Walk:
                     (length,) = u32(head, pos + 8)
                     tag = (g << 16) | el
                     if length != _UNDEFINED and tag not in _PIXEL_TAGS and (wanted is None or tag not in wanted):
+                        if g & 1 and length >= PRIVATE_PIXELS_MIN and wanted is not None and vr != b"SQ":
+                            self.private_bulk = tag
                         pos += 12 + length
                         if pos > limit:
                             raise self._fail(pos - 12 - length, "truncated")
@@ -301,6 +313,8 @@ class _Walk:
                     raise self._fail(pos, "sequences nested too deep")
                 if tag in _PIXEL_TAGS and depth == 0:
                     self.pixel_offset = pos
+                    self.pixel_undefined = True
+                    self.fragments = []
                     pos = self.items(vpos, implicit, depth + 1, fragments=True)
                 else:
                     # SQ; UN of undefined length is an implicit VR LE sequence (PS3.5 6.2.2)
@@ -315,6 +329,8 @@ class _Walk:
                     self.vrs[name] = vr
                 elif tag in _PIXEL_TAGS and depth == 0:
                     self.pixel_offset = pos
+                elif (tag >> 16) & 1 and length >= PRIVATE_PIXELS_MIN and vr in (None, b"OB", b"OW", b"UN"):
+                    self.private_bulk = tag
             pos = vpos + length
         if end is None:
             raise self._fail(pos, "truncated")  # no item delimiter before the end of the file
@@ -337,6 +353,8 @@ class _Walk:
             if tag != _ITEM:
                 raise self._fail(pos, f"expected an item, found ({g:04X},{el:04X})")
             pos += 8
+            if fragments and depth == 1 and len(self.fragments) < 2:
+                self.fragments.append(length)
             if length == _UNDEFINED:
                 if fragments:
                     raise self._fail(pos - 8, "pixel data fragment of undefined length")
@@ -494,6 +512,13 @@ def parse_header(head: bytes, fh: IO[bytes] | None, size: int) -> DicomHeader:
             first = src.read(data_start, 6)
             encoding = (True, not (len(first) == 6 and first[4:6] in _KNOWN_VRS))
     little, implicit = encoding
+    if ts in DEFLATED_DATASET or (ts is not None and ts.startswith("1.2.840.10008.1.2")):
+        # A standard transfer syntax fixes the encoding; readers (DCMTK, PACS) follow it, not a guess.
+        want_implicit, want_little = ts == IMPLICIT_LE, ts != EXPLICIT_BE
+        if (implicit, little) != (want_implicit, want_little):
+            found = "Implicit VR" if implicit else ("Explicit VR" + (" Little" if little else " Big") + " Endian")
+            raise CorruptDicomError(f"the data set is encoded as {found} but its transfer syntax {ts} says "
+                                    "otherwise: DCMTK and a PACS cannot read it (pydicom guesses)")
     walk = _Walk(src, little, implicit)
     walk.dataset(data_start, src.size, implicit, _WANTED)
     values = _decode(walk.values, walk.vrs)
@@ -510,11 +535,78 @@ def parse_header(head: bytes, fh: IO[bytes] | None, size: int) -> DicomHeader:
     if missing:
         names = ", ".join(n.replace("_", " ").replace(" uid", " UID").replace("sop", "SOP") for n in missing)
         raise CorruptDicomError(f"DICOM file lacks {names}: not an image that can be indexed", kind="invalid")
-    if walk.pixel_offset is None and _is_image_class(values["sop_class_uid"]):
-        # a file cut exactly between two elements is structurally complete: only the missing pixels tell
-        raise CorruptDicomError("image without pixel data (truncated, or an incomplete file)")
+    bad = uid_problem(values, ts)
+    if bad:
+        raise CorruptDicomError(bad, kind="invalid")
+    _check_pixel_framing(walk, ts)
+    pixel_data = pixel_data_state(walk, values["sop_class_uid"])
     return DicomHeader(**values, transfer_syntax=ts, has_meta=(kind == "part10"),
-                       media_storage_sop_class_uid=msc, pixel_data_offset=walk.pixel_offset)
+                       media_storage_sop_class_uid=msc, pixel_data_offset=walk.pixel_offset, pixel_data=pixel_data)
+
+
+# ---------------------------------------------------------------------------
+# What an acceptable image is (import, check and pack apply these same rules)
+
+UID_FIELDS = (("sop_instance_uid", "SOP Instance UID"), ("sop_class_uid", "SOP Class UID"),
+              ("study_instance_uid", "Study Instance UID"), ("series_instance_uid", "Series Instance UID"))
+
+
+def is_valid_uid(uid: object) -> bool:
+    """A DICOM UID as every reader accepts it (PS3.5 §9.1): digit components
+    separated by single dots, at most 64 characters. Leading zeros in a
+    component are tolerated (real scanners write them; DCMTK reads them)."""
+    return isinstance(uid, str) and 0 < len(uid) <= 64 and _UID_RE.match(uid) is not None
+
+
+def uid_problem(values: Any, transfer_syntax: str | None = None) -> str | None:
+    """Why an image's UIDs make it unacceptable (None: they are fine).
+    *values* maps the :data:`UID_FIELDS` names to values (a dict, or an
+    object with those attributes such as an ``ImageInstance``)."""
+    get = values.get if isinstance(values, dict) else (lambda name: getattr(values, name, None))
+    for name, label in UID_FIELDS:
+        uid = get(name)
+        if not is_valid_uid(uid):
+            shown = uid if isinstance(uid, str) and len(uid) <= 80 else f"{str(uid)[:77]}..."
+            return (f"its {label} {shown!r} is not a valid DICOM UID (digits and dots, at most 64 characters): "
+                    "a receiving PACS and the DICOMDIR cannot carry it")
+    if transfer_syntax is not None and not is_valid_uid(transfer_syntax):
+        return f"its transfer syntax {transfer_syntax!r} is not a valid DICOM UID"
+    return None
+
+
+def _check_pixel_framing(walk: _Walk, ts: str) -> None:
+    """Encapsulated pixel data framed as PS3.5 A.4 requires (what DCMTK
+    and PACS check when they parse, without decoding any pixel): undefined
+    length, a first item that is the Basic Offset Table (empty, or 4 bytes
+    per frame), then at least one fragment, then the sequence delimiter
+    (the walk checked items and delimiter)."""
+    if walk.pixel_offset is None or ts in NATIVE_SYNTAXES or not ts.startswith("1.2.840.10008.1.2."):
+        if walk.pixel_undefined and ts in NATIVE_SYNTAXES:
+            raise CorruptDicomError(f"pixel data is encapsulated (undefined length) although the transfer syntax "
+                                    f"{ts} is not a compressed one")
+        return
+    if not walk.pixel_undefined:
+        raise CorruptDicomError(f"compressed pixel data (transfer syntax {ts}) not encapsulated in items: "
+                                "DCMTK and a PACS cannot read it")
+    if not walk.fragments:
+        raise CorruptDicomError("encapsulated pixel data without its Basic Offset Table item")
+    if walk.fragments[0] % 4:
+        raise CorruptDicomError(f"encapsulated pixel data: the Basic Offset Table item is {walk.fragments[0]} bytes "
+                                "long, not a multiple of 4")
+    if len(walk.fragments) < 2:
+        raise CorruptDicomError("encapsulated pixel data without any fragment (no image)")
+
+
+def pixel_data_state(walk: _Walk, sop_class_uid: str) -> str | None:
+    """``native``, ``encapsulated``, or for an image object without standard
+    pixel data ``private`` (a large private element stands in for it, as on
+    Elscint CTs) or ``none``; None for objects that have no pixel data by
+    nature (SR, RT plans, waveforms…)."""
+    if walk.pixel_offset is not None:
+        return "encapsulated" if walk.pixel_undefined else "native"
+    if not _is_image_class(sop_class_uid):
+        return None
+    return "private" if walk.private_bulk is not None else "none"
 
 
 def read_header(path: str | os.PathLike, fh: IO[bytes] | None = None) -> DicomHeader:

@@ -293,6 +293,19 @@ def _changed(fh, before: os.stat_result, copied: int) -> bool:
     return copied != before.st_size or (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns)
 
 
+def source_numbers(index: dict[str, Any], plans: list[SourcePlan]) -> dict[str, int]:
+    """The workspace's number of each source root ("source #3"): in order of
+    first import, new roots after the known ones. Stable across imports, so a
+    finding's file name keeps meaning the same medium."""
+    numbers: dict[str, int] = {}
+    for entry in index.get("imports", []):
+        for root in entry.get("sources", []):
+            numbers.setdefault(root, len(numbers) + 1)
+    for plan in plans:
+        numbers.setdefault(plan.root, len(numbers) + 1)
+    return numbers
+
+
 def _empty_index() -> dict[str, Any]:
     return {"schema": INDEX_SCHEMA, "instances": [], "problems": [], "skipped": {}, "imports": []}
 
@@ -351,8 +364,12 @@ def _run(ws: Workspace, index: dict[str, Any], plans: list[SourcePlan], progress
     numbers = [int(m.group(1)) for d in index["instances"] if (m := _COPY_NAME.match(Path(d.get("path", "")).name))]
     next_number = max(numbers, default=0) + 1
     import_id = max((i.get("id", 0) for i in index["imports"]), default=0) + 1
+    numbers_of = source_numbers(index, plans)
+    for plan in plans:
+        plan.label = f"source #{numbers_of[plan.root]}"
     report = ImportReport(import_id=import_id, sources=[
-        {"source": p.root, "kind": p.kind, "files": len(p.candidates), "dicomdirs": len(p.dicomdirs)}
+        {"source": p.root, "label": p.label, "kind": p.kind, "files": len(p.candidates),
+         "dicomdirs": len(p.dicomdirs), **({"why_nothing": p.why_nothing()} if p.why_nothing() else {})}
         for p in plans])
     entry: dict[str, Any] = {"id": import_id, "started": utc_now(), "status": "running",
                              "sources": [p.root for p in plans]}
@@ -365,11 +382,17 @@ def _run(ws: Workspace, index: dict[str, Any], plans: list[SourcePlan], progress
         for label, n in plan.skipped.items():
             report.skipped[label] = report.skipped.get(label, 0) + n
         for prob in plan.problems:
-            report.problems.append({**prob, "import": import_id})
+            # `file` names it as the medium does (it may reach a package); `path` is the sender's, kept here only
+            report.problems.append({**prob, "file": plan.origin(prob["file"]), "path": prob["file"],
+                                    "import": import_id})
+        why = plan.why_nothing()
+        if why:
+            report.problems.append({"kind": "dicomdir-empty", "source": plan.root, "file": plan.origin(plan.root),
+                                    "path": plan.root, "reason": why, "import": import_id})
 
     def add_problem(out: _Outcome, kind: str, reason: str, **extra: Any) -> None:
-        report.problems.append({"kind": kind, "source": out.plan.root, "file": out.cand.display, "reason": reason,
-                                **extra, "import": import_id})
+        report.problems.append({"kind": kind, "source": out.plan.root, "file": out.plan.origin(out.cand.display),
+                                "path": out.cand.display, "reason": reason, **extra, "import": import_id})
 
     def save(status: str) -> None:
         sync_filesystem(ws.images_dir)  # the copies are on disk before the index names them
@@ -406,7 +429,7 @@ def _run(ws: Workspace, index: dict[str, Any], plans: list[SourcePlan], progress
             os.replace(out.staging, ws.root / rel)
             # vars(), not to_dict()/asdict: same flat dict, without asdict's deep copy (thousands of files)
             inst = dict(vars(ImageInstance(**hdr.instance_fields(), path=rel, sha256=out.sha256, size=out.size,
-                                           source=out.cand.display)))
+                                           source=out.cand.display, origin=out.plan.origin(out.cand.display))))
             new_instances.append(inst)
             by_uid[hdr.sop_instance_uid] = inst
             report.imported += 1
@@ -422,9 +445,9 @@ def _run(ws: Workspace, index: dict[str, Any], plans: list[SourcePlan], progress
             report.duplicates += 1
         else:
             add_problem(out, "uid-conflict",
-                        f"same SOP Instance UID as {kept['path']} (imported from {kept.get('source')}) but different "
-                        "content: not imported", sop_instance_uid=hdr.sop_instance_uid, kept=kept["path"],
-                        kept_source=kept.get("source"))
+                        f"same SOP Instance UID as {kept['path']} (imported from {kept.get('origin') or 'an earlier import'})"
+                        " but different content: not imported", sop_instance_uid=hdr.sop_instance_uid,
+                        kept=kept["path"], kept_source=kept.get("source"))
 
     jobs = iter([(plan, cand) for plan in plans for cand in plan.candidates])
     progress.start("Importing images", total=sum(p.total_bytes for p in plans), unit="B")

@@ -20,6 +20,9 @@ from typing import IO, Any
 from dossierkit.errors import InputError
 
 DICOMDIR_NAME = "DICOMDIR"
+DIRECTORY_SOP_CLASS = "1.2.840.10008.1.3.10"  # Media Storage Directory Storage
+MAX_DIRECTORY_DEPTH = 8  # DICOMDIR -> DIRFILE -> DIRFILE ...: vendors use 2 or 3 levels
+MAX_DIRECTORY_FILES = 4096  # directory files followed per source
 
 
 @dataclass
@@ -46,6 +49,46 @@ class SourcePlan:
     zip_path: Path | None = None
     dicomdirs: list[str] = field(default_factory=list)  # DICOMDIRs followed
     skipped: dict[str, int] = field(default_factory=dict)  # files known to skip without reading (DICOMDIRs)
+    label: str = "source"  # the workspace's name for this source ("source #2"), set by the importer
+    directory_files: dict[str, int] = field(default_factory=lambda: {"referenced": 0, "found": 0, "read": 0})
+    image_references: int = 0  # file references to images (not to directory files) in the DICOMDIRs read
+
+    @property
+    def medium_root(self) -> str:
+        """The folder the media's own relative names start from."""
+        return os.path.dirname(self.root) if self.kind in ("dicomdir", "file") else self.root
+
+    def relative_name(self, display: str) -> str:
+        """The medium's own name for *display* (a path under the source, or
+        ``zip!member``): never a component of the sending machine's path."""
+        if self.kind == "zip":
+            return display.split("!", 1)[1] if "!" in display else ""
+        if self.kind == "file" or display == self.root and self.kind != "dicomdir":
+            return ""
+        rel = os.path.relpath(display, self.medium_root)
+        return "" if rel.startswith("..") or os.path.isabs(rel) else rel.replace(os.sep, "/")
+
+    def origin(self, display: str) -> str:
+        """``source #2 (zip): DICOM/IM0001`` — how findings, the manifest and
+        receipts name a file of this source."""
+        rel = self.relative_name(display)
+        return f"{self.label} ({self.kind}): {rel}" if rel else f"{self.label} ({self.kind})"
+
+    def why_nothing(self) -> str | None:
+        """Why a DICOMDIR source gave no file to import, in one line (None when it did)."""
+        if self.kind != "dicomdir" or self.candidates:
+            return None
+        d = self.directory_files
+        if d["referenced"] and not d["found"]:
+            return (f"the DICOMDIR references {d['referenced']} directory file(s), none found on the media — "
+                    "import the media's folder instead")
+        if d["referenced"] and not self.image_references:
+            return (f"the DICOMDIR references {d['referenced']} directory file(s), {d['found']} found, "
+                    "which reference no image")
+        if self.image_references:
+            return (f"the DICOMDIR references {self.image_references} file(s), none found on the media — "
+                    "import the media's folder instead")
+        return "the DICOMDIR references no file at all — import the media's folder instead"
 
     @property
     def total_bytes(self) -> int:
@@ -67,6 +110,14 @@ def is_dicomdir_name(name: str) -> bool:
 class DirectoryReference:
     components: list[str]  # Referenced File ID, e.g. ["DICOM", "ST000001", "IM000001"]
     sop_instance_uid: str | None
+    sop_class_uid: str | None = None
+
+    @property
+    def names_directory(self) -> bool:
+        """True when the record says (or the name suggests) it references a
+        DICOMDIR-format directory file, as vendor DIRFILEs are."""
+        name = self.components[-1].upper().split(";")[0].rstrip(".")
+        return self.sop_class_uid == DIRECTORY_SOP_CLASS or name.startswith("DIRFILE") or name == DICOMDIR_NAME
 
 
 def media_dicomdir_references(fh: IO[bytes], label: str) -> list[DirectoryReference]:
@@ -97,7 +148,9 @@ def media_dicomdir_references(fh: IO[bytes], label: str) -> list[DirectoryRefere
             comps = [c.strip() for v in values for c in str(v).replace("/", "\\").split("\\") if c.strip()]
             if comps:
                 uid = rec.get("ReferencedSOPInstanceUIDInFile")
-                refs.append(DirectoryReference(comps, str(uid).strip() if uid else None))
+                cls = rec.get("ReferencedSOPClassUIDInFile")
+                refs.append(DirectoryReference(comps, str(uid).strip() if uid else None,
+                                               str(cls).strip() if cls else None))
         return refs
     except InputError:
         raise
@@ -139,39 +192,108 @@ class _CaseInsensitiveTree:
         return folder if folder.is_file() else None
 
 
-def _dicomdir_candidates(plan: SourcePlan, dicomdir: Path) -> list[Candidate] | None:
-    """Candidates referenced by *dicomdir*; None if it cannot be read."""
+def is_directory_file(path: Path) -> bool:
+    """True when *path* is a DICOMDIR-format file: a Part 10 file whose
+    Media Storage SOP Class (0002,0002) is Media Storage Directory."""
     try:
-        with open(dicomdir, "rb") as fh:
-            refs = media_dicomdir_references(fh, str(dicomdir))
-    except InputError as exc:
-        plan.problem("dicomdir-unreadable", str(dicomdir), f"{exc.message}; the files of its folder are imported "
-                                                           "from the folder walk instead")
-        return None
-    except OSError as exc:
-        plan.problem("dicomdir-unreadable", str(dicomdir), f"cannot read ({exc.strerror})")
-        return None
-    plan.dicomdirs.append(str(dicomdir))
-    tree = _CaseInsensitiveTree(dicomdir.parent)
-    out = []
-    for ref in refs:
-        if any(c in (".", "..") for c in ref.components):
-            # a File ID climbing out of the media would import files the user never pointed at
-            plan.problem("dicomdir-missing-file", str(dicomdir),
-                         f"the DICOMDIR references {'/'.join(ref.components)}, outside the media: refused",
-                         referenced_file_id="\\".join(ref.components))
-            continue
-        path = tree.resolve(ref.components)
-        if path is None:
-            plan.problem("dicomdir-missing-file", str(dicomdir),
-                         f"the DICOMDIR references {'/'.join(ref.components)}, which is not on the media",
-                         referenced_file_id="\\".join(ref.components))
-            continue
+        with open(path, "rb") as fh:
+            head = fh.read(1024)
+    except OSError:
+        return False
+    if head[128:132] != b"DICM":
+        return False
+    at = head.find(b"\x02\x00\x02\x00UI", 132)  # the meta group is always Explicit VR Little Endian
+    if at < 0:
+        return False
+    length = int.from_bytes(head[at + 6:at + 8], "little")
+    return head[at + 8:at + 8 + length].rstrip(b"\0 ") == DIRECTORY_SOP_CLASS.encode()
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(root)
+    except (OSError, RuntimeError):
+        return False
+
+
+def _dicomdir_candidates(plan: SourcePlan, dicomdir: Path) -> list[Candidate] | None:
+    """Candidates referenced by *dicomdir* and by every DICOMDIR-format
+    directory file it references (vendor DIRFILEs), depth-first in record
+    order; None if the root DICOMDIR cannot be read. Directory files are
+    followed only inside the medium (the root DICOMDIR's folder), at most
+    :data:`MAX_DIRECTORY_DEPTH` deep and :data:`MAX_DIRECTORY_FILES` in all."""
+    base = dicomdir.parent
+    real_base = base.resolve()
+    tree = _CaseInsensitiveTree(base)
+    out: list[Candidate] = []
+    followed: set[Path] = set()
+
+    def read(directory: Path, depth: int) -> bool:
+        label = plan.relative_name(str(directory)) or directory.name
         try:
-            size = path.stat().st_size
-        except OSError:
-            size = 0
-        out.append(Candidate(display=str(path), size=size, path=path, expected_uid=ref.sop_instance_uid))
+            with open(directory, "rb") as fh:
+                refs = media_dicomdir_references(fh, label)
+        except InputError as exc:
+            plan.problem("dicomdir-unreadable", str(directory),
+                         f"{exc.message}; the files of its folder are imported from the folder walk instead"
+                         if depth == 0 else exc.message)
+            return False
+        except OSError as exc:
+            plan.problem("dicomdir-unreadable", str(directory), f"cannot read ({exc.strerror})")
+            return False
+        plan.dicomdirs.append(str(directory))
+        local = _CaseInsensitiveTree(directory.parent) if directory.parent != base else tree
+        for ref in refs:
+            shown = "/".join(ref.components)
+            if any(c in (".", "..") for c in ref.components):
+                # a File ID climbing out of the media would import files the user never pointed at
+                plan.problem("dicomdir-missing-file", str(directory),
+                             f"the DICOMDIR references {shown}, outside the media: refused",
+                             referenced_file_id="\\".join(ref.components))
+                continue
+            # File IDs are relative to the file-set root (PS3.10); some vendors' DIRFILEs use their own folder
+            path = tree.resolve(ref.components) or (local.resolve(ref.components) if local is not tree else None)
+            if path is not None and not _inside(path, real_base):
+                plan.problem("dicomdir-missing-file", str(directory),
+                             f"the DICOMDIR references {shown}, a link leading outside the media: refused",
+                             referenced_file_id="\\".join(ref.components))
+                continue
+            if ref.names_directory or (path is not None and ref.sop_class_uid is None and is_directory_file(path)):
+                plan.directory_files["referenced"] += 1
+                if path is None:
+                    plan.problem("dicomdir-missing-file", str(directory),
+                                 f"the DICOMDIR references the directory file {shown}, which is not on the media",
+                                 referenced_file_id="\\".join(ref.components))
+                    continue
+                plan.directory_files["found"] += 1
+                key = path.resolve()
+                if key in followed:
+                    continue  # a loop, or the same directory file twice
+                if depth + 1 > MAX_DIRECTORY_DEPTH or len(followed) >= MAX_DIRECTORY_FILES:
+                    plan.problem("dicomdir-unreadable", str(path),
+                                 f"directory files nested deeper than {MAX_DIRECTORY_DEPTH} levels or more than "
+                                 f"{MAX_DIRECTORY_FILES} of them: not followed (import the media's folder)")
+                    continue
+                followed.add(key)
+                if read(path, depth + 1):
+                    plan.directory_files["read"] += 1
+                continue
+            plan.image_references += 1
+            if path is None:
+                plan.problem("dicomdir-missing-file", str(directory),
+                             f"the DICOMDIR references {shown}, which is not on the media",
+                             referenced_file_id="\\".join(ref.components))
+                continue
+            try:
+                size = path.stat().st_size
+            except OSError:
+                size = 0
+            out.append(Candidate(display=str(path), size=size, path=path, expected_uid=ref.sop_instance_uid))
+        return True
+
+    followed.add(dicomdir.resolve())
+    if not read(dicomdir, 0):
+        return None
     return out
 
 
