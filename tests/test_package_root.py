@@ -154,9 +154,15 @@ def _patient(family: str, given: list[str]) -> Patient:
                                                   ("Lefèvre", ["Hélène"], "ISO_IR 100"),
                                                   ("Wałęsa", ["Łucja"], "ISO_IR 192")])
 def test_patient_record_character_set(built, family, given, charset):
-    _ws, root, _folder = built
-    data = build_dicomdir(_patient(family, given), root.layout).data
+    """The PATIENT record carries the images' name (issue #13: as a reader
+    matching records to files sees it), in the character set it needs."""
+    import copy
     import io
+    _ws, root, _folder = built
+    layout = copy.deepcopy(root.layout)
+    for pi in layout.instances():
+        pi.record.patient_name = f"{family}^{given[0]}"
+    data = build_dicomdir(_patient("Other", ["Name"]), layout).data
     ds = dcmread(io.BytesIO(data))
     pat = ds.DirectoryRecordSequence[0]
     assert pat.DirectoryRecordType == "PATIENT"

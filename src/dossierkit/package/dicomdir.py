@@ -7,9 +7,13 @@ so it is encoded here directly, Explicit VR Little Endian, with the record
 offsets computed from the encoded sizes (no second pass over the images —
 everything comes from ``index/images.json``).
 
-Structure: one PATIENT record (the dossier's patient; the check guarantees
-every image is theirs) → one STUDY record per study → one SERIES record per
-series → one IMAGE record per instance referencing its file ID.
+Structure: one PATIENT record per distinct (PatientID, PatientName) the
+images carry, values as found (a reader such as ``dcmmkdir +U`` files each
+image under the record of its own PatientID) → one STUDY record per study
+under each patient its images name (a study under two PatientIDs appears
+under both, with its own images) → SERIES → one record per instance
+referencing its file ID, of the type PS3.3 Annex F gives its SOP class
+(IMAGE, WAVEFORM, SR DOCUMENT, RT …; :data:`NON_IMAGE_RECORDS`).
 
 Stand-ins (like DCMTK ``dcmmkdir --invent``): when an image lacks a value
 that a directory record requires (Type 1), the *record* gets a documented
@@ -22,8 +26,8 @@ result so the manifest can record them (docs/package-format.md):
 - Series Number / Instance Number: the next number after the largest one
   present among its siblings (never a duplicate);
 - Modality: ``OT`` (other);
-- Patient ID: the most frequent PatientID of the images, else the dossier's
-  identifier, else the dossier id.
+- Patient ID (images without one): the dossier's identifier, else the
+  dossier id.
 
 Offsets (0004,1200/1202/1400/1420) count bytes from the first byte of the
 file (preamble included), as PS3.10 defines the File Meta Information.
@@ -41,6 +45,7 @@ from typing import Any
 
 from dossierkit import __version__
 from dossierkit.errors import IntegrityError
+from dossierkit.gather.dicomfile import is_valid_uid
 from dossierkit.model import Patient
 from dossierkit.package.layout import MediaLayout, PlannedInstance, is_dicom_file_id
 
@@ -157,18 +162,18 @@ class _Record:
         return b"".join(e for _t, e in elements)
 
 
-def _patient_name(patient: Patient) -> str:
-    given = [g for g in patient.given_names if g]
-    parts = [_clean_text(patient.family_name, 64).replace("^", " "),
-             _clean_text(given[0] if given else "", 64).replace("^", " "),
-             _clean_text(" ".join(given[1:]), 64).replace("^", " ")]
-    return "^".join(parts).rstrip("^")[:64]
+def _clean_pn(value: str | None) -> str:
+    """A PN value as found in the images, fit for a record (no backslash or control character; ≤ 64 per
+    component group)."""
+    return "=".join(_clean_text(group, 64) for group in (value or "").split("="))[:194].rstrip("=")
 
 
 def _valid_uid(uid: str | None, what: str, path: str) -> str:
-    if not uid or not _UI.match(uid):
+    # The one definition import and check apply (gather.dicomfile): import refuses such files, check reports
+    # those an older index holds (IMG-NOT-ACCEPTABLE); reaching this means the check was waived.
+    if not is_valid_uid(uid):
         raise IntegrityError(f"image index: {what} {uid!r} is not a valid UID", path=path,
-                             hint="re-import the images")
+                             hint=f"take the image out: dossierkit remove-images DIR {path.rsplit('/', 1)[-1][:-4]}")
     return uid
 
 
@@ -211,28 +216,41 @@ def build_dicomdir(patient: Patient, layout: MediaLayout, *, dossier_id: str = "
         if not is_dicom_file_id(pi.path):
             raise IntegrityError(f"internal: {pi.path} is not a DICOM file ID")
 
-    # --- patient ------------------------------------------------------------
-    pat = _Record("PATIENT")
-    ids = Counter(i.record.patient_id.strip() for i in instances
-                  if i.record.patient_id and i.record.patient_id.strip())
-    if ids:
-        patient_id = sorted(ids.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
-    else:
-        patient_id = patient.identifier.value if patient.identifier else (dossier_id or "UNKNOWN")
-        stand_ins.append(StandIn("PATIENT", "PatientID", "(dossier identifier)" if patient.identifier
-                                 else "(dossier id)"))
-    pat.add(0x00100010, "PN", _patient_name(patient))
-    pat.add(0x00100020, "LO", _clean_text(patient_id, 64))
+    # --- patients: one record per distinct (PatientID, PatientName) the images carry -----------------
+    # (a DICOMDIR reader such as dcmmkdir +U files an image under the record of its own PatientID: one
+    # record for all would make it add a second tree and reference the files twice)
+    fallback_id = patient.identifier.value if patient.identifier else (dossier_id or "UNKNOWN")
+    bodies: list[bytes] = []
+    children: list[list[int]] = []
+    roots: list[int] = []
+    patient_nodes: dict[tuple[str, str], int] = {}
 
-    # nodes: (encoded body, children node indexes); node 0 is the patient
-    bodies: list[bytes] = [b""]
-    children: list[list[int]] = [[]]
-
-    def new_node(body: bytes, parent: int) -> int:
+    def new_node(body: bytes, parent: int | None) -> int:
         bodies.append(body)
         children.append([])
-        children[parent].append(len(bodies) - 1)
+        if parent is None:
+            roots.append(len(bodies) - 1)
+        else:
+            children[parent].append(len(bodies) - 1)
         return len(bodies) - 1
+
+    def patient_node(pi: PlannedInstance) -> int:
+        pid = _clean_text(pi.record.patient_id, 64)
+        name = _clean_pn(pi.record.patient_name)
+        invented = not pid
+        if invented:
+            pid = _clean_text(fallback_id, 64)
+        key = (pid, name)
+        node = patient_nodes.get(key)
+        if node is None:
+            if invented:
+                stand_ins.append(StandIn("PATIENT", "PatientID", "(dossier identifier)" if patient.identifier
+                                         else "(dossier id)", pi.path))
+            rec = _Record("PATIENT")
+            rec.add(0x00100010, "PN", name)
+            rec.add(0x00100020, "LO", pid)
+            node = patient_nodes[key] = new_node(rec.encode(), None)
+        return node
 
     for s_ord, st in enumerate(layout.studies, 1):
         first = st.series[0].instances[0].path
@@ -255,10 +273,12 @@ def build_dicomdir(patient: Patient, layout: MediaLayout, *, dossier_id: str = "
         rec.add(0x00081030, "LO", _clean_text(st.summary.description, 64))
         rec.add(0x0020000D, "UI", _valid_uid(st.summary.study_instance_uid, "Study Instance UID", first))
         rec.add(0x00200010, "SH", study_id)
-        st_node = new_node(rec.encode(), 0)
+        study_body = rec.encode()
+        study_nodes: dict[int, int] = {}  # patient node -> this study's record under it
+        series_nodes: dict[tuple[int, int], int] = {}  # (patient node, series ordinal) -> series record
 
         numbers = _next_numbers([se.summary.series_number for se in st.series])
-        for se, (number, invented) in zip(st.series, numbers):
+        for se_ord, (se, (number, invented)) in enumerate(zip(st.series, numbers)):
             first = se.instances[0].path
             rec = _Record("SERIES")
             modality = _clean_text(se.summary.modality, 16).upper()
@@ -270,20 +290,25 @@ def build_dicomdir(patient: Patient, layout: MediaLayout, *, dossier_id: str = "
             rec.add(0x00080060, "CS", modality)
             rec.add(0x0020000E, "UI", _valid_uid(se.summary.series_instance_uid, "Series Instance UID", first))
             rec.add(0x00200011, "IS", str(number))
-            se_node = new_node(rec.encode(), st_node)
+            series_body = rec.encode()
 
             inumbers = _next_numbers([pi.record.instance_number for pi in se.instances])
             for pi, (inum, inv) in zip(se.instances, inumbers):
+                pat_node = patient_node(pi)
+                st_node = study_nodes.get(pat_node)
+                if st_node is None:  # the study under each patient its images name (one study, several IDs)
+                    st_node = study_nodes[pat_node] = new_node(study_body, pat_node)
+                se_node = series_nodes.get((pat_node, se_ord))
+                if se_node is None:
+                    se_node = series_nodes[(pat_node, se_ord)] = new_node(series_body, st_node)
                 body, level = _instance_record(pi, inum, read_header, stand_ins)
                 if inv:
                     stand_ins.append(StandIn(level, "InstanceNumber", str(inum), pi.path))
                 new_node(body, se_node)
 
-    bodies[0] = pat.encode()
     if not instances:  # a dossier without images: a valid directory with no record at all
-        bodies, children = [], []
         stand_ins.clear()
-    data = _assemble(bodies, children, media_uid or f"2.25.{uuid.uuid4().int}")
+    data = _assemble(bodies, children, roots, media_uid or f"2.25.{uuid.uuid4().int}")
     return DicomdirResult(data, stand_ins)
 
 
@@ -317,27 +342,36 @@ def _image_record(pi: PlannedInstance, number: int) -> bytes:
     return rec.encode()
 
 
-# Non-image storage SOP classes and their record types (PS3.3 F.4, PS3.4 B.5);
-# every other SOP class (the image storage classes) gets an IMAGE record.
-_SR = ("1.2.840.10008.5.1.4.1.1.88.11", "1.2.840.10008.5.1.4.1.1.88.22", "1.2.840.10008.5.1.4.1.1.88.33",
-       "1.2.840.10008.5.1.4.1.1.88.34", "1.2.840.10008.5.1.4.1.1.88.35", "1.2.840.10008.5.1.4.1.1.88.40",
-       "1.2.840.10008.5.1.4.1.1.88.50", "1.2.840.10008.5.1.4.1.1.88.65", "1.2.840.10008.5.1.4.1.1.88.67",
-       "1.2.840.10008.5.1.4.1.1.88.68", "1.2.840.10008.5.1.4.1.1.88.69", "1.2.840.10008.5.1.4.1.1.88.70",
-       "1.2.840.10008.5.1.4.1.1.88.71", "1.2.840.10008.5.1.4.1.1.88.72", "1.2.840.10008.5.1.4.1.1.88.73",
-       "1.2.840.10008.5.1.4.1.1.88.74", "1.2.840.10008.5.1.4.1.1.88.75", "1.2.840.10008.5.1.4.1.1.88.76")
-_PRESENTATION = ("1.2.840.10008.5.1.4.1.1.11.1", "1.2.840.10008.5.1.4.1.1.11.2", "1.2.840.10008.5.1.4.1.1.11.3",
-                 "1.2.840.10008.5.1.4.1.1.11.4", "1.2.840.10008.5.1.4.1.1.11.5")
-_ENCAPSULATED = ("1.2.840.10008.5.1.4.1.1.104.1", "1.2.840.10008.5.1.4.1.1.104.2", "1.2.840.10008.5.1.4.1.1.104.3",
-                 "1.2.840.10008.5.1.4.1.1.104.4", "1.2.840.10008.5.1.4.1.1.104.5")
-NON_IMAGE_RECORDS: dict[str, str] = {
-    **{uid: "SR DOCUMENT" for uid in _SR},
-    "1.2.840.10008.5.1.4.1.1.88.59": "KEY OBJECT DOC",
-    **{uid: "PRESENTATION" for uid in _PRESENTATION},
-    **{uid: "ENCAP DOC" for uid in _ENCAPSULATED},
-    "1.2.840.10008.5.1.4.1.1.481.2": "RT DOSE",
-    "1.2.840.10008.5.1.4.1.1.481.3": "RT STRUCTURE SET",
-    "1.2.840.10008.5.1.4.1.1.481.5": "RT PLAN",
+# Non-image storage SOP classes and their record types (PS3.3 F.4/F.5, as
+# pydicom's FileSet and DCMTK dcmmkdir assign them; a test compares this
+# table with pydicom's); every other SOP class gets an IMAGE record.
+_P = "1.2.840.10008.5.1.4.1.1."
+_RECORD_CLASSES: dict[str, tuple[str, ...]] = {
+    "SR DOCUMENT": ("78.6", "79.1", "88.11", "88.22", "88.33", "88.34", "88.35", "88.40", "88.50", "88.65",
+                    "88.67", "88.68", "88.69", "88.70", "88.71", "88.72", "88.73", "88.74", "88.75", "88.76"),
+    "KEY OBJECT DOC": ("88.59",),
+    "PRESENTATION": ("11.1", "11.2", "11.3", "11.4", "11.5", "131"),
+    "ENCAP DOC": ("104.1", "104.2", "104.3", "104.4", "104.5"),
+    "WAVEFORM": ("9.1.1", "9.1.2", "9.1.3", "9.2.1", "9.3.1", "9.4.1", "9.4.2", "9.5.1", "9.6.1", "9.6.2",
+                 "9.7.1", "9.7.2", "9.7.3", "9.7.4", "9.8.1"),
+    "RT DOSE": ("481.2",),
+    "RT STRUCTURE SET": ("481.3",),
+    "RT PLAN": ("481.5", "481.8"),
+    "RT TREAT RECORD": ("481.4", "481.6", "481.7", "481.9"),
+    "SPECTROSCOPY": ("4.2",),
+    "RAW DATA": ("66",),
+    "REGISTRATION": ("66.1", "66.3"),
+    "FIDUCIAL": ("66.2",),
+    "SURFACE": ("66.5",),
+    "TRACT": ("66.6",),
+    "VALUE MAP": ("67",),
+    "SURFACE SCAN": ("68.1", "68.2"),
+    "STEREOMETRIC": ("77.1.5.3",),
+    "MEASUREMENT": ("78.1", "78.2", "78.3", "78.4", "78.5", "78.7", "80.1"),
+    "ASSESSMENT": ("90.1",),
 }
+NON_IMAGE_RECORDS: dict[str, str] = {_P + suffix: rtype for rtype, suffixes in _RECORD_CLASSES.items()
+                                     for suffix in suffixes}
 # Keys of each record type besides Instance Number (PS3.3 Table F.5-x):
 # (keyword, Type 1 stand-in or None). Type 1 without a stand-in: the
 # instance falls back to an IMAGE record; Type 2/1C/3 keys are copied when
@@ -359,6 +393,18 @@ RECORD_KEYS: dict[str, list[tuple[str, Any]]] = {
     "RT DOSE": [("DoseSummationType", None), ("DoseComment", _OPTIONAL)],
     "RT STRUCTURE SET": [("StructureSetLabel", "UNNAMED"), ("StructureSetDate", _T2), ("StructureSetTime", _T2)],
     "RT PLAN": [("RTPlanLabel", "UNNAMED"), ("RTPlanDate", _T2), ("RTPlanTime", _T2)],
+    "RT TREAT RECORD": [("TreatmentDate", _T2), ("TreatmentTime", _T2)],
+    "WAVEFORM": [("ContentDate", STAND_IN_DATE), ("ContentTime", STAND_IN_TIME)],
+    "RAW DATA": [("ContentDate", STAND_IN_DATE), ("ContentTime", STAND_IN_TIME)],
+    "SURFACE SCAN": [("ContentDate", STAND_IN_DATE), ("ContentTime", STAND_IN_TIME)],
+    "SPECTROSCOPY": [("ImageType", None), ("ContentDate", STAND_IN_DATE), ("ContentTime", STAND_IN_TIME),
+                     ("ReferencedImageEvidenceSequence", _OPTIONAL), ("NumberOfFrames", None), ("Rows", None),
+                     ("Columns", None), ("DataPointRows", None), ("DataPointColumns", None)],
+    "ASSESSMENT": [("InstanceCreationDate", STAND_IN_DATE), ("InstanceCreationTime", _OPTIONAL)],
+    "STEREOMETRIC": [],
+    **{rtype: [("ContentDate", STAND_IN_DATE), ("ContentTime", STAND_IN_TIME), ("ContentLabel", "UNNAMED"),
+               ("ContentDescription", _T2), ("ContentCreatorName", _T2)]
+       for rtype in ("REGISTRATION", "FIDUCIAL", "VALUE MAP", "MEASUREMENT", "SURFACE", "TRACT")},
 }
 HEADER_KEYWORDS = sorted({k for keys in RECORD_KEYS.values() for k, _ in keys}
                          | {"SpecificCharacterSet", "VerifyingObserverSequence"})
@@ -433,7 +479,7 @@ def _non_image_record(pi: PlannedInstance, number: int, rtype: str, header: Any,
     return head.encode() + fp.getvalue()
 
 
-def _assemble(bodies: list[bytes], children: list[list[int]], media_uid: str) -> bytes:
+def _assemble(bodies: list[bytes], children: list[list[int]], roots: list[int], media_uid: str) -> bytes:
     # File meta information (group 0002), preceded by the preamble and prefix.
     meta_elems = b"".join([
         _element(0x00020001, "OB", b"\x00\x01"),
@@ -450,7 +496,7 @@ def _assemble(bodies: list[bytes], children: list[list[int]], media_uid: str) ->
 
     # Depth-first order; each node's item offset follows from the sizes before it.
     order: list[int] = []
-    stack = [0] if bodies else []
+    stack = list(reversed(roots))
     while stack:
         n = stack.pop()
         order.append(n)
@@ -475,10 +521,11 @@ def _assemble(bodies: list[bytes], children: list[list[int]], media_uid: str) ->
             struct.pack_into("<I", out, offset_of[n] + _LOWER_AT, offset_of[kids[0]])
             for a, b in zip(kids, kids[1:]):
                 struct.pack_into("<I", out, offset_of[a] + _NEXT_AT, offset_of[b])
-    # The single patient record is both the first and last root record.
-    if bodies:
-        struct.pack_into("<I", out, first_at, offset_of[0])
-        struct.pack_into("<I", out, first_at + 12, offset_of[0])
+    for a, b in zip(roots, roots[1:]):
+        struct.pack_into("<I", out, offset_of[a] + _NEXT_AT, offset_of[b])
+    if roots:
+        struct.pack_into("<I", out, first_at, offset_of[roots[0]])
+        struct.pack_into("<I", out, first_at + 12, offset_of[roots[-1]])
     return bytes(out)
 
 

@@ -1,0 +1,437 @@
+"""Issue #13: what real-world DICOM broke, case by case — one definition of
+an acceptable image (import = check = pack), `remove-images`, vendor DIRFILE
+media, objects without standard pixel data, encapsulated framing, no sender
+path in the package, cross-patient studies."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.sequence import Sequence
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+from dossierkit.check import run_checks
+from dossierkit.errors import InputError
+from dossierkit.gather import import_images
+from dossierkit.gather.dicomfile import CorruptDicomError, is_valid_uid, read_header
+from dossierkit.gather.image_removal import remove_images
+from dossierkit.package.pack import pack
+from dossierkit.package.unpack import unpack_package
+from dossierkit.trace import flows
+from dossierkit.trace.secrets import open_secrets
+
+from conftest import need_tool, run_cli
+from images_fixtures import SAMPLE_CD, make_dicom, real_file
+from pkg_fixtures import add_documents, new_workspace
+
+KEY = Ed25519PrivateKey.generate()
+PASSWORD = "tulipe-orage-cadran-mesure-violon-24"
+
+
+@pytest.fixture
+def ws(tmp_path):
+    w = new_workspace(tmp_path / "ws")
+    add_documents(w)
+    return w
+
+
+def codes(ws) -> dict[str, list]:
+    out: dict[str, list] = {}
+    for f in run_checks(ws).findings:
+        out.setdefault(f.code, []).append(f)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# 1. One definition of an acceptable image; remove-images
+
+
+def test_uid_definition():
+    assert is_valid_uid("1.2.840.10008.5.1.4.1.1.2") and is_valid_uid("1.2.03.4")  # leading zero: tolerated
+    for bad in ("", "1..2", ".1", "1.", "1.2a", "1" * 65, None, "dccc9599087131742838cc1162a630fe"):
+        assert not is_valid_uid(bad), bad
+
+
+def test_bad_uid_file_is_refused_at_import_not_at_pack(ws, tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    shutil.copy(real_file("bad_sequence.dcm"), src / "bad_sequence.dcm")
+    make_dicom(src / "IM1")
+    report = import_images(ws, [src])
+    assert report.imported == 1
+    (p,) = report.problems
+    assert p["kind"] == "invalid" and "not a valid DICOM UID" in p["reason"]
+    found = codes(ws)
+    (f,) = found["IMG-CORRUPT"]
+    assert f.level == "error" and f.file == "source #1 (folder): bad_sequence.dcm" and "PACS" in f.message
+    # pack never meets it: the image index holds only acceptable images
+    res = pack(ws, tmp_path / "out" / "d.zip", signing_key=KEY, password=PASSWORD, allow_incomplete=True,
+               reason="test")
+    assert res.completeness == "incomplete"
+
+
+def test_an_index_holding_a_bad_uid_is_an_error_with_the_way_out(ws, tmp_path):
+    """An index written before import refused such files: check says so and
+    names the command that takes the image out; afterwards pack works."""
+    make_dicom(tmp_path / "in" / "IM1")
+    make_dicom(tmp_path / "in" / "IM2", uid_seed="second")
+    import_images(ws, [tmp_path / "in"])
+    index = ws.images_index()
+    index["instances"][1]["sop_instance_uid"] = "dccc9599087131742838cc1162a630fea87ba9bf61ac09bf"
+    ws.save_images_index(index)
+    (f,) = codes(ws)["IMG-NOT-ACCEPTABLE"]
+    assert f.level == "error" and "remove-images DIR IMG000002" in f.message and f.file == "images/IMG000002.dcm"
+    r = run_cli("remove-images", ws.root, "IMG2", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["removed"][0]["id"] == "IMG000002"
+    assert "IMG-NOT-ACCEPTABLE" not in codes(ws)
+    assert not (ws.root / "images" / "IMG000002.dcm").exists() and len(ws.images()) == 1
+
+
+def test_remove_images_by_id_series_and_study(ws, tmp_path):
+    for i in range(3):
+        make_dicom(tmp_path / "a" / f"IM{i}", uid_seed=f"a{i}", series_seed="s1")
+    make_dicom(tmp_path / "a" / "IM9", uid_seed="b", series_seed="s2")
+    make_dicom(tmp_path / "a" / "IMX", uid_seed="c", study_seed="other", series_seed="s3")
+    import_images(ws, [tmp_path / "a"])
+    by_path = {i.path: i for i in ws.images()}
+    assert len(by_path) == 5
+    with pytest.raises(InputError, match="no image IMG000042"):
+        remove_images(ws, ["IMG000042", "IMG1"])
+    assert len(ws.images()) == 5  # all or nothing
+    series = next(i.series_instance_uid for i in by_path.values() if i.instance_number == 1 and
+                  i.sop_instance_uid == read_header(tmp_path / "a" / "IM9").sop_instance_uid)
+    rep = remove_images(ws, series=[series])
+    assert rep.to_dict()["count"] == 1
+    study = read_header(tmp_path / "a" / "IMX").study_instance_uid
+    r = run_cli("remove-images", ws.root, "--study", study)
+    assert r.returncode == 0 and "removed 1 image" in r.stderr
+    r = run_cli("remove-images", ws.root, "--study", "1.2.3.4")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    rep = remove_images(ws, ["IMG000001", "images/IMG000002.dcm"])
+    assert [x["id"] for x in rep.removed] == ["IMG000001", "IMG000002"]
+    assert [i.path for i in ws.images()] == ["images/IMG000003.dcm"]
+    assert sorted(p.name for p in ws.images_dir.iterdir()) == ["IMG000003.dcm"]
+
+
+# ---------------------------------------------------------------------------
+# 3. Objects without standard pixel data; 5. encapsulated framing
+
+
+def test_private_pixel_and_no_pixel_objects_are_kept_with_a_finding(ws, tmp_path):
+    src = tmp_path / "in"
+    # an Elscint-like CT: pixels in a private element (07A1,100A), no (7FE0,0010)
+    elscint = make_dicom(src / "ELSCINT", uid_seed="elscint", drop=("PixelData",))
+    from pydicom import dcmread
+    ds = dcmread(elscint)
+    ds.private_block(0x07A1, "ELSCINT1", create=True).add_new(0x0A, "OW", b"\x01\x02" * 4096)
+    ds.save_as(elscint, enforce_file_format=True)
+    make_dicom(src / "NOPIX", uid_seed="nopix", drop=("PixelData",))
+    make_dicom(src / "GOOD", uid_seed="good")
+    report = import_images(ws, [src])
+    assert report.imported == 3 and report.problems == [], report.problems
+    states = {i.origin.rsplit(" ", 1)[-1]: i.pixel_data for i in ws.images()}
+    assert states == {"ELSCINT": "private", "NOPIX": "none", "GOOD": "native"}
+    # bit-exact copies
+    for inst in ws.images():
+        assert (ws.root / inst.path).read_bytes() == (src / inst.origin.rsplit(" ", 1)[-1]).read_bytes()
+    found = codes(ws)
+    (priv,) = found["IMG-PRIVATE-PIXELS"]
+    (none,) = found["IMG-NO-PIXELS"]
+    assert priv.level == "info" and none.level == "warning" and "compare" in none.message
+    # dcmdump reads both as the complete files they are
+    for name in ("ELSCINT", "NOPIX"):
+        assert subprocess.run([need_tool("dcmdump"), "-q", str(src / name)], capture_output=True).returncode == 0
+
+
+def test_truncated_files_stay_corrupt(ws, tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("MR_truncated.dcm", "rtplan_truncated.dcm", "emri_small_jpeg_2k_lossless_too_short.dcm"):
+        shutil.copy(real_file(name), src / name)
+    report = import_images(ws, [src])
+    assert report.imported == 0 and {p["kind"] for p in report.problems} == {"corrupt"}
+
+
+def _encapsulated(path: Path, items: list[bytes], *, undefined: bool = True) -> Path:
+    """A JPEG Baseline SC image whose encapsulated pixel data is framed by hand."""
+    ds = Dataset()
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
+    ds.SOPInstanceUID, ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid(), generate_uid()
+    ds.Modality, ds.PatientID = "OT", "CHU-00482913"
+    ds.Rows = ds.Columns = 8
+    ds.SamplesPerPixel, ds.PhotometricInterpretation, ds.BitsAllocated = 1, "MONOCHROME2", 8
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.4.50"
+    ds.save_as(path, enforce_file_format=True)
+    body = b"".join(b"\xfe\xff\x00\xe0" + len(i).to_bytes(4, "little") + i for i in items)
+    if undefined:
+        px = b"\xe0\x7f\x10\x00OB\x00\x00\xff\xff\xff\xff" + body + b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
+    else:
+        px = b"\xe0\x7f\x10\x00OB\x00\x00" + len(body).to_bytes(4, "little") + body
+    with open(path, "ab") as fh:
+        fh.write(px)
+    return path
+
+
+def test_encapsulated_framing_is_checked_like_dcmdump(tmp_path):
+    dcmdump = need_tool("dcmdump")
+    jpeg = b"\xff\xd8" + b"\x00" * 60 + b"\xff\xd9"
+    cases = {
+        "good": ([b"", jpeg], True, None),
+        "bot-odd": ([b"\x00\x00\x00", jpeg], True, "Basic Offset Table"),
+        "no-fragment": ([b""], True, "without any fragment"),
+        "not-encapsulated": ([b"", jpeg], False, "not encapsulated"),
+    }
+    for name, (items, undefined, error) in cases.items():
+        path = _encapsulated(tmp_path / name, items, undefined=undefined)
+        if error is None:
+            assert read_header(path).pixel_data == "encapsulated"
+            assert subprocess.run([dcmdump, "-q", str(path)], capture_output=True).returncode == 0
+        else:
+            with pytest.raises(CorruptDicomError, match=error):
+                read_header(path)
+    # pydicom's SC_rgb_jpeg.dcm: dcmdump fails ("Unknown Tag & Data (4544,4952)") and so does import
+    sc = real_file("SC_rgb_jpeg.dcm")
+    r = subprocess.run([dcmdump, str(sc)], capture_output=True, text=True)
+    assert r.returncode != 0 and "(4544,4952)" in r.stderr
+    with pytest.raises(CorruptDicomError, match="Implicit VR but its transfer syntax 1.2.840.10008.1.2.4.50"):
+        read_header(sc)
+
+
+# ---------------------------------------------------------------------------
+# 2. Vendor media: a DICOMDIR referencing DICOMDIR-format directory files
+
+
+def _directory_file(path: Path, records: list[tuple[list[str], str, str]]) -> Path:
+    """A DICOMDIR-format file whose records reference *records* (file ID,
+    SOP class, SOP instance), written with pydicom (offsets are not needed
+    by a reader that takes the records in order, as vendor importers do)."""
+    ds = Dataset()
+    ds.FileSetID = "VENDOR"
+    ds.OffsetOfTheFirstDirectoryRecordOfTheRootDirectoryEntity = 0
+    ds.OffsetOfTheLastDirectoryRecordOfTheRootDirectoryEntity = 0
+    ds.FileSetConsistencyFlag = 0
+    seq = []
+    for file_id, cls, inst in records:
+        rec = Dataset()
+        rec.OffsetOfTheNextDirectoryRecord = 0
+        rec.RecordInUseFlag = 0xFFFF
+        rec.OffsetOfReferencedLowerLevelDirectoryEntity = 0
+        rec.DirectoryRecordType = "PRIVATE" if cls == "1.2.840.10008.1.3.10" else "IMAGE"
+        rec.ReferencedFileID = file_id
+        rec.ReferencedSOPClassUIDInFile = cls
+        rec.ReferencedSOPInstanceUIDInFile = inst
+        seq.append(rec)
+    ds.DirectoryRecordSequence = Sequence(seq)
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.1.3.10"
+    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+def _vendor_media(root: Path, *, studies: int = 2, images: int = 3) -> Path:
+    """Philips-like: root DICOMDIR -> per-study DIRFILE -> per-series DIRFILE -> images."""
+    dir_class = "1.2.840.10008.1.3.10"
+    study_refs = []
+    for s in range(studies):
+        series_dir = ["DICOM", f"ST{s:06d}", "SE000000"]
+        image_refs = []
+        for i in range(images):
+            img = make_dicom(root.joinpath(*series_dir, f"IM{i:06d}"), uid_seed=f"v{s}-{i}", study_seed=f"vs{s}",
+                             series_seed=f"vse{s}")
+            hdr = read_header(img)
+            image_refs.append(([*series_dir, f"IM{i:06d}"], hdr.sop_class_uid, hdr.sop_instance_uid))
+        _directory_file(root.joinpath(*series_dir, "DIRFILE"), image_refs)
+        _directory_file(root / "DICOM" / f"ST{s:06d}" / "DIRFILE",
+                        [([*series_dir, "DIRFILE"], dir_class, generate_uid())])
+        study_refs.append((["DICOM", f"ST{s:06d}", "DIRFILE"], dir_class, generate_uid()))
+    return _directory_file(root / "DICOMDIR", study_refs)
+
+
+def test_vendor_dirfile_media_imports_every_image(ws, tmp_path):
+    dicomdir = _vendor_media(tmp_path / "cd")
+    report = import_images(ws, [dicomdir])
+    assert report.imported == 6 and report.problems == [] and report.exit_code == 0
+    assert report.sources[0]["dicomdirs"] == 5  # the root, 2 study and 2 series directory files
+    assert {i.origin for i in ws.images()} >= {"source #1 (dicomdir): DICOM/ST000001/SE000000/IM000002"}
+
+
+def test_dirfile_media_with_nothing_found_says_why(ws, tmp_path):
+    dicomdir = _vendor_media(tmp_path / "cd", studies=3, images=1)
+    for p in (tmp_path / "cd" / "DICOM").glob("ST*/DIRFILE"):
+        p.unlink()
+    r = run_cli("import-images", ws.root, dicomdir)
+    assert r.returncode == 1
+    assert "references 3 directory file(s), none found on the media" in r.stderr
+    (f,) = codes(ws)["IMG-MEDIA"][-1:]
+    assert "none found" in f.message
+
+
+def test_directory_files_stay_inside_the_medium_and_loops_end(ws, tmp_path):
+    outside = _vendor_media(tmp_path / "elsewhere", studies=1, images=1)
+    cd = tmp_path / "cd"
+    make_dicom(cd / "DICOM" / "IM1", uid_seed="inside")
+    (cd / "DICOM" / "LINKDIR").symlink_to(outside.parent / "DICOM" / "ST000000" / "DIRFILE")
+    dir_class = "1.2.840.10008.1.3.10"
+    _directory_file(cd / "DICOM" / "LOOP", [(["DICOM", "LOOP"], dir_class, generate_uid()),
+                                            (["DICOM", "IM1"], "1.2.840.10008.5.1.4.1.1.2",
+                                             read_header(cd / "DICOM" / "IM1").sop_instance_uid)])
+    dicomdir = _directory_file(cd / "DICOMDIR", [(["DICOM", "LINKDIR"], dir_class, generate_uid()),
+                                                 (["DICOM", "LOOP"], dir_class, generate_uid())])
+    report = import_images(ws, [dicomdir])
+    assert report.imported == 1
+    (p,) = report.problems
+    assert "outside the media" in p["reason"]
+
+
+# ---------------------------------------------------------------------------
+# 7. One study under several PatientIDs
+
+
+def test_cross_patient_study_is_reported(ws, tmp_path):
+    make_dicom(tmp_path / "in" / "IM1", uid_seed="x1")
+    patient = {"PatientName": "LEFEVRE^HELENE^MARIE", "PatientID": "", "PatientBirthDate": "19580314"}
+    make_dicom(tmp_path / "in" / "IM2", uid_seed="x2", patient=patient, series_seed="other")
+    import_images(ws, [tmp_path / "in"])
+    (f,) = codes(ws)["IMG-STUDY-SPLIT"]
+    assert f.level == "warning" and "1 PatientID(s) and images with none" in f.message
+    assert "as 2 separate studies" in f.message
+
+
+# ---------------------------------------------------------------------------
+# 4. No path of the sending machine anywhere in the package or the receipt
+
+
+def test_no_sender_path_in_the_package_nor_the_receipt(ws, tmp_path):
+    src = tmp_path / "Dossiers patients" / "M. Garçon Noël" / "CD patient"
+    shutil.copytree(SAMPLE_CD, src)
+    # what makes findings name files: a file the DICOMDIR lists but lost, a corrupt file, a UID conflict
+    victim = sorted((src / "DICOM").rglob("IM*"))[-1]
+    victim.unlink()
+    shutil.copy(real_file("MR_truncated.dcm"), src / "DICOM" / "broken.dcm")
+    tampered = bytearray(sorted((src / "DICOM").rglob("IM*"))[0].read_bytes())
+    tampered[-1] ^= 1
+    (tmp_path / "Dossiers patients" / "M. Garçon Noël" / "conflict").mkdir()
+    (tmp_path / "Dossiers patients" / "M. Garçon Noël" / "conflict" / "IM1").write_bytes(bytes(tampered))
+    import_images(ws, [src / "DICOMDIR", tmp_path / "Dossiers patients" / "M. Garçon Noël" / "conflict"])
+    import_images(ws, [src])
+    found = codes(ws)
+    assert found["IMG-MEDIA"] and found["IMG-CORRUPT"] and found["IMG-UID-CONFLICT"]
+    # the workspace keeps the sender's paths for the sender
+    assert str(src) in (ws.root / "index" / "images.json").read_text(encoding="utf-8")
+
+    res = pack(ws, tmp_path / "out" / "dossier.zip", signing_key=KEY, password=PASSWORD, allow_incomplete=True,
+               reason="images in progress")
+    dest = tmp_path / "unpacked"
+    unpack_package(res.package, dest, password=PASSWORD)
+    (tmp_path / "pw.txt").write_text(PASSWORD + "\n")
+    issued = flows.receipt_for_package(res.package, channel="usb-patient", out=tmp_path / "rc", key=KEY,
+                                       journal_file=tmp_path / "j.jsonl",
+                                       secrets=open_secrets(res.package, password_file=tmp_path / "pw.txt"))
+    components = [c for c in src.parts if len(c) > 5 and c not in ("DICOMDIR",)]
+    components += ["Garçon", "Noël", "Dossiers patients", str(src)]
+    forms = {f for c in components for f in (c.encode("utf-8"), c.encode("latin-1", "ignore"),
+                                             json.dumps(c).strip('"').encode())}
+    files = [p for p in dest.rglob("*") if p.is_file()] + [issued.json_path, issued.pdf_path]
+    assert len(files) > 20
+    from pypdf import PdfReader
+    receipt_text = " ".join(p.extract_text() for p in PdfReader(issued.pdf_path).pages).encode()
+    for path in files:
+        data = path.read_bytes()
+        for form in forms:
+            assert form not in data, (path.name, form)
+    for form in forms:
+        assert form not in receipt_text
+    manifest = (dest / "DOSSIER" / "MANIFEST.JSON").read_text(encoding="utf-8")
+    assert "source #1 (dicomdir): DICOM/" in manifest  # the medium's own names are what findings carry
+
+
+# ---------------------------------------------------------------------------
+# 6. DICOMDIR records that match their files; the broad real set
+
+
+def _records(dicomdir: Path) -> list:
+    from pydicom import dcmread
+    return list(dcmread(dicomdir).DirectoryRecordSequence)
+
+
+@pytest.fixture(scope="module")
+def broad(tmp_path_factory):
+    """Every readable file of pydicom's test files and pydicom-data in one
+    workspace, packed and unpacked."""
+    from images_fixtures import DATA_STORE, PYDICOM_FILES
+
+    tmp = tmp_path_factory.mktemp("broad")
+    w = new_workspace(tmp / "ws")
+    add_documents(w)
+    report = import_images(w, [PYDICOM_FILES, DATA_STORE])
+    res = pack(w, tmp / "out" / "d.zip", signing_key=KEY, password=PASSWORD, allow_incomplete=True,
+               reason="broad set")
+    dest = tmp / "unpacked"
+    unpack_package(res.package, dest, password=PASSWORD)
+    return w, report, dest
+
+
+def test_broad_set_imports_and_packs(broad):
+    w, report, dest = broad
+    assert report.imported > 130 and len(w.images()) == report.imported
+    kinds = {p["kind"] for p in report.problems}
+    assert kinds <= {"corrupt", "invalid", "uid-conflict", "dicomdir-missing-file", "dicomdir-mismatch"}, kinds
+    assert len(list((dest / "DICOM").rglob("IM*"))) == report.imported
+
+
+def test_broad_set_dicomdir_records_match_their_files(broad):
+    w, _report, dest = broad
+    records = _records(dest / "DICOMDIR")
+    patients = [r for r in records if r.DirectoryRecordType == "PATIENT"]
+    images = w.images()
+    expected = {((i.patient_id or "").strip(), (i.patient_name or "").strip()) for i in images
+                if (i.patient_id or "").strip()}
+    found = {(str(r.PatientID), str(r.PatientName)) for r in patients}
+    assert expected <= found and len(patients) >= len(expected) > 5
+    by_uid = {i.sop_instance_uid: i for i in images}
+    types = {str(r.ReferencedSOPInstanceUIDInFile): r.DirectoryRecordType for r in records
+             if "ReferencedSOPInstanceUIDInFile" in r}
+    ecg = [u for u, i in by_uid.items() if i.sop_class_uid == "1.2.840.10008.5.1.4.1.1.9.1.1"]
+    assert ecg and all(types[u] == "WAVEFORM" for u in ecg)
+    sr = [u for u, i in by_uid.items() if i.sop_class_uid.startswith("1.2.840.10008.5.1.4.1.1.88.")]
+    assert sr and all(types[u] == "SR DOCUMENT" for u in sr)
+
+
+def test_broad_set_dicomdir_by_dicom3tools_and_dcmmkdir(broad, tmp_path):
+    w, _report, dest = broad
+    r = subprocess.run([need_tool("dciodvfy"), "DICOMDIR"], cwd=dest, capture_output=True, text=True,
+                       errors="replace")
+    errors = [line for line in (r.stdout + r.stderr).splitlines() if line.startswith("Error")]
+    # the only errors are values copied from the source images (pydicom's 999.999… test UIDs)
+    assert all("Illegal root for UID" in e and "999.999." in e for e in errors), errors
+    r = subprocess.run([need_tool("dcdirdmp"), "DICOMDIR"], cwd=dest, capture_output=True, text=True,
+                       errors="replace")
+    assert r.returncode == 0 and "Error" not in r.stdout + r.stderr
+    copy = tmp_path / "copy"
+    shutil.copytree(dest, copy)
+    r = subprocess.run([need_tool("dcmmkdir"), "+U", "--invent", "+r", "-q", "+id", str(copy), "+D",
+                        str(copy / "DICOMDIR"), "DICOM"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    from collections import Counter
+    refs = Counter(str(r.ReferencedSOPInstanceUIDInFile) for r in _records(copy / "DICOMDIR")
+                   if "ReferencedSOPInstanceUIDInFile" in r)
+    twice = {u for u, n in refs.items() if n > 1}
+    by_uid = {i.sop_instance_uid: i for i in w.images()}
+    # dcmmkdir files an image under the record of its PatientID (or, without one, of its PatientName); an
+    # object with neither has nothing to match, and dcmmkdir --invent gives it a patient of its own
+    assert all(not (by_uid[u].patient_id or "").strip() and not (by_uid[u].patient_name or "").strip()
+               for u in twice), [by_uid[u].path for u in twice]
+    assert len(twice) <= 1 and len(refs) == len(by_uid)
