@@ -435,3 +435,16 @@ def test_broad_set_dicomdir_by_dicom3tools_and_dcmmkdir(broad, tmp_path):
     assert all(not (by_uid[u].patient_id or "").strip() and not (by_uid[u].patient_name or "").strip()
                for u in twice), [by_uid[u].path for u in twice]
     assert len(twice) <= 1 and len(refs) == len(by_uid)
+
+
+def test_record_types_by_sop_class_agree_with_pydicom():
+    """Our PS3.3 Annex F table against pydicom's FileSet table (a private
+    member of pydicom: compared when present)."""
+    from dossierkit.package.dicomdir import NON_IMAGE_RECORDS, RECORD_KEYS
+    fileset = pytest.importorskip("pydicom.fileset")
+    theirs = getattr(fileset, "_FOUR_LEVEL_SOP_CLASSES", None)
+    if theirs is None:
+        pytest.skip("pydicom no longer exposes its record-type table")
+    assert {str(k): v for k, v in theirs.items()}.items() <= NON_IMAGE_RECORDS.items()
+    assert set(NON_IMAGE_RECORDS.values()) <= set(RECORD_KEYS)
+    assert NON_IMAGE_RECORDS["1.2.840.10008.5.1.4.1.1.9.1.1"] == "WAVEFORM"

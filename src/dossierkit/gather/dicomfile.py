@@ -512,7 +512,7 @@ def parse_header(head: bytes, fh: IO[bytes] | None, size: int) -> DicomHeader:
             first = src.read(data_start, 6)
             encoding = (True, not (len(first) == 6 and first[4:6] in _KNOWN_VRS))
     little, implicit = encoding
-    if ts in DEFLATED_DATASET or (ts is not None and ts.startswith("1.2.840.10008.1.2")):
+    if ts is not None and is_valid_uid(ts) and ts.startswith("1.2.840.10008.1.2"):
         # A standard transfer syntax fixes the encoding; readers (DCMTK, PACS) follow it, not a guess.
         want_implicit, want_little = ts == IMPLICIT_LE, ts != EXPLICIT_BE
         if (implicit, little) != (want_implicit, want_little):
@@ -580,7 +580,8 @@ def _check_pixel_framing(walk: _Walk, ts: str) -> None:
     length, a first item that is the Basic Offset Table (empty, or 4 bytes
     per frame), then at least one fragment, then the sequence delimiter
     (the walk checked items and delimiter)."""
-    if walk.pixel_offset is None or ts in NATIVE_SYNTAXES or not ts.startswith("1.2.840.10008.1.2."):
+    if walk.pixel_offset is None or ts in NATIVE_SYNTAXES or not (is_valid_uid(ts)
+                                                                   and ts.startswith("1.2.840.10008.1.2.")):
         if walk.pixel_undefined and ts in NATIVE_SYNTAXES:
             raise CorruptDicomError(f"pixel data is encapsulated (undefined length) although the transfer syntax "
                                     f"{ts} is not a compressed one")

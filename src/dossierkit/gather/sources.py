@@ -86,7 +86,7 @@ class SourcePlan:
             return (f"the DICOMDIR references {d['referenced']} directory file(s), {d['found']} found, "
                     "which reference no image")
         if self.image_references:
-            return (f"the DICOMDIR references {self.image_references} file(s), none found on the media — "
+            return (f"the DICOMDIR references {self.image_references} file(s), none of them on the media — "
                     "import the media's folder instead")
         return "the DICOMDIR references no file at all — import the media's folder instead"
 
@@ -245,6 +245,8 @@ def _dicomdir_candidates(plan: SourcePlan, dicomdir: Path) -> list[Candidate] | 
         local = _CaseInsensitiveTree(directory.parent) if directory.parent != base else tree
         for ref in refs:
             shown = "/".join(ref.components)
+            if not ref.names_directory:
+                plan.image_references += 1
             if any(c in (".", "..") for c in ref.components):
                 # a File ID climbing out of the media would import files the user never pointed at
                 plan.problem("dicomdir-missing-file", str(directory),
@@ -259,6 +261,8 @@ def _dicomdir_candidates(plan: SourcePlan, dicomdir: Path) -> list[Candidate] | 
                              referenced_file_id="\\".join(ref.components))
                 continue
             if ref.names_directory or (path is not None and ref.sop_class_uid is None and is_directory_file(path)):
+                if not ref.names_directory:
+                    plan.image_references -= 1  # counted above: only its content tells it is a directory file
                 plan.directory_files["referenced"] += 1
                 if path is None:
                     plan.problem("dicomdir-missing-file", str(directory),
@@ -278,7 +282,6 @@ def _dicomdir_candidates(plan: SourcePlan, dicomdir: Path) -> list[Candidate] | 
                 if read(path, depth + 1):
                     plan.directory_files["read"] += 1
                 continue
-            plan.image_references += 1
             if path is None:
                 plan.problem("dicomdir-missing-file", str(directory),
                              f"the DICOMDIR references {shown}, which is not on the media",
