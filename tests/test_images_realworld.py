@@ -28,10 +28,15 @@ from dossierkit.trace.secrets import open_secrets
 
 from conftest import need_tool, run_cli
 from images_fixtures import SAMPLE_CD, make_dicom, real_file
-from pkg_fixtures import add_documents, new_workspace
+from pkg_fixtures import add_documents, new_workspace, trust_sender
 
 KEY = Ed25519PrivateKey.generate()
 PASSWORD = "tulipe-orage-cadran-mesure-violon-24"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _sender_trusted():
+    trust_sender(KEY)  # the receiver's trust store knows this module's sender
 
 
 @pytest.fixture
