@@ -187,16 +187,21 @@ def _fmt(value, spec: str) -> str:
     return "" if value is None else format(value, spec)
 
 
-def table(rows: list[Row], ratios: dict[str, float | None]) -> str:
-    """Plain-text table (also valid Markdown)."""
-    head = ["step", "tool", "seconds", "CPU s", "MB/s", "files/s", "peak RSS MB", "vs baseline", "status"]
+def table(rows: list[Row], ratios: dict[str, float | None], floors: dict[str, dict] | None = None) -> str:
+    """Plain-text table (also valid Markdown). *floors*: per step, its floor
+    seconds and the % of it reached (benchmarks/floors.py)."""
+    head = ["step", "tool", "seconds", "CPU s", "MB/s", "files/s", "peak RSS MB", "vs baseline", "floor s",
+            "% of floor", "status"]
     lines = []
     for r in rows:
         ratio = ratios.get(r.step)
+        fl = (floors or {}).get(r.step, {})
         status = r.status if not r.note else f"{r.status} ({r.note})"
         lines.append([r.step, r.tool, _fmt(r.seconds, ".2f"), _fmt(r.cpu_seconds, ".1f"), _fmt(r.mb_per_s, ".0f"),
-                      _fmt(r.files_per_s, ",.0f") if r.step.startswith("import") else "",
-                      _fmt(r.peak_rss_mb, ".0f"), f"{ratio:.2f}×" if ratio else "", status])
+                      _fmt(r.files_per_s, ",.0f") if r.files_per_s and r.step.split()[0] in ("import-images",
+                                                                                           "file-creation") else "",
+                      _fmt(r.peak_rss_mb, ".0f"), f"{ratio:.2f}×" if ratio else "",
+                      _fmt(fl.get("floor_seconds"), ".2f"), _fmt(fl.get("pct_of_floor"), ".0f"), status])
     lines = [[c.replace("|", "\\|") for c in ln] for ln in lines]  # "tar | age" inside a Markdown cell
     widths = [max(len(h), *(len(ln[i]) for ln in lines)) if lines else len(h) for i, h in enumerate(head)]
     fmt_row = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731

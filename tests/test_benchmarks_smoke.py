@@ -113,13 +113,23 @@ def test_runner_times_every_tool_and_reports_consistent_targets(tmp_path):
     assert all(row["status"] in ("ok", "n/a") for row in dk), [(x["step"], x["note"]) for x in dk]
     assert "| step" in r.stdout and "targets:" in r.stdout
     for t in data["targets"]:
-        step = next(s for s in rows if t["target"].startswith(s))
+        step = next(s for s in rows if t["target"].startswith(s + " "))
         if rows[step]["status"] == "n/a":
             assert t["verdict"] == "n/a"
         else:
             assert t["verdict"] in ("met", "missed") and t["value"] is not None
     missed = any(t["verdict"] == "missed" for t in data["targets"])
     assert r.returncode == (1 if missed else 0)
+    # the floors of this run (benchmarks/floors.py): the % reached is floor / measured, per step
+    assert rows["file-creation floor"]["status"] == "ok" and rows["file-creation floor"]["seconds"] > 0
+    for step in ("pack (password)", "verify (password)", "verify (recipients)", "import-images"):
+        f = data["floors"][step]
+        assert 0 < f["floor_seconds"] and f["pct_of_floor"] == pytest.approx(
+            100 * f["floor_seconds"] / rows[step]["seconds"], abs=0.1)
+    assert data["primitives"]["kdf_seconds"] > 0 and data["primitives"]["sha256"] > 0
+    assert data["manual_7zip_flow_seconds"] == pytest.approx(rows["7zz a … + sync"]["seconds"]
+                                                             + rows["7zz t"]["seconds"], abs=2e-3)
+    assert "% of floor" in r.stdout
     ratio = data["ratios_vs_7zip"]["pack (password)"]
     if rows["pack (password)"]["status"] == "ok":
         assert ratio == pytest.approx(rows["7zz a -tzip -mem=AES256 -mx0"]["seconds"]
