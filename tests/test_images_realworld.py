@@ -453,3 +453,28 @@ def test_record_types_by_sop_class_agree_with_pydicom():
     assert {str(k): v for k, v in theirs.items()}.items() <= NON_IMAGE_RECORDS.items()
     assert set(NON_IMAGE_RECORDS.values()) <= set(RECORD_KEYS)
     assert NON_IMAGE_RECORDS["1.2.840.10008.5.1.4.1.1.9.1.1"] == "WAVEFORM"
+
+
+def test_cross_patient_study_dicomdir_satisfies_dcmmkdir_and_dciodvfy(ws, tmp_path):
+    """The study of case 7 sits under each patient its images name: dcmmkdir +U
+    finds every file where it looks for it, dciodvfy finds nothing wrong."""
+    make_dicom(tmp_path / "in" / "IM1", uid_seed="x1")
+    make_dicom(tmp_path / "in" / "IM2", uid_seed="x2", series_seed="other",
+               patient={"PatientName": "LEFEVRE^HELENE^MARIE", "PatientID": "IPP-77",
+                        "PatientBirthDate": "19580314"})
+    import_images(ws, [tmp_path / "in"])
+    res = pack(ws, tmp_path / "out" / "d.zip", signing_key=KEY, password=PASSWORD, allow_incomplete=True,
+               reason="test")
+    dest = tmp_path / "unpacked"
+    unpack_package(res.package, dest, password=PASSWORD)
+    records = _records(dest / "DICOMDIR")
+    assert [r.DirectoryRecordType for r in records].count("PATIENT") == 2
+    assert [r.DirectoryRecordType for r in records].count("STUDY") == 2  # one study, under each patient
+    r = subprocess.run([need_tool("dciodvfy"), "DICOMDIR"], cwd=dest, capture_output=True, text=True)
+    assert "Error" not in r.stdout + r.stderr, r.stdout + r.stderr
+    copy = tmp_path / "copy"
+    shutil.copytree(dest, copy)
+    r = subprocess.run([need_tool("dcmmkdir"), "+U", "+r", "-q", "+id", str(copy), "+D", str(copy / "DICOMDIR"),
+                        "DICOM"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert len(_records(copy / "DICOMDIR")) == len(records)
