@@ -423,3 +423,17 @@ def test_export_refusals_leave_nothing(tmp_path):
     with pytest.raises(UsageError):
         xdm.build_metadata(dossier=ws.dossier, documents=[None] * (xdm.MAX_XDM_DOCUMENTS + 1),
                            settings=xdm.load_settings(), submitted="2026-11-23T09:23:56Z")
+
+
+def test_packages_made_before_xdm_still_verify():
+    """No `xdm` member in the manifest (older packages): nothing to check, no failure;
+    a member naming another path, or announcing a file that is missing, is a failure."""
+    assert xdm.package_problems(None, announced=None, expected_patient=None, identifier=None, dossier_id="DK-1",
+                                files={"DOC0001.PDF": (10, None)}) == []
+    assert xdm.package_problems(None, announced="IHE_XDM/SUBSET02/METADATA.XML", expected_patient=INS_CX,
+                                identifier=("INS-NIR", NIR), dossier_id="DK-1", files={})
+    assert xdm.package_problems(None, announced=xdm.METADATA, expected_patient=INS_CX,
+                                identifier=("INS-NIR", NIR), dossier_id="DK-1", files={})
+    assert xdm.patient_id_problems(INS_CX, identifier=("INS-NIR", NIR), dossier_id="DK-1") == []
+    assert xdm.patient_id_problems(INS_CX, identifier=("INS-NIR", "1" + NIR[1:]), dossier_id="DK-1")
+    assert xdm.patient_id_problems(INS_CX.replace(".4.8&", ".4.9&"), identifier=("INS-NIR", NIR), dossier_id="DK-1")
