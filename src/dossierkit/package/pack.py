@@ -8,7 +8,7 @@ Order of work (docs/package-format.md):
 2. plan the root in memory (:mod:`.root`) — manifest, sums and signature
    are sealed before any byte is written, from the workspace indexes;
 3. check the plan in memory (:func:`.verify.check_root_plan`: signature,
-   sums, manifest, DICOMDIR, completeness — every check of ``verify`` but
+   sums, manifest, DICOMDIR, completeness, IHE XDM metadata — every check of ``verify`` but
    the container's), so a packer bug never produces a package;
 4. stream the entries into a temporary file in the target folder
    (``.dk-tmp-*``), re-hashing every workspace file on the way (it must
