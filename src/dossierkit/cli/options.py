@@ -15,6 +15,9 @@ IDENTITY = typer.Option(None, "--identity", "-i", help="age identity file for a 
 EXPECT_SIGNER = typer.Option(None, "--expect-signer", metavar="FINGERPRINT",
                              help="Accept only this signer: its full fingerprint (64 hex digits, spaces allowed), "
                                   "as printed on the sender's receipt. Default: the trust store.")
+CA_FILE = typer.Option(None, "--ca-file", metavar="CA.pem",
+                       help="Check DOSSIER/MANIFEST.P7S against these CA certificates (default: "
+                            "$DOSSIERKIT_HOME/establishment-ca.pem when present).")
 TRUST_STORE = typer.Option(None, "--trust-store", metavar="FILE",
                            help="Trust store of known senders (default: $DOSSIERKIT_HOME/trusted-senders.toml).")
 SIGNING_KEY = typer.Option(None, "--signing-key", help="Ed25519 signing key (default: the keys folder's "

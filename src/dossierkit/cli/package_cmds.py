@@ -53,6 +53,10 @@ def pack_cmd(
     recipient: list[str] = RECIPIENT,
     recipients_file: Optional[Path] = RECIPIENTS_FILE,
     signing_key: Optional[Path] = options.SIGNING_KEY,
+    signing_cert: Optional[Path] = typer.Option(None, "--signing-cert", help="Establishment X.509 certificate "
+                                                "(PEM): also sign the manifest as DOSSIER/MANIFEST.P7S (CMS)."),
+    signing_cert_key: Optional[Path] = typer.Option(None, "--signing-cert-key", help="Its private key (PEM; "
+                                                    "default: in the --signing-cert file)."),
     allow_incomplete: bool = ALLOW_INCOMPLETE,
     reason: Optional[str] = REASON,
     profile: Optional[str] = PROFILE,
@@ -76,7 +80,7 @@ def pack_cmd(
         packed = pack_and_record(directory, out, protection=protection, key=key, receipt=receipt,
                                  journal_file=journal_file, allow_incomplete=allow_incomplete, reason=reason,
                                  force=force, profile=profile, write_readme=not no_readme, progress=progress,
-                                 warn=ui.note)
+                                 warn=ui.note, signing_cert=signing_cert, signing_cert_key=signing_cert_key)
     _report_pack(packed, as_json)
 
 
@@ -117,6 +121,7 @@ def verify_cmd(
     identity: Optional[Path] = options.IDENTITY,
     expect_signer: Optional[str] = options.EXPECT_SIGNER,
     trust_store: Optional[Path] = options.TRUST_STORE,
+    ca_file: Optional[Path] = options.CA_FILE,
     journal_file: Optional[Path] = options.JOURNAL,
     as_json: bool = options.JSON,
 ) -> None:
@@ -126,7 +131,7 @@ def verify_cmd(
                            password_prompt=ui.passphrase_prompt(not as_json), default_identity=True).require()
     with ui.progress_for(not as_json) as progress:
         report = verify_and_record(package, secrets, expect_signer=expect_signer, journal_file=journal_file,
-                                   progress=progress, warn=ui.note, trust_store=trust_store)
+                                   progress=progress, warn=ui.note, trust_store=trust_store, ca_file=ca_file)
     _report_verify(report, as_json)
     raise typer.Exit(report.exit_code)
 
@@ -150,6 +155,10 @@ def _report_verify(report: VerifyReport, as_json: bool) -> None:
         for failure in report.failures:
             failures.add_row(failure.check, failure.file or "", failure.message)
         _say(failures)
+    if report.certificate:
+        cert = report.certificate
+        _say(f"  establishment certificate: {cert.name} ({cert.subject}; "
+             f"{'chained to your CA' if cert.chained else 'not checked against a CA: give --ca-file'})")
     completeness = data["completeness"]
     if completeness.get("status") == "incomplete":
         _say(f"[yellow]packed incomplete[/]: waived {', '.join(completeness.get('waived') or [])} — "
@@ -187,6 +196,7 @@ def unpack_cmd(
     identity: Optional[Path] = options.IDENTITY,
     expect_signer: Optional[str] = options.EXPECT_SIGNER,
     trust_store: Optional[Path] = options.TRUST_STORE,
+    ca_file: Optional[Path] = options.CA_FILE,
     force: bool = typer.Option(False, "--force", help="Replace DEST if it exists (only once the package verified)."),
     journal_file: Optional[Path] = options.JOURNAL,
     as_json: bool = options.JSON,
@@ -197,7 +207,7 @@ def unpack_cmd(
     with ui.progress_for(not as_json) as progress:
         result = unpack_and_record(package, dest, secrets, expect_signer=expect_signer, force=force,
                                    journal_file=journal_file, progress=progress, warn=ui.note,
-                                   trust_store=trust_store)
+                                   trust_store=trust_store, ca_file=ca_file)
     _report_unpack(result, as_json)
 
 

@@ -31,6 +31,7 @@ to a few MiB) and a few MiB of buffers.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from dataclasses import dataclass, field
@@ -48,7 +49,9 @@ from dossierkit.archive import PASSWORD, ContainerSpec, ReadBackSink, Worker, re
 from dossierkit.package.manifest import completeness_record
 from dossierkit.package.readme import write_beside_readme
 from dossierkit.package.root import RootEntry, build_root
+from dossierkit.package.layout import CMS_SIGNATURE
 from dossierkit.package.verify import check_root_plan
+from dossierkit.trust.cms import CertSigner, sign_detached
 
 
 @dataclass
@@ -118,7 +121,7 @@ def _changed(path) -> IntegrityError:
 def pack(workspace: Workspace | str | os.PathLike, out: str | os.PathLike, *, signing_key: Ed25519PrivateKey,
          password: str | bytes | None = None, recipients: list[str] | None = None,
          allow_incomplete: bool = False, reason: str | None = None, force: bool = False,
-         profile: str | None = None, write_readme: bool = True,
+         profile: str | None = None, write_readme: bool = True, cert_signer: CertSigner | None = None,
          progress: Progress = NULL_PROGRESS) -> PackResult:
     """Build the encrypted, signed package of *workspace* at *out*.
 
@@ -128,7 +131,9 @@ def pack(workspace: Workspace | str | os.PathLike, out: str | os.PathLike, *, si
     with a *reason*), OutputError when *out* exists (unless *force*),
     IntegrityError when a workspace file changed since it was indexed, the
     planned root fails a check, or the file does not read back identical to
-    the bytes written (the output is then removed).
+    the bytes written (the output is then removed). With *cert_signer*
+    (an establishment's X.509 certificate and key) the package also holds
+    DOSSIER/MANIFEST.P7S, a detached CMS signature of MANIFEST.JSON.
     """
     t0 = time.perf_counter()
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
@@ -144,15 +149,18 @@ def pack(workspace: Workspace | str | os.PathLike, out: str | os.PathLike, *, si
     with Worker("dk-pack") as worker:
         return _pack(ws, out, spec, worker, signing_key=signing_key, allow_incomplete=allow_incomplete,
                      reason=reason, force=force, profile=profile, write_readme=write_readme,
-                     progress=progress, recipients=len(recipients or []), t0=t0)
+                     progress=progress, recipients=len(recipients or []), t0=t0, cert_signer=cert_signer)
 
 
 def _pack(ws: Workspace, out: Path, spec: ContainerSpec, worker: Worker, *, signing_key: Ed25519PrivateKey,
           allow_incomplete: bool, reason: str | None, force: bool, profile: str | None, write_readme: bool,
-          progress: Progress, recipients: int, t0: float) -> PackResult:
+          progress: Progress, recipients: int, t0: float, cert_signer: CertSigner | None = None) -> PackResult:
     keys = spec.start_keys(worker)
     report, completeness = _completeness(ws, allow_incomplete=allow_incomplete, reason=reason, profile=profile)
     root = build_root(ws, signing_key=signing_key, completeness=completeness, container=spec.kind)
+    if cert_signer is not None:  # right after MANIFEST.SIG; signs the manifest's exact bytes
+        p7s = sign_detached(cert_signer, root.entries[0].data or b"")
+        root.entries.insert(3, RootEntry(CMS_SIGNATURE, len(p7s), hashlib.sha256(p7s).hexdigest(), data=p7s))
     if keys is not None:
         keys.expect(len(root.entries))
     # Only the entries are streamed: drop the layout (every image's index

@@ -45,7 +45,8 @@ def _remove_tree(path: Path) -> None:
 
 def unpack_package(package: str | os.PathLike, dest: str | os.PathLike, *, password: str | bytes | None = None,
                    identities: list[Any] | None = None, expect_signer: str | None = None, force: bool = False,
-                   senders: SenderPolicy | None = None, progress: Progress = NULL_PROGRESS) -> UnpackResult:
+                   senders: SenderPolicy | None = None, ca: list[Any] | None = None,
+                   progress: Progress = NULL_PROGRESS) -> UnpackResult:
     """Verify *package* and extract its root to *dest* (see module docstring).
 
     Raises OutputError when *dest* exists (unless *force*: it is then
@@ -69,7 +70,7 @@ def unpack_package(package: str | os.PathLike, dest: str | os.PathLike, *, passw
         raise OutputError(f"cannot create the destination ({exc.strerror})", path=dest) from exc
     try:
         report = verify_package(package, password=password, identities=identities, expect_signer=expect_signer,
-                                extract_to=tmp, senders=senders, progress=progress)
+                                extract_to=tmp, senders=senders, ca=ca, progress=progress)
         if not report.ok:
             raise unpack_failure(report)
         os.chmod(tmp, 0o755)

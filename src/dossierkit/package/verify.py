@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from dossierkit.errors import DecryptionError, DossierkitError, ExitCode, InputError, IntegrityError, OutputError
+from dossierkit.trust.cms import MAX_P7S_BYTES, CertificateInfo, verify_detached
 from dossierkit.trust.store import SenderPolicy, Signer
 from dossierkit.fsutil import output_error
 from dossierkit.progress import NULL_PROGRESS, Progress
@@ -78,6 +79,7 @@ class VerifyReport:
     manifest_sha256: str | None = None
     signer_fingerprint: str | None = None
     signer: Signer | None = None  # who signed, as the receiver knows them (check "sender")
+    certificate: CertificateInfo | None = None  # DOSSIER/MANIFEST.P7S, when present and valid
     dossier_id: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
     completeness: dict[str, Any] = field(default_factory=dict)  # status, waived codes, reason
@@ -122,6 +124,7 @@ class VerifyReport:
                 "package_size": self.package_size, "package_sha256": self.package_sha256,
                 "manifest_sha256": self.manifest_sha256, "signer_fingerprint": self.signer_fingerprint,
                 "signer": self.signer.to_dict() if self.signer else None, "verdict": self.verdict,
+                "certificate": self.certificate.to_dict() if self.certificate else None,
                 "dossier_id": self.dossier_id, "counts": self.counts, "completeness": self.completeness,
                 "checks": {c: self.status(c) for c in CHECKS},
                 "failures": [f.to_dict() for f in self.failures], "seconds": round(self.seconds, 3)}
@@ -211,6 +214,7 @@ class _Pass:
     def __init__(self, report: VerifyReport, senders: SenderPolicy, extract_to: Path | None):
         self.report = report
         self.senders = senders
+        self.ca: list[Any] | None = None  # CA certificates for MANIFEST.P7S (verify --ca-file)
         self.extract_to = extract_to
         self.seal: dict[str, bytes] = {}
         self.view: ManifestView | None = None
@@ -280,6 +284,17 @@ class _Pass:
                 r.fail("sums", f"{path}: SHA256SUMS and the manifest disagree on its SHA-256", path)
         if not any(f.check == "sums" for f in r.failures):
             r.checked.add("sums")
+
+    def take_cms(self, data: bytes) -> None:
+        """DOSSIER/MANIFEST.P7S: the establishment's detached CMS signature
+        of MANIFEST.JSON (trust.cms.verify_detached; chain and purpose when
+        a CA is given)."""
+        self.write(layout.CMS_SIGNATURE, data)
+        try:
+            self.report.certificate = verify_detached(data, self.seal[layout.MANIFEST], self.ca,
+                                                      what=layout.CMS_SIGNATURE)
+        except IntegrityError as exc:
+            self.report.fail("certificate", exc.line(), layout.CMS_SIGNATURE)
 
     # -- payload entries -----------------------------------------------------
     def take_payload_entry(self, entry) -> None:
@@ -363,6 +378,15 @@ class _Pass:
     # -- end of stream -------------------------------------------------------
     def finish(self) -> None:
         r, v = self.report, self.view
+        if self.ca is not None and r.certificate is None and not any(f.check == "certificate" for f in r.failures):
+            r.fail("certificate", "no establishment signature (DOSSIER/MANIFEST.P7S), and a CA file was given",
+                   layout.CMS_SIGNATURE)
+        cert = r.certificate
+        if cert is not None and cert.chained and r.signer is not None and not r.signer.known:
+            # the establishment's certificate, chained to the receiver's CA, signs the same manifest
+            r.failures = [f for f in r.failures if f.check != "sender"]
+            r.signer = Signer(r.signer.fingerprint, cert.name, "certificate")
+            r.checked.add("sender")
         if v is None:
             return
         missing = sorted(set(v.files) - self.seen)
@@ -440,6 +464,9 @@ def check_root_plan(entries: list[tuple[str, int, str, bytes | None]], *,
     if heads != list(layout.SEAL_FILES):
         report.fail("container", f"package layout: the first entries are {heads}, expected {list(layout.SEAL_FILES)}")
         return report
+    if len(entries) > 3 and entries[3][0] == layout.CMS_SIGNATURE:
+        state.seal[layout.CMS_SIGNATURE] = entries[3][3] or b""
+        entries = entries[:3] + entries[4:]
     for name, size, _sha, data in entries[:len(layout.SEAL_FILES)]:
         assert data is not None
         if size > _SEAL_CAPS[name]:
@@ -447,6 +474,8 @@ def check_root_plan(entries: list[tuple[str, int, str, bytes | None]], *,
             return report
         state.seal[name] = data
     state.check_seal()
+    if layout.CMS_SIGNATURE in state.seal:
+        state.take_cms(state.seal[layout.CMS_SIGNATURE])
     if state.view is not None:
         for name, size, sha, data in entries[len(layout.SEAL_FILES):]:
             exp = state.admit(name, size)
@@ -460,7 +489,7 @@ def check_root_plan(entries: list[tuple[str, int, str, bytes | None]], *,
 def verify_package(package: str | os.PathLike, *, password: str | bytes | None = None,
                    identities: list[Any] | None = None, expect_signer: str | None = None,
                    extract_to: str | os.PathLike | None = None, senders: SenderPolicy | None = None,
-                   progress: Progress = NULL_PROGRESS) -> VerifyReport:
+                   ca: list[Any] | None = None, progress: Progress = NULL_PROGRESS) -> VerifyReport:
     """Verify *package* in one streaming pass; see the module docstring.
 
     *password* opens a WinZip AES package, *identities* (age identity
@@ -486,6 +515,7 @@ def verify_package(package: str | os.PathLike, *, password: str | bytes | None =
         raise InputError(f"cannot read the package ({exc.strerror})", path=package) from exc
     dest = Path(extract_to) if extract_to is not None else None
     state = _Pass(report, senders, dest)
+    state.ca = ca
     progress.start("verifying", total=size, unit="B")
     # The flow's one worker (started on its first job, joined on leaving):
     # the keys of the entries ahead, the HMACs, a plain zip's big entries.
@@ -506,6 +536,11 @@ def verify_package(package: str | os.PathLike, *, password: str | bytes | None =
                                              "(refused unread: it could be a zip bomb)")
                     if index < len(layout.SEAL_FILES):
                         state.take_seal_entry(index, entry)
+                    elif index == len(layout.SEAL_FILES) and entry.name == layout.CMS_SIGNATURE:
+                        if entry.size > MAX_P7S_BYTES:
+                            raise IntegrityError(f"{entry.name}: declares {entry.size} bytes, more than a CMS "
+                                                 "signature needs")
+                        state.take_cms(b"".join(bytes(c) for c in entry.chunks()))
                     else:
                         state.take_payload_entry(entry)
                     index += 1

@@ -48,6 +48,7 @@ from dossierkit.trace.receipt import (Issued, PackageFacts, VerificationFacts, c
                                       issue_ack, issue_receipt, load_document, package_facts, summary_from_manifest,
                                       summary_from_workspace)
 from dossierkit.trace.secrets import PackageSecrets, Protection
+from dossierkit.trust.cms import load_ca, load_cert_signer
 from dossierkit.trust.signing import fingerprint
 from dossierkit.trust.store import SenderPolicy
 from dossierkit.workspace import Workspace
@@ -109,20 +110,24 @@ def pack_and_record(workspace: Workspace | str | os.PathLike, out: str | os.Path
                     journal_file: str | os.PathLike | None = None, allow_incomplete: bool = False,
                     reason: str | None = None, force: bool = False, profile: str | None = None,
                     write_readme: bool = True, progress: Progress = NULL_PROGRESS,
-                    warn: Warn | None = None) -> Packed:
+                    warn: Warn | None = None, signing_cert: str | os.PathLike | None = None,
+                    signing_cert_key: str | os.PathLike | None = None) -> Packed:
     """``dossierkit pack``: write a generated passphrase to its file first
     (never a package without its key), pack *workspace* into *out*
     (package.pack.pack: checked, encrypted as *protection* says, signed with
     *key*, read back), append the ``pack`` entry to the journal
     (:func:`record`; with *warn*, a journal that cannot be written is
     reported through it, the package being already written), then issue the
-    *receipt* asked for (:func:`receipt_after_pack`, anchored on that entry)."""
+    *receipt* asked for (:func:`receipt_after_pack`, anchored on that entry).
+    With *signing_cert* (PEM; key in *signing_cert_key* or the same file) the
+    package also carries the establishment's CMS signature (MANIFEST.P7S)."""
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+    cert_signer = load_cert_signer(signing_cert, signing_cert_key) if signing_cert else None
     if protection.generated and protection.password_out is not None:
         write_password_file(protection.password_out, protection.password or "")
     result = pack(ws, out, signing_key=key, password=protection.password, recipients=protection.recipients,
                   allow_incomplete=allow_incomplete, reason=reason, force=force, profile=profile,
-                  write_readme=write_readme, progress=progress)
+                  write_readme=write_readme, progress=progress, cert_signer=cert_signer)
     record(journal_file, pack_event(result), workspace=ws.root, warn=warn)
     issued = None
     if receipt is not None:
@@ -160,14 +165,16 @@ def receipt_after_pack(result: PackResult, *, channel: str, out: str | os.PathLi
 
 def verify_and_record(package: str | os.PathLike, secrets: PackageSecrets, *, expect_signer: str | None = None,
                       journal_file: str | os.PathLike | None = None, progress: Progress = NULL_PROGRESS,
-                      warn: Warn | None = None, trust_store: str | os.PathLike | None = None) -> VerifyReport:
+                      warn: Warn | None = None, trust_store: str | os.PathLike | None = None,
+                      ca_file: str | os.PathLike | None = None) -> VerifyReport:
     """``dossierkit verify``: verify *package* in one streaming pass
     (package.verify.verify_package; whose signature is accepted:
     SenderPolicy.load of *expect_signer* and *trust_store*), then journal the
     verdict (intact, untrusted or altered). A wrong password or key raises
     DecryptionError: nothing is recorded then."""
     senders = SenderPolicy.load(expect_signer=expect_signer, store=trust_store)
-    report = verify_package(package, senders=senders, progress=progress, **secrets.open_kwargs())
+    report = verify_package(package, senders=senders, ca=load_ca(ca_file), progress=progress,
+                            **secrets.open_kwargs())
     record(journal_file, verify_event(report), warn=warn)
     return report
 
@@ -175,12 +182,13 @@ def verify_and_record(package: str | os.PathLike, secrets: PackageSecrets, *, ex
 def unpack_and_record(package: str | os.PathLike, dest: str | os.PathLike, secrets: PackageSecrets, *,
                       expect_signer: str | None = None, force: bool = False,
                       journal_file: str | os.PathLike | None = None, progress: Progress = NULL_PROGRESS,
-                      warn: Warn | None = None, trust_store: str | os.PathLike | None = None) -> UnpackResult:
+                      warn: Warn | None = None, trust_store: str | os.PathLike | None = None,
+                      ca_file: str | os.PathLike | None = None) -> UnpackResult:
     """``dossierkit unpack``: verify and extract *package* to *dest*
     (package.unpack.unpack_package: all or nothing; an unknown signer is
     UntrustedError, exit 6), then journal it."""
     senders = SenderPolicy.load(expect_signer=expect_signer, store=trust_store)
-    result = unpack_package(package, dest, senders=senders, force=force, progress=progress,
+    result = unpack_package(package, dest, senders=senders, ca=load_ca(ca_file), force=force, progress=progress,
                             **secrets.open_kwargs())
     record(journal_file, verify_event(result.report, "unpack"), warn=warn)
     return result
