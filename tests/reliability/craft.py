@@ -13,6 +13,7 @@ The zip layer of a recipients package is reached by decrypting the age file
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import zlib
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from dossierkit.archive import PASSWORD, RECIPIENTS, ContainerSpec, zip_reader, zipformat
 from dossierkit.archive.agefile import age_reader, age_writer
-from dossierkit.archive.winzip_aes import EntryCipher, fresh_salt
+from dossierkit.archive.winzip_aes import EntryCipher, derive_keys, fresh_salt
 from dossierkit.package import layout
 from dossierkit.package.seal import make_seal
 from dossierkit.package.sums import parse_sums
@@ -170,3 +171,40 @@ def replace_all(blob: bytes, old: bytes, new: bytes, count: int | None = None) -
     n = blob.count(old)
     assert n and (count is None or n == count), (old, n)
     return blob.replace(old, new)
+
+
+def many_entries_package(path: Path, kind: str, items, count: int, *, password: str | None = None,
+                         recipients=None, name: str = "EXTRA/E{:07d}") -> Path:
+    """A canonical package holding *items* then *count* empty entries the
+    manifest does not list (issue #14: 400 000 of them, 37 MB). Streamed to
+    *path*: for age only the recipients' public keys are needed (what an
+    attacker has); for a password package one salt and its keys serve every
+    entry (so crafting stays fast: the reader derives per entry)."""
+    with open(path, "wb") as fh, contextlib.ExitStack() as stack:
+        out = fh if kind == PASSWORD else stack.enter_context(age_writer(fh, recipients))
+        pos, central = 0, []
+        salt = fresh_salt()
+        keys = derive_keys(password.encode(), salt, 32) if kind == PASSWORD else None
+
+        def add(entry_name: str, data: bytes) -> None:
+            nonlocal pos
+            stored = data
+            if keys is not None:
+                stored = EntryCipher(password.encode(), salt, keys=keys).seal(data)
+            h = zipformat.entry_header(entry_name, zipformat.writer_name_check(entry_name), size=len(data),
+                                       compressed_size=len(stored), crc32=0 if keys else zlib.crc32(data),
+                                       actual_method=zipformat.METHOD_STORED, aes=keys is not None, zip64=False)
+            central.append(zipformat.build_central_record(h, pos, zip64=False))
+            block = zipformat.build_local_header(h, zip64=False) + stored
+            out.write(block)
+            pos += len(block)
+
+        for entry_name, data in items:
+            add(entry_name, data)
+        for i in range(count):
+            add(name.format(i), b"")
+        cd_size = sum(len(c) for c in central)
+        for c in central:
+            out.write(c)
+        out.write(zipformat.build_end_records(len(central), pos, cd_size))
+    return path

@@ -57,8 +57,8 @@ def main() -> None:
         if opts["command"] == "unpack":
             argv.append(pkg + ".dest")
         t0, c0 = time.perf_counter(), time.process_time()
-        code, _out, err = run(argv + list(opts.get("args", [])))
-        results[pkg] = {"exit": code, "stderr": err, "seconds": time.perf_counter() - t0,
+        code, out, err = run(argv + list(opts.get("args", [])))
+        results[pkg] = {"exit": code, "stdout": out, "stderr": err, "seconds": time.perf_counter() - t0,
                         "cpu_seconds": time.process_time() - c0}
     peak_mb = peak_rss_mb()
     sys.stdout.write(json.dumps({"results": results, "peak_rss_mb": peak_mb}))

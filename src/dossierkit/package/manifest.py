@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dossierkit import __version__
+from dossierkit import strictjson
 from dossierkit.errors import IntegrityError
 from dossierkit.model import Dossier
-from dossierkit.package.layout import DICOMDIR, MediaLayout, is_safe_entry_path
+from dossierkit.package.layout import DICOMDIR, MANIFEST, MediaLayout, is_safe_entry_path
 
 MANIFEST_FORMAT = "dossierkit-package-manifest"
 MANIFEST_SCHEMA = 1
@@ -168,10 +169,7 @@ def parse_manifest(data: bytes) -> ManifestView:
     """Parse and validate the members verify relies on; IntegrityError names the first problem."""
     if len(data) > MAX_MANIFEST_BYTES:
         raise _bad("larger than any dossier needs")
-    try:
-        raw = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _bad(f"not valid JSON ({type(exc).__name__})") from exc
+    raw = strictjson.loads(data, what=MANIFEST, max_bytes=MAX_MANIFEST_BYTES)
     if not isinstance(raw, dict) or raw.get("format") != MANIFEST_FORMAT:
         raise _bad("not a dossierkit manifest")
     schema = raw.get("schema")

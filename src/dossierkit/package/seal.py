@@ -19,6 +19,7 @@ import json
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from dossierkit import strictjson
 from dossierkit.errors import IntegrityError
 from dossierkit.package.layout import MANIFEST, SIGNATURE, SUMS
 from dossierkit.trust.signing import SignerInfo, sign_document, verify_document
@@ -38,10 +39,7 @@ def check_seal(seal: bytes, manifest: bytes, sums: bytes, *, expect_signer: str 
     """Verify the signature and that it signs these exact two files."""
     if len(seal) > MAX_SEAL_BYTES:
         raise IntegrityError(f"{SIGNATURE}: too large to be a signature")
-    try:
-        doc = json.loads(seal.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise IntegrityError(f"{SIGNATURE}: not valid JSON") from exc
+    doc = strictjson.loads(seal, what=SIGNATURE, max_bytes=MAX_SEAL_BYTES)
     if not isinstance(doc, dict) or doc.get("format") != SEAL_FORMAT:
         raise IntegrityError(f"{SIGNATURE}: not a dossierkit manifest signature")
     if doc.get("version") != SEAL_VERSION:

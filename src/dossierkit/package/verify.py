@@ -17,7 +17,12 @@ and the DICOMDIR (size-capped):
    SHA256SUMS must list exactly the manifest's files with the same hashes,
    plus the manifest itself;
 3. every later entry must be a file the manifest lists, once, with the
-   declared size and SHA-256; missing files fail at the end;
+   declared size and SHA-256; missing files fail at the end. The pass
+   stops at the first entry the manifest does not list (or lists but
+   was already seen), and at once when there is no usable manifest: the
+   entries read, hence what the reader holds for its central-directory
+   check, never exceed the manifest's count, whatever the package holds
+   (a 400 000-entry package: docs/security.md);
 4. the DICOMDIR is walked through its offsets: every record references a
    file of the package whose SOP Instance UID is the manifest's, and every
    image is referenced exactly once;
@@ -297,16 +302,21 @@ class _Pass:
             self.report.fail("certificate", exc.line(), layout.CMS_SIGNATURE)
 
     # -- payload entries -----------------------------------------------------
-    def take_payload_entry(self, entry) -> None:
-        r, v = self.report, self.view
+    def take_payload_entry(self, entry) -> bool:
+        """Check (and extract) one payload entry; False when the pass must
+        stop here: no usable manifest, or an entry it does not list."""
         name = entry.name
-        if v is None:  # no usable manifest: still authenticate the container
-            entry.drain()
-            return
+        if self.view is None:  # no usable manifest (failure recorded): nothing more can be checked
+            return False
+        if name not in self.view.files or name in self.seen:
+            why = "stored twice in the package" if name in self.seen else "not listed in the manifest"
+            self.report.fail("files", f"{name}: {why} — verification stopped at this entry (nothing after it "
+                             "is read: the package was altered or is not what its manifest says)", name)
+            return False
         exp = self.admit(name, entry.size)
         if exp is None:
             entry.drain()
-            return
+            return True
         keep = _kept(name, exp.size)
         sha1 = hashlib.sha1() if exp.role == "document" and name.startswith(xdm.SUBSET + "/") else None
         parts: list[bytes] = []
@@ -327,6 +337,7 @@ class _Pass:
         if sha1 is not None:
             self.xdm_sha1[name] = sha1.hexdigest()
         self.settle(name, entry.sha256, exp, b"".join(parts) if keep else None)
+        return True
 
     def admit(self, name: str, size: int):
         """The manifest's record of payload entry *name* of *size* bytes, or
@@ -541,14 +552,17 @@ def verify_package(package: str | os.PathLike, *, password: str | bytes | None =
                             raise IntegrityError(f"{entry.name}: declares {entry.size} bytes, more than a CMS "
                                                  "signature needs")
                         state.take_cms(b"".join(bytes(c) for c in entry.chunks()))
-                    else:
-                        state.take_payload_entry(entry)
+                    elif not state.take_payload_entry(entry):
+                        break  # leaving the block closes the reader: what it holds stays bounded
                     index += 1
-                state.current = None
-                if index < len(layout.SEAL_FILES):
-                    raise IntegrityError("package layout: the DOSSIER files are missing (not a dossierkit package)")
-            report.checked.add("container")
-            state.finish()
+                else:
+                    state.current = None
+                    if index < len(layout.SEAL_FILES):
+                        raise IntegrityError("package layout: the DOSSIER files are missing "
+                                             "(not a dossierkit package)")
+            if state.current is None:  # read to its end
+                report.checked.add("container")
+                state.finish()
         except (DecryptionError, OutputError):
             raise
         except DossierkitError as exc:

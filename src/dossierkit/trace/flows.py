@@ -26,7 +26,6 @@ Where a receipt's content comes from (docs/traceability.md):
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from dossierkit.package.pack import PackResult, pack
 from dossierkit.package.unpack import UnpackResult, unpack_package
 from dossierkit.package.verify import CHECKS as VERIFY_CHECKS, VerifyReport, verify_package
 from dossierkit.progress import NULL_PROGRESS, Progress
+from dossierkit import strictjson
 from dossierkit.trace import journal
 from dossierkit.trace.channels import check_channel
 from dossierkit.trace.receipt import (Issued, PackageFacts, VerificationFacts, check_document, check_journal_against,
@@ -207,7 +207,7 @@ def _verify(package: Path, secrets: PackageSecrets, *, senders: SenderPolicy,
     manifest = None
     if report.manifest_json is not None and report.status("signature") == "ok" \
             and report.status("manifest") == "ok":
-        manifest = json.loads(report.manifest_json.decode("utf-8"))
+        manifest = strictjson.loads(report.manifest_json, what="DOSSIER/MANIFEST.JSON", max_bytes=len(report.manifest_json))
     status = (report.completeness or {}).get("status")
     problems = [f"{f.check}: {f.message}" for f in report.failures if f.check != "sender"]
     problems += [f"{c}: not checked" for c in VERIFY_CHECKS if c != "sender" and report.status(c) == "not checked"

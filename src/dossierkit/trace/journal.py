@@ -29,7 +29,6 @@ import contextlib
 import errno
 import fcntl
 import hashlib
-import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,7 +36,9 @@ from pathlib import Path
 from typing import Any
 
 from dossierkit.errors import InputError, IntegrityError, OutputError
+from dossierkit import strictjson
 from dossierkit.fsutil import fsync_dir
+from dossierkit.strictjson import StrictJSONError
 from dossierkit.trust.keys import default_keys_dir
 from dossierkit.trust.signing import canonical_json
 from dossierkit.workspace import utc_now
@@ -52,6 +53,8 @@ FORBIDDEN_KEYS = {"patient", "family_name", "given_names", "birth_date", "name",
                   "content", "text", "identifier", "ins", "ipp", "address", "email", "phone", "to", "copies",
                   "recipients", "password", "passphrase"}
 _TAIL_BLOCK = 64 * 1024
+# An entry holds ids and hashes: far below this; a longer line is not one of ours.
+MAX_ENTRY_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -145,9 +148,9 @@ def _read_last_line(fd: int, path: Path) -> bytes | None:
 
 def _parse_line(raw: bytes, number: int, path: Path) -> dict[str, Any]:
     try:
-        entry = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise IntegrityError(f"entry {number}: not valid JSON ({exc.__class__.__name__})", path=path) from exc
+        entry = strictjson.loads(raw, what=f"entry {number}", max_bytes=MAX_ENTRY_BYTES)
+    except StrictJSONError as exc:
+        raise IntegrityError(f"entry {number}: not valid JSON ({exc.reason})", path=path) from exc
     if not isinstance(entry, dict):
         raise IntegrityError(f"entry {number}: not a JSON object", path=path)
     return entry
@@ -259,11 +262,18 @@ def _lines(path: Path) -> Iterator[tuple[int, bytes, bool]]:
     except OSError as exc:
         raise InputError(f"cannot read the journal ({exc.strerror})", path=path) from exc
     with fh:
-        for number, raw in enumerate(fh, start=1):
+        number = 0
+        while raw := fh.readline(MAX_ENTRY_BYTES + 2):
+            number += 1
             if raw.endswith(b"\n"):
                 yield number, raw[:-1], True
-            else:
-                yield number, raw, False
+                continue
+            if len(raw) > MAX_ENTRY_BYTES:  # not one of ours: memory stays bounded, the rest of the line is skipped
+                while (more := fh.readline(MAX_ENTRY_BYTES)) and not more.endswith(b"\n"):
+                    pass
+                yield number, raw, bool(more)
+                continue
+            yield number, raw, False
 
 
 @dataclass
@@ -309,9 +319,9 @@ def verify(path: str | os.PathLike) -> JournalReport:
     for n, raw, terminated in lines:
         count = n
         try:
-            entry = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            return broken(n, "not valid JSON (edited or cut)")
+            entry = strictjson.loads(raw, what=f"entry {n}", max_bytes=MAX_ENTRY_BYTES)
+        except StrictJSONError as exc:
+            return broken(n, f"not valid JSON ({exc.reason}: edited or cut)")
         if not isinstance(entry, dict):
             return broken(n, "not a JSON object")
         seq = entry.get("seq")
@@ -343,8 +353,8 @@ def _seq_cause(seq: int, n: int, rest: Iterator[tuple[int, bytes, bool]]) -> str
         return "an entry was inserted before it"
     for m, raw, _ in rest:
         try:
-            later = json.loads(raw).get("seq")
-        except (ValueError, AttributeError):
+            later = strictjson.loads(raw, what=f"entry {m}", max_bytes=MAX_ENTRY_BYTES).get("seq")
+        except (StrictJSONError, AttributeError):
             continue
         if later == n:
             return f"entries were reordered (entry {n} is at line {m})"
@@ -378,8 +388,10 @@ def check_anchor(report: JournalReport, anchor: Any, path: str | os.PathLike, *,
         if n < seq:
             continue
         try:
-            entry = json.loads(raw)
-        except ValueError:
+            entry = strictjson.loads(raw, what=f"entry {n}", max_bytes=MAX_ENTRY_BYTES)
+        except StrictJSONError:
+            break  # reported by verify
+        if not isinstance(entry, dict):
             break  # reported by verify
         if n == seq:
             found_anchor = entry.get("hash") == h

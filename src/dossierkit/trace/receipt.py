@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
-import json
 import os
 import re
 import secrets
@@ -28,7 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from dossierkit.errors import InputError, IntegrityError, OutputError, UsageError
+from dossierkit import strictjson
 from dossierkit.fsutil import atomic_writer, iter_chunks
+from dossierkit.strictjson import StrictJSONError
 from dossierkit.identity import name_tokens
 from dossierkit.model import RESTRICTIONS, Dossier, ImageInstance, group_studies
 from dossierkit.progress import NULL_PROGRESS, Progress
@@ -40,6 +41,8 @@ from dossierkit.workspace import utc_now
 RECEIPT_TYPE = "dossierkit-receipt"
 ACK_TYPE = "dossierkit-ack"
 FORMAT_VERSION = 1
+# A receipt lists documents and studies; far below this.
+MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 HASH_PREFIX = 16  # hex digits of a document's SHA-256 shown on the receipt (64 bits)
 
 # Which dossier person a restriction protects, and the keyword that names
@@ -500,15 +503,17 @@ def _strict_b64(value: Any) -> bool:
 def load_document(path: str | os.PathLike) -> tuple[dict[str, Any], bytes]:
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_DOCUMENT_BYTES + 1)  # bounded: a larger file is refused below
     except FileNotFoundError as exc:
         raise InputError("file not found", path=path) from exc
     except OSError as exc:
         raise InputError(f"cannot read ({exc.strerror})", path=path) from exc
     try:
-        doc = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise IntegrityError("not valid JSON: the receipt was altered or is not a receipt", path=path) from exc
+        doc = strictjson.loads(raw, what="receipt", max_bytes=MAX_DOCUMENT_BYTES, path=path)
+    except StrictJSONError as exc:
+        raise IntegrityError(f"not valid JSON ({exc.reason}): the receipt was altered or is not a receipt",
+                             path=path) from exc
     if not isinstance(doc, dict) or doc.get("type") not in _REQUIRED:
         raise IntegrityError("not a dossierkit receipt or acknowledgement", path=path)
     return doc, raw

@@ -1,9 +1,13 @@
 """Ed25519 signatures over canonical JSON (manifest, receipts, acks, journal).
 
-Canonical serialisation (docs/signatures.md): UTF-8 JSON with keys sorted,
-no insignificant white space (``separators=(",", ":")``), non-ASCII kept as
-UTF-8, no floats (values are strings, integers, booleans, null, lists and
-objects) — a subset of RFC 8785 JCS, so any language can recompute it.
+Canonical serialisation (docs/signatures.md): RFC 8785 (JSON Canonicalization
+Scheme), computed by the ``rfc8785`` package — UTF-8, keys sorted by their
+UTF-16 code units, no insignificant white space — over a subset without
+floats (values are strings, integers within ±(2**53 − 1), booleans, null,
+lists and objects), so any JCS implementation recomputes the same bytes.
+Documents read back go through :mod:`dossierkit.strictjson` first:
+duplicate keys, NaN, out-of-range numbers, lone surrogates and NUL never
+reach the signature check.
 
 A signed JSON document carries a ``signature`` member::
 
@@ -20,10 +24,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from dataclasses import dataclass
 from typing import Any
 
+import rfc8785
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -34,9 +38,11 @@ ALG = "Ed25519"
 
 
 def canonical_json(obj: Any) -> bytes:
-    """The canonical bytes of *obj* (see module docstring)."""
+    """The RFC 8785 (JCS) bytes of *obj* (see module docstring); ValueError
+    for what JCS or this subset refuses (floats, integers beyond ±(2**53 − 1),
+    lone surrogates)."""
     _reject_floats(obj)
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+    return rfc8785.dumps(obj)
 
 
 def _reject_floats(obj: Any) -> None:
