@@ -208,7 +208,7 @@ def _person(d: Any, fld: str, problems: list[str]) -> Person | None:
     return Person(name=name, **{k: _as_str(d, k, f"{fld}.{k}", problems) for k in known - {"name"}})
 
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+\Z")
 
 
 def dossier_from_dict(d: Any, path: object | None = None) -> Dossier:

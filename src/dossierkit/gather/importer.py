@@ -42,7 +42,7 @@ from dossierkit.workspace import IMAGES_DIR, Workspace, utc_now
 
 INDEX_SCHEMA = 1
 CHECKPOINT_SECONDS = 5.0
-_COPY_NAME = re.compile(r"^IMG(\d{6,})\.dcm$")
+_COPY_NAME = re.compile(r"^IMG(\d{6,})\.dcm\Z")
 _DICOM_EXTENSIONS = {"dcm", "dicom", "dic", "ima"}
 _SPECIAL_NAMES = {"thumbs.db": "Thumbs.db", ".ds_store": ".DS_Store", "desktop.ini": "desktop.ini"}
 # Problem kinds that make the import (and `check`) fail; the others are warnings.

@@ -63,9 +63,9 @@ STAND_IN_TIME = "000000"
 STAND_IN_MODALITY = "OT"
 
 _LONG_VRS = {"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"}
-_DA = re.compile(r"^\d{8}$")
-_TM = re.compile(r"^\d{2}(\d{2}(\d{2}(\.\d{1,6})?)?)?$")
-_UI = re.compile(r"^[0-9.]{1,64}$")
+_DA = re.compile(r"^\d{8}\Z")  # \Z: "$" would accept a final "\n"
+_TM = re.compile(r"^\d{2}(\d{2}(\d{2}(\.\d{1,6})?)?)?\Z")
+_UI = re.compile(r"^[0-9.]{1,64}\Z")
 _IS_MAX = 2**31 - 1
 
 # Offsets of the two patched UL values inside an encoded item (see _Record.encode).

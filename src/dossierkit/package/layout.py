@@ -37,11 +37,12 @@ IMAGES_FOLDER = "DICOM"
 # against it as it streams by (no seeking: age streams cannot seek).
 SEAL_FILES = (MANIFEST, SUMS, SIGNATURE)
 
-_FILE_ID_COMPONENT = re.compile(r"^[A-Z0-9_]{1,8}$")
+# \Z, not $: "$" also matches before a final "\n" ("README.TXT\n" would pass).
+_FILE_ID_COMPONENT = re.compile(r"^[A-Z0-9_]{1,8}\Z")
 # Paths a package may contain: upper-case components (DICOM file IDs, and the
 # few longer names DESIGN fixes such as SHA256SUMS), an extension only on the
 # last one. Images must further be DICOM file IDs (is_dicom_file_id).
-_SAFE_PATH = re.compile(r"^(?:[A-Z0-9_]{1,16}/){0,7}[A-Z0-9_]{1,16}(?:\.[A-Z0-9]{1,4})?$")
+_SAFE_PATH = re.compile(r"^(?:[A-Z0-9_]{1,16}/){0,7}[A-Z0-9_]{1,16}(?:\.[A-Z0-9]{1,4})?\Z")
 _MAX_ORDINAL = 999_999
 
 

@@ -16,7 +16,7 @@ import re
 from dossierkit.errors import IntegrityError
 from dossierkit.package.layout import is_safe_entry_path
 
-_LINE = re.compile(r"^([0-9a-f]{64}) [ *](.+)$")
+_LINE = re.compile(r"^([0-9a-f]{64}) [ *](.+)\Z")
 MAX_SUMS_BYTES = 32 * 1024 * 1024
 
 
