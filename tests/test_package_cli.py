@@ -31,7 +31,7 @@ def env(tmp_path_factory):
 def test_pack_json_and_generated_password_file(env):
     tmp, _ws, _home, keys, pw, out = env
     assert out["verified"] and out["signer_fingerprint"] == keys["signer_fingerprint"]
-    assert stat.S_IMODE(os.stat(pw).st_mode) == 0o600 and len(pw.read_text().strip().split("-")) >= 7
+    assert stat.S_IMODE(os.stat(pw).st_mode) == 0o600 and len(pw.read_text().splitlines()[0].split(" ")) >= 8
     text = json.dumps(out, ensure_ascii=False)
     assert not any(f in text for f in PHI_FORMS)
 

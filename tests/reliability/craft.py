@@ -185,12 +185,15 @@ def many_entries_package(path: Path, kind: str, items, count: int, *, password: 
         pos, central = 0, []
         salt = fresh_salt()
         keys = derive_keys(password.encode(), salt, 32) if kind == PASSWORD else None
+        sealed: dict[bytes, bytes] = {}  # same keys, same data: same bytes (the empty entries)
 
         def add(entry_name: str, data: bytes) -> None:
             nonlocal pos
             stored = data
             if keys is not None:
-                stored = EntryCipher(password.encode(), salt, keys=keys).seal(data)
+                if data not in sealed:
+                    sealed[data] = EntryCipher(password.encode(), salt, keys=keys).seal(data)
+                stored = sealed[data]
             h = zipformat.entry_header(entry_name, zipformat.writer_name_check(entry_name), size=len(data),
                                        compressed_size=len(stored), crc32=0 if keys else zlib.crc32(data),
                                        actual_method=zipformat.METHOD_STORED, aes=keys is not None, zip64=False)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dossierkit.archive.age_keys import Recipient, generate_identity, identity_file_text, load_identities, load_recipients
 from dossierkit.archive.container import PASSWORD, RECIPIENTS, ContainerSpec, package_kind, sniff, zip_reader, zip_writer
-from dossierkit.archive.passphrase import (check_password_strength, generate_passphrase, read_password,
+from dossierkit.archive.passphrase import (check_password_strength, generate_passphrase, how_to_type, read_password,
                                            write_password_file)
 from dossierkit.archive.readback import ReadBackSink, read_back
 from dossierkit.archive.worker import Worker
@@ -22,5 +22,5 @@ __all__ = [
     # age keys
     "Recipient", "generate_identity", "identity_file_text", "load_identities", "load_recipients",
     # passphrases
-    "check_password_strength", "generate_passphrase", "read_password", "write_password_file",
+    "check_password_strength", "generate_passphrase", "read_password", "write_password_file", "how_to_type",
 ]

@@ -12,6 +12,7 @@ its name.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,9 @@ from typing import IO, Any
 
 from dossierkit.archive.age_keys import Recipient
 from dossierkit.archive.agefile import age_reader, age_writer
-from dossierkit.archive.passphrase import normalise
+from dossierkit.archive import zipformat
+from dossierkit.archive.passphrase import normalise, typed_forms
+from dossierkit.archive.winzip_aes import derive_keys
 from dossierkit.errors import DecryptionError, InputError, UsageError
 from dossierkit.archive.worker import Worker
 from dossierkit.archive.zipaes import FreshKeys, ZipStreamWriter, iter_package_entries, open_writer
@@ -37,6 +40,48 @@ def _password_bytes(password: str | bytes) -> bytes:
     if not data:
         raise UsageError("empty password")
     return data
+
+
+def _first_password_check(raw: IO[bytes]) -> tuple[bytes, bytes, int] | None:
+    """(salt, password-check bytes, key length) of the first entry, read
+    with ``os.pread`` without moving the stream; None when the input cannot
+    be read so (a pipe) or does not start with an AES entry (the reader
+    then says what is wrong)."""
+    try:
+        if not raw.seekable():
+            return None
+        fd, base = raw.fileno(), raw.tell()
+        head = os.pread(fd, zipformat.LOCAL_STRUCT.size, base)
+        sig, _, flags, method, _, _, _, _, _, nlen, xlen = zipformat.LOCAL_STRUCT.unpack(head)
+        if sig != zipformat.SIG_LOCAL or not flags & zipformat.FLAG_ENCRYPTED or method != zipformat.METHOD_AES:
+            return None
+        var = os.pread(fd, nlen + xlen, base + len(head))
+        _, strength, _ = zipformat.parse_aes_extra(zipformat.parse_extras(var[nlen:], "first entry"), "first entry")
+        salt_len = zipformat.AES_SALT_LEN[strength]
+        data = os.pread(fd, salt_len + 2, base + len(head) + nlen + xlen)
+    except Exception:  # noqa: BLE001 — speculation only: the reader judges the package
+        return None
+    if len(data) != salt_len + 2:
+        return None
+    return data[:salt_len], data[salt_len:], 8 * (strength + 1)
+
+
+def _opening_password(raw: IO[bytes], password: str | bytes) -> bytes:
+    """The form of a typed *password* that opens this package: the exact
+    text, or — a passphrase dictated and typed with other separators or
+    capitals — its generated form (passphrase.typed_forms), chosen by the
+    first entry's 2-byte password check (a false match, 1 in 65 536, ends
+    as "wrong password" at its MAC, as any wrong password does)."""
+    if not isinstance(password, str):
+        return _password_bytes(password)
+    forms = typed_forms(password)
+    check = _first_password_check(raw) if len(forms) > 1 else None
+    if check is not None:
+        salt, verifier, key_len = check
+        for form in forms:
+            if derive_keys(form, salt, key_len)[2] == verifier:
+                return form
+    return _password_bytes(password)
 
 
 @dataclass
@@ -118,7 +163,7 @@ def zip_reader(raw: IO[bytes], kind: str, *, password: str | bytes | None,
         if password is None:
             raise DecryptionError("this package is protected by a password",
                                   hint="give it with --password-file, --password-env or at the prompt")
-        with contextlib.closing(iter_package_entries(raw, password=_password_bytes(password),
+        with contextlib.closing(iter_package_entries(raw, password=_opening_password(raw, password),
                                                      label="the package", check_mac=check_mac,
                                                      worker=worker)) as entries:
             yield entries

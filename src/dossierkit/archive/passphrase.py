@@ -1,11 +1,17 @@
 """Passphrases for the password container: generation, strength estimate,
-reading secrets without argv.
+the forms a dictated passphrase may be typed in, reading secrets without argv.
 
 WinZip AES derives its key with PBKDF2-HMAC-SHA1 × 1000 only, so the
-passphrase itself must carry the strength (DESIGN §8): generated ones draw
-words uniformly from a 4096-word list (12 bits each; 7 words = 84 bits ≥ 80
-by default), human ones are estimated conservatively and refused under
-60 bits unless the caller explicitly accepts a weak password.
+passphrase itself must carry the strength (DESIGN §8, docs/security.md):
+
+* generated ones draw words uniformly (``secrets``) from the packaged French
+  list until ≥ 80 bits, lower case, separated by single spaces — the form a
+  person types when the words are read out on the phone, and the exact bytes
+  7-Zip derives its key from (it is told so on the passphrase sheet);
+* human ones are estimated with zxcvbn, told the caller's *user inputs* (the
+  dossier's names, dates and ids: this module knows no dossier) and the
+  French word list, and refused under :data:`MIN_GUESSES_LOG10` unless the
+  caller explicitly accepts a weak password.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import os
 import re
 import secrets
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -24,13 +30,22 @@ from dossierkit.errors import InputError, UsageError
 from dossierkit.fsutil import atomic_writer
 
 MIN_GENERATED_BITS = 80
-MIN_USER_BITS = 60
-SEPARATOR = "-"
+# The floor for a password a person chose (docs/security.md "Password strength"):
+# an offline attack on PBKDF2-HMAC-SHA1 ×1000 at ASSUMED_GUESSES_PER_SECOND
+# needs ~1 year for 10**18 guesses (≈ 2**60).
+ASSUMED_GUESSES_PER_SECOND = 3e10
+MIN_GUESSES_LOG10 = 18.0
+SEPARATOR = " "
+ZXCVBN_MAX_LENGTH = 72  # zxcvbn refuses longer input; a prefix's estimate is a lower bound
+_WORDS_DICTIONARY = "dossierkit_words_fr"
+# What a person may type between the words of a dictated passphrase.
+_TYPED_SEPARATORS = re.compile(r"[\s\-_.,;:/+]+")
 
 
 @lru_cache(maxsize=1)
 def wordlist() -> tuple[str, ...]:
-    """The packaged word list (4096 accent-free French words)."""
+    """The packaged word list (accent-free French words, filtered:
+    scripts/clean_wordlist.py)."""
     text = resources.files(__package__).joinpath("wordlist_fr.txt").read_text(encoding="ascii")
     words = tuple(w for w in (line.strip() for line in text.splitlines()) if w and not w.startswith("#"))
     assert len(set(words)) == len(words) and all(re.fullmatch(r"[a-z]+", w) for w in words)
@@ -48,106 +63,96 @@ class GeneratedPassphrase:
 
 
 def generate_passphrase(bits: int = MIN_GENERATED_BITS, *, separator: str = SEPARATOR) -> GeneratedPassphrase:
-    """Words drawn with ``secrets`` until at least *bits* of entropy (≥ 80)."""
+    """Words drawn with ``secrets`` until at least *bits* of entropy (≥ 80).
+
+    A draw that zxcvbn would rate under the floor (say the same word drawn
+    three times) is drawn again, so every passphrase handed out passes the
+    check a typed one gets; this removes a vanishing share of the space."""
     if bits < MIN_GENERATED_BITS:
         raise UsageError(f"a generated passphrase needs at least {MIN_GENERATED_BITS} bits (asked {bits})")
     words = wordlist()
     per_word = math.log2(len(words))
     n = math.ceil(bits / per_word)
-    text = separator.join(secrets.choice(words) for _ in range(n))
-    return GeneratedPassphrase(text, n, n * per_word)
+    while True:
+        text = separator.join(secrets.choice(words) for _ in range(n))
+        if guesses_log10(text) >= MIN_GUESSES_LOG10 + 2:
+            return GeneratedPassphrase(text, n, n * per_word)
 
 
-_SEQUENCES = ("abcdefghijklmnopqrstuvwxyz", "0123456789", "azertyuiop", "qsdfghjklm", "wxcvbn", "qwertyuiop",
-              "asdfghjkl", "zxcvbnm")
+def how_to_type(passphrase: str) -> tuple[str, str]:
+    """(French, English) instruction for typing a generated *passphrase*."""
+    n = len(passphrase.split(SEPARATOR))
+    return (f"{n} mots en minuscules, séparés par une espace (pas de tiret, pas de majuscule) : "
+            "c'est exactement ce qu'il faut taper dans 7-Zip.",
+            f"{n} lower-case words separated by single spaces (no hyphen, no capital): type exactly this "
+            "into 7-Zip.")
 
 
-def _char_pool(text: str) -> int:
-    pool = 0
-    if re.search(r"[a-z]", text):
-        pool += 26
-    if re.search(r"[A-Z]", text):
-        pool += 26
-    if re.search(r"[0-9]", text):
-        pool += 10
-    if re.search(r"[^a-zA-Z0-9]", text):
-        pool += 33
-    return pool or 1
+@lru_cache(maxsize=1)
+def _register_words() -> None:
+    # zxcvbn keeps its dictionaries in a module-level table: the French word
+    # list is added once (ranked in list order) beside its English ones.
+    # In-function import: zxcvbn builds its 100 000-word tables on import,
+    # 0.26 s and 14 MB measured here — paid by pack with a typed password
+    # and by generation only, not by verify, unpack or any other command.
+    from zxcvbn import matching
+
+    matching.add_frequency_lists({_WORDS_DICTIONARY: list(wordlist())})
 
 
-def _is_sequence_step(prev: str, cur: str) -> bool:
-    pair = (prev + cur).lower()
-    return any(pair in s or pair in s[::-1] for s in _SEQUENCES)
+def guesses_log10(password: str, user_inputs: Iterable[str] = ()) -> float:
+    """zxcvbn's estimate (log10 of the guesses) of *password*, knowing
+    *user_inputs* (the caller's context: names, dates, ids, spelled as
+    a person might type them) and the French word list."""
+    _register_words()
+    from zxcvbn import zxcvbn  # already imported by _register_words (cost above)
+
+    inputs = [s for s in user_inputs if s]
+    return float(zxcvbn(password[:ZXCVBN_MAX_LENGTH], user_inputs=inputs)["guesses_log10"])
 
 
-_LEET = str.maketrans("0134@$57!", "oleaasstl")
-DICTIONARY_WORD_BITS = 17.0  # any alphabetic run may be one of ~100 000 dictionary words
+def check_password_strength(password: str, *, user_inputs: Sequence[str] = (), weak_ok: bool = False) -> float:
+    """Return the estimate (log10 of the guesses); refuse (UsageError) under
+    :data:`MIN_GUESSES_LOG10` unless *weak_ok*."""
+    log10 = guesses_log10(password, user_inputs)
+    if log10 < MIN_GUESSES_LOG10 and not weak_ok:
+        raise UsageError(f"password too weak: an offline attack on the package would find it "
+                         f"{_duration(10 ** log10 / ASSUMED_GUESSES_PER_SECOND)} "
+                         f"(about 10^{log10:.0f} guesses; 10^{MIN_GUESSES_LOG10:.0f} needed — names, dates, "
+                         "ids of the dossier and common words are tried first)",
+                         hint="let dossierkit generate a passphrase (--generate-password), "
+                              "or pass --weak-password-ok")
+    return log10
 
 
-def passphrase_entropy_estimate(password: str) -> float:
-    """A conservative estimate, in bits, of a human-chosen password.
-
-    Leet substitutions may be undone (1 bit each; the lower reading wins). Words of our list
-    count 12 bits, any other alphabetic run of 3+ letters at most 17 bits
-    (it may be a dictionary word), +1 if capitalised; other characters count
-    log2 of the character pool in use, except repeats and keyboard/alphabet
-    sequences (1 bit each); a separator costs 2 bits once, not per use.
-    A generated passphrase gets its exact entropy plus 2 bits.
-    """
-    plain = password.translate(_LEET)
-    leet_bits = float(sum(1 for a, b in zip(password, plain) if a != b))
-    pool = math.log2(_char_pool(password))
-    return min(_estimate(password, pool), _estimate(plain, pool) + leet_bits)
-
-
-_CASE_PARTS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
-
-
-def _estimate(plain: str, pool: float) -> float:
-    words = set(wordlist())
-    per_word = math.log2(len(words))
-    bits = 0.0
-    separators: set[str] = set()
-    for token in re.split(r"([A-Za-z]+)", plain):
-        if not token:
-            continue
-        if token.isalpha():
-            # A run is judged by its word-shaped parts ("PasswordPassword" is two
-            # words; "JJHgscxTn" is no dictionary word but short random parts).
-            for part in _CASE_PARTS.findall(token):
-                word_bits = per_word if part.lower() in words else (
-                    DICTIONARY_WORD_BITS if len(part) >= 3 else len(part) * pool)
-                bits += min(word_bits, len(part) * pool) + (1.0 if part != part.lower() else 0.0)
-            continue
-        if all(c in " -_.,;:/+" for c in token) and len(token) <= 2:
-            if token not in separators:
-                separators.add(token)
-                bits += 2.0
-            continue
-        prev = ""
-        for c in token:
-            if prev and (c == prev or _is_sequence_step(prev, c)):
-                bits += 1.0
-            else:
-                bits += pool
-            prev = c
-    return round(bits, 1)
-
-
-def check_password_strength(password: str, *, weak_ok: bool = False, minimum: float = MIN_USER_BITS) -> float:
-    """Return the estimate; refuse (UsageError) under *minimum* bits unless *weak_ok*."""
-    bits = passphrase_entropy_estimate(password)
-    if bits < minimum and not weak_ok:
-        raise UsageError(f"password too weak (about {bits:.0f} bits, {minimum:.0f} needed): WinZip AES lets an "
-                         "attacker try millions of guesses per second",
-                         hint="let dossierkit generate a passphrase, or pass --weak-password-ok")
-    return bits
+def _duration(seconds: float) -> str:
+    for unit, size in (("year", 3.15e7), ("day", 86400.0), ("hour", 3600.0), ("minute", 60.0)):
+        if seconds >= size:
+            return f"in about {seconds / size:.0f} {unit}(s)"
+    return "in under a minute"
 
 
 def normalise(password: str) -> bytes:
     """UTF-8 of the NFC form: the same typed password gives the same key on
     every system (macOS keyboards produce NFD)."""
     return unicodedata.normalize("NFC", password).encode("utf-8")
+
+
+def typed_forms(password: str) -> list[bytes]:
+    """The keys to try, in order, for a password as typed: the exact text
+    (NFC) first — a password a person chose is used as typed, as 7-Zip does —
+    then, when it reads as words, the generated form (lower case, single
+    spaces) and the hyphenated form of earlier versions. So a passphrase
+    read out on the phone opens whatever separators and case were typed;
+    the container tries them against the first entry's password check."""
+    forms = [normalise(password)]
+    parts = [p for p in _TYPED_SEPARATORS.split(unicodedata.normalize("NFC", password).strip()) if p]
+    if len(parts) >= 2 and all(p.isalpha() for p in parts):
+        for sep in (SEPARATOR, "-"):
+            form = sep.join(p.lower() for p in parts).encode("utf-8")
+            if form not in forms:
+                forms.append(form)
+    return forms
 
 
 def read_password(file: str | os.PathLike | None = None, env: str | None = None,
@@ -180,6 +185,8 @@ def read_password(file: str | os.PathLike | None = None, env: str | None = None,
 
 
 def write_password_file(path: str | os.PathLike, password: str, *, overwrite: bool = False) -> None:
-    """Write *password* and a newline to *path*, created 0600, atomically."""
+    """Write *password* on the first line of *path* (what ``--password-file``
+    reads), then how to type it, FR/EN; created 0600, atomically."""
+    fr, en = how_to_type(password)
     with atomic_writer(path, "w", perms=0o600, overwrite=overwrite) as fh:
-        fh.write(password + "\n")
+        fh.write(f"{password}\n\n{fr}\n{en}\n")

@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
+from dossierkit.archive import how_to_type
 from dossierkit.cli import app, options, ui
 from dossierkit.errors import ExitCode
 from dossierkit.package.unpack import UnpackResult
@@ -25,7 +26,7 @@ GENERATE_PASSWORD = typer.Option(False, "--generate-password", help="Generate a 
                                                                     "once, or written to --password-out.")
 PASSWORD_OUT = typer.Option(None, "--password-out", help="With --generate-password: write it to this new file "
                                                          "(0600).")
-WEAK_PASSWORD_OK = typer.Option(False, "--weak-password-ok", help="Accept a password estimated under 60 bits.")
+WEAK_PASSWORD_OK = typer.Option(False, "--weak-password-ok", help="Accept a password zxcvbn estimates under 10^18 guesses.")
 RECIPIENT = typer.Option([], "--recipient", "-r", help="age recipient age1… (repeatable): encrypt for keys instead "
                                                        "of a password.")
 RECIPIENTS_FILE = typer.Option(None, "--recipients-file", help="File of age1… recipients.")
@@ -73,7 +74,7 @@ def pack_cmd(
     receipt = receipt_request(receipt_out, channel, to, copy)
     protection = pack_protection(password_file=password_file, password_env=password_env, generate=generate_password,
                                  password_out=password_out, weak_ok=weak_password_ok, recipients=recipient,
-                                 recipients_file=recipients_file, can_show_passphrase=not as_json,
+                                 recipients_file=recipients_file, can_show_passphrase=not as_json, workspace=directory,
                                  password_prompt=ui.passphrase_prompt(not as_json, confirm=True))
     key = load_signing_key(signing_key)
     with ui.progress_for(not as_json) as progress:
@@ -110,7 +111,9 @@ def _report_pack(packed: Packed, as_json: bool) -> None:
         else:
             ui.err.print("\nPassphrase (shown once — give it separately from the package / transmettez-la "
                          "séparément du paquet):", style="bold")
-            ui.err.print(f"    {protection.password}\n", markup=False, highlight=False)
+            ui.err.print(f"    {protection.password}", markup=False, highlight=False)
+            ui.err.print("\n".join(f"  {line}" for line in how_to_type(protection.password or "")) + "\n",
+                         markup=False, highlight=False)
 
 
 @app.command("verify")

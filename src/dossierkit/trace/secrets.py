@@ -12,7 +12,9 @@ from the command line, where other users of the machine could read them.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +23,10 @@ from typing import Any
 from dossierkit.archive import (PASSWORD, Recipient, check_password_strength, generate_passphrase, load_identities,
                                 load_recipients, package_kind, read_password)
 from dossierkit.errors import UsageError
+from dossierkit.identity import fold
+from dossierkit.model import Dossier
 from dossierkit.trust.keys import AGE_IDENTITY, default_keys_dir
+from dossierkit.workspace import Workspace
 
 PASSPHRASE_HINT = "give --password-file FILE or --password-env VAR (never on the command line)"
 
@@ -84,6 +89,66 @@ def open_secrets(package: str | os.PathLike, *, password_file: str | os.PathLike
     return PackageSecrets(kind, identities=load_identities(identity))
 
 
+_MONTHS_FR = ("janvier", "fevrier", "mars", "avril", "mai", "juin", "juillet", "aout", "septembre", "octobre",
+              "novembre", "decembre")
+_MONTHS_EN = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+              "november", "december")
+# What else an attacker tries first against a cancer dossier (zxcvbn knows English words, not these).
+CONTEXT_WORDS = ("cancer", "tumeur", "oncologie", "chimio", "chimiotherapie", "radiotherapie", "metastase",
+                 "hopital", "clinique", "chu", "chr", "centre", "patient", "patiente", "dossier", "medical",
+                 "medecin", "docteur", "sante", "rcp", "avis", "second", "secondavis", "radiologie", "irm",
+                 "scanner", "biopsie", "sein", "poumon", "colon", "prostate", "paris", "lyon", "marseille",
+                 "motdepasse", "secret", "confidentiel", "dossierkit")
+
+
+def date_spellings(day: dt.date) -> list[str]:
+    """A date as people write it: 1958-03-14, 14/03/1958, 14031958, 14/3/58,
+    14 mars 1958, mars1958, 1958… (zxcvbn finds it in any of them)."""
+    d, m, y = day.day, day.month, day.year
+    numeric = [f"{d:02d}{sep}{m:02d}{sep}{y}" for sep in ("/", "-", ".", " ", "")]
+    numeric += [f"{d}{sep}{m}{sep}{y}" for sep in ("/", "-", ".", " ")]
+    numeric += [f"{d:02d}{sep}{m:02d}{sep}{y % 100:02d}" for sep in ("/", "-", ".", " ", "")]
+    numeric += [f"{d}/{m}/{y % 100:02d}", f"{y}-{m:02d}-{d:02d}", f"{y}{m:02d}{d:02d}", f"{y}/{m:02d}/{d:02d}",
+                f"{m:02d}/{d:02d}/{y}", f"{m:02d}{d:02d}{y}", f"{d:02d}{m:02d}", f"{m:02d}{y}", f"{m:02d}/{y}",
+                str(y), f"{y % 100:02d}"]
+    words = []
+    for month in (_MONTHS_FR[m - 1], _MONTHS_EN[m - 1]):
+        words += [f"{d} {month} {y}", f"{d}{month}{y}", f"{d:02d}{month}{y}", f"{month}{y}", f"{month} {y}",
+                  f"{d}{month}", month]
+    return numeric + words
+
+
+def _spellings(text: str | None) -> list[str]:
+    """*text* as typed: as is, accent-free, its words alone and run together."""
+    if not text:
+        return []
+    out = []
+    for variant in (text.strip(), fold(text).lower()):
+        parts = [p for p in re.split(r"[\s\-'’.,^]+", variant) if p]
+        out += [variant, "".join(parts), *parts]
+    return out
+
+
+def dossier_user_inputs(dossier: Dossier) -> list[str]:
+    """What a password must not be built from (zxcvbn's user inputs): the
+    patient's names, birth date in every usual spelling, ids, the dossier id,
+    the practitioners' and establishments' names, and :data:`CONTEXT_WORDS`."""
+    p = dossier.patient
+    inputs = [*_spellings(p.family_name), *_spellings(p.birth_name)]
+    for given in p.given_names:
+        inputs += _spellings(given)
+    inputs += _spellings(" ".join([*p.given_names, p.family_name]))
+    inputs += date_spellings(p.birth_date)
+    ids = ([p.identifier.value] if p.identifier else []) + list(p.other_ids) + [dossier.id]
+    for value in ids:
+        inputs += _spellings(value) + [re.sub(r"\D", "", value)]
+    for person in (dossier.sender, dossier.initial_physician, dossier.treating_gp, dossier.second_opinion):
+        if person is not None:
+            inputs += _spellings(person.name) + _spellings(person.establishment) + [person.rpps or ""]
+    inputs += CONTEXT_WORDS
+    return list(dict.fromkeys(s for s in inputs if s))
+
+
 @dataclass(frozen=True)
 class Protection:
     """How a new package is encrypted: a passphrase or age recipients."""
@@ -98,13 +163,15 @@ def pack_protection(*, password_file: str | os.PathLike | None = None, password_
                     password_prompt: Prompt | None = None, generate: bool = False,
                     password_out: str | os.PathLike | None = None, weak_ok: bool = False,
                     recipients: Sequence[str] = (), recipients_file: str | os.PathLike | None = None,
-                    can_show_passphrase: bool = True) -> Protection:
+                    can_show_passphrase: bool = True, workspace: str | os.PathLike | None = None) -> Protection:
     """The protection of a new package from the sources given (the options
     of ``pack``): age *recipients* (``age1…``) and/or a *recipients_file*;
     else a passphrase *generate*-d (≥ 80 bits; with *password_out*, or shown
     once when *can_show_passphrase*); else one read as :func:`open_secrets`
-    reads it, refused under 60 bits unless *weak_ok*. Contradictory or
-    missing sources are a UsageError, raised before anything is written."""
+    reads it, refused unless *weak_ok* when zxcvbn, told the dossier of
+    *workspace* (:func:`dossier_user_inputs`), finds it under the floor of
+    archive/passphrase.py (docs/security.md). Contradictory or missing
+    sources are a UsageError, raised before anything is written."""
     if (recipients or recipients_file) and (password_file or password_env or generate):
         raise UsageError("choose either a password or age recipients, not both")
     if password_out and not generate:
@@ -123,5 +190,6 @@ def pack_protection(*, password_file: str | os.PathLike | None = None, password_
     if password_file is None and password_env is None and password_prompt is None:
         raise UsageError("this package needs a passphrase", hint=PASSPHRASE_HINT)
     password = read_password(password_file, password_env, password_prompt)
-    check_password_strength(password, weak_ok=weak_ok)
+    inputs = dossier_user_inputs(Workspace(workspace).dossier) if workspace is not None and not weak_ok else ()
+    check_password_strength(password, user_inputs=inputs, weak_ok=weak_ok)
     return Protection(password=password)
