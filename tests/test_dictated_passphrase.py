@@ -18,7 +18,7 @@ from dossierkit.package.pack import pack
 from dossierkit.package.verify import verify_package
 from dossierkit.workspace import Workspace
 from tests.conftest import need_tool, run_cli
-from tests.pkg_fixtures import full_workspace
+from tests.pkg_fixtures import full_workspace, trust_sender
 
 KEY = Ed25519PrivateKey.generate()
 CHOSEN = "Maison-Jardin-Soleil-Voiture-Piano-Orange-Bateau"
@@ -27,6 +27,7 @@ CHOSEN = "Maison-Jardin-Soleil-Voiture-Piano-Orange-Bateau"
 @pytest.fixture(scope="module")
 def packed(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("dictated")
+    trust_sender(KEY)  # the receiving side knows the sender (issue #14 point 1)
     ws = full_workspace(tmp / "ws", ct=1, mr=1)
     generated = generate_passphrase().text
     out = {"generated": (generated, tmp / "g.zip"), "chosen": (CHOSEN, tmp / "c.zip")}

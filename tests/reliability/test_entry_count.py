@@ -26,7 +26,7 @@ from dossierkit.package.verify import verify_package
 from dossierkit.errors import IntegrityError
 from tests.conftest import REPO
 from tests.reliability import craft
-from tests.reliability.common import OTHER_KEY
+from tests.reliability.common import SIGNING_KEY
 
 
 def _items(packed) -> list[tuple[str, bytes]]:
@@ -79,7 +79,7 @@ def test_a_repeated_listed_entry_stops_the_pass(any_package, tmp_path):
 
 
 def test_no_usable_manifest_stops_the_pass(any_package, tmp_path):
-    items = craft.reseal(_items(any_package), OTHER_KEY, manifest=b'{"a": 1, "a": 2}')
+    items = craft.reseal(_items(any_package), SIGNING_KEY, manifest=b'{"a": 1, "a": 2}')
     out = tmp_path / "bad-manifest.pkg"
     craft.many_entries_package(out, any_package.kind, items, 2000, password=_password(any_package),
                                recipients=_recipients(any_package))
@@ -145,13 +145,14 @@ HOSTILE_JSON = {
 @pytest.fixture(scope="module")
 def hostile_json_packages(any_package, tmp_path_factory) -> dict[str, Path]:
     """Each hostile document once as the seal (read first, before any
-    signature check) and once as the manifest, re-signed by an attacker."""
+    signature check) and once as the manifest, signed by the (trusted)
+    sender: strict parsing does not depend on who signed."""
     folder = tmp_path_factory.mktemp(f"json-{any_package.kind}")
     items = _items(any_package)
     out = {}
     for label, doc in HOSTILE_JSON.items():
         seal = [(n, doc if n == layout.SIGNATURE else d) for n, d in items]
-        resealed = craft.reseal(items, OTHER_KEY, manifest=doc)
+        resealed = craft.reseal(items, SIGNING_KEY, manifest=doc)
         for where, its in (("seal", seal), ("manifest", resealed)):
             p = folder / f"{where}-{label.replace(' ', '-')}.pkg"
             craft.write_package(p, any_package.kind, its, password=_password(any_package),
