@@ -124,8 +124,9 @@ def test_400_000_entries_refused_under_100_mb_in_seconds(any_package, package_40
         lines = [x for x in r["stderr"].splitlines() if x.strip()]
     assert r["exit"] == 3 and len(lines) == 1 and "not listed in the manifest" in lines[0], r
     print(f"{any_package.kind} {command}: {out.stat().st_size / 1e6:.1f} MB, 400 000 entries: exit {r['exit']}, "
-          f"{r['seconds']:.2f} s, peak RSS {res['peak_rss_mb']:.1f} MB")
-    assert r["seconds"] < 10 and res["peak_rss_mb"] < 100, (r["seconds"], res["peak_rss_mb"])
+          f"{r['seconds']:.2f} s ({r['cpu_seconds']:.2f} s CPU), peak RSS {res['peak_rss_mb']:.1f} MB")
+    # CPU seconds, not wall time: the bound must hold on a loaded machine too.
+    assert r["cpu_seconds"] < 10 and res["peak_rss_mb"] < 100, (r["cpu_seconds"], res["peak_rss_mb"])
     assert sorted(p.name for p in out.parent.iterdir()) == [out.name]
 
 
