@@ -87,7 +87,7 @@ def test_the_password_file_says_how_to_type_it_and_still_opens_it(packed, tmp_pa
     write_password_file(sheet, passphrase)
     lines = sheet.read_text(encoding="utf-8").splitlines()
     assert lines[0] == passphrase
-    text = " ".join(lines[1:])
+    text = " ".join(" ".join(lines[1:]).split())
     assert "8 mots en minuscules, séparés par une espace" in text and "7-Zip" in text
     assert "8 lower-case words separated by single spaces" in text
     r = run_cli("verify", path, "--password-file", sheet)

@@ -20,6 +20,7 @@ import math
 import os
 import re
 import secrets
+import textwrap
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -82,7 +83,7 @@ def generate_passphrase(bits: int = MIN_GENERATED_BITS, *, separator: str = SEPA
 def how_to_type(passphrase: str) -> tuple[str, str]:
     """(French, English) instruction for typing a generated *passphrase*."""
     n = len(passphrase.split(SEPARATOR))
-    return (f"{n} mots en minuscules, séparés par une espace (pas de tiret, pas de majuscule) : "
+    return (f"{n} mots en minuscules, séparés par une espace (pas de tiret, pas de majuscule)\u00a0: "
             "c'est exactement ce qu'il faut taper dans 7-Zip.",
             f"{n} lower-case words separated by single spaces (no hyphen, no capital): type exactly this "
             "into 7-Zip.")
@@ -187,6 +188,6 @@ def read_password(file: str | os.PathLike | None = None, env: str | None = None,
 def write_password_file(path: str | os.PathLike, password: str, *, overwrite: bool = False) -> None:
     """Write *password* on the first line of *path* (what ``--password-file``
     reads), then how to type it, FR/EN; created 0600, atomically."""
-    fr, en = how_to_type(password)
+    fr, en = (textwrap.fill(line, 78) for line in how_to_type(password))
     with atomic_writer(path, "w", perms=0o600, overwrite=overwrite) as fh:
-        fh.write(f"{password}\n\n{fr}\n{en}\n")
+        fh.write(f"{password}\n\n{fr}\n\n{en}\n")

@@ -3,6 +3,7 @@ dossierkit.package; secrets: dossierkit.trace.secrets)."""
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Optional
 
@@ -112,8 +113,9 @@ def _report_pack(packed: Packed, as_json: bool) -> None:
             ui.err.print("\nPassphrase (shown once — give it separately from the package / transmettez-la "
                          "séparément du paquet):", style="bold")
             ui.err.print(f"    {protection.password}", markup=False, highlight=False)
-            ui.err.print("\n".join(f"  {line}" for line in how_to_type(protection.password or "")) + "\n",
-                         markup=False, highlight=False)
+            ui.err.print("\n".join(textwrap.fill(line, 78, initial_indent="  ", subsequent_indent="  ")
+                                   for line in how_to_type(protection.password or "")) + "\n",
+                         markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command("verify")
