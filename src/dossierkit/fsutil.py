@@ -152,6 +152,9 @@ def read_json(path: str | os.PathLike, *, object_hook: Callable[[dict], Any] | N
         raise InputError("file not found", path=path) from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"not valid JSON ({exc})", path=path, hint="restore it from a backup") from exc
+    except (ValueError, RecursionError) as exc:  # a 5 000-digit integer, 3 000-deep nesting: bad input, not a bug
+        raise InputError(f"not valid JSON ({type(exc).__name__})", path=path,
+                         hint="restore it from a backup") from exc
 
 
 def iter_chunks(fh: IO[bytes], size: int = CHUNK) -> Iterator[bytes]:
