@@ -63,8 +63,10 @@ def trust_list(
         ui.emit_json({"store": str(trust.path), "senders": [s.to_dict() for s in senders]})
         return
     table = Table(title=f"trusted senders — {trust.path}")
-    for col in ("name", "fingerprint", "added (UTC)"):
-        table.add_column(col, overflow="fold")
+    table.add_column("name", overflow="fold")
+    table.add_column("fingerprint", no_wrap=True)
+    table.add_column("added (UTC)", overflow="fold")
     for s in senders:
-        table.add_row(s.name, spaced_fingerprint(s.fingerprint), s.added)
+        groups = spaced_fingerprint(s.fingerprint).split(" ")  # two lines of 8 groups, as on the receipt
+        table.add_row(s.name, " ".join(groups[:8]) + "\n" + " ".join(groups[8:]), s.added[:16].replace("T", " "))
     ui.out.print(table if senders else f"no trusted sender yet ({trust.path}): see `dossierkit trust add --help`")
