@@ -167,8 +167,8 @@ def _report_ack(issued: Issued, as_json: bool) -> dict[str, Any]:
         ui.out.print(f"  verification: {verification['result']}, {verification['completeness']}", markup=False)
         sender = verification.get("sender") or {}
         if sender:
-            ui.out.print(f"  signed by:    {sender.get('name') or ('known key' if sender.get('known') else 'UNKNOWN key')}"
-                         f" {spaced_fingerprint(sender['fingerprint'])}", markup=False)
+            who = sender.get("name") or ("known key" if sender.get("known") else "UNKNOWN key")
+            ui.out.print(f"  signed by:    {who} {spaced_fingerprint(sender['fingerprint'])}", markup=False)
             if not sender.get("known"):
                 ui.error_line("the package is authentic but its sender's key is unknown: compare the fingerprint "
                               "with the sender's printed receipt, then `dossierkit trust add FINGERPRINT --name …`")
