@@ -19,6 +19,7 @@ class ExitCode(IntEnum):
     DECRYPTION = 4  # wrong password or key, or not a dossierkit package
     OUTPUT = 5  # cannot write the output: exists, read-only, disk full
     UNTRUSTED = 6  # authentic (valid signature) but by a key not trusted (trust store, --expect-signer)
+    REMOTE = 7  # a PACS cannot be reached, refuses the association or the request, or times out
     INTERNAL = 70  # a bug: rerun with --debug and report it
     INTERRUPTED = 130
 
@@ -74,3 +75,9 @@ class UntrustedError(DossierkitError):
     --expect-signer): authentic, but from an unknown sender."""
 
     exit_code = ExitCode.UNTRUSTED
+
+
+class RemoteError(DossierkitError):
+    """A PACS (DIMSE or DICOMweb) cannot be reached, refuses, or times out."""
+
+    exit_code = ExitCode.REMOTE

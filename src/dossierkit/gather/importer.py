@@ -46,7 +46,7 @@ _COPY_NAME = re.compile(r"^IMG(\d{6,})\.dcm\Z")
 _DICOM_EXTENSIONS = {"dcm", "dicom", "dic", "ima"}
 _SPECIAL_NAMES = {"thumbs.db": "Thumbs.db", ".ds_store": ".DS_Store", "desktop.ini": "desktop.ini"}
 # Problem kinds that make the import (and `check`) fail; the others are warnings.
-ERROR_KINDS = frozenset({"corrupt", "invalid", "unreadable", "uid-conflict"})
+ERROR_KINDS = frozenset({"corrupt", "invalid", "unreadable", "uid-conflict", "pacs-wrong-patient"})
 
 
 def copy_name(number: int) -> str:
@@ -351,7 +351,7 @@ def import_images(workspace: Workspace | str | os.PathLike, sources: list[str | 
     with warnings.catch_warnings():
         # pydicom warns (to stderr) about odd values, quoting them: not in our logs
         warnings.simplefilter("ignore")
-        plans = [plan_source(s) for s in sources]
+        plans = [s if isinstance(s, SourcePlan) else plan_source(s) for s in sources]  # a PACS plans its own
         index = _empty_index() if reset else _load_index(ws)
         _clean_images_dir(ws, index, reset=reset)
         return _run(ws, index, plans, progress, workers, t0)
@@ -430,6 +430,8 @@ def _run(ws: Workspace, index: dict[str, Any], plans: list[SourcePlan], progress
             # vars(), not to_dict()/asdict: same flat dict, without asdict's deep copy (thousands of files)
             inst = dict(vars(ImageInstance(**hdr.instance_fields(), path=rel, sha256=out.sha256, size=out.size,
                                            source=out.cand.display, origin=out.plan.origin(out.cand.display))))
+            if out.plan.provenance:
+                inst["provenance"] = out.plan.provenance
             new_instances.append(inst)
             by_uid[hdr.sop_instance_uid] = inst
             report.imported += 1

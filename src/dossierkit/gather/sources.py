@@ -52,6 +52,7 @@ class SourcePlan:
     label: str = "source"  # the workspace's name for this source ("source #2"), set by the importer
     directory_files: dict[str, int] = field(default_factory=lambda: {"referenced": 0, "found": 0, "read": 0})
     image_references: int = 0  # file references to images (not to directory files) in the DICOMDIRs read
+    provenance: dict[str, Any] | None = None  # a PACS: its name, the route, the retrieve time, the study
 
     @property
     def medium_root(self) -> str:

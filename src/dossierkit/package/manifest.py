@@ -72,6 +72,7 @@ def build_manifest(*, dossier: Dossier, layout: MediaLayout, generated: list[Gen
                     "sop_class_uid": pi.record.sop_class_uid, "transfer_syntax": pi.record.transfer_syntax,
                     "instance_number": pi.record.instance_number, "size": pi.record.size,
                     "sha256": pi.record.sha256,
+                    **({"provenance": pi.record.provenance} if pi.record.provenance else {}),
                 } for pi in se.instances],
             } for se in st.series],
         })
