@@ -13,7 +13,7 @@ from rich.progress import (BarColumn, DownloadColumn, Progress as RichProgress, 
 from rich.table import Table
 from rich.text import Text
 
-from dossierkit.cli import app, options, ui
+from dossierkit.cli import app, options, pacs_cmds, ui
 from dossierkit.gather import import_images
 from dossierkit.gather.image_removal import remove_images
 from dossierkit.progress import NULL_PROGRESS
@@ -113,16 +113,25 @@ def _render(data: dict) -> None:
 @app.command("import-images")
 def import_images_cmd(
     directory: Path = typer.Argument(..., help="Workspace folder."),
-    sources: list[Path] = typer.Argument(..., help="Folders, DICOMDIR files, zip files or DICOM files."),
+    sources: Optional[list[Path]] = typer.Argument(None, help="Folders, DICOMDIR files, zip files or DICOM files."),
     reset: bool = typer.Option(False, "--reset", help="Remove every image of the workspace first."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, max=16, help="Parallel copies (default: auto)."),
+    pacs: Optional[str] = typer.Option(None, "--pacs", help="Retrieve from this PACS (pacs.toml) instead; "
+                                                            "see docs/pacs.md."),
+    study: list[str] = typer.Option([], "--study", help="With --pacs: a Study Instance UID (repeatable)."),
+    patient_id: Optional[str] = pacs_cmds.PATIENT_ID, since: Optional[str] = pacs_cmds.SINCE,
+    modality: list[str] = pacs_cmds.MODALITY,
+    move_to_self: bool = typer.Option(False, "--move-to-self", help="With --pacs: C-MOVE to our own storage SCP "
+                                                                    "instead of C-GET."),
     as_json: bool = options.JSON,
 ) -> None:
-    """Copy DICOM images bit-exact into the workspace and index them.
-    Exit 0 all imported, 1 some files not imported (corrupt, conflict) or none found, 2 bad source."""
+    """Copy DICOM images bit-exact into the workspace and index them, or retrieve them from a PACS (--pacs).
+    Exit 0 all imported, 1 some files not imported (corrupt, conflict) or none found, 2 bad source, 7 PACS."""
+    if pacs:
+        pacs_cmds.pacs_import(directory, pacs, study, patient_id, since, modality, move_to_self, as_json)
     ws = Workspace(directory)
     with _import_progress(not as_json) as progress:
-        report = import_images(ws, sources, progress=progress, workers=workers, reset=reset)
+        report = import_images(ws, sources or [], progress=progress, workers=workers, reset=reset)
     data = report.to_dict()
     if as_json:
         ui.emit_json(data)
