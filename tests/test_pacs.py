@@ -433,3 +433,19 @@ def test_deliver_a_sop_class_the_pacs_does_not_negotiate_is_refused_by_name(pacs
     refused = next(x for x in data["results"] if x["result"] == "refused")
     assert "accepted no presentation context for SOP class 1.2.826.0.1.3680043.10.1" in refused["reason"]
     assert len(receiver.instance_uids()) == 1
+
+
+def test_unpack_deliver_and_an_untrusted_package_sends_nothing(pacs_ns, package, receiver, tmp_path):
+    out, pw, ws = package
+    r = run_in_ns(pacs_ns, "unpack", out, tmp_path / "dest", "--password-file", pw, "--deliver", "receiver", "--json")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["deliver"]["stored"] == len(ws.images()) and (tmp_path / "dest" / "DICOMDIR").exists()
+    receiver.clear()
+    # a package signed by a key this operator does not trust: exit 6, nothing sent
+    other_home = tmp_path / "other-home"
+    pacs_toml(other_home, receiver, receiver)  # the same receiving PACS, but no keys and no trust store here
+    r = run_in_ns(pacs_ns, "deliver", out, "--pacs", "receiver", "--password-file", pw,
+                  env={"DOSSIERKIT_HOME": str(other_home)})
+    assert r.returncode == 6, r.stderr
+    assert receiver.instance_uids() == set()

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from dossierkit.archive import how_to_type
-from dossierkit.cli import app, options, ui
+from dossierkit.cli import app, options, pacs_cmds, ui
 from dossierkit.errors import ExitCode
 from dossierkit.package.unpack import UnpackResult
 from dossierkit.package.verify import VerifyReport
@@ -204,11 +204,16 @@ def unpack_cmd(
     ca_file: Optional[Path] = options.CA_FILE,
     force: bool = typer.Option(False, "--force", help="Replace DEST if it exists (only once the package verified)."),
     journal_file: Optional[Path] = options.JOURNAL,
+    deliver: Optional[str] = typer.Option(None, "--deliver", metavar="PACS", help="Then send the images into this "
+                                                                              "PACS (as `deliver`; docs/pacs.md)."),
     as_json: bool = options.JSON,
 ) -> None:
     """Verify, then extract safely: all or nothing, no path traversal, no links, bounded sizes."""
     secrets = open_secrets(package, password_file=password_file, password_env=password_env, identity=identity,
                            password_prompt=ui.passphrase_prompt(not as_json), default_identity=True).require()
+    if deliver:
+        pacs_cmds.unpack_deliver(package, dest, deliver, secrets, expect_signer=expect_signer, force=force,
+                                 journal_file=journal_file, trust_store=trust_store, as_json=as_json)
     with ui.progress_for(not as_json) as progress:
         result = unpack_and_record(package, dest, secrets, expect_signer=expect_signer, force=force,
                                    journal_file=journal_file, progress=progress, warn=ui.note,

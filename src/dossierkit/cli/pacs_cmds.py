@@ -108,7 +108,8 @@ def deliver_cmd(
     issuer: Optional[str] = typer.Option(None, "--issuer", help="With --patient-id: IssuerOfPatientID."),
     password_file: Optional[Path] = options.PASSWORD_FILE, password_env: Optional[str] = options.PASSWORD_ENV,
     identity: Optional[Path] = options.IDENTITY, expect_signer: Optional[str] = options.EXPECT_SIGNER,
-    journal_file: Optional[Path] = options.JOURNAL, as_json: bool = options.JSON,
+    trust_store: Optional[Path] = options.TRUST_STORE, journal_file: Optional[Path] = options.JOURNAL,
+    as_json: bool = options.JSON,
 ) -> None:
     """Verify the package, then send every image of its manifest into the PACS (C-STORE or STOW-RS).
     Exit 0 only if every image is in the PACS; 7 some refused or PACS unreachable; 3 does not verify."""
@@ -117,6 +118,24 @@ def deliver_cmd(
                            password_prompt=ui.passphrase_prompt(not as_json), default_identity=True).require()
     with ui.progress_for(not as_json) as progress:
         report = deliver_package(package, pacs, secrets, expect_signer=expect_signer, patient_id=patient_id,
-                                 issuer=issuer, journal_file=journal_file, progress=progress, warn=ui.note)
+                                 issuer=issuer, journal_file=journal_file, progress=progress, warn=ui.note,
+                                 trust_store=trust_store)
     render_deliver(report, as_json)
+    raise typer.Exit(report.exit_code)
+
+
+def unpack_deliver(package: Path, dest: Path, pacs: str, secrets, *, expect_signer: Optional[str], force: bool,
+                   journal_file: Optional[Path], trust_store: Optional[Path], as_json: bool) -> None:
+    """``unpack PACKAGE DEST --deliver PACS`` (called by package_cmds)."""
+    from dossierkit.trace.deliver import unpack_and_deliver  # start-up cost: see the note at the top
+
+    with ui.progress_for(not as_json) as progress:
+        result, report = unpack_and_deliver(package, dest, pacs, secrets, expect_signer=expect_signer, force=force,
+                                            journal_file=journal_file, progress=progress, warn=ui.note,
+                                            trust_store=trust_store)
+    if as_json:
+        ui.emit_json({"unpacked": str(result.destination), "deliver": report.to_dict()})
+    else:
+        ui.out.print(f"unpacked and verified: {result.destination}", markup=False, highlight=False)
+        render_deliver(report, False)
     raise typer.Exit(report.exit_code)

@@ -27,8 +27,10 @@ from dossierkit.gather.pacs.send import SendResult, ToSend, send
 from dossierkit.package.unpack import unpack_failure
 from dossierkit.package.verify import verify_package
 from dossierkit.progress import NULL_PROGRESS, Progress
-from dossierkit.trace.flows import Warn, record
+from dossierkit.package.unpack import UnpackResult
+from dossierkit.trace.flows import Warn, record, unpack_and_record
 from dossierkit.trace.secrets import PackageSecrets
+from dossierkit.trust.store import SenderPolicy
 
 
 @dataclass
@@ -95,10 +97,12 @@ def _deliver(cfg: PacsConfig, manifest: dict[str, Any], root: Path, facts: dict[
 def deliver_package(package: str | os.PathLike, pacs: PacsConfig | str, package_secrets: PackageSecrets, *,
                     expect_signer: str | None = None, patient_id: str | None = None, issuer: str | None = None,
                     journal_file: str | os.PathLike | None = None, progress: Progress = NULL_PROGRESS,
-                    warn: Warn | None = None) -> DeliverReport:
-    """Verify *package* (IntegrityError, exit 3, and nothing sent if it does not hold), then send every image
-    of its manifest into the PACS *pacs*. Journalled (``deliver``, with the counts)."""
+                    warn: Warn | None = None, trust_store: str | os.PathLike | None = None) -> DeliverReport:
+    """Verify *package* (IntegrityError, exit 3, or UntrustedError, exit 6, from a signer neither in the trust
+    store nor *expect_signer*: nothing sent), then send every image of its manifest into the PACS *pacs*.
+    Journalled (``deliver``, with the counts)."""
     cfg = pacs if isinstance(pacs, PacsConfig) else load_pacs(pacs)
+    senders = SenderPolicy.load(expect_signer=expect_signer, store=trust_store)
     pkg = Path(package)
     try:
         tmp = pkg.absolute().parent / f"{TEMP_PREFIX}deliver-{token_source.token_hex(6)}"
@@ -107,7 +111,7 @@ def deliver_package(package: str | os.PathLike, pacs: PacsConfig | str, package_
         raise OutputError(f"cannot create a temporary folder beside the package ({exc.strerror})",
                           path=pkg.parent) from exc
     try:
-        report = verify_package(pkg, expect_signer=expect_signer, extract_to=tmp, progress=progress,
+        report = verify_package(pkg, senders=senders, extract_to=tmp, progress=progress,
                                 **package_secrets.open_kwargs())
         if not report.ok:
             raise unpack_failure(report)
@@ -131,3 +135,21 @@ def deliver_unpacked(root: str | os.PathLike, pacs: PacsConfig | str, facts: dic
     manifest = json.loads((root / "DOSSIER" / "MANIFEST.JSON").read_bytes())
     return _deliver(cfg, manifest, root, facts, patient_id=patient_id, issuer=issuer, journal_file=journal_file,
                     progress=progress, warn=warn)
+
+
+def unpack_and_deliver(package: str | os.PathLike, dest: str | os.PathLike, pacs: PacsConfig | str,
+                       package_secrets: PackageSecrets, *, expect_signer: str | None = None, force: bool = False,
+                       patient_id: str | None = None, issuer: str | None = None,
+                       journal_file: str | os.PathLike | None = None, progress: Progress = NULL_PROGRESS,
+                       warn: Warn | None = None, trust_store: str | os.PathLike | None = None
+                       ) -> tuple[UnpackResult, DeliverReport]:
+    """``unpack PACKAGE DEST --deliver PACS``: verify and extract (trace.flows.unpack_and_record), then send
+    the images of DEST (:func:`deliver_unpacked`)."""
+    cfg = pacs if isinstance(pacs, PacsConfig) else load_pacs(pacs)  # a PACS not configured: exit 2 before unpacking
+    result = unpack_and_record(package, dest, package_secrets, expect_signer=expect_signer, force=force,
+                               journal_file=journal_file, progress=progress, warn=warn, trust_store=trust_store)
+    rep = result.report
+    facts = {"package_sha256": rep.package_sha256, "manifest_sha256": rep.manifest_sha256,
+             "dossier_id": rep.dossier_id}
+    return result, deliver_unpacked(result.destination, cfg, facts, patient_id=patient_id, issuer=issuer,
+                                    journal_file=journal_file, progress=progress, warn=warn)

@@ -44,8 +44,13 @@ _config.STORE_SEND_CHUNKED_DATASET = True  # files are sent from disk as they ar
 logging.getLogger("pynetdicom").addHandler(logging.NullHandler())
 
 MAX_CONTEXTS = 128
-_NATIVE = [ExplicitVRLittleEndian, ImplicitVRLittleEndian, DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian]
-TRANSFER_SYNTAXES = _NATIVE + [UID(ts) for ts in AllTransferSyntaxes if ts not in _NATIVE]
+# Still-image syntaxes first (native, JPEG, JPEG-LS, JPEG 2000, RLE, HTJ2K), then the video and rare ones: when
+# many SOP classes share one association's 127 contexts, each class gets at least the first STILL of these.
+_STILL = [ExplicitVRLittleEndian, ImplicitVRLittleEndian, DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian,
+          *(UID(f"1.2.840.10008.1.2.{n}") for n in ("4.50", "4.51", "4.57", "4.70", "4.80", "4.81", "4.90", "4.91",
+                                                     "5", "4.201", "4.202", "4.203"))]
+TRANSFER_SYNTAXES = _STILL + [UID(ts) for ts in AllTransferSyntaxes if ts not in _STILL]
+STILL = len(_STILL)
 _lock = threading.Lock()  # tempfile.tempdir is process-wide while a retrieve runs
 _names = itertools.count(1)  # received files: unique names across associations of one process
 
@@ -190,9 +195,9 @@ def _storage_contexts(sop_classes: Iterable[str], budget: int) -> list[tuple[str
 
 
 def sop_class_batches(sop_classes: Iterable[str]) -> list[list[str]]:
-    """SOP classes split so that each batch gets every transfer syntax within 127 contexts."""
+    """SOP classes split so that each batch gets every still-image transfer syntax within 127 contexts."""
     classes = sorted(set(sop_classes))
-    per = max(1, (MAX_CONTEXTS - 1) // len(TRANSFER_SYNTAXES))
+    per = max(1, (MAX_CONTEXTS - 1) // STILL)
     return [classes[i:i + per] for i in range(0, len(classes), per)] or [[]]
 
 
@@ -263,9 +268,9 @@ def _retrieve_loop(cfg: PacsConfig, responses, out: RetrieveOutcome, verb: str) 
         return
 
 
-def get(cfg: PacsConfig, query: Dataset, sop_classes: Iterable[str], folder: Path,
+def get(cfg: PacsConfig, queries: list[Dataset], sop_classes: Iterable[str], folder: Path,
         on_instance: Callable[[Received], None]) -> RetrieveOutcome:
-    """C-GET *query* (Study Root); instances land in *folder* as Part 10 files."""
+    """C-GET each of *queries* (Study Root) over one association; instances land in *folder* as Part 10 files."""
     ae = _ae(cfg)
     ae.add_requested_context(StudyRootQueryRetrieveInformationModelGet)
     pairs = _storage_contexts(sop_classes, MAX_CONTEXTS - 1)
@@ -276,13 +281,16 @@ def get(cfg: PacsConfig, query: Dataset, sop_classes: Iterable[str], folder: Pat
     out = RetrieveOutcome(sink.received)
     with _temp_in(folder):
         with associate(cfg, ae, ext_neg=roles, evt_handlers=[(evt.EVT_C_STORE, sink.handle_store)]) as assoc:
-            _retrieve_loop(cfg, assoc.send_c_get(query, StudyRootQueryRetrieveInformationModelGet), out, "C-GET")
+            for query in queries:
+                _retrieve_loop(cfg, assoc.send_c_get(query, StudyRootQueryRetrieveInformationModelGet), out, "C-GET")
+                if out.error or out.failed:
+                    break
     return out
 
 
-def move(cfg: PacsConfig, query: Dataset, sop_classes: Iterable[str], folder: Path,
+def move(cfg: PacsConfig, queries: list[Dataset], sop_classes: Iterable[str], folder: Path,
          on_instance: Callable[[Received], None]) -> RetrieveOutcome:
-    """C-MOVE *query* to ourselves: a storage SCP on ``move_port`` receives the instances."""
+    """C-MOVE each of *queries* to ourselves: a storage SCP on ``move_port`` receives the instances."""
     if not cfg.move_port:
         raise RemoteError(f"PACS {cfg.name!r}: --move-to-self needs move_port in pacs.toml",
                           hint="the port of our own storage SCP, known to the PACS with calling_ae")
@@ -302,8 +310,11 @@ def move(cfg: PacsConfig, query: Dataset, sop_classes: Iterable[str], folder: Pa
             ae = _ae(cfg)
             ae.add_requested_context(StudyRootQueryRetrieveInformationModelMove)
             with associate(cfg, ae) as assoc:
-                _retrieve_loop(cfg, assoc.send_c_move(query, cfg.calling_ae, StudyRootQueryRetrieveInformationModelMove),
-                               out, "C-MOVE")
+                for query in queries:
+                    _retrieve_loop(cfg, assoc.send_c_move(query, cfg.calling_ae,
+                                                          StudyRootQueryRetrieveInformationModelMove), out, "C-MOVE")
+                    if out.error or out.failed:
+                        break
         finally:
             server.shutdown()
     return out

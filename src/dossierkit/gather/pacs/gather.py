@@ -221,17 +221,8 @@ class _Fetch:
         self.report.bytes_fetched += rec.size
         self.progress.advance(rec.size)
 
-    def _query(self, study_uid: str, series_uid: str, uids: list[str], whole_series: bool) -> Dataset:
-        q = Dataset()
-        q.QueryRetrieveLevel = "SERIES" if whole_series else "IMAGE"
-        q.StudyInstanceUID = study_uid
-        q.SeriesInstanceUID = series_uid
-        if not whole_series:
-            q.SOPInstanceUID = uids if len(uids) > 1 else uids[0]
-        return q
-
-    def unit(self, study_uid: str, series_uid: str, wanted: list[RemoteInstance], whole_series: bool) -> str | None:
-        """Fetch *wanted*; None when all arrived, else what went wrong."""
+    def unit(self, study_uid: str, listed: list[RemoteInstance], wanted: list[RemoteInstance]) -> str | None:
+        """Fetch *wanted* (the study's missing instances); None when all arrived, else what went wrong."""
         error: str | None = None
         for attempt in range(self.cfg.retries + 1):
             todo = [r for r in wanted if r.sop_instance_uid not in self.received]
@@ -241,7 +232,8 @@ class _Fetch:
                 self.report.retries += 1
                 time.sleep(BACKOFF_SECONDS * 2 ** (attempt - 1))
             try:
-                error = self._once(study_uid, series_uid, todo, whole_series and attempt == 0)
+                # first attempt: whole study / whole series where nothing is there yet; retries: by UID
+                error = self._once(study_uid, listed if attempt == 0 else [], todo)
             except RemoteError as exc:
                 error = exc.line()
         todo = [r for r in wanted if r.sop_instance_uid not in self.received]
@@ -250,29 +242,63 @@ class _Fetch:
         return error or (f"PACS {self.cfg.name!r} did not send {len(todo)} of the {len(wanted)} instance(s) it "
                          f"listed in study {study_uid}")
 
-    def _once(self, study_uid: str, series_uid: str, todo: list[RemoteInstance], whole_series: bool) -> str | None:
+    @staticmethod
+    def queries(study_uid: str, listed: list[RemoteInstance], todo: list[RemoteInstance],
+                classes: set[str]) -> list[Dataset]:
+        """The retrieve requests for the instances of *todo* of these SOP classes: the study, whole series or
+        lists of UIDs, the widest level that brings nothing already there and nothing outside *classes*."""
+        batch = [r for r in todo if r.sop_class_uid in classes or not r.sop_class_uid]
+        ids = {r.sop_instance_uid for r in batch}
+        if listed and {r.sop_instance_uid for r in listed} == ids:
+            q = Dataset()
+            q.QueryRetrieveLevel = "STUDY"
+            q.StudyInstanceUID = study_uid
+            return [q]
+        members: dict[str, set[str]] = {}
+        for r in listed:
+            members.setdefault(r.series_instance_uid, set()).add(r.sop_instance_uid)
+        by_series: dict[str, list[str]] = {}
+        for r in batch:
+            by_series.setdefault(r.series_instance_uid, []).append(r.sop_instance_uid)
+        out = []
+        for series_uid, uids in by_series.items():
+            whole = members.get(series_uid) == set(uids)
+            chunks = [uids] if whole else [uids[i:i + UID_BATCH] for i in range(0, len(uids), UID_BATCH)]
+            for chunk in chunks:
+                q = Dataset()
+                q.QueryRetrieveLevel = "SERIES" if whole else "IMAGE"
+                q.StudyInstanceUID = study_uid
+                q.SeriesInstanceUID = series_uid
+                if not whole:
+                    q.SOPInstanceUID = chunk if len(chunk) > 1 else chunk[0]
+                out.append(q)
+        return out
+
+    def _once(self, study_uid: str, listed: list[RemoteInstance], todo: list[RemoteInstance]) -> str | None:
         if self.cfg.dicomweb:
-            if whole_series:
+            levels = self.queries(study_uid, listed, todo, {r.sop_class_uid for r in todo}) if listed else []
+            if levels and levels[0].QueryRetrieveLevel == "STUDY":
+                web.retrieve_study(self.cfg, study_uid, self.inbox, self.on_instance)
+                return None
+            whole = {q.SeriesInstanceUID for q in levels if q.QueryRetrieveLevel == "SERIES"}
+            for series_uid in sorted(whole):
                 web.retrieve_series(self.cfg, study_uid, series_uid, self.inbox, self.on_instance)
-            else:
-                for r in todo:
-                    web.retrieve_instance(self.cfg, study_uid, series_uid, r.sop_instance_uid, self.inbox,
+            for r in todo:
+                if r.series_instance_uid not in whole and r.sop_instance_uid not in self.received:
+                    web.retrieve_instance(self.cfg, study_uid, r.series_instance_uid, r.sop_instance_uid, self.inbox,
                                           self.on_instance)
             return None
-        for classes in dimse.sop_class_batches(r.sop_class_uid for r in todo):
-            batch = [r for r in todo if r.sop_class_uid in classes or not r.sop_class_uid]
-            chunks = [batch] if whole_series and len(classes) == len({r.sop_class_uid for r in todo}) else \
-                [batch[i:i + UID_BATCH] for i in range(0, len(batch), UID_BATCH)]
-            for chunk in chunks:
-                q = self._query(study_uid, series_uid, [r.sop_instance_uid for r in chunk],
-                                whole_series and chunk is batch)
-                call = dimse.move if self.route == "C-MOVE" else dimse.get
-                out = call(self.cfg, q, classes, self.inbox, self.on_instance)
-                if out.error:
-                    return out.error
-                if out.failed:
-                    return (f"PACS {self.cfg.name!r}: {out.failed} sub-operation(s) of the {self.route} failed "
-                            f"(status {out.status})")
+        batches = dimse.sop_class_batches(r.sop_class_uid for r in todo)
+        for classes in batches:
+            # the widest level that stays within this batch's classes (study level only when one batch has them all)
+            queries = self.queries(study_uid, listed, todo, set(classes))
+            call = dimse.move if self.route == "C-MOVE" else dimse.get
+            out = call(self.cfg, queries, classes, self.inbox, self.on_instance)
+            if out.error:
+                return out.error
+            if out.failed:
+                return (f"PACS {self.cfg.name!r}: {out.failed} sub-operation(s) of the {self.route} failed "
+                        f"(status {out.status})")
         return None
 
 
@@ -358,18 +384,11 @@ def _study(ws: Workspace, cfg: PacsConfig, route: str, row: StudyRow, expected_p
     folder = inbox / f"{len(report.studies):04d}"
     folder.mkdir()
     fetch = _Fetch(cfg, route, folder, progress, report)
-    by_series: dict[str, list[RemoteInstance]] = {}
-    for r in listed:
-        by_series.setdefault(r.series_instance_uid, []).append(r)
     errors: list[str] = []
     try:
-        for series_uid, members in by_series.items():
-            wanted = [r for r in members if r.sop_instance_uid not in known]
-            if wanted:
-                err = fetch.unit(study_uid, series_uid, wanted, whole_series=len(wanted) == len(members))
-                if err:
-                    errors.append(err)
-                    break
+        err = fetch.unit(study_uid, listed, todo)
+        if err:
+            errors.append(err)
     finally:
         entry["fetched"] = len(fetch.received)
         provenance = {"pacs": cfg.name, "route": route, "retrieved": utc_now(), "study": study_uid}

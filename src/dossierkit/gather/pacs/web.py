@@ -129,6 +129,11 @@ def _retrieve(cfg: PacsConfig, url: str, folder: Path, on_instance: Callable[[Re
         _save_parts(cfg, parts, folder, on_instance)
 
 
+def retrieve_study(cfg: PacsConfig, study_uid: str, folder: Path, on_instance: Callable[[Received], None]) -> None:
+    client = _client(cfg)
+    _retrieve(cfg, client._get_studies_url(_Transaction.RETRIEVE, study_uid), folder, on_instance)
+
+
 def retrieve_series(cfg: PacsConfig, study_uid: str, series_uid: str, folder: Path,
                     on_instance: Callable[[Received], None]) -> None:
     client = _client(cfg)
