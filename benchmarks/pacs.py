@@ -24,6 +24,7 @@ asserted: the table is printed (and written as JSON with --json).
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import secrets
@@ -32,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,16 +49,31 @@ DK = [str(REPO / ".venv" / "bin" / "dossierkit")]
 PATIENT_ID = "BENCH-PACS-1"
 
 
-def make_study(folder: Path, count: int) -> tuple[str, int]:
-    """*count* Part 10 files of one study, from real images of several transfer syntaxes."""
+NATIVE = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1"}
+
+
+def make_study(folder: Path, count: int, patient_id: str, *, native_only: bool = False) -> tuple[str, int]:
+    """*count* Part 10 files of one study, from real images of several transfer syntaxes (or only
+    uncompressed ones: *native_only*)."""
     sources = []
     for path in readable_third_party_files():
         try:
-            ds = pydicom.dcmread(path)
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # a file pydicom reads only with a warning is not consistent enough
+                ds = pydicom.dcmread(path)
+                ds.PixelData  # noqa: B018
         except Exception:  # noqa: BLE001 — a test file pydicom reads only partly: not a source
             continue
+        if native_only and str(getattr(ds, "file_meta", {}).get("TransferSyntaxUID", "")) not in NATIVE:
+            continue
+        if not str(ds.get("SOPClassUID", "")).startswith("1.2.840.10008.5.1.4.1.1."):
+            continue  # a test file with a made-up SOP class: no PACS stores it
         if "PixelData" not in ds or "TransferSyntaxUID" not in getattr(ds, "file_meta", {}) \
                 or not ds.file_meta.TransferSyntaxUID.is_little_endian or path.stat().st_size > 8_000_000:
+            continue
+        try:
+            ds.save_as(io.BytesIO(), enforce_file_format=False)  # a few test files pydicom cannot write back
+        except Exception:  # noqa: BLE001
             continue
         sources.append(path)
     study = generate_uid()
@@ -66,7 +83,7 @@ def make_study(folder: Path, count: int) -> tuple[str, int]:
     for n in range(count):
         src = sources[n % len(sources)]
         ds = pydicom.dcmread(src)
-        ds.PatientID, ds.PatientName, ds.PatientBirthDate = PATIENT_ID, "BENCH^PACS", "19600101"
+        ds.PatientID, ds.PatientName, ds.PatientBirthDate = patient_id, "BENCH^PACS", "19600101"
         ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series[src]
         ds.SOPInstanceUID = generate_uid()
         ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
@@ -100,6 +117,69 @@ def receiver_count(srv: Orthanc, study: str) -> int:
     return n
 
 
+def run_variant(ns: NetNS, work: Path, variant: str, study: str, size: int, n: int, patient: str, sender: Orthanc,
+                receiver: Orthanc, env: dict, rows: list[dict]) -> None:
+    work.mkdir()
+
+    def row(tool: str, step: str, res: dict, got: int, expected: int = n) -> None:
+        res.update(study=variant, tool=tool, step=step, instances=got, expected=expected, lost=expected - got,
+                   instances_per_s=round(got / res["seconds"], 1) if res["seconds"] else None,
+                   mb_per_s=round(size / 1e6 / res["seconds"], 1) if res["seconds"] else None)
+        rows.append(res)
+        print(f"{variant[:5]} {step:8} {tool:32} {res['seconds']:7.2f} s {res['instances_per_s'] or 0:7.1f} inst/s "
+              f"{res['rss_mb']:6.1f} MB RSS  {got}/{expected} (lost {expected - got}) exit {res['exit']} "
+              f"{res['stderr']}",
+              flush=True)
+
+    # gather
+    for route, extra in (("C-GET", []), ("C-MOVE", ["--move-to-self"])):
+        ws = work / f"ws-{route}"
+        subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, 'tests');"
+                        "from pkg_fixtures import new_workspace; from pathlib import Path;"
+                        f"new_workspace(Path({str(ws)!r}))"], cwd=REPO, check=True)
+        res = timed(ns, [*DK, "import-images", str(ws), "--pacs", "sender", "--patient-id", patient, "--json",
+                         *extra], env=env)
+        row(f"dossierkit import-images ({route})", "gather", res, count_files(ws / "images"))
+    out = work / "getscu"
+    out.mkdir()
+    res = timed(ns, ["getscu", "-aet", OUR_AE, "-aec", "SENDER", "-S", "-k", "QueryRetrieveLevel=STUDY",
+                     "-k", f"StudyInstanceUID={study}", "-od", str(out), "127.0.0.1", "4242"])
+    row("getscu (DCMTK)", "gather", res, count_files(out))
+    out = work / "movescu"
+    out.mkdir()
+    res = timed(ns, ["movescu", "-aet", OUR_AE, "-aec", "SENDER", "-aem", OUR_AE, "--port", str(MOVE_PORT), "+xa",
+                     "-S", "-k", "QueryRetrieveLevel=STUDY", "-k", f"StudyInstanceUID={study}", "-od", str(out),
+                     "127.0.0.1", "4242"])
+    row("movescu +xa (DCMTK)", "gather", res, count_files(out))
+
+    # deliver
+    pw = work / "pw.txt"
+    pw.write_text(secrets.token_urlsafe(24) + "\n")
+    os.chmod(pw, 0o600)
+    pkg = work / "out" / "package.zip"
+    r = subprocess.run([*DK, "pack", str(work / "ws-C-GET"), "-o", str(pkg), "--password-file", str(pw),
+                        "--allow-incomplete", "--reason", "benchmark"], env={**os.environ, **env},
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"pack failed: {r.stderr}")
+    packed = count_files(work / "ws-C-GET" / "images")  # deliver sends what the package holds
+    receiver.clear()
+    res = timed(ns, [*DK, "deliver", str(pkg), "--pacs", "receiver", "--password-file", str(pw), "--json"],
+                env=env)
+    row("dossierkit deliver (C-STORE)", "deliver", res, receiver_count(receiver, study), packed)
+    receiver.clear()
+    res = timed(ns, [*DK, "deliver", str(pkg), "--pacs", "receiver-web", "--password-file", str(pw), "--json"],
+                env=env)
+    row("dossierkit deliver (STOW-RS)", "deliver", res, receiver_count(receiver, study), packed)
+    unpacked = work / "unpacked"
+    subprocess.run([*DK, "unpack", str(pkg), str(unpacked), "--password-file", str(pw)],
+                   env={**os.environ, **env}, check=True, capture_output=True)
+    receiver.clear()
+    res = timed(ns, ["storescu", "-aet", OUR_AE, "-aec", "RECEIVER", "+sd", "+r", "-R", "-nh", "127.0.0.1",
+                     "4243", str(unpacked / "DICOM")])
+    row("storescu +sd +r -R -nh (DCMTK)", "deliver", res, receiver_count(receiver, study), packed)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--instances", type=int, default=500)
@@ -116,71 +196,18 @@ def main(argv: list[str] | None = None) -> int:
         servers.append(sender)
         receiver = Orthanc(ns, work / "receiver", "RECEIVER", 8043, 4243).start()
         servers.append(receiver)
-        study, size = make_study(work / "study", args.instances)
-        loaded = sender.upload(sorted((work / "study").iterdir()))
-        n = receiver_count(sender, study)
-        print(f"study: {n} instances in Orthanc ({loaded} uploaded), {size / 1e6:.1f} MB", flush=True)
         home = work / "home"
         pacs_toml(home, sender, receiver)
         env = {"DOSSIERKIT_HOME": str(home)}
         subprocess.run([*DK, "keys", "generate"], env={**os.environ, **env}, check=True, capture_output=True)
-
-        def row(tool: str, step: str, res: dict, got: int) -> None:
-            res.update(tool=tool, step=step, instances=got, lost=n - got,
-                       instances_per_s=round(got / res["seconds"], 1) if res["seconds"] else None,
-                       mb_per_s=round(size / 1e6 / res["seconds"], 1) if res["seconds"] else None)
-            rows.append(res)
-            print(f"{step:8} {tool:32} {res['seconds']:7.2f} s {res['instances_per_s'] or 0:7.1f} inst/s "
-                  f"{res['rss_mb']:6.1f} MB RSS  {got}/{n} (lost {n - got}) exit {res['exit']} {res['stderr']}",
-                  flush=True)
-
-        # gather
-        for route, extra in (("C-GET", []), ("C-MOVE", ["--move-to-self"])):
-            ws = work / f"ws-{route}"
-            subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, 'tests');"
-                            "from pkg_fixtures import new_workspace; from pathlib import Path;"
-                            f"new_workspace(Path({str(ws)!r}))"], cwd=REPO, check=True)
-            res = timed(ns, [*DK, "import-images", str(ws), "--pacs", "sender", "--patient-id", PATIENT_ID, "--json",
-                             *extra], env=env)
-            row(f"dossierkit import-images ({route})", "gather", res, count_files(ws / "images"))
-        out = work / "getscu"
-        out.mkdir()
-        res = timed(ns, ["getscu", "-aet", OUR_AE, "-aec", "SENDER", "-S", "-k", "QueryRetrieveLevel=STUDY",
-                         "-k", f"StudyInstanceUID={study}", "-od", str(out), "127.0.0.1", "4242"])
-        row("getscu (DCMTK)", "gather", res, count_files(out))
-        out = work / "movescu"
-        out.mkdir()
-        res = timed(ns, ["movescu", "-aet", OUR_AE, "-aec", "SENDER", "-aem", OUR_AE, "--port", str(MOVE_PORT), "+xa",
-                         "-S", "-k", "QueryRetrieveLevel=STUDY", "-k", f"StudyInstanceUID={study}", "-od", str(out),
-                         "127.0.0.1", "4242"])
-        row("movescu +xa (DCMTK)", "gather", res, count_files(out))
-
-        # deliver
-        pw = work / "pw.txt"
-        pw.write_text(secrets.token_urlsafe(24) + "\n")
-        os.chmod(pw, 0o600)
-        pkg = work / "out" / "package.zip"
-        r = subprocess.run([*DK, "pack", str(work / "ws-C-GET"), "-o", str(pkg), "--password-file", str(pw),
-                            "--allow-incomplete", "--reason", "benchmark"], env={**os.environ, **env},
-                           capture_output=True, text=True)
-        if r.returncode != 0:
-            print(f"pack failed: {r.stderr}", file=sys.stderr)
-            return 2
-        receiver.clear()
-        res = timed(ns, [*DK, "deliver", str(pkg), "--pacs", "receiver", "--password-file", str(pw), "--json"],
-                    env=env)
-        row("dossierkit deliver (C-STORE)", "deliver", res, receiver_count(receiver, study))
-        receiver.clear()
-        res = timed(ns, [*DK, "deliver", str(pkg), "--pacs", "receiver-web", "--password-file", str(pw), "--json"],
-                    env=env)
-        row("dossierkit deliver (STOW-RS)", "deliver", res, receiver_count(receiver, study))
-        unpacked = work / "unpacked"
-        subprocess.run([*DK, "unpack", str(pkg), str(unpacked), "--password-file", str(pw)],
-                       env={**os.environ, **env}, check=True, capture_output=True)
-        receiver.clear()
-        res = timed(ns, ["storescu", "-aet", OUR_AE, "-aec", "RECEIVER", "+sd", "+r", "-R", "-nh", "127.0.0.1",
-                         "4243", str(unpacked / "DICOM")])
-        row("storescu +sd +r -R -nh (DCMTK)", "deliver", res, receiver_count(receiver, study))
+        for variant, native in (("uncompressed", True), ("mixed syntaxes", False)):
+            patient = f"{PATIENT_ID}-{'N' if native else 'M'}"
+            study, size = make_study(work / variant, args.instances, patient, native_only=native)
+            loaded = sender.upload(sorted((work / variant).iterdir()))
+            n = receiver_count(sender, study)
+            print(f"study ({variant}): {n} instances in Orthanc ({loaded} uploaded), {size / 1e6:.1f} MB", flush=True)
+            run_variant(ns, work / f"run-{'n' if native else 'm'}", variant, study, size, n, patient, sender,
+                        receiver, env, rows)
     finally:
         for srv in servers:
             srv.stop()

@@ -246,6 +246,20 @@ def _tally(out: RetrieveOutcome, status: Dataset) -> None:
 
 
 def _retrieve_loop(cfg: PacsConfig, responses, out: RetrieveOutcome, verb: str) -> None:
+    """One retrieve request; its sub-operation counts are added to *out*, whose first error is kept."""
+    first_error = out.error
+    one = RetrieveOutcome([])
+    try:
+        _one_retrieve(cfg, responses, one, verb)
+    finally:
+        out.completed += one.completed
+        out.failed += one.failed
+        out.warning += one.warning
+        out.status = one.status or out.status
+        out.error = first_error or one.error
+
+
+def _one_retrieve(cfg: PacsConfig, responses, out: RetrieveOutcome, verb: str) -> None:
     for status, _identifier in responses:
         if not status or "Status" not in status:
             out.error = (f"PACS {cfg.name!r} ({cfg.where()}): the {verb} stopped: no answer within "
@@ -283,8 +297,8 @@ def get(cfg: PacsConfig, queries: list[Dataset], sop_classes: Iterable[str], fol
         with associate(cfg, ae, ext_neg=roles, evt_handlers=[(evt.EVT_C_STORE, sink.handle_store)]) as assoc:
             for query in queries:
                 _retrieve_loop(cfg, assoc.send_c_get(query, StudyRootQueryRetrieveInformationModelGet), out, "C-GET")
-                if out.error or out.failed:
-                    break
+                if not assoc.is_established:
+                    break  # timed out or aborted: the rest waits for a retry
     return out
 
 
@@ -313,8 +327,8 @@ def move(cfg: PacsConfig, queries: list[Dataset], sop_classes: Iterable[str], fo
                 for query in queries:
                     _retrieve_loop(cfg, assoc.send_c_move(query, cfg.calling_ae,
                                                           StudyRootQueryRetrieveInformationModelMove), out, "C-MOVE")
-                    if out.error or out.failed:
-                        break
+                    if not assoc.is_established:
+                        break  # timed out or aborted: the rest waits for a retry
         finally:
             server.shutdown()
     return out

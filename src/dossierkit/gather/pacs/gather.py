@@ -232,8 +232,9 @@ class _Fetch:
                 self.report.retries += 1
                 time.sleep(BACKOFF_SECONDS * 2 ** (attempt - 1))
             try:
-                # first attempt: whole study / whole series where nothing is there yet; retries: by UID
-                error = self._once(study_uid, listed if attempt == 0 else [], todo)
+                # first attempt: whole study / whole series where nothing is there yet; retries: by lists of UIDs,
+                # then one UID per request, so that one instance the PACS cannot send does not hold back the others
+                error = self._once(study_uid, listed if attempt == 0 else [], todo, UID_BATCH if attempt < 2 else 1)
             except RemoteError as exc:
                 error = exc.line()
         todo = [r for r in wanted if r.sop_instance_uid not in self.received]
@@ -244,7 +245,7 @@ class _Fetch:
 
     @staticmethod
     def queries(study_uid: str, listed: list[RemoteInstance], todo: list[RemoteInstance],
-                classes: set[str]) -> list[Dataset]:
+                classes: set[str], chunk_size: int = UID_BATCH) -> list[Dataset]:
         """The retrieve requests for the instances of *todo* of these SOP classes: the study, whole series or
         lists of UIDs, the widest level that brings nothing already there and nothing outside *classes*."""
         batch = [r for r in todo if r.sop_class_uid in classes or not r.sop_class_uid]
@@ -263,7 +264,7 @@ class _Fetch:
         out = []
         for series_uid, uids in by_series.items():
             whole = members.get(series_uid) == set(uids)
-            chunks = [uids] if whole else [uids[i:i + UID_BATCH] for i in range(0, len(uids), UID_BATCH)]
+            chunks = [uids] if whole else [uids[i:i + chunk_size] for i in range(0, len(uids), chunk_size)]
             for chunk in chunks:
                 q = Dataset()
                 q.QueryRetrieveLevel = "SERIES" if whole else "IMAGE"
@@ -274,7 +275,8 @@ class _Fetch:
                 out.append(q)
         return out
 
-    def _once(self, study_uid: str, listed: list[RemoteInstance], todo: list[RemoteInstance]) -> str | None:
+    def _once(self, study_uid: str, listed: list[RemoteInstance], todo: list[RemoteInstance],
+              chunk_size: int) -> str | None:
         if self.cfg.dicomweb:
             levels = self.queries(study_uid, listed, todo, {r.sop_class_uid for r in todo}) if listed else []
             if levels and levels[0].QueryRetrieveLevel == "STUDY":
@@ -289,17 +291,15 @@ class _Fetch:
                                           self.on_instance)
             return None
         batches = dimse.sop_class_batches(r.sop_class_uid for r in todo)
+        error = None
         for classes in batches:
             # the widest level that stays within this batch's classes (study level only when one batch has them all)
-            queries = self.queries(study_uid, listed, todo, set(classes))
+            queries = self.queries(study_uid, listed, todo, set(classes), chunk_size)
             call = dimse.move if self.route == "C-MOVE" else dimse.get
             out = call(self.cfg, queries, classes, self.inbox, self.on_instance)
-            if out.error:
-                return out.error
-            if out.failed:
-                return (f"PACS {self.cfg.name!r}: {out.failed} sub-operation(s) of the {self.route} failed "
-                        f"(status {out.status})")
-        return None
+            error = error or out.error or (f"PACS {self.cfg.name!r}: {out.failed} sub-operation(s) of the "
+                                           f"{self.route} failed (status {out.status})" if out.failed else None)
+        return error
 
 
 def _check_received(plan: SourcePlan, rec_paths: Iterable[tuple[str, Path]], expected_patient: str | None,
