@@ -87,6 +87,7 @@ def make_study(folder: Path, count: int, patient_id: str, *, native_only: bool =
         ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series[src]
         ds.SOPInstanceUID = generate_uid()
         ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID  # a few test files' meta names another class
         ds.StudyDate = "20260901"
         out = folder / f"{n:05d}.dcm"
         ds.save_as(out, enforce_file_format=False)
