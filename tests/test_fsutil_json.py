@@ -1,4 +1,4 @@
-"""fsutil.write_json_records_atomic: the streamed JSON of the image index."""
+"""fsutil.write_json_records_atomic / read_json_records: the streamed JSON of the image index."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dossierkit import fsutil
 from dossierkit.errors import InputError
-from dossierkit.fsutil import read_json, write_json_records_atomic
+from dossierkit.fsutil import read_json, read_json_records, write_json_records_atomic
 
 _scalars = st.none() | st.booleans() | st.integers() | st.text()
 _values = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=4)
@@ -45,3 +46,42 @@ def test_read_json_refuses_malformed_workspace_files_as_bad_input(tmp_path, text
     f.write_text(text)
     with pytest.raises(InputError, match="not valid JSON"):
         read_json(f)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(st.text(max_size=12), _values | st.lists(_values, max_size=6), max_size=6),
+       st.lists(_values, max_size=6))
+def test_records_read_back_one_a_line(tmp_path_factory, obj, items):
+    """Whatever the other members, the list *key* comes back item by item,
+    through *record*, without a whole-file parse (read_json is not called)."""
+    obj = {**obj, "instances": items}
+    p = tmp_path_factory.mktemp("j") / "index.json"
+    write_json_records_atomic(p, obj)
+    seen = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(fsutil, "read_json", lambda *a, **k: pytest.fail("parsed whole"))
+        rest, got = read_json_records(p, "instances", lambda item: seen.append(item) or ("rec", item))
+    assert got == [("rec", i) for i in items] and seen == items
+    assert rest == {k: v for k, v in obj.items() if k != "instances"}
+
+
+def test_records_of_another_shape_parse_whole(tmp_path):
+    obj = {"schema": 1, "instances": [{"path": "a", "n": 1}, {"path": "b", "n": 2}], "problems": ["x"]}
+    p = tmp_path / "index.json"
+    for text in (json.dumps(obj, indent=2), json.dumps(obj), json.dumps(obj, indent=4)):
+        p.write_text(text, encoding="utf-8")
+        assert read_json_records(p, "instances", lambda d: d["path"]) == ({"schema": 1, "problems": ["x"]},
+                                                                          ["a", "b"])
+    p.write_text('{"schema": 1}', encoding="utf-8")
+    assert read_json_records(p, "instances", lambda d: d) == ({"schema": 1}, [])
+
+
+@pytest.mark.parametrize("text", ['{\n  "instances": [\n    {"path": "a"},\n    {"path": \n  ]\n}\n',
+                                  '{\n  "instances": [\n    {"path": "a"}\n', '{"instances": 3}', "[1, 2]", "",
+                                  '{\n  "instances": [\n    ' + "[" * 3000 + "]" * 3000 + '\n  ]\n}\n',
+                                  '{\n  "instances": [\n    {"size": ' + "9" * 5000 + '}\n  ]\n}\n'])
+def test_records_of_broken_index_are_an_input_error(tmp_path, text):
+    p = tmp_path / "images.json"
+    p.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError):
+        read_json_records(p, "instances", lambda d: d)

@@ -157,6 +157,62 @@ def read_json(path: str | os.PathLike, *, object_hook: Callable[[dict], Any] | N
                          hint="restore it from a backup") from exc
 
 
+def read_json_records(path: str | os.PathLike, key: str, record: Callable[[Any], Any], *,
+                      object_hook: Callable[[dict], Any] | None = None) -> tuple[Any, list[Any]]:
+    """Read a file written by :func:`write_json_records_atomic`, turning each
+    item of its top-level list *key* into ``record(item)`` as its line is
+    parsed: the file's text and every item's dicts are never in memory
+    together, only the records (issue #18: loading a 50 000-image index
+    whole cost ~2.7 kB a file at its peak). Returns (the object without
+    *key*, the records). A file of another shape (edited by hand, another
+    writer) is parsed whole, with the same result; invalid JSON is an
+    InputError as with :func:`read_json`."""
+    opener = f"  {json.dumps(key, ensure_ascii=False)}: ["
+    outside: list[str] = []  # the text around the list: a few lines
+    items: list[Any] = []
+    inside = False
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8", newline="") as fh:
+            for line in fh:
+                line = line.rstrip("\r\n")
+                if inside:
+                    if line.startswith("  ]"):
+                        outside[-1] += line[3:]  # the comma before the next member, if any
+                        inside = False
+                    elif line.startswith("    "):
+                        text = line[4:-1] if line.endswith(",") else line[4:]  # no JSON value ends with ","
+                        items.append(record(json.loads(text, object_hook=object_hook)))
+                    else:
+                        raise ValueError("not one item a line")
+                elif line == opener and not items:
+                    outside.append(line + "]")
+                    inside = True
+                else:
+                    outside.append(line)
+            if inside:
+                raise ValueError("unterminated list")
+            obj = json.loads("\n".join(outside), object_hook=object_hook)
+            if not isinstance(obj, dict) or obj.get(key, []) != []:
+                raise ValueError("another shape")
+    except FileNotFoundError as exc:
+        raise InputError("file not found", path=path) from exc
+    except (ValueError, TypeError, AttributeError, UnicodeDecodeError, RecursionError):
+        # another layout (or invalid JSON, which read_json reports): parse it whole
+        del items[:]
+        obj = read_json(path, object_hook=object_hook)
+        raw = obj.pop(key, None) if isinstance(obj, dict) else None
+        if not isinstance(raw, list):
+            raise InputError(f"not valid JSON for this index ({key!r} is not a list)", path=path,
+                             hint="restore it from a backup")
+        raw.reverse()
+        while raw:  # each raw item freed as soon as its record exists
+            items.append(record(raw.pop()))
+        return obj, items
+    obj.pop(key, None)
+    return obj, items
+
+
 def iter_chunks(fh: IO[bytes], size: int = CHUNK) -> Iterator[bytes]:
     while True:
         block = fh.read(size)

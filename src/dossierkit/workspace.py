@@ -23,7 +23,8 @@ import tomli_w
 
 from dossierkit import phi
 from dossierkit.errors import InputError, OutputError
-from dossierkit.fsutil import read_json, write_bytes_atomic, write_json_atomic, write_json_records_atomic
+from dossierkit.fsutil import (read_json, read_json_records, write_bytes_atomic, write_json_atomic,
+                              write_json_records_atomic)
 from dossierkit.model import DocumentRecord, Dossier, ImageInstance, dossier_from_dict
 
 DOSSIER_FILE = "dossier.toml"
@@ -132,7 +133,17 @@ class Workspace:
         return read_json(p, object_hook=_share_values())
 
     def images(self) -> list[ImageInstance]:
-        return take_instances(self.images_index())
+        return self.images_and_index()[0]
+
+    def images_and_index(self) -> tuple[list[ImageInstance], dict[str, Any]]:
+        """The image records and the rest of the index (without ``instances``),
+        read one record a line: the raw dicts of every instance are never
+        all in memory (:func:`~dossierkit.fsutil.read_json_records`)."""
+        p = self.root / IMAGES_INDEX
+        if not p.exists():
+            return [], {"problems": []}
+        index, images = read_json_records(p, "instances", ImageInstance.from_dict, object_hook=_share_values())
+        return images, index
 
     def save_images_index(self, index: dict[str, Any]) -> None:
         write_json_records_atomic(self.root / IMAGES_INDEX, index)

@@ -21,7 +21,6 @@ from typing import Any
 from dossierkit.errors import InputError
 from dossierkit.model import DocumentRecord, Dossier, ImageInstance
 from dossierkit.resources import profile_path
-from dossierkit.workspace import take_instances
 
 LEVELS = ("error", "warning", "info")
 
@@ -115,9 +114,7 @@ class CheckContext:
     def _load_images(self) -> None:
         # One parse for both views; the raw instance dicts are not kept
         # beside their records (per-file memory, issue #6).
-        index = self.workspace.images_index()
-        self.cache["images"] = take_instances(index)
-        self.cache["images_index"] = index
+        self.cache["images"], self.cache["images_index"] = self.workspace.images_and_index()
 
     def documents_of(self, kind: str) -> list[DocumentRecord]:
         return [d for d in self.documents if d.kind == kind]
