@@ -102,7 +102,7 @@ class FreshKeys:
         return pair
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per entry, kept until close (issue #18)
 class EntryResult:
     """What the writer stored for one entry (plaintext SHA-256 for the manifest)."""
 

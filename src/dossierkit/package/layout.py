@@ -58,13 +58,13 @@ def is_safe_entry_path(path: str) -> bool:
     return bool(_SAFE_PATH.match(path))
 
 
-@dataclass
+@dataclass(slots=True)  # one per file (issue #18)
 class PlannedDocument:
     record: DocumentRecord
     path: str  # entry path in the root
 
 
-@dataclass
+@dataclass(slots=True)  # one per file (issue #18)
 class PlannedInstance:
     record: ImageInstance
     path: str

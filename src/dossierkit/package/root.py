@@ -12,6 +12,7 @@ longer matches its index (a file changed since import/add).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -131,7 +132,7 @@ def build_root(ws: Workspace, *, signing_key: Ed25519PrivateKey, completeness: d
                 for d in layout.documents]
     payload += [RootEntry(i.path, i.record.size, i.record.sha256, source=os.path.join(base, i.record.path))
                 for i in layout.instances()]
-    sums = format_sums([(MANIFEST, msha)] + [(e.path, e.sha256) for e in payload])
+    sums = format_sums(itertools.chain([(MANIFEST, msha)], ((e.path, e.sha256) for e in payload)))
     seal = make_seal(signing_key, mbytes, sums)
     head = [RootEntry(MANIFEST, len(mbytes), msha, data=mbytes),
             RootEntry(SUMS, len(sums), hashlib.sha256(sums).hexdigest(), data=sums),

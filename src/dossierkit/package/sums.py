@@ -12,6 +12,7 @@ is ever needed; the parser refuses anything else.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 
 from dossierkit.errors import IntegrityError
 from dossierkit.package.layout import is_safe_entry_path
@@ -20,14 +21,26 @@ _LINE = re.compile(r"^([0-9a-f]{64}) [ *](.+)\Z")
 MAX_SUMS_BYTES = 32 * 1024 * 1024
 
 
-def format_sums(entries: list[tuple[str, str]]) -> bytes:
+def format_sums(entries: Iterable[tuple[str, str]]) -> bytes:
     """*entries*: (path, sha256 hex) in package order."""
-    lines = []
+    out = bytearray()  # not a list of every line, then their join, then its encoding (#18)
     for path, digest in entries:
         if not is_safe_entry_path(path) or not re.fullmatch(r"[0-9a-f]{64}", digest):
             raise ValueError(f"not a SHA256SUMS entry: {path!r} {digest!r}")
-        lines.append(f"{digest}  {path}\n")
-    return "".join(lines).encode("ascii")
+        out += f"{digest}  {path}\n".encode("ascii")
+    return bytes(out)
+
+
+def _lines(text: str) -> Iterator[str]:
+    """``text.split("\\n")`` one line at a time (not a list of every line)."""
+    pos = 0
+    while True:
+        end = text.find("\n", pos)
+        if end < 0:
+            yield text[pos:]
+            return
+        yield text[pos:end]
+        pos = end + 1
 
 
 def parse_sums(data: bytes) -> dict[str, str]:
@@ -39,7 +52,7 @@ def parse_sums(data: bytes) -> dict[str, str]:
     except UnicodeDecodeError as exc:
         raise IntegrityError("DOSSIER/SHA256SUMS: not ASCII text") from exc
     out: dict[str, str] = {}
-    for n, line in enumerate(text.split("\n"), 1):
+    for n, line in enumerate(_lines(text), 1):
         if not line:
             continue
         m = _LINE.match(line)
