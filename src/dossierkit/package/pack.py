@@ -105,6 +105,7 @@ def _write_entries(entries: list[RootEntry], writer, progress: Progress) -> None
     for e in entries:
         if e.data is not None:
             res = writer.add_bytes(e.path, e.data, compress=False)
+            e.data = None  # written: the manifest, sums and DICOMDIR (~0.7 kB a file) are not held on (#18)
             progress.advance(e.size)
         else:
             assert e.source is not None
@@ -176,6 +177,7 @@ def _pack(ws: Workspace, out: Path, spec: ContainerSpec, worker: Worker, *, sign
         first = plan.failures[0]
         raise IntegrityError(f"the package planned fails its verification ({first.check}: {first.message})",
                              path=out, hint="this is a dossierkit bug; nothing was written")
+    del plan  # it holds the manifest's bytes: only the entries are kept while writing (#18)
 
     out_state: dict[str, Any] = {}
 
