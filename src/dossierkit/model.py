@@ -27,6 +27,8 @@ DOCUMENT_KINDS: dict[str, tuple[str | None, str, str]] = {
     "treatment-plan": ("18776-5", "Programme personnalisé de soins (PPS)", "Treatment plan"),
     "referral-letter": ("96349-6", "Lettre d'adressage", "Referral letter"),
     "consultation": ("11488-4", "CR de consultation", "Consultation note"),
+    # The second practitioner's letter (INCa step 6); LOINC "Oncology Consult note".
+    "second-opinion-letter": ("34805-2", "Courrier de second avis", "Second-opinion letter"),
     "other": (None, "Autre document", "Other document"),
 }
 
@@ -123,6 +125,38 @@ class Consent:
 
 
 @dataclass
+class RestrictionRecord:
+    """Who recorded a restriction and when (INCa step 6: the second physician
+    records the patient's refusal). *source*: ``dossier`` (carried over from
+    the dossier received) or ``reply`` (added at reply time)."""
+
+    code: str
+    recorded_by: str | None = None
+    recorded_at: str | None = None  # UTC, YYYY-MM-DDTHH:MM:SSZ
+    source: str = "reply"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v not in (None, "")}
+
+
+@dataclass
+class ReplyOrigin:
+    """What a second-opinion reply answers: the dossier received, by ids and
+    hashes (docs/traceability.md, "The way back")."""
+
+    dossier_id: str
+    package_sha256: str
+    manifest_sha256: str | None = None
+    signer: str | None = None  # fingerprint of the package's signer (the sender)
+    receipt_id: str | None = None  # the sender's receipt of that package
+    ack_id: str | None = None  # our acknowledgement of it
+    verified_at: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v not in (None, "")}
+
+
+@dataclass
 class Dossier:
     """The contents of ``dossier.toml``."""
 
@@ -138,6 +172,8 @@ class Dossier:
     consent: Consent | None = None
     restrictions: list[str] = field(default_factory=list)
     notes: str | None = None
+    reply_to: ReplyOrigin | None = None  # a second-opinion reply: the dossier it answers
+    restriction_records: list[RestrictionRecord] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"schema": SCHEMA_VERSION, "id": self.id, "purpose": self.purpose,
@@ -154,7 +190,14 @@ class Dossier:
         d["restrictions"] = list(self.restrictions)
         if self.notes:
             d["notes"] = self.notes
+        if self.reply_to:
+            d["reply_to"] = self.reply_to.to_dict()
+        if self.restriction_records:
+            d["restriction_records"] = [r.to_dict() for r in self.restriction_records]
         return d
+
+    def restriction_record(self, code: str) -> RestrictionRecord | None:
+        return next((r for r in self.restriction_records if r.code == code), None)
 
     def has_restriction(self, name: str) -> bool:
         return name in self.restrictions
@@ -309,6 +352,9 @@ def dossier_from_dict(d: Any, path: object | None = None) -> Dossier:
         if not isinstance(r, str) or r not in RESTRICTIONS:
             problems.append(f"restrictions: {r!r} is unknown — allowed: {', '.join(sorted(RESTRICTIONS))}")
 
+    reply_to = _reply_origin(d.get("reply_to"), problems)
+    records = _restriction_records(d.get("restriction_records", []), problems)
+
     if problems:
         raise InvalidDossierError(problems, path)
     assert patient is not None and dossier_id is not None
@@ -316,7 +362,48 @@ def dossier_from_dict(d: Any, path: object | None = None) -> Dossier:
                    created=d.get("created") if isinstance(d.get("created"), str) else None,
                    profile=str(d.get("profile", "second-opinion")),
                    consent=consent, restrictions=list(restrictions),
-                   notes=d.get("notes") if isinstance(d.get("notes"), str) else None, **people)
+                   notes=d.get("notes") if isinstance(d.get("notes"), str) else None, reply_to=reply_to,
+                   restriction_records=records, **people)
+
+
+def _reply_origin(r: Any, problems: list[str]) -> ReplyOrigin | None:
+    if r is None:
+        return None
+    if not isinstance(r, dict):
+        problems.append("reply_to: expected a table with dossier_id and package_sha256")
+        return None
+    known = set(ReplyOrigin.__dataclass_fields__)
+    problems += [f"reply_to.{k}: unknown field — allowed: {', '.join(sorted(known))}" for k in r if k not in known]
+    values = {k: _as_str(r, k, f"reply_to.{k}", problems, required=k in ("dossier_id", "package_sha256"))
+              for k in known}
+    sha = values["package_sha256"]
+    if sha and not re.fullmatch(r"[0-9a-f]{64}", sha):
+        problems.append("reply_to.package_sha256: expected 64 lowercase hex digits")
+    if not (values["dossier_id"] and sha):
+        return None
+    return ReplyOrigin(**values)
+
+
+def _restriction_records(records: Any, problems: list[str]) -> list[RestrictionRecord]:
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        problems.append("restriction_records: expected [[restriction_records]] tables (code, recorded_by, "
+                        "recorded_at)")
+        return []
+    out = []
+    for i, r in enumerate(records, 1):
+        fld = f"restriction_records[{i}]"
+        known = set(RestrictionRecord.__dataclass_fields__)
+        problems += [f"{fld}.{k}: unknown field — allowed: {', '.join(sorted(known))}" for k in r if k not in known]
+        code = _as_str(r, "code", f"{fld}.code", problems, required=True)
+        if code is not None and code not in RESTRICTIONS:
+            problems.append(f"{fld}.code: {code!r} is unknown — allowed: {', '.join(sorted(RESTRICTIONS))}")
+        source = _as_str(r, "source", f"{fld}.source", problems) or "reply"
+        if source not in ("dossier", "reply"):
+            problems.append(f"{fld}.source: {source!r} is not one of dossier, reply")
+        if code:
+            out.append(RestrictionRecord(code, _as_str(r, "recorded_by", f"{fld}.recorded_by", problems),
+                                         _as_str(r, "recorded_at", f"{fld}.recorded_at", problems), source))
+    return out
 
 
 # ---------------------------------------------------------------------------

@@ -7,6 +7,7 @@ Layout (all names neutral; patient data stays inside the files)::
     DIR/images/…                DICOM copies (see dossierkit.gather)
     DIR/index/documents.json    document index  (list of DocumentRecord)
     DIR/index/images.json       image index     (see dossierkit.gather)
+    DIR/index/withheld.json     a reply's protected persons (kept here, never packed; see dossierkit.trace.reply)
     DIR/journal.jsonl           transmission journal (see dossierkit.trace.journal)
 """
 
@@ -34,6 +35,7 @@ INDEX_DIR = "index"
 DOCUMENTS_INDEX = "index/documents.json"
 IMAGES_INDEX = "index/images.json"
 JOURNAL_FILE = "journal.jsonl"
+WITHHELD_INDEX = "index/withheld.json"
 
 
 def utc_now() -> str:
@@ -147,6 +149,16 @@ class Workspace:
 
     def save_images_index(self, index: dict[str, Any]) -> None:
         write_json_records_atomic(self.root / IMAGES_INDEX, index)
+
+    def withheld(self) -> dict[str, dict[str, Any]]:
+        """The persons a restriction protects, by dossier field
+        (``initial_physician``…): kept in the workspace to recognise them
+        (checks, addressees), out of dossier.toml so nothing packed names them."""
+        p = self.root / WITHHELD_INDEX
+        return read_json(p) if p.exists() else {}
+
+    def save_withheld(self, withheld: dict[str, dict[str, Any]]) -> None:
+        write_json_atomic(self.root / WITHHELD_INDEX, withheld)
 
 
 # Values most instances of a dossier repeat (one patient, a few studies and

@@ -12,6 +12,7 @@ import os
 from dossierkit.check import consent as _consent  # noqa: F401  (registers rules)
 from dossierkit.check import documents as _documents  # noqa: F401
 from dossierkit.check import images as _images  # noqa: F401
+from dossierkit.check import reply as _reply  # noqa: F401
 from dossierkit.check.engine import (CheckContext, CheckReport, Finding, Profile, RuleSpec, load_profile, rule,
                                      run_profile)
 from dossierkit.errors import InputError

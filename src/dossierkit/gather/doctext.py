@@ -137,6 +137,7 @@ _KIND_PATTERNS: dict[str, list[tuple[str, float]]] = {
     "referral-letter": [(r"LETTRE D'ADRESSAGE", 6), (r"CHERS? CONFRERES?|CHERES? CONSOEURS?|CHERS? COLLEGUES?", 3),
                         (r"JE VOUS ADRESSE", 3), (r"SECOND AVIS", 1), (r"CONFRATERNEL", 2)],
     "consultation": [(r"COMPTE[- ]RENDU DE CONSULTATION", 5), (r"\bCONSULTATION\b", 1)],
+    "second-opinion-letter": [(r"COURRIER DE SECOND AVIS", 6), (r"SECOND AVIS :", 3)],
 }
 _KIND_RES = {k: [(re.compile(p), w) for p, w in v] for k, v in _KIND_PATTERNS.items()}
 KIND_MIN_SCORE = 4
