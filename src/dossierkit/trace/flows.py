@@ -45,8 +45,8 @@ from dossierkit import strictjson
 from dossierkit.trace import journal
 from dossierkit.trace.channels import check_channel
 from dossierkit.trace.receipt import (Issued, PackageFacts, VerificationFacts, check_document, check_journal_against,
-                                      issue_ack, issue_receipt, load_document, package_facts, summary_from_manifest,
-                                      summary_from_workspace)
+                                      issue_ack, issue_receipt, load_document, package_facts, reply_link_event,
+                                      summary_from_manifest, summary_from_workspace)
 from dossierkit.trace.secrets import PackageSecrets, Protection
 from dossierkit.trust.cms import load_ca, load_cert_signer
 from dossierkit.trust.signing import fingerprint
@@ -128,7 +128,8 @@ def pack_and_record(workspace: Workspace | str | os.PathLike, out: str | os.Path
     result = pack(ws, out, signing_key=key, password=protection.password, recipients=protection.recipients,
                   allow_incomplete=allow_incomplete, reason=reason, force=force, profile=profile,
                   write_readme=write_readme, progress=progress, cert_signer=cert_signer)
-    record(journal_file, pack_event(result), workspace=ws.root, warn=warn)
+    record(journal_file, {**pack_event(result), **reply_link_event((ws.dossier.to_dict()).get("reply_to"))},
+           workspace=ws.root, warn=warn)
     issued = None
     if receipt is not None:
         issued = receipt_after_pack(result, channel=receipt.channel, out=receipt.out, key=key, workspace=ws,
@@ -216,7 +217,8 @@ def _verify(package: Path, secrets: PackageSecrets, *, senders: SenderPolicy,
         intact=report.verdict != "altered",
         complete=None if status not in ("complete", "incomplete") else status == "complete",
         problems=problems, dossier_id=report.dossier_id, manifest_sha256=report.manifest_sha256,
-        manifest_signer=report.signer_fingerprint, sender=report.signer.to_dict() if report.signer else None)
+        manifest_signer=report.signer_fingerprint, sender=report.signer.to_dict() if report.signer else None,
+        reply_to=summary_from_manifest(manifest, None).reply_to if isinstance(manifest, dict) else None)
     return facts, manifest, PackageFacts(package.name, report.package_sha256, report.package_size)
 
 

@@ -44,6 +44,8 @@ FORMAT_VERSION = 1
 # A receipt lists documents and studies; far below this.
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 HASH_PREFIX = 16  # hex digits of a document's SHA-256 shown on the receipt (64 bits)
+# What a reply's receipt, ack and journal entries say of the dossier it answers.
+REPLY_LINK_KEYS = ("dossier_id", "package_sha256", "receipt_id", "ack_id")
 
 # Which dossier person a restriction protects, and the keyword that names
 # that person in --to/--copy.
@@ -55,7 +57,13 @@ ROLE_FIELDS = {"initial-physician": "initial_physician", "treating-gp": "treatin
                "second-opinion": "second_opinion", "sender": "sender"}
 ROLE_LABELS = {"initial-physician": ("médecin initial", "initial physician"),
                "treating-gp": ("médecin traitant", "treating GP"),
-               "second-opinion": ("second avis", "second opinion")}
+               "second-opinion": ("second avis", "second opinion"),
+               "patient": ("patient(e)", "patient")}
+REPLY_PURPOSE = "second-opinion-reply"
+# A reply goes to the initial physician and the treating GP, with a copy to
+# the patient (INCa step 6), minus anyone a restriction protects.
+REPLY_RECIPIENT_ROLES = ("initial-physician", "treating-gp")
+REPLY_COPY_ROLES = ("patient",)
 _EMAIL_IN_TEXT = re.compile(r"[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+")
 _TITLES = {"DR", "PR", "DOCTEUR", "PROFESSEUR", "MME", "MADAME", "M", "MR", "MONSIEUR", "MRS", "MS", "MISS", "MLLE",
            "PROF", "DOCTOR"}
@@ -113,6 +121,12 @@ class DossierSummary:
     container: str | None = None  # "password" | "recipients"
     manifest_signer: str | None = None
     content_source: str = "manifest"  # or "workspace" (docs/traceability.md)
+    purpose: str = "second-opinion"  # or "second-opinion-reply"
+    reply_to: dict[str, Any] | None = None  # a reply: the dossier it answers (ids and hashes)
+    restriction_records: list[dict[str, Any]] = field(default_factory=list)  # code, recorded_by, recorded_at
+    # Persons a restriction protects, known to recognise them, never written
+    # anywhere (a reply workspace keeps them out of dossier.toml).
+    protected: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _minimal_patient(p: dict[str, Any]) -> dict[str, Any]:
@@ -181,7 +195,16 @@ def summary_from_manifest(manifest: dict[str, Any], manifest_sha256: str | None)
         studies=studies,
         completeness=_completeness(manifest.get("completeness")),
         container=manifest.get("container"),
+        purpose=str(dossier.get("purpose") or "second-opinion"),
+        reply_to=_ids_only(dossier.get("reply_to")),
+        restriction_records=[r for r in dossier.get("restriction_records") or [] if isinstance(r, dict)],
     )
+
+
+def _ids_only(reply_to: Any) -> dict[str, Any] | None:
+    if not isinstance(reply_to, dict):
+        return None
+    return {k: str(v) for k, v in reply_to.items() if k in REPLY_LINK_KEYS and v}
 
 
 def summary_from_workspace(ws, *, manifest_sha256: str | None = None,
@@ -194,7 +217,9 @@ def summary_from_workspace(ws, *, manifest_sha256: str | None = None,
         dossier_id=d.id, manifest_sha256=manifest_sha256, patient=_minimal_patient(dd["patient"]),
         people={k: dd[k] for k in ("sender", "initial_physician", "treating_gp", "second_opinion") if k in dd},
         restrictions=list(d.restrictions), documents=[_doc_entry(r.to_dict()) for r in ws.documents()],
-        studies=_studies_from_instances(ws.images()), completeness=_completeness(completeness))
+        studies=_studies_from_instances(ws.images()), completeness=_completeness(completeness),
+        purpose=d.purpose, reply_to=_ids_only(dd.get("reply_to")), restriction_records=dd.get("restriction_records", []),
+        protected=ws.withheld())
 
 
 # ---------------------------------------------------------------------------
@@ -226,10 +251,14 @@ def _same_person(entry: dict[str, Any], person: dict[str, Any] | None) -> bool:
     return b <= a or a <= b or bool(rest) and rest <= a
 
 
-def _resolve(spec: str, people: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _resolve(spec: str, people: dict[str, dict[str, Any]], patient: dict[str, Any] | None = None) -> dict[str, Any]:
     """``--to``/``--copy`` value: a role keyword (``initial-physician``,
-    ``treating-gp``, ``second-opinion``) or free text naming the addressee."""
+    ``treating-gp``, ``second-opinion``, ``patient``) or free text naming the addressee."""
+    patient = patient or {}
     key = spec.strip()
+    if key == "patient":
+        return {"name": " ".join([*patient.get("given_names", []), patient.get("family_name", "")]).strip(),
+                "role": "patient"}
     if key in ROLE_FIELDS and key != "sender":
         person = people.get(ROLE_FIELDS[key])
         if not person:
@@ -256,19 +285,38 @@ def addressees(summary: DossierSummary, to: list[str] | None, copies: list[str] 
     dossier), minus anyone a restriction protects. A recipient protected by
     a restriction is a usage error; a protected copy is withheld and counted,
     without its name."""
-    people = {k: {**v, "_role": r} for r, k in ROLE_FIELDS.items() if (v := summary.people.get(k))}
+    people = {k: {**v, "_role": r} for r, k in ROLE_FIELDS.items()
+              if (v := summary.people.get(k) or summary.protected.get(k))}
+    reply = summary.purpose == REPLY_PURPOSE
+    restricted = {RESTRICTED_ROLES[r]: r for r in summary.restrictions if r in RESTRICTED_ROLES}
+    # A reply's addressees are derived: a protected person is left out of
+    # them (and counted), whatever list is given.
+    derived_out = {restricted[role]: 1 for role in REPLY_RECIPIENT_ROLES if reply and role in restricted}
+    for spec in to or []:
+        if spec.strip() in restricted:
+            raise UsageError(f"a recipient is the {ROLE_LABELS[spec.strip()][1]}, but the patient's restriction "
+                             f"{restricted[spec.strip()]!r} forbids sending them the "
+                             f"{'reply' if reply else 'dossier'}")
     if to:
-        rec = [_resolve(s, summary.people) for s in to]
+        rec = [_resolve(s, summary.people, summary.patient) for s in to]
+    elif reply:
+        rec = [_resolve(role, summary.people) for role in REPLY_RECIPIENT_ROLES
+               if role not in restricted and ROLE_FIELDS[role] in summary.people]
+        if not rec:
+            rec = [_resolve("patient", summary.people, summary.patient)]
     elif "second_opinion" in summary.people:
         rec = [_resolve("second-opinion", summary.people)]
     else:
         raise UsageError("no recipient: pass --to \"name, establishment\" (the dossier names no second-opinion "
                          "practitioner)")
-    if copies is None:
+    if copies is None and reply:
+        cop = [_resolve(r, summary.people, summary.patient) for r in REPLY_COPY_ROLES
+               if not any(p.get("role") == r for p in rec)]
+    elif copies is None:
         cop = [_resolve(r, summary.people) for r in ("initial-physician", "treating-gp")
                if ROLE_FIELDS[r] in summary.people]
     else:
-        cop = [_resolve(s, summary.people) for s in copies if s.strip().lower() != "none"]
+        cop = [_resolve(s, summary.people, summary.patient) for s in copies if s.strip().lower() != "none"]
     withheld = []
     for restriction in summary.restrictions:
         role = RESTRICTED_ROLES.get(restriction)
@@ -277,10 +325,11 @@ def addressees(summary: DossierSummary, to: list[str] | None, copies: list[str] 
         protected = people.get(ROLE_FIELDS[role], {"_role": role})
         if any(_same_person(r, protected) for r in rec):
             raise UsageError(f"a recipient is the {ROLE_LABELS[role][1]}, but the patient's restriction "
-                             f"{restriction!r} forbids sending them the dossier")
+                             f"{restriction!r} forbids sending them the {'reply' if reply else 'dossier'}")
         kept = [c for c in cop if not _same_person(c, protected)]
-        if len(kept) != len(cop):
-            withheld.append({"restriction": restriction, "count": len(cop) - len(kept)})
+        count = len(cop) - len(kept) + derived_out.get(restriction, 0)
+        if count:
+            withheld.append({"restriction": restriction, "count": count})
         cop = kept
     return Addressees(rec, cop, withheld)
 
@@ -317,13 +366,30 @@ def build_receipt(summary: DossierSummary, package: PackageFacts, *, channel: st
         "recipients": [_public_person(p) for p in who.recipients],
         "copies": [_public_person(p) for p in who.copies],
         "withheld_copies": who.withheld,
-        "restrictions": [{"code": r, "text": RESTRICTIONS.get(r, r)} for r in summary.restrictions],
+        "restrictions": [_restriction_entry(r, summary) for r in summary.restrictions],
         "documents": [{"kind": d["kind"], "title": d["title"], "date": d["date"],
                        "sha256_prefix": d["sha256"][:HASH_PREFIX]} for d in summary.documents],
         "studies": summary.studies,
         "completeness": summary.completeness,
         "journal": journal_head.to_dict(),
+        **({"purpose": summary.purpose, "reply_to": summary.reply_to} if summary.reply_to else {}),
     }
+
+
+def _restriction_entry(code: str, summary: DossierSummary) -> dict[str, Any]:
+    """``{code, text}``, and who recorded it and when for a reply (INCa step 6)."""
+    entry = {"code": code, "text": RESTRICTIONS.get(code, code)}
+    rec = next((r for r in summary.restriction_records if r.get("code") == code), None)
+    if rec:
+        entry.update({k: str(rec[k]) for k in ("recorded_by", "recorded_at", "source") if rec.get(k)})
+    return entry
+
+
+def reply_link_event(reply_to: dict[str, Any] | None) -> dict[str, Any]:
+    """The journal keys that link an entry to the dossier a reply answers:
+    ``reply_to_dossier_id``, ``reply_to_package_sha256``,
+    ``reply_to_receipt_id``, ``reply_to_ack_id`` (ids and hashes only)."""
+    return {f"reply_to_{k}": v for k, v in (reply_to or {}).items() if k in REPLY_LINK_KEYS and v}
 
 
 def _public_person(p: dict[str, Any]) -> dict[str, Any]:
@@ -409,7 +475,8 @@ def issue_receipt(summary: DossierSummary, package: str | os.PathLike | PackageF
     doc = build_receipt(summary, facts, channel=channel, to=to, copies=copies, journal_head=head)
     return _journal_and_write(doc, key, out, journal_path=journal_path, pdf=pdf, overwrite=overwrite, event={
         "event": "receipt", "receipt_id": doc["receipt_id"], "dossier_id": doc["dossier_id"],
-        "package_sha256": facts.sha256, "manifest_sha256": summary.manifest_sha256, "channel": channel})
+        "package_sha256": facts.sha256, "manifest_sha256": summary.manifest_sha256, "channel": channel,
+        **reply_link_event(summary.reply_to)})
 
 
 # ---------------------------------------------------------------------------
@@ -427,6 +494,7 @@ class VerificationFacts:
     manifest_sha256: str | None = None
     manifest_signer: str | None = None
     sender: dict[str, Any] | None = None  # trust.store.Signer.to_dict(): who signed the manifest, known or not
+    reply_to: dict[str, Any] | None = None  # a reply package: the dossier it answers (from its signed manifest)
 
     def to_dict(self) -> dict[str, Any]:
         return {"result": "intact" if self.intact else "altered", "sender": self.sender,
@@ -447,7 +515,8 @@ def build_ack(package: PackageFacts, result: VerificationFacts, *, receipt: dict
         result = VerificationFacts(False, result.complete, [
             f"the file received is not the package receipt {receipt.get('receipt_id')} names (SHA-256 "
             f"{package.sha256[:16]}… instead of {str(receipt.get('package', {}).get('sha256'))[:16]}…)",
-            *result.problems], result.dossier_id, result.manifest_sha256, result.manifest_signer, result.sender)
+            *result.problems], result.dossier_id, result.manifest_sha256, result.manifest_signer, result.sender,
+            result.reply_to)
     return {
         "type": ACK_TYPE,
         "version": FORMAT_VERSION,
@@ -463,6 +532,8 @@ def build_ack(package: PackageFacts, result: VerificationFacts, *, receipt: dict
         "recipient": {"name": by} if by else None,
         "verification": result.to_dict(),
         "journal": journal_head.to_dict(),
+        **({"reply_to": reply_to} if (reply_to := result.reply_to or _ids_only((receipt or {}).get("reply_to")))
+           else {}),
     }
 
 
@@ -477,7 +548,8 @@ def issue_ack(package: str | os.PathLike | PackageFacts, result: VerificationFac
     return _journal_and_write(doc, key, out, journal_path=journal_path, pdf=pdf, overwrite=overwrite, event={
         "event": "ack", "ack_id": doc["ack_id"], "receipt_id": (doc["receipt"] or {}).get("receipt_id"),
         "package_sha256": facts.sha256, "result": doc["verification"]["result"],
-        "completeness": doc["verification"]["completeness"]})
+        "completeness": doc["verification"]["completeness"], "dossier_id": doc["dossier_id"],
+        **reply_link_event(doc.get("reply_to"))})
 
 
 # ---------------------------------------------------------------------------

@@ -211,8 +211,13 @@ def render_receipt(doc: dict[str, Any], out: IO[bytes], *, fonts: dict[str, Path
     pdf = _Doc(f"Récépissé / Receipt {doc['receipt_id']}", fonts)
     pdf.set_title(f"dossierkit receipt {doc['receipt_id']}")
     pdf.set_creator("dossierkit")
-    _header(pdf, "Récépissé de transmission d'un dossier médical",
-            "Receipt for the transmission of a medical dossier", doc["receipt_id"], doc["package"]["sha256"])
+    reply = doc.get("reply_to")
+    if reply:
+        _header(pdf, "Récépissé de transmission d'un second avis", "Receipt for the transmission of a second "
+                "opinion", doc["receipt_id"], doc["package"]["sha256"])
+    else:
+        _header(pdf, "Récépissé de transmission d'un dossier médical",
+                "Receipt for the transmission of a medical dossier", doc["receipt_id"], doc["package"]["sha256"])
     fr_ch, en_ch = _channel_labels(doc.get("channel"))
     _field(pdf, "Date et heure (UTC)", "Date and time (UTC)", doc.get("issued_at"))
     _field(pdf, "Canal de transmission", "Channel", f"{fr_ch} / {en_ch} ({doc.get('channel')})")
@@ -231,13 +236,23 @@ def render_receipt(doc: dict[str, Any], out: IO[bytes], *, fonts: dict[str, Path
            "aucune / none")
     for w in doc.get("withheld_copies") or []:
         fr_role, en_role = _WITHHELD.get(w["restriction"], (w["restriction"], w["restriction"]))
-        _field(pdf, "Copie non adressée", "Copy withheld",
-               f"Copie {fr_role} non adressée, à la demande du patient / Copy {en_role} withheld at the "
-               f"patient's request ({w['restriction']})")
+        if reply:
+            _field(pdf, "Non adressé", "Not sent", f"Second avis non adressé {fr_role}, à la demande du patient / "
+                   f"Second opinion not sent {en_role}, at the patient's request ({w['restriction']})")
+        else:
+            _field(pdf, "Copie non adressée", "Copy withheld",
+                   f"Copie {fr_role} non adressée, à la demande du patient / Copy {en_role} withheld at the "
+                   f"patient's request ({w['restriction']})")
     restrictions = doc.get("restrictions") or []
     _field(pdf, "Restrictions exprimées par le patient", "Patient's restrictions",
-           "\n".join(f"{r.get('text')} ({r.get('code')})" for r in restrictions) if restrictions else
-           "aucune / none")
+           "\n".join(f"{r.get('text')} ({r.get('code')})" + _recorded(r) for r in restrictions) if restrictions
+           else "aucune / none")
+    if reply:
+        _heading(pdf, "En réponse au dossier", "In reply to the dossier")
+        _field(pdf, "Identifiant du dossier reçu", "Dossier received", reply.get("dossier_id"))
+        _field(pdf, "SHA-256 du paquet reçu", "Package received SHA-256", reply.get("package_sha256"), mono=True)
+        _field(pdf, "Récépissé de l'expéditeur", "Sender's receipt", reply.get("receipt_id") or "—")
+        _field(pdf, "Notre accusé de réception", "Our acknowledgement", reply.get("ack_id") or "—")
 
     _package_block(pdf, doc, "Paquet transmis", "Package handed over")
     _field(pdf, "Conteneur", "Container", {"password": "zip AES-256 (mot de passe / password)",
@@ -299,6 +314,10 @@ def render_ack(doc: dict[str, Any], out: IO[bytes], *, fonts: dict[str, Path] | 
            f"{r.get('receipt_id')}\nclé / key {short_fingerprint(r['signer_fingerprint'])}" if r else
            "non fourni / not provided")
     _package_block(pdf, doc, "Paquet reçu", "Package received")
+    reply = doc.get("reply_to")
+    if reply:
+        _field(pdf, "Second avis en réponse au dossier", "Second opinion in reply to dossier",
+               f"{reply.get('dossier_id')} ({reply.get('receipt_id') or '—'}, {reply.get('ack_id') or '—'})")
     v = doc.get("verification") or {}
     _heading(pdf, "Résultat de la vérification", "Verification result")
     intact = v.get("result") == "intact"
@@ -314,6 +333,13 @@ def render_ack(doc: dict[str, Any], out: IO[bytes], *, fonts: dict[str, Path] | 
         _field(pdf, "Anomalie", "Problem", problem)
     _signature_block(pdf, doc, ACK_HINT)
     pdf.output(out)
+
+
+def _recorded(r: dict[str, Any]) -> str:
+    """Who recorded the restriction and when (a reply: INCa step 6)."""
+    if not r.get("recorded_by"):
+        return ""
+    return f"\nrecueillie par / recorded by {r['recorded_by']}, {r.get('recorded_at') or ''} (UTC)"
 
 
 def render(doc: dict[str, Any], out: IO[bytes], **kw: Any) -> None:
