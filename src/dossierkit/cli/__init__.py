@@ -54,6 +54,7 @@ from dossierkit.cli import keys_cmds  # noqa: E402,F401
 from dossierkit.cli import trust_cmds  # noqa: E402,F401
 from dossierkit.cli import xdm_cmds  # noqa: E402,F401
 from dossierkit.cli import pacs_cmds  # noqa: E402,F401
+from dossierkit.cli import reply_cmds  # noqa: E402,F401
 
 
 def _debug_requested(argv: list[str]) -> bool:

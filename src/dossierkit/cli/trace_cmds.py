@@ -18,6 +18,7 @@ from dossierkit.errors import ExitCode
 from dossierkit.trace.flows import ack_for_package, receipt_for_package, verify_journal
 from dossierkit.trace.journal import locate, read_entries
 from dossierkit.trace.receipt import Issued, verify_file
+from dossierkit.trace.reply import story, story_lines
 from dossierkit.trace.secrets import open_secrets
 from dossierkit.trust.keys import load_signing_key
 from dossierkit.trust.signing import spaced_fingerprint
@@ -179,15 +180,28 @@ def _report_ack(issued: Issued, as_json: bool) -> dict[str, Any]:
 
 @journal_app.command("show")
 def journal_show(
-    file: Optional[Path] = typer.Argument(None, help="Journal file or workspace folder (default as for --journal)."),
+    files: Optional[list[Path]] = typer.Argument(None, help="Journal file(s) or workspace folder(s) (default as "
+                                                            "for --journal); give both hospitals' to see the "
+                                                            "whole story."),
     as_json: bool = options.JSON,
 ) -> None:
-    """List the journal's entries (ids and hashes only)."""
-    path = locate(file)
-    entries = read_entries(path)
+    """List the journal's entries (ids and hashes only), then the story of each dossier:
+    sent → received → opinion returned → acknowledged."""
+    paths = [locate(f) for f in files or [None]]
+    chains = story(paths)
     if as_json:
-        ui.emit_json({"journal": str(path), "entries": entries})
+        ui.emit_json({"journal": str(paths[0]), "entries": read_entries(paths[0]), "story": chains}
+                     | ({"journals": [{"journal": str(p), "entries": read_entries(p)} for p in paths]}
+                        if len(paths) > 1 else {}))
         return
+    for path in paths:
+        _print_entries(path)
+    for chain in chains:
+        ui.out.print(story_lines(chain), markup=False)
+
+
+def _print_entries(path: Path) -> None:
+    entries = read_entries(path)
     table = Table(title=f"journal {path}")
     for col in ("seq", "time (UTC)", "event", "ids", "hash"):
         table.add_column(col, overflow="fold")
