@@ -309,6 +309,72 @@ def no_pages_pdf() -> bytes:
     return bytes(out)
 
 
+CURIE = "Institut Curie"
+
+
+def second_opinion_letter(*, restricted: bool = False) -> Doc:
+    """Pr Marchand's second-opinion letter (INCa step 6). *restricted*: the
+    patient refused that the initial physician be informed — the letter goes
+    to the treating GP with a copy to the patient, and names no one else."""
+    d = Doc("Courrier de second avis thérapeutique", dt.date(2026, 11, 24), CURIE,
+            "Pr Sophie Marchand — Département d'oncologie médicale")
+    to = ["Dr Anne Roux, médecin traitant"] if restricted else \
+        ["Dr Paul Garnier, oncologue médical, CHU de Nantes", "Dr Anne Roux, médecin traitant"]
+    d.lines(*to, "", "Paris, le 24/11/2026", "",
+            "Objet : second avis thérapeutique pour Mme LEFÈVRE Hélène Marie, née le 14/03/1958")
+    d.identity(PATIENT_LINE, BIRTH_LINE, INS_LINE)
+    d.lines("", "Chère Consœur," if restricted else "Chers Confrères,", "",
+            "J'ai reçu le 18/11/2026 le dossier de Madame Hélène LEFÈVRE pour un second avis sur la prise en "
+            "charge adjuvante d'un carcinome infiltrant du sein gauche pT2 pN1a (2/12) M0, RH positif, HER2 "
+            "négatif, Ki-67 25 %.",
+            "Le dossier a été présenté en RCP Sénologie de l'Institut Curie le 21/11/2026 (fiche RCP « 2d avis » "
+            "jointe). Au vu de l'atteinte ganglionnaire, nous confirmons l'indication d'une chimiothérapie "
+            "adjuvante ; une signature génomique n'apporterait pas d'élément décisionnel ici.",
+            "Second avis : proposition initiale confirmée — chimiothérapie adjuvante (4 EC puis 12 paclitaxel "
+            "hebdomadaires), radiothérapie, puis hormonothérapie par inhibiteur de l'aromatase pendant 5 ans.",
+            "J'ai revu Madame LEFÈVRE en consultation le 24/11/2026 et lui ai expliqué cet avis.", "")
+    if restricted:
+        d.lines("À la demande de la patiente, recueillie le 24/11/2026, ce courrier n'est adressé qu'à son "
+                "médecin traitant, avec copie à la patiente.", "")
+    d.lines("Je vous prie de croire, " + ("Chère Consœur" if restricted else "Chers Confrères")
+            + ", à mes sentiments confraternels.", "", "Pr Sophie Marchand, oncologue médicale",
+            "Copie : la patiente" if restricted else "Copie : Dr Anne Roux, médecin traitant ; la patiente")
+    return d
+
+
+def fiche_rcp_second_opinion(*, marked: bool = True) -> Doc:
+    """The fiche of the new RCP that examined the dossier, marked « 2d avis » (INCa)."""
+    d = Doc("Fiche de Réunion de Concertation Pluridisciplinaire (RCP)" + (" — 2d avis" if marked else ""),
+            dt.date(2026, 11, 21), CURIE, "RCP Sénologie — Institut Curie")
+    d.identity(PATIENT_LINE, BIRTH_LINE, INS_LINE, "Médecin présentant le dossier : Pr Sophie Marchand")
+    d.lines("Date de la réunion : 21/11/2026        Lieu : Institut Curie, Paris",
+            "Type de présentation : " + ("2d avis (second avis thérapeutique)" if marked else "présentation"))
+    d.section("Médecins présents (quorum)",
+              "- Pr Sophie Marchand, oncologue médicale (coordonnatrice)",
+              "- Dr Thomas Vidal, oncologue radiothérapeute",
+              "- Dr Léa Fontaine, chirurgienne sénologue",
+              "- Dr Hugo Perrin, anatomopathologiste")
+    d.section("Tumeur", "Localisation : sein gauche, quadrant supéro-externe",
+              "Histologie : carcinome infiltrant de type non spécifique, grade SBR II, pT2 pN1a (2/12) M0")
+    d.section("Proposition thérapeutique de la RCP",
+              "Proposition initiale confirmée : chimiothérapie adjuvante, radiothérapie, puis hormonothérapie.")
+    return d
+
+
+REPLY = HERE / "reply"
+REPLY_SAMPLES = {
+    "01-courrier-second-avis.pdf": second_opinion_letter,
+    "02-courrier-second-avis-restreint.pdf": lambda: second_opinion_letter(restricted=True),
+    "03-fiche-rcp-2d-avis.pdf": fiche_rcp_second_opinion,
+    "04-fiche-rcp-non-marquee.pdf": lambda: fiche_rcp_second_opinion(marked=False),
+}
+
+
+def write_reply_samples() -> None:
+    for name, make in REPLY_SAMPLES.items():
+        make().save(REPLY / name)
+
+
 SAMPLES = {
     "01-fiche-rcp.pdf": fiche_rcp,
     "02-anatomopathologie.pdf": pathology,
@@ -334,6 +400,7 @@ def main() -> int:
     biology(date=dt.date(2025, 1, 14)).save(BROKEN / "old-document.pdf")
     (BROKEN / "not-a-pdf.pdf").write_bytes("Ceci n'est pas un PDF.\n".encode())
     (BROKEN / "no-pages.pdf").write_bytes(no_pages_pdf())
+    write_reply_samples()
     total = sum(p.stat().st_size for p in HERE.rglob("*.pdf"))
     print(f"samples written under {HERE} ({total / 1024:.0f} KiB of PDF)")
     return 0
