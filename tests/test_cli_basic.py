@@ -100,6 +100,13 @@ def test_demo_builds_and_checks_the_sample(tmp_path):
     summary = json.loads(r.stdout)
     assert summary["exit_code"] == 0 and summary["check"]["status"] == "complete"
     assert len(summary["documents"]) == 7
+    # The way back (issue #17): both replies, the restricted one without the initial physician.
+    replies = summary["replies"]
+    assert [p["addressees"] for p in replies["without"]["packages"]] == [["initial-physician"], ["treating-gp"],
+                                                                          ["patient"]]
+    assert [p["addressees"] for p in replies["with"]["packages"]] == [["treating-gp"], ["patient"]]
+    assert replies["with"]["withheld"] == ["no-copy-to-initial-physician"] and replies["without"]["withheld"] == []
+    assert [c["complete"] for c in summary["story"]] == [True]
     r = run_cli("demo", d)  # a previous demo is recreated
     assert r.returncode == 0 and "complete" in r.stderr
     (tmp_path / "mine").mkdir()

@@ -25,6 +25,7 @@ from dossierkit.progress import NULL_PROGRESS, Progress
 from dossierkit.resources import samples_dir
 from dossierkit.trace.flows import ack_for_package, pack_and_record, receipt_for_package, verify_and_record, \
     verify_journal
+from dossierkit.trace.reply import init_reply, pack_reply, restrict_reply, story, story_lines
 from dossierkit.trace.secrets import open_secrets, pack_protection
 from dossierkit.trust.keys import generate_keys, load_signing_key
 from dossierkit.trust.store import TrustStore
@@ -71,6 +72,9 @@ def create_workspace(run: DemoRun) -> None:
     # A fresh id and creation time per run, as a real workspace would get.
     data.pop("id", None)
     data.pop("created", None)
+    # The patient tells the second practitioner of a refusal later: the way
+    # back shows the reply with and without it (reply_both_ways).
+    data["restrictions"] = []
     run.workspace = init_workspace(run.directory / "workspace", data)
     run.summary["workspace"] = str(run.workspace.root)
     run.summary["dossier_id"] = run.workspace.dossier.id
@@ -176,28 +180,86 @@ def receipt_and_ack(run: DemoRun) -> None:
     run.log(f"7. receipt {receipt.id}: {receipt.pdf_path} (printable, FR/EN) and {receipt.json_path} (signed)")
     recipient = generate_keys(run.directory / "recipient-keys")
     second = run.workspace.dossier.second_opinion
+    # The second practitioner's hospital keeps its own journal.
     ack = ack_for_package(pkg["package"], out=out, key=load_signing_key(recipient.signing_key), secrets=secrets,
                           receipt_file=receipt.json_path, expect_signer=pkg["signer_fingerprint"],
-                          by=second.name if second else None, journal_file=journal_path, progress=run.progress,
-                          trust_store=trust_store_path(run))
+                          by=second.name if second else None, journal_file=second_journal(run),
+                          progress=run.progress, trust_store=trust_store_path(run))
     verification = ack.document["verification"]
     run.summary["ack"] = {**ack.to_dict(), "result": verification["result"],
                           "completeness": verification["completeness"]}
     run.log(f"8. acknowledgement {ack.id} ({verification['result']}, {verification['completeness']}): "
             f"{ack.pdf_path} and {ack.json_path}")
-    report = verify_journal(journal_path, [receipt.json_path, ack.json_path])
-    anchors_ok = all(anchor["ok"] for anchor in report.anchors or [])
+    report = verify_journal(journal_path, [receipt.json_path])
+    second_report = verify_journal(second_journal(run), [ack.json_path])
+    anchors_ok = all(anchor["ok"] for anchor in (report.anchors or []) + (second_report.anchors or []))
     run.summary["journal"] = {"path": str(journal_path), "entries": report.entries, "ok": report.ok,
-                              "anchors_ok": anchors_ok}
-    run.log(f"9. journal {journal_path}: {report.entries} entries, chain {'intact' if report.ok else 'BROKEN'}, "
-            f"receipt and acknowledgement anchors {'present' if anchors_ok else 'MISSING'}")
-    if not (verification["intact"] and report.holds):
+                              "anchors_ok": anchors_ok, "second_path": str(second_journal(run)),
+                              "second_entries": second_report.entries, "second_ok": second_report.ok}
+    run.log(f"9. journals: {journal_path} ({report.entries} entries) and the second practitioner's "
+            f"{second_journal(run)} ({second_report.entries}): chains "
+            f"{'intact' if report.ok and second_report.ok else 'BROKEN'}, receipt and acknowledgement anchors "
+            f"{'present' if anchors_ok else 'MISSING'}")
+    if not (verification["intact"] and report.holds and second_report.holds):
+        run.exit_code = ExitCode.INTEGRITY
+
+
+def second_journal(run: DemoRun) -> Path:
+    return run.directory / "second-opinion" / "journal.jsonl"
+
+
+def reply_both_ways(run: DemoRun) -> None:
+    """The way back (INCa step 6): the second practitioner replies from the
+    package received, once as asked (initial physician and treating GP, copy
+    to the patient) and once after the patient refused that the initial
+    physician be informed (recorded by the second practitioner: treating GP
+    and patient only). Hospital A acknowledges the reply addressed to its
+    physician; both journals then tell the story."""
+    pkg, ack = run.summary.get("package"), run.summary.get("ack")
+    if not pkg or not ack or run.workspace is None or run.exit_code != ExitCode.OK:
+        return
+    second = run.directory / "second-opinion"
+    key = load_signing_key(run.directory / "recipient-keys" / "signing-key.pem")
+    letters = {"without": "01-courrier-second-avis.pdf", "with": "02-courrier-second-avis-restreint.pdf"}
+    run.summary["replies"] = {}
+    for step, variant in ((10, "without"), (11, "with")):
+        secrets = open_secrets(pkg["package"], password_file=pkg["password_file"])
+        started = init_reply(second / f"reply-{variant}-restriction", pkg["package"], secrets,
+                             expect_signer=pkg["signer_fingerprint"], journal_file=second_journal(run),
+                             progress=run.progress)
+        ws = started.workspace
+        add_documents(ws, [run.samples / "reply" / letters[variant]], kind="second-opinion-letter",
+                      progress=run.progress)
+        add_documents(ws, [run.samples / "reply" / "03-fiche-rcp-2d-avis.pdf"], kind="rcp", progress=run.progress)
+        if variant == "with":
+            restrict_reply(ws, recorded_by=ws.dossier.sender.name if ws.dossier.sender else "second practitioner",
+                           journal_file=second_journal(run))
+        packed = pack_reply(ws.root, second / f"out-{variant}-restriction", key=key, channel="mssante",
+                            journal_file=second_journal(run), progress=run.progress)
+        run.summary["replies"][variant] = packed.to_dict()
+        run.log(f"{step}. reply {packed.dossier_id} {variant} the patient's restriction → "
+                + "; ".join(f"{', '.join(p.addressees)}: {p.package.parent.name}/{p.package.name}, receipt "
+                            f"{p.receipt['id'] if p.receipt else '—'}" for p in packed.packages)
+                + (f" (restriction {', '.join(packed.withheld)}: left out of every list)" if packed.withheld else ""))
+    first = next(p for p in run.summary["replies"]["without"]["packages"] if p["addressees"] == ["initial-physician"])
+    back = ack_for_package(first["package"], out=run.directory / "receipts", key=load_signing_key(
+        run.directory / "keys" / "signing-key.pem"), secrets=open_secrets(first["package"],
+                                                                           password_file=first["password_file"]),
+        receipt_file=first["receipt"]["json"], expect_signer=ack["signer_fingerprint"],
+        journal_file=run.workspace.journal_path, progress=run.progress)
+    run.summary["reply_ack"] = back.to_dict()
+    chains = story([run.workspace.journal_path, second_journal(run)])
+    run.summary["story"] = chains
+    run.log(f"12. the initial physician's hospital acknowledges the reply ({back.id}); both journals tell the story:")
+    for chain in chains:
+        run.log("   " + story_lines(chain).replace("\n", "\n   "))
+    if not back.document["verification"]["intact"] or not all(c["complete"] for c in chains):
         run.exit_code = ExitCode.INTEGRITY
 
 
 STEPS: list[Callable[[DemoRun], None]] = [prepare_directory, create_workspace, add_sample_documents,
                                           import_sample_images, check_dossier, pack_dossier, verify_dossier,
-                                          receipt_and_ack]
+                                          receipt_and_ack, reply_both_ways]
 
 
 def run_demo(directory: str | os.PathLike, progress: Progress = NULL_PROGRESS,
