@@ -451,17 +451,34 @@ def addressee_keys(specs: Sequence[str]) -> dict[str, list[str]]:
     return out
 
 
-_STAGE_IDS = ("receipt_id", "ack_id", "reply_dossier_id", "result")
+def _where(item: dict[str, Any]) -> str:
+    path = Path(item["journal"])
+    src = f"{path.parent.name}/{path.name}" if path.parent.name else path.name
+    how = f"named by {item['named_by']}" if item.get("named_by") else f"entry {item['seq']}"
+    return f"{src} {how}, {str(item.get('time') or '').replace('T', ' ').replace('Z', ' UTC')}"
+
+
+def _what(stage: str, item: dict[str, Any]) -> str:
+    main = item.get("ack_id") if stage in ("received", "acknowledged") else item.get("receipt_id")
+    more = []
+    if stage in ("received", "acknowledged") and item.get("receipt_id") and not item.get("named_by"):
+        more.append(f"of {item['receipt_id']}")
+    if item.get("reply_dossier_id"):
+        more.append(f"reply {item['reply_dossier_id']}")
+    if item.get("result") and item["result"] != "intact":
+        more.append(item["result"].upper())
+    return " ".join([str(main), *more])
 
 
 def story_lines(chain: dict[str, Any]) -> str:
-    """The story of one dossier (:func:`story`) as text, one line per step."""
-    lines = [f"dossier {chain['dossier_id']}: "
-             + (" → ".join(STAGES) if chain["complete"] else
-                " → ".join(s if chain["stages"][s] else f"({s}: not in these journals)" for s in STAGES))]
+    """The story of one dossier (:func:`story`) as text for an 80-column
+    terminal: one line per step, where it was read on the next."""
+    head = " → ".join(s if chain["stages"][s] else f"({s}?)" for s in STAGES)
+    lines = [f"dossier {chain['dossier_id']}: {head}"]
     for stage in STAGES:
         for item in chain["stages"][stage]:
-            ids = ", ".join(f"{k} {item[k]}" for k in _STAGE_IDS if item.get(k))
-            where = f"named by {item['named_by']}" if item.get("named_by") else f"entry {item['seq']}"
-            lines.append(f"  {stage:<17} {ids} ({Path(item['journal']).name} {where}, {item['time']})")
+            lines.append(f"  {stage:<17} {_what(stage, item)}")
+            lines.append(f"  {'':<17} {_where(item)}")
+    if not chain["complete"]:
+        lines.append("  (?: not in these journals — give both hospitals' journals to see the whole story)")
     return "\n".join(lines)
