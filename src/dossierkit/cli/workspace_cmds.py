@@ -72,7 +72,8 @@ def add_cmd(
     files: list[Path] = typer.Argument(..., help="PDF files to add."),
     kind: str = typer.Option("auto", "--kind", "-k",
                              help="rcp, pathology, imaging-report, operative-report, biology, treatment-plan, "
-                                  "referral-letter, consultation, other, or auto (guess from the text)."),
+                                  "referral-letter, consultation, second-opinion-letter, other, or auto (guess from "
+                                  "the text)."),
     title: Optional[str] = typer.Option(None, help="Document title (default: read from the PDF)."),
     date: Optional[str] = typer.Option(None, help="Document date YYYY-MM-DD (default: read from the PDF)."),
     as_json: bool = options.JSON,
