@@ -14,7 +14,7 @@ from docsamples import SAMPLES, build_sample_workspace, copy_workspace
 from pypdf import PdfReader
 
 from dossierkit.check import run_checks
-from dossierkit.errors import IntegrityError, UsageError
+from dossierkit.errors import DecryptionError, IntegrityError, UsageError
 from dossierkit.gather.documents import add_documents
 from dossierkit.package.unpack import unpack_package
 from dossierkit.trace import journal
@@ -133,13 +133,16 @@ def test_reply_from_age_file_goes_to_both_physicians_and_the_patient(hospitals, 
         assert receipt["reply_to"]["receipt_id"] == started.origin.receipt_id
         assert receipt["withheld_copies"] == [] and receipt["purpose"] == "second-opinion-reply"
     own = open_secrets(by_role["patient"].package, password_file=by_role["patient"].password_file)
-    assert unpack_package(by_role["patient"].package, tmp_path / "patient-view", **own.open_kwargs()).report.ok
+    assert unpack_package(by_role["patient"].package, tmp_path / "patient-view", **own.open_kwargs(),
+                          expect_signer=hospitals.b_keys.fingerprint).report.ok
     other = open_secrets(by_role["patient"].package, password_file=by_role["initial-physician"].password_file)
-    with pytest.raises(Exception):
-        unpack_package(by_role["patient"].package, tmp_path / "wrong", **other.open_kwargs())
+    with pytest.raises(DecryptionError):
+        unpack_package(by_role["patient"].package, tmp_path / "wrong", **other.open_kwargs(),
+                       expect_signer=hospitals.b_keys.fingerprint)
     assert not (tmp_path / "wrong").exists()
     gp_secrets = open_secrets(by_role["treating-gp"].package, identity=gp.age_identity)
-    assert unpack_package(by_role["treating-gp"].package, tmp_path / "gp-view", **gp_secrets.open_kwargs()).report.ok
+    assert unpack_package(by_role["treating-gp"].package, tmp_path / "gp-view", **gp_secrets.open_kwargs(),
+                          expect_signer=hospitals.b_keys.fingerprint).report.ok
 
 
 def test_one_shared_passphrase_makes_one_package_naming_every_addressee(hospitals, tmp_path):
@@ -211,7 +214,8 @@ def test_restriction_added_at_reply_time_removes_the_initial_physician_from_ever
         assert entry["code"] == "no-copy-to-initial-physician" and entry["recorded_by"] == "Pr Sophie Marchand"
         assert "initial-physician" not in {x.get("role") for x in receipt["recipients"] + receipt["copies"]}
         secrets = open_secrets(p["package"], password_file=p["password_file"])
-        unpack_package(p["package"], tmp_path / "view" / p["addressees"][0], **secrets.open_kwargs())
+        unpack_package(p["package"], tmp_path / "view" / p["addressees"][0], **secrets.open_kwargs(),
+                       expect_signer=hospitals.b_keys.fingerprint)
     pdf_text = "\n".join(page.extract_text() for page in PdfReader(packed["packages"][0]["receipt"]["pdf"]).pages)
     assert "no-copy-to-initial-physician" in pdf_text or "médecin initial" in pdf_text
     # grep every output: packages' content, receipts (JSON, PDF), journal, command output
@@ -248,6 +252,21 @@ def test_naming_the_protected_physician_as_recipient_is_refused(hospitals, tmp_p
     assert issued.document["withheld_copies"] == [{"restriction": "no-copy-to-initial-physician", "count": 1}]
 
 
+def test_a_package_from_an_unknown_sender_starts_no_reply(hospitals, tmp_path):
+    r = run_cli("reply", "init", tmp_path / "reply", "--from-package", hospitals.zip, "--password-file",
+                hospitals.zip_pw, "--journal", tmp_path / "j.jsonl")
+    assert r.returncode == 6 and "trust add" in r.stderr, r.stderr
+    assert not (tmp_path / "reply").exists()
+    store = tmp_path / "trusted.toml"
+    assert run_cli("trust", "add", hospitals.a_keys.fingerprint, "--name", "CHU de Nantes", "--trust-store",
+                   store).returncode \
+        == 0
+    r = run_cli("reply", "init", tmp_path / "reply", "--from-package", hospitals.zip, "--password-file",
+                hospitals.zip_pw, "--journal", tmp_path / "j.jsonl", "--trust-store", store, "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["addressees"] == ["treating-gp", "patient"]
+
+
 def test_an_altered_package_starts_no_reply(hospitals, tmp_path):
     bad = tmp_path / "dossier.zip"
     data = bytearray(hospitals.zip.read_bytes())
@@ -263,7 +282,8 @@ def test_the_journals_tell_the_whole_story(hospitals, tmp_path):
     a_journal, b_journal = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
     shutil.copy(hospitals.a_journal, a_journal)
     shutil.copy(hospitals.b_journal, b_journal)
-    started = init_reply(tmp_path / "reply", hospitals.zip, hospitals.secrets(hospitals.zip), journal_file=b_journal)
+    started = init_reply(tmp_path / "reply", hospitals.zip, hospitals.secrets(hospitals.zip), journal_file=b_journal,
+                         expect_signer=hospitals.a_keys.fingerprint)
     ws = started.workspace
     add_documents(ws, [LETTER_RESTRICTED], kind="second-opinion-letter")
     restrict_reply(ws.root, recorded_by="Pr Sophie Marchand", journal_file=b_journal)

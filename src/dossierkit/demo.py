@@ -225,8 +225,8 @@ def reply_both_ways(run: DemoRun) -> None:
     for step, variant in ((10, "without"), (11, "with")):
         secrets = open_secrets(pkg["package"], password_file=pkg["password_file"])
         started = init_reply(second / f"reply-{variant}-restriction", pkg["package"], secrets,
-                             expect_signer=pkg["signer_fingerprint"], journal_file=second_journal(run),
-                             progress=run.progress)
+                             journal_file=second_journal(run), progress=run.progress,
+                             trust_store=trust_store_path(run))
         ws = started.workspace
         add_documents(ws, [run.samples / "reply" / letters[variant]], kind="second-opinion-letter",
                       progress=run.progress)

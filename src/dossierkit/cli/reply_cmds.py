@@ -25,6 +25,7 @@ def reply_init(
     password_env: Optional[str] = options.PASSWORD_ENV,
     identity: Optional[Path] = options.IDENTITY,
     expect_signer: Optional[str] = options.EXPECT_SIGNER,
+    trust_store: Optional[Path] = options.TRUST_STORE,
     ack_file: Optional[Path] = typer.Option(None, "--ack", help="Our acknowledgement of the package (default: "
                                                                 "found in the journal)."),
     journal_file: Optional[Path] = options.JOURNAL,
@@ -35,7 +36,7 @@ def reply_init(
                            password_prompt=ui.passphrase_prompt(not as_json), default_identity=True)
     with ui.progress_for(not as_json) as progress:
         started = init_reply(directory, package, secrets, expect_signer=expect_signer, ack_file=ack_file,
-                             journal_file=journal_file, progress=progress, warn=ui.note)
+                             journal_file=journal_file, progress=progress, warn=ui.note, trust_store=trust_store)
     _report_init(started.to_dict(), as_json)
 
 

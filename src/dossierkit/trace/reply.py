@@ -35,7 +35,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from dossierkit.check import run_checks
-from dossierkit.errors import IncompleteError, IntegrityError, OutputError, UsageError
+from dossierkit.errors import IncompleteError, IntegrityError, OutputError, UntrustedError, UsageError
 from dossierkit.model import RESTRICTIONS, ReplyOrigin, RestrictionRecord
 from dossierkit.progress import NULL_PROGRESS, Progress
 from dossierkit.trace import journal
@@ -85,13 +85,15 @@ def _origin_ack(journal_path: Path, package_sha256: str) -> dict[str, Any] | Non
 def init_reply(root: str | os.PathLike, package: str | os.PathLike, secrets: PackageSecrets, *,
                expect_signer: str | None = None, ack_file: str | os.PathLike | None = None,
                journal_file: str | os.PathLike | None = None, progress: Progress = NULL_PROGRESS,
-               warn: Warn | None = None) -> ReplyStarted:
+               warn: Warn | None = None, trust_store: str | os.PathLike | None = None) -> ReplyStarted:
     """Verify *package* (the dossier received) and start a reply workspace at
     *root* from its signed manifest. The link (:class:`ReplyOrigin`) names the
     dossier id, the package SHA-256, the signer, and — from *ack_file* (our
     signed ack) or else our journal's ``ack`` entry of this package — our ack
     id and the sender's receipt id. A package that does not verify starts
-    nothing (IntegrityError, exit 3); nothing is written then."""
+    nothing (IntegrityError, exit 3), nor one signed by an unknown key
+    (UntrustedError, exit 6: *expect_signer* or the *trust_store* must know
+    the sender); nothing is written then but the journal's ``verify`` entry."""
     root = Path(root)
     if (root / "dossier.toml").exists():
         raise OutputError("a workspace already exists here", path=root, hint="choose a new folder for the reply")
@@ -102,7 +104,12 @@ def init_reply(root: str | os.PathLike, package: str | os.PathLike, secrets: Pac
         if ack_doc.get("type") != "dossierkit-ack":
             raise UsageError("--ack expects our acknowledgement of the package (AK-….json)", path=ack_file)
     report = verify_and_record(package, secrets.require(), expect_signer=expect_signer, journal_file=journal_file,
-                               progress=progress, warn=warn)
+                               progress=progress, warn=warn, trust_store=trust_store)
+    if report.verdict == "untrusted":
+        raise UntrustedError(f"the package is authentic but its signer ({report.signer_fingerprint}) is not a "
+                             "known sender: no reply is started from it", path=package,
+                             hint="compare the fingerprint with the sender's receipt, then `dossierkit trust add` "
+                                  "(or give --expect-signer)")
     if not report.ok or report.manifest_json is None:
         problems = "; ".join(f"{f.check}: {f.message}" for f in report.failures[:3])
         raise IntegrityError(f"the package does not verify: no reply is started from it — {problems}",
