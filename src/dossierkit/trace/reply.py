@@ -25,7 +25,6 @@ addressee naming them is refused).
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from dossierkit import strictjson
 from dossierkit.check import run_checks
 from dossierkit.errors import IncompleteError, IntegrityError, OutputError, UntrustedError, UsageError
 from dossierkit.model import RESTRICTIONS, ReplyOrigin, RestrictionRecord
@@ -116,7 +116,8 @@ def init_reply(root: str | os.PathLike, package: str | os.PathLike, secrets: Pac
                              path=package)
     if ack_doc is not None and ack_doc["package"]["sha256"] != report.package_sha256:
         raise UsageError(f"--ack {ack_doc.get('ack_id')} is for another package", path=ack_file)
-    manifest = json.loads(report.manifest_json.decode("utf-8"))
+    manifest = strictjson.loads(report.manifest_json, what="DOSSIER/MANIFEST.JSON",
+                                max_bytes=len(report.manifest_json))
     dossier = manifest.get("dossier") or {}
     if dossier.get("purpose") == REPLY_PURPOSE:
         raise UsageError("this package is itself a second-opinion reply: acknowledge it (`dossierkit ack`) "
