@@ -218,8 +218,8 @@ def summary_from_workspace(ws, *, manifest_sha256: str | None = None,
         people={k: dd[k] for k in ("sender", "initial_physician", "treating_gp", "second_opinion") if k in dd},
         restrictions=list(d.restrictions), documents=[_doc_entry(r.to_dict()) for r in ws.documents()],
         studies=_studies_from_instances(ws.images()), completeness=_completeness(completeness),
-        purpose=d.purpose, reply_to=_ids_only(dd.get("reply_to")), restriction_records=dd.get("restriction_records", []),
-        protected=ws.withheld())
+        purpose=d.purpose, reply_to=_ids_only(dd.get("reply_to")),
+        restriction_records=dd.get("restriction_records", []), protected=ws.withheld())
 
 
 # ---------------------------------------------------------------------------
