@@ -216,6 +216,8 @@ def test_restriction_added_at_reply_time_removes_the_initial_physician_from_ever
         secrets = open_secrets(p["package"], password_file=p["password_file"])
         unpack_package(p["package"], tmp_path / "view" / p["addressees"][0], **secrets.open_kwargs(),
                        expect_signer=hospitals.b_keys.fingerprint)
+    index = (tmp_path / "view" / "patient" / "INDEX.HTM").read_text(encoding="utf-8")
+    assert "In reply to dossier" in index and started.origin.dossier_id in index and "Not an addressee" in index
     pdf_text = "\n".join(page.extract_text() for page in PdfReader(packed["packages"][0]["receipt"]["pdf"]).pages)
     assert "no-copy-to-initial-physician" in pdf_text or "médecin initial" in pdf_text
     # grep every output: packages' content, receipts (JSON, PDF), journal, command output

@@ -45,8 +45,8 @@ def _report_init(d: dict, as_json: bool) -> None:
         ui.emit_json(d)
         return
     ui.out.print(f"reply workspace {d['workspace']} (dossier {d['dossier_id']})", markup=False)
-    ui.out.print(f"  answers dossier {d['reply_to']['dossier_id']}, package sha256 "
-                 f"{d['reply_to']['package_sha256']}", markup=False)
+    ui.out.print(f"  answers dossier {d['reply_to']['dossier_id']}, package SHA-256:\n"
+                 f"    {d['reply_to']['package_sha256']}", markup=False)
     ui.out.print(f"  restrictions: {', '.join(d['restrictions']) or 'none'}", markup=False)
     ui.out.print(f"  addressees: {', '.join(d['addressees'])}", markup=False)
 

@@ -52,13 +52,24 @@ def _patient_rows(d: Dossier) -> str:
     return "\n".join(rows)
 
 
+_PURPOSES = {"second-opinion": "Second avis thérapeutique / Therapeutic second opinion",
+             "second-opinion-reply": "Réponse du second avis (courrier du second praticien) / Second-opinion "
+                                     "reply (the second practitioner's letter)"}
+
+
 def _people_rows(d: Dossier) -> str:
-    rows = [_row("Objet", "Purpose", _e("Second avis thérapeutique / Therapeutic second opinion"
-                                        if d.purpose == "second-opinion" else d.purpose)),
-            _row("Expéditeur", "Sender", _person(d.sender)),
-            _row("Destinataire (second avis)", "Recipient (second opinion)", _person(d.second_opinion)),
-            _row("Médecin initial", "Initial physician", _person(d.initial_physician)),
-            _row("Médecin traitant", "Treating GP", _person(d.treating_gp))]
+    rows = [_row("Objet", "Purpose", _e(_PURPOSES.get(d.purpose, d.purpose))),
+            _row("Expéditeur", "Sender", _person(d.sender))]
+    if d.reply_to is not None:  # a reply (issue #17): what it answers, never a protected person
+        rows.append(_row("En réponse au dossier", "In reply to dossier",
+                         f"{_e(d.reply_to.dossier_id)}<br><code>{_e(d.reply_to.package_sha256)}</code>"))
+    else:
+        rows.append(_row("Destinataire (second avis)", "Recipient (second opinion)", _person(d.second_opinion)))
+    initial = _person(d.initial_physician)
+    if d.initial_physician is None and d.has_restriction("no-copy-to-initial-physician"):
+        initial = "Non destinataire, à la demande du patient / Not an addressee, at the patient's request"
+    rows += [_row("Médecin initial", "Initial physician", initial),
+             _row("Médecin traitant", "Treating GP", _person(d.treating_gp))]
     c = d.consent
     consent = "—"
     if c is not None:
