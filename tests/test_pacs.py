@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pydicom
+import pydicom.data
 import pytest
 
 from dossierkit.errors import RemoteError, UsageError, InputError
@@ -449,3 +450,16 @@ def test_unpack_deliver_and_an_untrusted_package_sends_nothing(pacs_ns, package,
                   env={"DOSSIERKIT_HOME": str(other_home)})
     assert r.returncode == 6, r.stderr
     assert receiver.instance_uids() == set()
+
+
+@pytest.mark.parametrize("extra", [[], ["--move-to-self"]])
+def test_a_retired_sop_class_is_retrieved(pacs_ns, pacs_home, sender, tmp_path, extra):
+    """pydicom's color-pl.dcm is Ultrasound Image Storage (Retired), 1.2.840.10008.5.1.4.1.1.6: pynetdicom's
+    storage SCP aborted the C-MOVE sub-association for a class it does not know until we register it."""
+    ds = pydicom.dcmread(pydicom.data.get_testdata_file("color-pl.dcm"), force=True)
+    assert ds.SOPClassUID == "1.2.840.10008.5.1.4.1.1.6"
+    ws = new_workspace(tmp_path / "ws")
+    r = run_in_ns(pacs_ns, "import-images", ws.root, "--pacs", "sender", "--study", ds.StudyInstanceUID, "--json",
+                  *extra)
+    assert r.returncode == 0, r.stderr
+    assert ds.SOPInstanceUID in {i.sop_instance_uid for i in Workspace(ws.root).images()}

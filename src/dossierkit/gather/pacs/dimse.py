@@ -32,8 +32,10 @@ from pydicom.dataset import Dataset
 from pydicom.uid import (UID, AllTransferSyntaxes, DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian,
                          ExplicitVRLittleEndian, ImplicitVRLittleEndian)
 from pynetdicom import AE, _config, build_role, evt
+from pynetdicom.service_class import ServiceClass, StorageServiceClass
 from pynetdicom.sop_class import (StudyRootQueryRetrieveInformationModelFind, StudyRootQueryRetrieveInformationModelGet,
-                                  StudyRootQueryRetrieveInformationModelMove, Verification)
+                                  StudyRootQueryRetrieveInformationModelMove, Verification, register_uid,
+                                  uid_to_service_class)
 
 from dossierkit.errors import RemoteError
 from dossierkit.gather.pacs.config import PacsConfig
@@ -187,9 +189,21 @@ class RetrieveOutcome:
     error: str | None = None  # the transfer stopped (timeout, abort, refusal): what happened
 
 
+def storage_classes(sop_classes: Iterable[str]) -> list[str]:
+    """The SOP classes, each known to pynetdicom as a storage class: a class it does not know (a retired one,
+    e.g. Ultrasound Image Storage 1.2.840.10008.5.1.4.1.1.6, or a private one) is registered, else its
+    storage SCP aborts the association when such an instance arrives."""
+    out = sorted({c for c in sop_classes if c})
+    for uid in out:
+        if uid_to_service_class(uid) is ServiceClass:
+            with contextlib.suppress(ValueError):
+                register_uid(uid, "DossierkitStorage_" + uid.replace(".", "_"), StorageServiceClass)
+    return out
+
+
 def _storage_contexts(sop_classes: Iterable[str], budget: int) -> list[tuple[str, str]]:
     """(SOP class, transfer syntax) pairs: every syntax for each class, as many as the budget allows."""
-    classes = sorted(set(sop_classes))
+    classes = storage_classes(sop_classes)
     per = max(1, budget // max(1, len(classes)))
     return [(c, ts) for c in classes for ts in TRANSFER_SYNTAXES[:per]]
 
@@ -309,7 +323,7 @@ def move(cfg: PacsConfig, queries: list[Dataset], sop_classes: Iterable[str], fo
         raise RemoteError(f"PACS {cfg.name!r}: --move-to-self needs move_port in pacs.toml",
                           hint="the port of our own storage SCP, known to the PACS with calling_ae")
     scp = _ae(cfg)
-    for sop_class in sorted(set(sop_classes)):
+    for sop_class in storage_classes(sop_classes):
         scp.add_supported_context(sop_class, TRANSFER_SYNTAXES)
     sink = _Sink(folder, on_instance)
     out = RetrieveOutcome(sink.received)
