@@ -64,7 +64,7 @@ HOST_UNIX = 3
 _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # a reader keeps one per entry until the central directory (#18)
 class EntryHeader:
     """The fields of one entry shared by its local header and its central
     directory record (after Zip64 resolution)."""

@@ -136,7 +136,7 @@ class _KeyPrefetcher:
         return got[2].result()
 
 
-@dataclass
+@dataclass(slots=True)  # one per entry, kept until the central directory (#18)
 class _Streamed:
     header: zipformat.EntryHeader
     offset: int
