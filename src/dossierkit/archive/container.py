@@ -91,6 +91,8 @@ class ContainerSpec:
     # age_keys.Recipient: exactly the recipients asked for (pack's read-back
     # compares bytes and never decrypts, so it needs no key of its own).
     recipients: list[Any] = field(default_factory=list)
+    # (DOS time, DOS date) given to every entry (zipformat.dos_stamp); None: 1980-01-01
+    dos: tuple[int, int] | None = None
 
     @classmethod
     def for_writing(cls, *, password: str | bytes | None, recipients: list[str] | None) -> ContainerSpec:
@@ -142,12 +144,12 @@ def zip_writer(out: IO[bytes], spec: ContainerSpec, *, keys: FreshKeys | None = 
     """A zip writer whose bytes land in *out*, encrypted as *spec* says.
     *keys*: the :meth:`ContainerSpec.start_keys` supply, if one was started."""
     if spec.kind == PASSWORD:
-        with open_writer(out, password=spec.password, keys=keys) as zw:
+        with open_writer(out, password=spec.password, keys=keys, dos=spec.dos) as zw:
             yield zw
         return
 
     with age_writer(out, spec.recipients) as sink:
-        with open_writer(sink, password=None) as zw:
+        with open_writer(sink, password=None, dos=spec.dos) as zw:
             yield zw
 
 

@@ -13,6 +13,8 @@ flipped byte anywhere is detected.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import stat
 import struct
 from dataclasses import dataclass
@@ -57,6 +59,16 @@ U32 = 0xFFFFFFFF
 # is recorded inside the signed manifest, never in cleartext headers.
 DOS_TIME = 0
 DOS_DATE = (0 << 9) | (1 << 5) | 1
+
+
+def dos_stamp(when: dt.datetime) -> tuple[int, int]:
+    """(DOS time, DOS date) of a local *when*, to 2 s — what extracted files
+    are dated with by 7-Zip and every unzip (issue #15, point 23). 1980-01-01
+    for anything earlier than the zip epoch."""
+    if when.year < 1980:
+        return DOS_TIME, DOS_DATE
+    return ((when.hour << 11) | (when.minute << 5) | (when.second // 2),
+            ((min(when.year, 2107) - 1980) << 9) | (when.month << 5) | when.day)
 MADE_BY = (3 << 8) | 63  # host Unix, APPNOTE 6.3
 EXTERNAL_ATTR = (stat.S_IFREG | 0o644) << 16  # regular file rw-r--r--
 HOST_UNIX = 3
@@ -143,14 +155,14 @@ def version_needed(*, aes: bool, zip64: bool, method: int) -> int:
 
 
 def entry_header(name: str, raw_name: bytes, *, size: int, compressed_size: int, crc32: int, actual_method: int,
-                 aes: bool, zip64: bool) -> EntryHeader:
+                 aes: bool, zip64: bool, dos: tuple[int, int] = (DOS_TIME, DOS_DATE)) -> EntryHeader:
     """The header dossierkit's writer gives an entry — what the strict
     reader demands byte for byte. *compressed_size* counts the AES salt,
     verifier and MAC; *crc32* is 0 under AES (AE-2)."""
     return EntryHeader(
         name=name, raw_name=raw_name, version_needed=version_needed(aes=aes, zip64=zip64, method=actual_method),
         flags=name_flags(raw_name) | (FLAG_ENCRYPTED if aes else 0), method=METHOD_AES if aes else actual_method,
-        dos_time=DOS_TIME, dos_date=DOS_DATE, crc32=0 if aes else crc32, compressed_size=compressed_size, size=size,
+        dos_time=dos[0], dos_date=dos[1], crc32=0 if aes else crc32, compressed_size=compressed_size, size=size,
         aes_vendor=AES_VENDOR_AE2 if aes else None, aes_strength=AES_STRENGTH_256 if aes else None,
         actual_method=actual_method)
 

@@ -360,7 +360,8 @@ class _ZipStreamReader:
         """*h* as dossierkit's writer would have written it (strict mode)."""
         return zipformat.entry_header(h.name, h.raw_name, size=h.size, compressed_size=h.compressed_size,
                                       crc32=h.crc32, actual_method=h.actual_method,
-                                      aes=h.method == zipformat.METHOD_AES, zip64=zip64)
+                                      aes=h.method == zipformat.METHOD_AES, zip64=zip64,
+                                      dos=(h.dos_time, h.dos_date))
 
     # -- entry data
     def _entry_data(self, entry: StreamEntry) -> Iterator[memoryview]:

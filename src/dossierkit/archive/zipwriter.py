@@ -119,7 +119,8 @@ class ZipStreamWriter:
     ``password`` (bytes) selects WinZip AES-256 AE-2 for every entry; ``None``
     writes a plain STORED zip (with CRC-32, as the age container needs).
     Entry names are the caller's (neutral, no patient data); the timestamp
-    is fixed to 1980-01-01 00:00, there is no comment and no extra field
+    is *dos* (zipformat.dos_stamp: the pack time, which the package file's
+    own date shows anyway) or 1980-01-01 00:00, there is no comment and no extra field
     beyond Zip64 and AES. ``force_zip64`` writes Zip64 records even for
     small archives (tests and interop checks). ``keys``: entry keys derived
     ahead (:class:`FreshKeys`); without it each entry's are derived when it
@@ -127,7 +128,7 @@ class ZipStreamWriter:
     """
 
     def __init__(self, out: IO[bytes], *, password: bytes | None, force_zip64: bool = False,
-                 keys: FreshKeys | None = None):
+                 keys: FreshKeys | None = None, dos: tuple[int, int] | None = None):
         if password is not None and not isinstance(password, bytes | bytearray):
             raise UsageError("the password must be bytes (encode it as UTF-8)")
         if password is not None and not password:
@@ -135,6 +136,7 @@ class ZipStreamWriter:
         self._out = out
         self._password = bytes(password) if password is not None else None
         self._force_zip64 = force_zip64
+        self._dos = dos or (zipformat.DOS_TIME, zipformat.DOS_DATE)  # every entry's date (zipformat.dos_stamp)
         self._pos = 0
         self._central: list[bytes] = []
         self._any_zip64 = False
@@ -170,7 +172,8 @@ class ZipStreamWriter:
         self._names.add(name)
         zip64 = self._force_zip64 or size >= zipformat.U32 or csize >= zipformat.U32
         h = zipformat.entry_header(name, raw, size=size, compressed_size=csize, crc32=crc,
-                                   actual_method=actual_method, aes=self._password is not None, zip64=zip64)
+                                   actual_method=actual_method, aes=self._password is not None, zip64=zip64,
+                                   dos=self._dos)
         offset = self._pos
         self._write(zipformat.build_local_header(h, zip64=zip64))
         self._central.append(zipformat.build_central_record(h, offset, zip64=zip64 or offset >= zipformat.U32))
@@ -305,6 +308,6 @@ class ZipStreamWriter:
 
 
 def open_writer(out: IO[bytes], *, password: bytes | None, force_zip64: bool = False,
-                keys: FreshKeys | None = None) -> ZipStreamWriter:
+                keys: FreshKeys | None = None, dos: tuple[int, int] | None = None) -> ZipStreamWriter:
     """A :class:`ZipStreamWriter` on *out* (use it as a context manager)."""
-    return ZipStreamWriter(out, password=password, force_zip64=force_zip64, keys=keys)
+    return ZipStreamWriter(out, password=password, force_zip64=force_zip64, keys=keys, dos=dos)

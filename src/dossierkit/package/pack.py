@@ -31,6 +31,7 @@ to a few MiB) and a few MiB of buffers.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 import time
@@ -45,7 +46,7 @@ from dossierkit.errors import IncompleteError, IntegrityError, OutputError, Usag
 from dossierkit.fsutil import atomic_writer
 from dossierkit.progress import NULL_PROGRESS, Progress
 from dossierkit.workspace import Workspace
-from dossierkit.archive import PASSWORD, ContainerSpec, ReadBackSink, Worker, read_back, zip_writer
+from dossierkit.archive import PASSWORD, ContainerSpec, ReadBackSink, Worker, dos_stamp, read_back, zip_writer
 from dossierkit.package.manifest import completeness_record
 from dossierkit.package.readme import write_beside_readme
 from dossierkit.package.root import RootEntry, build_root
@@ -140,6 +141,7 @@ def pack(workspace: Workspace | str | os.PathLike, out: str | os.PathLike, *, si
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
     out = Path(out)
     spec = ContainerSpec.for_writing(password=password, recipients=recipients)
+    spec.dos = dos_stamp(dt.datetime.now())  # extracted files dated the pack day, local time (issue #15)
     if out.exists() and not force:
         raise OutputError("already exists", path=out, hint="choose another name or pass --force")
     if out.is_dir():
