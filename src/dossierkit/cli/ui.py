@@ -55,8 +55,15 @@ def passphrase_prompt(enabled: bool = True, *, confirm: bool = False) -> Callabl
     if not enabled or not sys.stdin.isatty():
         return None
 
+    asked = [0]
+
     def ask() -> str:
-        return typer.prompt("Passphrase / mot de passe", hide_input=True, confirmation_prompt=confirm)
+        # On stderr: the prompt stays visible when stdout goes to a file or a pipe.
+        asked[0] += 1
+        if asked[0] > 1:
+            note(f"this passphrase does not open the package — try again ({asked[0]}/3) / "
+                 f"ce mot de passe n'ouvre pas le paquet — réessayez ({asked[0]}/3)")
+        return typer.prompt("Passphrase / mot de passe", hide_input=True, confirmation_prompt=confirm, err=True)
 
     return ask
 

@@ -21,14 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from dossierkit.archive import (PASSWORD, Recipient, check_password_strength, generate_passphrase, load_identities,
-                                load_recipients, package_kind, read_password)
-from dossierkit.errors import UsageError
+                                load_recipients, package_kind, read_password, zip_reader)
+from dossierkit.errors import DecryptionError, DossierkitError, UsageError
 from dossierkit.identity import fold
 from dossierkit.model import Dossier
 from dossierkit.trust.keys import AGE_IDENTITY, default_keys_dir
 from dossierkit.workspace import Workspace
 
 PASSPHRASE_HINT = "give --password-file FILE or --password-env VAR (never on the command line)"
+PROMPT_TRIES = 3  # a person at the terminal gets this many tries at a passphrase
 
 Prompt = Callable[[], str]
 
@@ -73,7 +74,10 @@ def open_secrets(package: str | os.PathLike, *, password_file: str | os.PathLike
     (*identity*). *default_identity*: for a recipients package, fall back to
     the keys folder's age-identity.txt (the recipient's own key). Empty
     (falsy) when no source applies; the package is not opened at all when
-    none is given."""
+    none is given. The secret read is tried on the package at once
+    (:func:`check_opens`): a wrong one raises DecryptionError before any long
+    pass; from *password_prompt* (a person at the terminal), it is asked
+    again, :data:`PROMPT_TRIES` tries in all."""
     if password_file is None and password_env is None and password_prompt is None and identity is None \
             and not default_identity:
         return PackageSecrets()
@@ -81,12 +85,43 @@ def open_secrets(package: str | os.PathLike, *, password_file: str | os.PathLike
     if kind == PASSWORD:
         if password_file is None and password_env is None and password_prompt is None:
             return PackageSecrets(kind)
-        return PackageSecrets(kind, password=read_password(password_file, password_env, password_prompt))
+        prompted = password_file is None and password_env is None
+        for attempt in range(1, PROMPT_TRIES + 1):
+            secrets = PackageSecrets(kind, password=read_password(password_file, password_env, password_prompt))
+            try:
+                check_opens(package, secrets)
+                return secrets
+            except DecryptionError:
+                if not prompted or attempt == PROMPT_TRIES:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
     if identity is None and default_identity and (default_keys_dir() / AGE_IDENTITY).is_file():
         identity = default_keys_dir() / AGE_IDENTITY
     if identity is None:
         return PackageSecrets(kind)
-    return PackageSecrets(kind, identities=load_identities(identity))
+    secrets = PackageSecrets(kind, identities=load_identities(identity))
+    check_opens(package, secrets)
+    return secrets
+
+
+def check_opens(package: str | os.PathLike, secrets: PackageSecrets) -> None:
+    """Fail fast on a wrong passphrase or key: open *package* with
+    *secrets* and authenticate its first entry (the small manifest) — one
+    key derivation, a few kilobytes read — before any long pass starts (a
+    progress bar over gigabytes that ends in "wrong password" helps nobody).
+    Raises DecryptionError for a wrong passphrase or key; anything else
+    (a damaged package) is left for the full verification to report."""
+    try:
+        with open(package, "rb") as fh, zip_reader(fh, secrets.kind or PASSWORD, password=secrets.password,
+                                                  identities=secrets.identities) as entries:
+            for entry in entries:
+                for _ in entry.chunks():
+                    pass
+                return
+    except DecryptionError:
+        raise
+    except (DossierkitError, OSError):  # damage: the full verification reports it, with its own words
+        return
 
 
 _MONTHS_FR = ("janvier", "fevrier", "mars", "avril", "mai", "juin", "juillet", "aout", "septembre", "octobre",
