@@ -122,7 +122,7 @@ def test_restriction_removes_the_initial_physician_everywhere(tmp_path, key, pac
     assert doc["withheld_copies"] == [{"restriction": "no-copy-to-initial-physician", "count": 1}]
     assert doc["restrictions"][0]["code"] == "no-copy-to-initial-physician"
     text = _text(r.pdf_path)
-    assert "médecin initial" in text and "no-copy-to-initial-physician" in text
+    assert "Copie au médecin initial non adressée, à la demande du patient" in " ".join(text.split())
     for where in (r.json_path.read_bytes().decode(), text, (tmp_path / "journal.jsonl").read_text()):
         for token in ("Moreau", "Valbonne", "cedres", "Cèdres"):
             assert token not in where
@@ -176,7 +176,15 @@ def test_qr_code_decodes_to_the_package_sha256(tmp_path, key, package):
     subprocess.run([pdftoppm, "-png", "-r", "120", "-f", "1", "-l", "1", r.pdf_path, tmp_path / "page"], check=True)
     (png,) = tmp_path.glob("page*.png")
     codes = decode(Image.open(png))
-    assert [c.data.decode() for c in codes] == [r.document["package"]["sha256"]]
+    # A text a phone shows as is (issue #15, point 26): receipt, dossier, local
+    # date, file, and the SHA-256 to compare with 7-Zip's or certutil's.
+    (text,) = [c.data.decode() for c in codes]
+    lines = text.splitlines()
+    assert lines[0] == f"Récépissé / Receipt {r.document['receipt_id']}"
+    assert lines[1] == f"Dossier {r.document['dossier_id']}"
+    assert lines[2].startswith("Date ") and "heure de Paris" in lines[2] and "T" not in lines[2][:8]
+    assert lines[3] == f"Fichier / File {r.document['package']['file_name']}"
+    assert lines[4] == f"SHA-256 {r.document['package']['sha256']}"
 
 
 def test_ack_binds_receipt_and_package(tmp_path, key, package):

@@ -16,7 +16,7 @@ from typer.core import TyperGroup
 from dossierkit.cli import app, options, ui
 from dossierkit.errors import ExitCode
 from dossierkit.trace.flows import ack_for_package, receipt_for_package, verify_journal
-from dossierkit.trace.journal import locate, read_entries
+from dossierkit.trace.journal import locate, read_entries, resolve_path as journal_default
 from dossierkit.trace.receipt import Issued, verify_file
 from dossierkit.trace.reply import story, story_lines
 from dossierkit.trace.secrets import open_secrets
@@ -48,8 +48,9 @@ RECEIPT_TO = typer.Option([], "--to", help="Recipient (repeatable): name/establi
                                            "treating-gp. Default: the dossier's second-opinion practitioner.")
 RECEIPT_COPY = typer.Option(None, "--copy", help="Copy to (repeatable), or `none`. Default: the dossier's initial "
                                                  "physician and treating GP, minus the patient's restrictions.")
-RECEIPT_WORKSPACE = typer.Option(None, "--workspace", "-w", help="Take the content from this workspace (when you "
-                                                                 "cannot decrypt the package).")
+RECEIPT_WORKSPACE = typer.Option(None, "--workspace", "-w", help="The dossier's workspace: the receipt goes in its "
+                                                                 "journal; with no password or identity, the "
+                                                                 "content comes from it too.")
 # No default identity here: a sender who encrypted to recipients' keys cannot decrypt (--workspace instead).
 RECEIPT_IDENTITY = typer.Option(None, "--identity", "-i", help="age identity file for a recipients package.")
 NO_PDF = typer.Option(False, "--no-pdf", help="Write the signed JSON only.")
@@ -94,7 +95,10 @@ def _report_issued(issued: Issued, as_json: bool, what: str) -> None:
     ui.out.print(f"  package sha256:     {d['package_sha256']}", markup=False)
     ui.out.print(f"  signer fingerprint: {d['signer_fingerprint']}", markup=False)
     if d["journal_seq"]:
-        ui.out.print(f"  journal entry:      {d['journal_seq']}", markup=False)
+        ui.out.print(f"  journal entry:      {d['journal_seq']} in {d['journal']}", markup=False)
+        if issued.journal_path == journal_default():
+            ui.note(f"note: recorded in this computer's own journal ({d['journal']}), not in a dossier's: "
+                    "give --workspace DIR to record it in the workspace's journal")
 
 
 @receipt_app.command("verify")
@@ -131,7 +135,9 @@ def receipt_verify(
 def ack_cmd(
     package: Path = typer.Argument(..., help="The package file as received."),
     out: Path = typer.Option(..., "--output", "-o", help="Folder (→ AK-….json + .pdf) or FILE.json (+ FILE.pdf)."),
-    receipt_file: Optional[Path] = typer.Option(None, "--receipt", help="The sender's receipt (JSON) to bind to."),
+    receipt_file: Optional[Path] = typer.Option(None, "--receipt", help="The sender's receipt to bind to: its JSON "
+                                                                        "file, or its number read on the paper "
+                                                                        "receipt (RC-…)."),
     expect_signer: Optional[str] = typer.Option(None, "--expect-signer", help="Sender's full fingerprint (checks "
                                                                               "the receipt and the manifest)."),
     trust_store: Optional[Path] = options.TRUST_STORE,

@@ -27,6 +27,7 @@ Where a receipt's content comes from (docs/traceability.md):
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +55,7 @@ from dossierkit.trust.store import SenderPolicy
 from dossierkit.workspace import Workspace
 
 Warn = Callable[[str], None]
+_RECEIPT_ID = re.compile(r"RC-\d{8}-[0-9A-F]{12}")
 
 
 # ---------------------------------------------------------------------------
@@ -257,6 +259,9 @@ def receipt_for_package(package: str | os.PathLike, *, channel: str, out: str | 
                                  path=package)
         summary = summary_from_manifest(manifest, result.manifest_sha256)
         summary.manifest_signer = result.manifest_signer
+        if workspace is not None and Workspace(workspace).dossier.id != summary.dossier_id:
+            raise UsageError("the package was packed from another dossier than this workspace: its receipt "
+                             "does not go in this workspace's journal", path=workspace)
     elif workspace is not None:
         ws = Workspace(workspace)
         facts = package_facts(package, progress)
@@ -298,7 +303,12 @@ def ack_for_package(package: str | os.PathLike, *, out: str | os.PathLike, key: 
         raise UsageError("ack verifies the package first: give --password-file or --password-env (password "
                          "package) or --identity (recipients package)")
     receipt_doc = None
-    if receipt_file is not None:
+    if receipt_file is not None and paper_receipt_id(receipt_file) is not None:
+        # The receipt came on paper (the patient's route): its number, typed
+        # from the page, binds the ack to it; --expect-signer takes the
+        # fingerprint printed on it.
+        receipt_doc = {"receipt_id": paper_receipt_id(receipt_file)}
+    elif receipt_file is not None:
         receipt_doc, raw = load_document(receipt_file)
         check_document(receipt_doc, raw, expect_signer=expect_signer)
         if receipt_doc.get("type") != "dossierkit-receipt":
@@ -307,6 +317,15 @@ def ack_for_package(package: str | os.PathLike, *, out: str | os.PathLike, key: 
     result, _, facts = _verify(package, secrets, senders=senders, progress=progress)
     return issue_ack(facts, result, key=key, out=out, receipt=receipt_doc, by=by,
                      journal_path=journal.resolve_path(journal_file), pdf=pdf, progress=progress)
+
+
+def paper_receipt_id(value: str | os.PathLike) -> str | None:
+    """``ack --receipt RC-20261201-7F3A9C2E41B0``: the number of a receipt
+    read on paper (not a file of that name) — or None for a receipt file."""
+    text = str(value).strip().upper()
+    if _RECEIPT_ID.fullmatch(text) and not Path(value).exists():
+        return text
+    return None
 
 
 def verify_journal(path: str | os.PathLike, receipt_files: Sequence[str | os.PathLike] = ()

@@ -404,6 +404,7 @@ class Issued:
     json_path: Path
     pdf_path: Path | None
     journal_entry: dict[str, Any] | None
+    journal_path: Path | None = None
 
     @property
     def id(self) -> str:
@@ -414,7 +415,8 @@ class Issued:
                 "pdf": str(self.pdf_path) if self.pdf_path else None,
                 "signer_fingerprint": self.document["signature"]["fingerprint"],
                 "package_sha256": self.document["package"]["sha256"],
-                "journal_seq": self.journal_entry["seq"] if self.journal_entry else None}
+                "journal_seq": self.journal_entry["seq"] if self.journal_entry else None,
+                "journal": str(self.journal_path) if self.journal_entry and self.journal_path else None}
 
 
 def output_paths(out: str | os.PathLike, doc_id: str) -> tuple[Path, Path]:
@@ -431,7 +433,8 @@ def document_bytes(doc: dict[str, Any]) -> bytes:
     return canonical_json(doc) + b"\n"
 
 
-def _write(doc: dict[str, Any], out: str | os.PathLike, *, pdf: bool, overwrite: bool) -> tuple[Path, Path | None]:
+def _write(doc: dict[str, Any], out: str | os.PathLike, *, pdf: bool, overwrite: bool,
+           journal_entry: dict[str, Any] | None = None) -> tuple[Path, Path | None]:
     json_path, pdf_path = output_paths(out, doc.get("receipt_id") or doc["ack_id"])
     for p in (json_path, pdf_path) if pdf else (json_path,):
         if p.exists() and not overwrite:
@@ -443,7 +446,7 @@ def _write(doc: dict[str, Any], out: str | os.PathLike, *, pdf: bool, overwrite:
         from dossierkit.trace.receipt_pdf import render
 
         with atomic_writer(pdf_path) as fh:
-            render(doc, fh)
+            render(doc, fh, journal_entry=journal_entry)
     with atomic_writer(json_path) as fh:
         fh.write(document_bytes(doc))
     return json_path, pdf_path if pdf else None
@@ -456,8 +459,8 @@ def _journal_and_write(doc: dict[str, Any], key, out, *, journal_path, event: di
     if journal_path is not None:
         entry = journal.append(journal_path, {**event, "document_sha256": hashlib.sha256(
             document_bytes(signed)).hexdigest(), "signer": signed["signature"]["fingerprint"]})
-    json_path, pdf_path = _write(signed, out, pdf=pdf, overwrite=overwrite)
-    return Issued(signed, json_path, pdf_path, entry)
+    json_path, pdf_path = _write(signed, out, pdf=pdf, overwrite=overwrite, journal_entry=entry)
+    return Issued(signed, json_path, pdf_path, entry, Path(journal_path) if journal_path is not None else None)
 
 
 def issue_receipt(summary: DossierSummary, package: str | os.PathLike | PackageFacts, *, channel: str, key,
@@ -510,8 +513,11 @@ def build_ack(package: PackageFacts, result: VerificationFacts, *, receipt: dict
     """The unsigned ack. It holds ids and hashes, no patient identity.
 
     A file whose SHA-256 differs from the one *receipt* names is not the
-    package that was sent: the ack records it as altered."""
-    if receipt is not None and receipt.get("package", {}).get("sha256") != package.sha256:
+    package that was sent: the ack records it as altered. A receipt known
+    only by its number (read on paper: ``{"receipt_id": …}`` without a
+    signature) is recorded as such, ``"source": "paper"``."""
+    paper = receipt is not None and "signature" not in receipt
+    if receipt is not None and not paper and receipt.get("package", {}).get("sha256") != package.sha256:
         result = VerificationFacts(False, result.complete, [
             f"the file received is not the package receipt {receipt.get('receipt_id')} names (SHA-256 "
             f"{package.sha256[:16]}… instead of {str(receipt.get('package', {}).get('sha256'))[:16]}…)",
@@ -523,7 +529,8 @@ def build_ack(package: PackageFacts, result: VerificationFacts, *, receipt: dict
         "ack_id": ack_id or new_id("AK"),
         "issued_at": issued_at or utc_now(),
         "package": package.to_dict(),
-        "receipt": None if receipt is None else {
+        "receipt": None if receipt is None else {"receipt_id": receipt.get("receipt_id"), "source": "paper"}
+        if paper else {
             "receipt_id": receipt.get("receipt_id"),
             "sha256": hashlib.sha256(document_bytes(receipt)).hexdigest(),
             "signer_fingerprint": receipt["signature"]["fingerprint"]},
