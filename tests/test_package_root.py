@@ -337,6 +337,9 @@ def test_index_renders_in_chromium_and_every_link_resolves(built, tmp_path):
     assert [x for x in dom.links if x.endswith(".PDF")] == pdfs
     for link in dom.links:
         assert not re.match(r"^[a-z]+:", link), link  # relative only, no external resource
+        if link.startswith("#"):  # in-page anchor: its target must exist
+            assert f'id="{link[1:]}"' in r.stdout, link
+            continue
         assert (folder / link).is_file(), link
     shot = tmp_path / "index.png"
     r = subprocess.run([chromium, *flags, "--window-size=1100,1400", f"--screenshot={shot}", url],

@@ -25,3 +25,13 @@ def restriction_contacts(ctx: CheckContext, spec: RuleSpec):
     for r, who in (("no-copy-to-initial-physician", d.initial_physician), ("no-copy-to-treating-gp", d.treating_gp)):
         if d.has_restriction(r) and who is None:
             yield spec.finding(f"restriction {r} is recorded; the person is not named in dossier.toml", "dossier.toml")
+
+
+@rule("sender-recorded")
+def sender_recorded(ctx: CheckContext, spec: RuleSpec):
+    """The receipt and INDEX.HTM name who sends the dossier: without a
+    sender they show "not recorded" (issue #15, point 18)."""
+    if ctx.dossier.sender is None or not (ctx.dossier.sender.name or "").strip():
+        yield spec.finding("the dossier names no sender: the receipt and INDEX.HTM will say \"not recorded\" — "
+                           "set [sender] name (service, establishment) in dossier.toml, or `init --sender`",
+                           "dossier.toml")

@@ -8,14 +8,17 @@ encryption, so it may show the patient's identity. Skeleton and styles:
 
 from __future__ import annotations
 
+import re
 from html import escape
 from string import Template
 from typing import Any
 
+from dossierkit.check.for_recipient import LEVEL_LABELS, recipient_text
 from dossierkit.model import DOCUMENT_KINDS, RESTRICTIONS, Dossier, Person
 from dossierkit.package.layout import MediaLayout
 from dossierkit.resources import templates_dir
 
+_DOC_ID = re.compile(r"DOC\d{4}")
 _SEX = {"F": "Féminin / Female", "M": "Masculin / Male", "O": "Autre / Other", "U": "Inconnu / Unknown"}
 
 
@@ -81,16 +84,57 @@ def _people_rows(d: Dossier) -> str:
     return "\n".join(rows)
 
 
+def _count(n: int, fr: str, en: str) -> str:
+    return f"{n} {fr}{'s' if n > 1 else ''} / {n} {en}{'s' if n > 1 else ''}"
+
+
 def _completeness(c: dict[str, Any]) -> str:
+    """The short verdict at the top; the findings themselves are listed
+    after the documents and images (:func:`_findings`), for the recipient."""
+    findings = [f for f in c.get("findings") or [] if isinstance(f, dict)]
+    warnings = sum(1 for f in findings if f.get("level") == "warning")
+    infos = sum(1 for f in findings if f.get("level") == "info")
+    more = (f' <a href="#constats">{_e(_count(warnings, "avertissement", "warning"))}, '
+            f'{_e(_count(infos, "information", "note"))} — voir en fin de page / see the end of this page</a>'
+            if findings else "")
     if c.get("status") == "complete":
-        counts = c.get("counts") or {}
-        return (f'<p><span class="ok">Complet / Complete</span> — profil / profile {_e(c.get("profile"))}; '
-                f'{_e(counts.get("warning", 0))} avertissement(s) / warning(s).</p>')
-    items = "".join(f"<li><code>{_e(f.get('code'))}</code> {_e(f.get('message'))}</li>"
-                    for f in c.get("waived") or [])
+        return (f'<p><span class="ok">Complet / Complete</span> — profil / profile {_e(c.get("profile"))}.'
+                f'{more}</p>')
+    items = "".join(f"<li>{_e(fr)}<br><span class=\"en\">{_e(en)}</span></li>"
+                    for fr, en in (recipient_text(f) for f in c.get("waived") or []))
     return (f'<p><span class="warn">Incomplet / Incomplete</span> — transmis malgré les points suivants / '
-            f'sent despite the following findings:</p><ul>{items}</ul>'
-            f'<p>Motif / Reason: {_e(c.get("reason"))}</p>')
+            f'sent despite the following:</p><ul>{items}</ul>'
+            f'<p>Motif donné par l\'expéditeur / Reason given by the sender : {_e(c.get("reason"))}</p>'
+            f'<p>{more}</p>')
+
+
+def _findings(c: dict[str, Any]) -> str:
+    """Every finding recorded at pack time, told to the recipient (FR, then
+    EN: check.for_recipient), one line per kind of finding with how many
+    times it occurs and the documents it names — folded under a
+    ``<details>`` (no script) so a long list never pushes the documents
+    down the page."""
+    findings = [f for f in c.get("findings") or [] if isinstance(f, dict)]
+    if not findings:
+        return "<p>Aucun point signalé / Nothing to report.</p>"
+    grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    order = {"error": 0, "warning": 1, "info": 2}
+    for f in sorted(findings, key=lambda f: order.get(str(f.get("level")), 3)):
+        grouped.setdefault((str(f.get("level")), str(f.get("code"))), []).append(f)
+    rows = []
+    for (level, code), group in grouped.items():
+        fr, en = recipient_text(group[0])
+        label_fr, label_en = LEVEL_LABELS.get(level, (level, level))
+        docs = sorted({str(f.get("file")) for f in group if _DOC_ID.fullmatch(str(f.get("file") or ""))})
+        where = f'<br><span class="en">{_e(", ".join(f"{d}.PDF" for d in docs))}</span>' if docs else ""
+        times = f" (×{len(group)})" if len(group) > 1 else ""
+        rows.append(f'<tr><td>{_e(label_fr)}<br><span class="en">{_e(label_en)}</span></td>'
+                    f'<td>{_e(fr)}{_e(times)}<br><span class="en">{_e(en)}</span>{where}</td>'
+                    f'<td><code>{_e(code)}</code></td></tr>')
+    return (f'<details><summary>{_e(_count(len(findings), "point signalé", "finding"))} — cliquer pour '
+            f'afficher / click to show</summary>\n<table><tr><th>Niveau <span class="en">/ Level</span></th>'
+            f'<th>Constat <span class="en">/ Finding</span></th><th>Code</th></tr>\n' + "\n".join(rows)
+            + "\n</table></details>")
 
 
 def _documents(layout: MediaLayout) -> str:
@@ -133,7 +177,7 @@ def render_index(*, dossier: Dossier, layout: MediaLayout, completeness: dict[st
     html = Template(skeleton).substitute(
         version=_e(version), dossier_id=_e(dossier.id), created=_e(created),
         patient_rows=_patient_rows(dossier), people_rows=_people_rows(dossier),
-        completeness=_completeness(completeness),
+        completeness=_completeness(completeness), findings=_findings(completeness),
         document_count=len(layout.documents), documents=_documents(layout),
         study_count=len(layout.studies), image_count=layout.instance_count, studies=_studies(layout))
     return html.encode("utf-8")

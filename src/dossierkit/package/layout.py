@@ -7,7 +7,7 @@ an ISO 9660-style extension only on the non-DICOM files we create.
 
     README.TXT, INDEX.HTM, DICOMDIR
     DICOM/ST000001/SE000001/IM000001      study n / series n / image n, no extension
-    IHE_XDM/SUBSET01/DOC0001.PDF          documents, numbered in a stable order
+    IHE_XDM/SUBSET01/DOC0001.PDF          documents, named by their workspace id
     DOSSIER/MANIFEST.JSON, SHA256SUMS, MANIFEST.SIG
 
 Names carry no patient data: they are ordinals.
@@ -102,6 +102,7 @@ class MediaLayout:
 
 
 _KIND_ORDER = {k: i for i, k in enumerate(DOCUMENT_KINDS)}
+_WORKSPACE_DOC_ID = re.compile(r"DOC\d{4}")
 
 
 def _ordinal(prefix: str, n: int) -> str:
@@ -125,7 +126,14 @@ def plan_layout(documents: list[DocumentRecord], images: list[ImageInstance]) ->
     number (:func:`group_studies`). The same workspace gives the same plan.
     """
     docs = sorted(documents, key=lambda d: (_KIND_ORDER.get(d.kind, len(_KIND_ORDER)), d.date or "", d.id))
-    planned_docs = [PlannedDocument(d, f"{DOCUMENTS_FOLDER}/{document_name(i)}") for i, d in enumerate(docs, 1)]
+    # The workspace's own ids name the files (DOC0008 in `check` and `list` is
+    # DOC0008.PDF in the package: issue #15, point 24); numbered in order only
+    # if some id is not of that form.
+    if all(_WORKSPACE_DOC_ID.fullmatch(d.id) for d in docs) and len({d.id for d in docs}) == len(docs):
+        names = [f"{d.id}.PDF" for d in docs]
+    else:
+        names = [document_name(i) for i in range(1, len(docs) + 1)]
+    planned_docs = [PlannedDocument(d, f"{DOCUMENTS_FOLDER}/{name}") for d, name in zip(docs, names)]
     studies = []
     for si, st in enumerate(group_studies(images), 1):
         st_dir = f"{IMAGES_FOLDER}/{_ordinal('ST', si)}"

@@ -112,9 +112,16 @@ class VerifyReport:
         return {"intact": ExitCode.OK, "untrusted": ExitCode.UNTRUSTED}.get(self.verdict, ExitCode.INTEGRITY)
 
     def status(self, check: str) -> str:
+        """``ok``, ``failed`` or ``not checked``; for ``completeness``,
+        ``incomplete`` when the package holds together but was packed
+        incomplete (waived findings and a reason recorded): never "ok" then."""
         if any(f.check == check for f in self.failures):
             return "failed"
-        return "ok" if check in self.checked else "not checked"
+        if check not in self.checked:
+            return "not checked"
+        if check == "completeness" and self.completeness.get("status") == "incomplete":
+            return "incomplete"
+        return "ok"
 
     def fail(self, check: str, message: str, file: str | None = None) -> None:
         same = [f for f in self.failures if f.check == check]
