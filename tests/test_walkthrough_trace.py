@@ -202,7 +202,8 @@ def test_ack_from_the_paper_receipt_number_and_entry_numbers_agree(demo, tmp_pat
                 "--password-file", demo["pwfile"], "--workspace", demo["demo"] / "workspace", env=demo["env"])
     assert r.returncode == 0
     receipt = json.loads(next((tmp_path / "rc").glob("RC-*.json")).read_text())
-    fingerprint = receipt["signature"]["fingerprint"][:16]  # as printed on the paper receipt
+    fp = receipt["signature"]["fingerprint"]
+    fingerprint = " ".join(fp[i:i + 4] for i in range(0, 64, 4))  # typed from the paper: 16 groups of 4
     journal = tmp_path / "hospital.jsonl"
     a = run_cli("ack", demo["package"], "--receipt", receipt["receipt_id"], "--expect-signer", fingerprint,
                 "-o", tmp_path / "acks", "--password-file", demo["pwfile"], "--journal", journal, "--by", "Pr Girard",
