@@ -114,7 +114,7 @@ def test_guide_patient_steps_work_on_the_real_key(demo, tmp_path):
     key.mkdir()
     for name in ("dossier.zip", "LISEZMOI-README.TXT"):  # what the guide's table says is on the key
         shutil.copy(demo / name, key / name)
-    password = (demo / "package-password.txt").read_text().strip()
+    password = (demo / "package-password.txt").read_text(encoding="utf-8").splitlines()[0]  # the first line; a reading guide follows
     sevenzip = need_tool("7zz")
     assert "7zz" in guide
     r = subprocess.run([sevenzip, "x", f"-p{password}", f"-o{tmp_path / 'opened'}", key / "dossier.zip"],

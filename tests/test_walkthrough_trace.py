@@ -46,7 +46,8 @@ def demo(tmp_path_factory):
                 "--allow-incomplete", "--reason", REASON, env=env)
     assert r.returncode == 0, r.stderr + r.stdout
     return {"root": root, "demo": d, "env": env, "ws": ws, "package": d / "dossier.zip",
-            "password": (d / "package-password.txt").read_text().strip(), "pwfile": d / "package-password.txt",
+            "password": (d / "package-password.txt").read_text(encoding="utf-8").splitlines()[0],
+            "pwfile": d / "package-password.txt",
             "incomplete": root / "incomplete" / "dossier.zip"}
 
 
