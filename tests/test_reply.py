@@ -135,8 +135,8 @@ def test_reply_from_age_file_goes_to_both_physicians_and_the_patient(hospitals, 
     own = open_secrets(by_role["patient"].package, password_file=by_role["patient"].password_file)
     assert unpack_package(by_role["patient"].package, tmp_path / "patient-view", **own.open_kwargs(),
                           expect_signer=hospitals.b_keys.fingerprint).report.ok
-    other = open_secrets(by_role["patient"].package, password_file=by_role["initial-physician"].password_file)
-    with pytest.raises(DecryptionError):
+    with pytest.raises(DecryptionError):  # open_secrets tries the passphrase at once (issue #15, point 27)
+        other = open_secrets(by_role["patient"].package, password_file=by_role["initial-physician"].password_file)
         unpack_package(by_role["patient"].package, tmp_path / "wrong", **other.open_kwargs(),
                        expect_signer=hospitals.b_keys.fingerprint)
     assert not (tmp_path / "wrong").exists()
