@@ -35,7 +35,7 @@ def build_sample_workspace(root: Path) -> Workspace:
 
 # The document rules: document tests judge these findings only, so that they
 # do not depend on what other capabilities (images) add to the profile.
-DOCUMENT_RULES = {"document-required", "document-file", "rcp-dated", "rcp-content", "document-identity",
+DOCUMENT_RULES = {"dossier-identity", "document-required", "document-file", "rcp-dated", "rcp-content", "document-identity",
                   "document-identity-stated", "document-scanned", "document-freshness", "document-future-date",
                   "document-undated", "document-active-content", "consent-recorded", "restriction-contacts"}
 

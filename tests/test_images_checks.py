@@ -79,7 +79,7 @@ def test_unknown_id_with_matching_name_names_the_id_to_add(ws_report, tmp_path):
                                           "PatientID": "CLINIQUE-77"})
     import_images(ws_report, [tmp_path / "IM1"])
     (f,) = of(ws_report, "IMG-PATIENT-MISMATCH")
-    assert "CLINIQUE-77" in f.message and "other_ids" in f.message
+    assert "CLINIQUE-77" in f.message and "dossierkit set DIR --other-id CLINIQUE-77" in f.message
     assert not of(ws_report, "IMG-MULTIPLE-PATIENTS")  # same person: one identity
     d = ws_report.dossier
     d.patient.other_ids.append("CLINIQUE-77")

@@ -11,6 +11,7 @@ import os
 
 from dossierkit.check import consent as _consent  # noqa: F401  (registers rules)
 from dossierkit.check import documents as _documents  # noqa: F401
+from dossierkit.check import identity as _identity  # noqa: F401
 from dossierkit.check import images as _images  # noqa: F401
 from dossierkit.check import reply as _reply  # noqa: F401
 from dossierkit.check.engine import (CheckContext, CheckReport, Finding, Profile, RuleSpec, load_profile, rule,
@@ -28,8 +29,9 @@ def run_checks(workspace: Workspace | str | os.PathLike, profile: str | None = N
     if profile:
         prof = load_profile(profile)
     else:
+        name = ws.dossier.profile  # a broken dossier.toml is reported as such, not as a profile problem
         try:
-            prof = load_profile(ws.dossier.profile)
+            prof = load_profile(name)
         except InputError as exc:  # the name came from dossier.toml: say so
             raise InputError(f"profile: {exc.message}", path=ws.root / "dossier.toml", hint=exc.hint) from exc
     ctx = CheckContext(ws, prof, today=today)

@@ -1,5 +1,6 @@
 """Rules on documents (DESIGN §4): presence, file integrity, fiche RCP
-content, patient identity, scans, active content, freshness. Codes: docs/findings.md.
+content, scans, active content, freshness (patient identity: check/identity.py).
+Codes: docs/findings.md.
 
 Messages name documents by their neutral id and kind, never by the patient
 data they hold (the original file name may contain a name, and another
@@ -13,7 +14,7 @@ import datetime as dt
 from dossierkit.check.engine import CheckContext, RuleSpec, rule
 from dossierkit.errors import InputError
 from dossierkit.fsutil import sha256_file
-from dossierkit.gather.doctext import compare_document_identity, rcp_content, stated_identity
+from dossierkit.gather.doctext import rcp_content
 from dossierkit.gather.documents import PdfInfo, validate_pdf
 from dossierkit.model import DOCUMENT_KINDS, DocumentRecord
 
@@ -137,36 +138,6 @@ def rcp_content_rule(ctx: CheckContext, spec: RuleSpec):
                                rec.path)
         elif item == "tumour-site" and not content.has_tumour_site:
             yield spec.finding(f"{label(rec)} does not state {what}", rec.path)
-
-
-def _identity(ctx: CheckContext, rec: DocumentRecord):
-    text = doc_text(ctx, rec)
-    if text is None:
-        return None
-    return ctx.memo(f"doc-identity:{rec.id}", lambda: stated_identity(text))
-
-
-@rule("document-identity")
-def document_identity(ctx: CheckContext, spec: RuleSpec):
-    patient = ctx.dossier.patient
-    for rec in ctx.documents:
-        stated = _identity(ctx, rec)
-        if stated is None or not stated.states_patient:
-            continue
-        cmp = compare_document_identity(patient, stated)
-        if cmp.mismatch:
-            yield spec.finding(f"{label(rec)} names another patient ({' and '.join(cmp.reasons())} differ from "
-                               "the dossier's) — check it and take it out of the dossier: a wrong patient's "
-                               "document is a safety hazard", rec.path)
-
-
-@rule("document-identity-stated")
-def document_identity_stated(ctx: CheckContext, spec: RuleSpec):
-    for rec in ctx.documents:
-        stated = _identity(ctx, rec)
-        if stated is not None and not stated.states_patient:
-            yield spec.finding(f"{label(rec)} does not state the patient's identity (no « Nom », « Patient(e) », "
-                               "« Né(e) le », INS or IPP found) — check it is the right patient's", rec.path)
 
 
 @rule("document-scanned")

@@ -13,10 +13,11 @@ import re
 
 from dossierkit.check.documents import doc_text, document_date, label
 from dossierkit.check.engine import CheckContext, RuleSpec, rule
+from dossierkit.check.identity import compare_image, toml_suspect
 from dossierkit.gather.dicomfile import uid_problem
 from dossierkit.gather.image_removal import image_id
 from dossierkit.gather.summary import describe_study, identity_key, patient_identities
-from dossierkit.identity import compare_dicom_identity, fold, parse_dicom_date
+from dossierkit.identity import fold, parse_dicom_date
 from dossierkit.model import ImageInstance, StudySummary, group_studies
 
 # Words of French/English imaging report titles and texts, by DICOM modality.
@@ -54,11 +55,7 @@ def _first_path(st: StudySummary) -> str:
 
 def _compare(ctx: CheckContext, inst: ImageInstance):
     # accepted IDs: patient.identifier and patient.other_ids (compare_dicom_identity reads both)
-    cache = ctx.memo("image-identity-cache", dict)
-    raw = (inst.patient_name, inst.patient_id, inst.patient_birth_date)
-    if raw not in cache:
-        cache[raw] = compare_dicom_identity(ctx.dossier.patient, *raw)
-    return cache[raw]
+    return compare_image(ctx, inst.patient_name, inst.patient_id, inst.patient_birth_date)
 
 
 @rule("images-for-imaging-report")
@@ -75,17 +72,20 @@ def images_for_imaging_report(ctx: CheckContext, spec: RuleSpec):
 
 @rule("image-identity")
 def image_identity(ctx: CheckContext, spec: RuleSpec):
-    """Every study's DICOM patient must be the dossier's patient."""
+    """Every study's DICOM patient must be the dossier's patient (except on
+    what dossier-identity blames dossier.toml for)."""
+    suspect = set(toml_suspect(ctx))
     for st in _studies(ctx):
         bad: dict[tuple[str, ...], int] = {}
         id_only: set[str] = set()
         for se in st.series:
             for inst in se.instances:
                 cmp = _compare(ctx, inst)
-                if cmp.mismatch:
-                    reasons = tuple(cmp.reasons())
+                reasons = tuple(r for r in cmp.reasons() if r not in suspect)
+                if reasons:
                     bad[reasons] = bad.get(reasons, 0) + 1
-                    if reasons == ("identifier",) and cmp.name_ok and cmp.birth_date_ok:
+                    if reasons == ("identifier",) and (cmp.name_ok or "name" in suspect) \
+                            and (cmp.birth_date_ok or "birth date" in suspect):
                         id_only.add(inst.patient_id or "")
         for reasons, count in bad.items():
             what = " and ".join(reasons)
@@ -94,13 +94,13 @@ def image_identity(ctx: CheckContext, spec: RuleSpec):
                 # Same name and birth date: most likely this patient's ID at another centre. Naming it is needed to fix.
                 ids = ", ".join(sorted(id_only))
                 msg = (f"{describe_study(st)}: the PatientID of {of} ({ids}) is not the dossier's identifier while "
-                       "name and birth date match — if it is this patient's ID at another establishment, add it to "
-                       "patient.other_ids in dossier.toml; otherwise remove these images")
+                       "name and birth date match — if it is this patient's ID at another establishment, add it: "
+                       f"`dossierkit set DIR --other-id {sorted(id_only)[0]}`; otherwise remove these images")
             else:
                 verb = "differs" if len(reasons) == 1 else "differ"
                 msg = (f"{describe_study(st)}: patient {what} in {of} {verb} from the dossier's patient — a wrong "
                        "patient's images are a safety hazard: remove them (`dossierkit remove-images DIR --study "
-                       f"{st.study_instance_uid}`) or correct dossier.toml")
+                       f"{st.study_instance_uid}`) or correct dossier.toml (`dossierkit set DIR …`)")
             yield spec.finding(msg, _first_path(st))
 
 
