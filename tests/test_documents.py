@@ -331,7 +331,8 @@ def test_add_auto_kind_undecidable_asks_for_kind(empty_ws, tmp_path):
 
 def test_add_options_override_and_metadata_fallback(empty_ws):
     (rec,) = add_documents(empty_ws, [BROKEN / "scanned.pdf"], kind="consultation")
-    assert not rec.has_text and rec.date == "2026-10-22"  # from the creation date
+    # a scan's creation date is the day it was scanned, not the document's (issue #15): left undated
+    assert not rec.has_text and rec.date is None
     assert rec.title == "Compte rendu de consultation (numérisé)"
     (rec2,) = add_documents(empty_ws, [SAMPLES / "documents/05-biologie.pdf"], kind="biology",
                             title="Bilan pré-chimiothérapie", date="21/10/2026")

@@ -215,8 +215,12 @@ def _as_date(value: Any, fld: str, problems: list[str]) -> dt.date | None:
     if isinstance(value, str):
         try:
             return dt.date.fromisoformat(value.strip())
-        except ValueError:
-            pass
+        except ValueError as exc:
+            if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+                # YYYY-MM-DD in form, but no such day (2026-02-30, month 13): say which part is wrong
+                problems.append(f"{fld}: {value.strip()!r} is no day of the calendar ({exc}) — check the day and "
+                                "the month")
+                return None
     problems.append(f"{fld}: {value!r} is not a date — write it as YYYY-MM-DD, e.g. 1961-04-12")
     return None
 
@@ -425,6 +429,7 @@ class DocumentRecord:
     pages: int = 0
     has_text: bool = False  # False: scanned, text not extractable
     added: str | None = None  # UTC ISO time of `add`
+    date_source: str | None = None  # where the date came from: user (--date), text, metadata (creation date)
 
     @property
     def loinc(self) -> str | None:

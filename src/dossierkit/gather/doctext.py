@@ -107,13 +107,39 @@ def clean_metadata_title(title: object) -> str | None:
 def guess_title(text: str) -> str | None:
     """The first line that reads like a title in the first lines of *text*,
     else the first meaningful line; lines stating the patient are skipped."""
-    lines = [" ".join(line.split()) for line in text.splitlines()]
+    lines = _join_wrapped([" ".join(line.split()) for line in text.splitlines() if line.strip()])
     lines = [line for line in lines if len(re.findall(r"[A-Za-zÀ-ÿ]", line)) >= 4][:15]
     candidates = [line for line in lines if not _NOT_TITLE.search(fold(line))]
     for line in candidates:
         if _TITLE_WORDS.search(fold(line)):
-            return line[:120]
-    return candidates[0][:120] if candidates else None
+            return _shorten(line)
+    return _shorten(candidates[0]) if candidates else None
+
+
+_CONTINUED = re.compile(r"[-—–:,(/&]$|\b(?:DE|DU|DES|D'|LA|LE|LES|ET|EN|A|AU|AUX|POUR|PAR|SUR)$")
+TITLE_MAX = 160
+
+
+def _join_wrapped(lines: list[str]) -> list[str]:
+    """Join a title the PDF's layout wrapped (« … (RCP) — » / « Cancer du
+    sein »): a line ending in a dash, a colon or a linking word, or followed
+    by a line starting in lower case, with a parenthesis or a dash, continues
+    on the next line."""
+    out: list[str] = []
+    for line in lines:
+        if out and len(out[-1]) < TITLE_MAX and (_CONTINUED.search(fold(out[-1])) or line[:1].islower()
+                                                  or line[:1] in "(—–"):
+            out[-1] = f"{out[-1]} {line}"
+        else:
+            out.append(line)
+    return out
+
+
+def _shorten(line: str) -> str:
+    """At most TITLE_MAX characters, cut at a word, never ending on a dash."""
+    if len(line) > TITLE_MAX:
+        line = line[:TITLE_MAX].rsplit(" ", 1)[0] + " …"
+    return line.rstrip(" -—–:,")
 
 
 # --------------------------------------------------------------------------- kind
@@ -146,7 +172,9 @@ KIND_MARGIN = 1.5  # the winner must beat the runner-up by this factor
 
 def kind_scores(text: str) -> dict[str, float]:
     folded = fold(text)
-    heading = "\n".join([line for line in folded.splitlines() if line.strip()][:8])
+    lines = [" ".join(line.split()) for line in folded.splitlines() if line.strip()]
+    # one line each: a heading the layout wrapped (« Réunion de Concertation / Pluridisciplinaire ») still matches
+    heading, folded = " ".join(lines[:8]), " ".join(lines)
     scores = {}
     for kind, pats in _KIND_RES.items():
         s = 0.0

@@ -24,15 +24,16 @@ from typing import IO
 from pypdf import PageObject, PdfReader
 from pypdf.generic import IndirectObject, NameObject
 
-from dossierkit.errors import InputError, UsageError
+from dossierkit.errors import DossierkitError, InputError, UsageError
 from dossierkit.fsutil import copy_with_hash, sha256_file
-from dossierkit.gather.doctext import clean_metadata_title, find_document_date, guess_kind, guess_title, parse_user_date
+from dossierkit.gather.doctext import (clean_metadata_title, compare_document_identity, find_document_date, guess_kind,
+                                      guess_title, parse_user_date, stated_identity)
 from dossierkit.model import DOCUMENT_KINDS, DocumentRecord
 from dossierkit.progress import NULL_PROGRESS, Progress
 from dossierkit.workspace import DOCUMENTS_DIR, Workspace, utc_now
 
-__all__ = ["PdfInfo", "validate_pdf", "extract_text", "guess_kind", "add_documents", "remove_documents",
-           "document_kinds_help", "MAX_PAGES", "MAX_CHARS"]
+__all__ = ["PdfInfo", "validate_pdf", "extract_text", "guess_kind", "add_documents", "add_documents_checked",
+           "AddedDocuments", "edit_document", "remove_documents", "document_kinds_help", "MAX_PAGES", "MAX_CHARS"]
 
 # pypdf reports repairs through the "pypdf" logger; without a handler Python
 # would print them on stderr, breaking the one-line error contract.
@@ -371,6 +372,7 @@ class _Planned:
     info: PdfInfo
     title: str | None
     date: dt.date | None
+    date_source: str | None = None  # user (--date), text, metadata (the file's creation date)
 
 
 def _next_number(ws: Workspace, records: list[DocumentRecord]) -> int:
@@ -393,14 +395,28 @@ def _plan(path: Path, kind: str, title: str | None, date: dt.date | None) -> _Pl
     if kind == "auto":
         guessed = guess_kind(info.text)
         if guessed is None:
-            why = "it has no text (scanned)" if not info.has_text else "its text does not say clearly"
+            why = "it is a scan (no text to read)" if not info.has_text else "its text does not say clearly"
             raise UsageError(f"cannot tell which kind of document this is: {why}", path=path,
-                             hint=f"pass --kind ({document_kinds_help()})")
+                             hint=f"add it on its own with --kind KIND ({document_kinds_help()})"
+                                  f"{' and its --date YYYY-MM-DD and --title' if not info.has_text else ''}")
         kind = guessed
-    doc_date = date or (find_document_date(info.text) if info.has_text else None) or info.creation_date
+    text_date = find_document_date(info.text) if info.has_text else None
+    # A scan's creation date is the day it was scanned, not the document's (issue #15): never taken.
+    meta_date = info.creation_date if info.has_text and not date and not text_date else None
+    doc_date = date or text_date or meta_date
     doc_title = title or info.title or (guess_title(info.text) if info.has_text else None)
     sha, size = sha256_file(path), path.stat().st_size
-    return _Planned(path, sha, size, kind, info, doc_title, doc_date)
+    source = "user" if date else "text" if text_date else "metadata" if meta_date else None
+    return _Planned(path, sha, size, kind, info, doc_title, doc_date, date_source=source)
+
+
+def _user_date(date: str | dt.date | None) -> dt.date | None:
+    user_date = parse_user_date(date)
+    if date is not None and user_date is None:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(date).strip()):
+            raise UsageError(f"--date {date!r} is no day of the calendar", hint="check the day and the month")
+        raise UsageError(f"--date {date!r} is not a date", hint="write it as YYYY-MM-DD")
+    return user_date
 
 
 def add_documents(workspace: Workspace | str | os.PathLike, paths: list[str | os.PathLike], kind: str = "auto",
@@ -421,9 +437,7 @@ def add_documents(workspace: Workspace | str | os.PathLike, paths: list[str | os
     _ = ws.dossier  # a broken dossier.toml is reported first; loading also lets errors mask the patient
     if kind != "auto" and kind not in DOCUMENT_KINDS:
         raise UsageError(f"unknown document kind {kind!r}", hint=f"use one of: {document_kinds_help()}, auto")
-    user_date = parse_user_date(date)
-    if date is not None and user_date is None:
-        raise UsageError(f"--date {date!r} is not a date", hint="write it as YYYY-MM-DD")
+    user_date = _user_date(date)
     if not paths:
         raise UsageError("no file to add", hint="give one or more PDF files")
     sources = [Path(p) for p in paths]
@@ -432,18 +446,24 @@ def add_documents(workspace: Workspace | str | os.PathLike, paths: list[str | os
     by_hash = {r.sha256: r for r in existing}
     progress.start("Checking documents", total=len(sources), unit="files")
     planned: list[_Planned] = []
+    refused: list[DossierkitError] = []
     for src in sources:
-        p = _plan(src, kind, title, user_date)
-        if p.sha256 in by_hash:
-            raise InputError(f"is already in the workspace as {by_hash[p.sha256].id} (same SHA-256)", path=src,
-                             hint="nothing was added; remove it from the command")
-        twin = next((q for q in planned if q.sha256 == p.sha256), None)
-        if twin:
-            raise InputError(f"is the same file as {twin.source} (same SHA-256)", path=src,
-                             hint="nothing was added; give each document once")
-        planned.append(p)
+        try:
+            p = _plan(src, kind, title, user_date)
+            if p.sha256 in by_hash:
+                raise InputError(f"is already in the workspace as {by_hash[p.sha256].id} (same SHA-256)", path=src,
+                                 hint="leave it out of the command")
+            twin = next((q for q in planned if q.sha256 == p.sha256), None)
+            if twin:
+                raise InputError(f"is the same file as {twin.source} (same SHA-256)", path=src,
+                                 hint="give each document once")
+            planned.append(p)
+        except DossierkitError as exc:
+            refused.append(exc)
         progress.advance(1)
     progress.finish()
+    if refused:
+        raise _nothing_added(refused, len(sources))
 
     progress.start("Copying documents", total=sum(p.size for p in planned), unit="B")
     number = _next_number(ws, existing)
@@ -463,7 +483,8 @@ def add_documents(workspace: Workspace | str | os.PathLike, paths: list[str | os
                                  hint="nothing was added; wait until it is complete and add it again")
             added.append(DocumentRecord(id=doc_id, kind=p.kind, path=rel, sha256=sha, size=size,
                                         original_name=p.source.name, title=p.title,
-                                        date=p.date.isoformat() if p.date else None, pages=p.info.pages,
+                                        date=p.date.isoformat() if p.date else None,
+                                        date_source=p.date_source, pages=p.info.pages,
                                         has_text=p.info.has_text, added=now))
             progress.advance(size)
         ws.save_documents(existing + added)
@@ -474,6 +495,86 @@ def add_documents(workspace: Workspace | str | os.PathLike, paths: list[str | os
         raise
     progress.finish()
     return added
+
+
+def _nothing_added(refused: list[DossierkitError], total: int) -> DossierkitError:
+    """One error for a refused batch: nothing was added, which files and why."""
+    first = refused[0]
+    if total == 1:
+        first.message = f"{first.message} (nothing was added)" if "nothing was added" not in first.message \
+            else first.message
+        return first
+    ok = total - len(refused)
+    lines = [f"nothing was added: {len(refused)} of {total} files cannot be added"
+             f"{f' (the {ok} other(s) are fine: add them again without it)' if ok else ''}"]
+    lines += [f"  {exc.line()}" for exc in refused]
+    err = type(first)("\n".join(lines))
+    err.exit_code = first.exit_code
+    return err
+
+
+@dataclass
+class AddedDocuments:
+    """What ``add`` did: the records added and what the sender should look at."""
+
+    records: list[DocumentRecord]
+    warnings: list[str]
+
+    def to_dict(self) -> dict:
+        return {"added": [r.to_dict() for r in self.records], "warnings": self.warnings}
+
+
+def add_documents_checked(workspace: Workspace | str | os.PathLike, paths: list[str | os.PathLike],
+                          kind: str = "auto", title: str | None = None, date: str | dt.date | None = None,
+                          progress: Progress = NULL_PROGRESS) -> AddedDocuments:
+    """``dossierkit add``: :func:`add_documents`, then what each new document
+    calls for at once rather than at ``check``: another patient named in it
+    (or a dossier.toml that is wrong), a scan with no date or title, a date
+    read from the file's creation date."""
+    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+    records = add_documents(ws, paths, kind=kind, title=title, date=date, progress=progress)
+    warnings: list[str] = []
+    patient = ws.dossier.patient
+    for rec in records:
+        fix = f"dossierkit set-document {ws.root} {rec.id}"
+        if not rec.has_text and (not rec.date or not rec.title):
+            warnings.append(f"{rec.id} ({rec.original_name}) is a scan: no {'date' if not rec.date else ''}"
+                            f"{' or ' if not rec.date and not rec.title else ''}{'title' if not rec.title else ''} "
+                            f"could be read — give them: {fix} --date YYYY-MM-DD --title \"…\"")
+        elif rec.date_source == "metadata":
+            warnings.append(f"{rec.id} ({rec.original_name}): no date in its text; {rec.date} is the file's creation "
+                            f"date — if the document is of another day: {fix} --date YYYY-MM-DD")
+        if rec.has_text:
+            cmp = compare_document_identity(patient, stated_identity(extract_text(ws.path(rec.path))))
+            if cmp.mismatch:
+                warnings.append(f"{rec.id} ({rec.original_name}) names another patient ({' and '.join(cmp.reasons())} "
+                                f"differ from dossier.toml's) — if it is not this patient's: dossierkit remove "
+                                f"{ws.root} {rec.id}; if dossier.toml is wrong: dossierkit set {ws.root} …")
+    return AddedDocuments(records, warnings)
+
+
+def edit_document(workspace: Workspace | str | os.PathLike, doc_id: str, *, kind: str | None = None,
+                  title: str | None = None, date: str | dt.date | None = None) -> DocumentRecord:
+    """``dossierkit set-document``: correct a document's *kind*, *title* or
+    *date* in the index (the PDF copy is not touched). Unknown id or kind, or
+    a date that is not one, raise :class:`UsageError` and change nothing."""
+    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+    docs = ws.documents()
+    rec = next((d for d in docs if d.id == doc_id), None)
+    if rec is None:
+        raise UsageError(f"no document {doc_id} in this workspace",
+                         hint=f"known: {', '.join(d.id for d in docs) or 'none'} (see `dossierkit list`)")
+    if kind is not None and kind not in DOCUMENT_KINDS:
+        raise UsageError(f"unknown document kind {kind!r}", hint=f"use one of: {document_kinds_help()}")
+    new_date = _user_date(date) if date is not None else None
+    if kind is not None:
+        rec.kind = kind
+    if title is not None:
+        rec.title = " ".join(title.split()) or None
+    if new_date is not None:
+        rec.date, rec.date_source = new_date.isoformat(), "user"
+    ws.save_documents(docs)
+    return rec
 
 
 def remove_documents(workspace: Workspace | str | os.PathLike, ids: list[str]) -> list[DocumentRecord]:
