@@ -17,6 +17,8 @@ import datetime as dt
 import os
 import secrets
 import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,7 @@ from dossierkit import phi
 from dossierkit.errors import InputError, OutputError
 from dossierkit.fsutil import (read_json, read_json_records, write_bytes_atomic, write_json_atomic,
                               write_json_records_atomic)
-from dossierkit.model import DocumentRecord, Dossier, ImageInstance, dossier_from_dict
+from dossierkit.model import DocumentRecord, Dossier, ImageInstance, dossier_from_dict, group_studies
 
 DOSSIER_FILE = "dossier.toml"
 DOCUMENTS_DIR = "documents"
@@ -211,10 +213,18 @@ def init_workspace(root: str | os.PathLike, data: dict[str, Any], *, force: bool
     data = dict(data)
     data.setdefault("id", new_dossier_id())
     data.setdefault("created", utc_now())
-    dossier = dossier_from_dict(data, "dossier")
-    if (root / DOSSIER_FILE).exists() and not force:
+    exists = (root / DOSSIER_FILE).exists()
+    if exists and not force:  # before validation: "exists" is the news, not what the options lack
         raise OutputError("a workspace already exists here", path=root,
-                          hint="choose another folder or pass --force to overwrite dossier.toml")
+                          hint="to change its patient, people, IDs or restrictions use `dossierkit set "
+                               f"{root} …`; --force replaces its dossier.toml with a complete new one")
+    try:
+        dossier = dossier_from_dict(data, "dossier")
+    except InputError as exc:
+        if exists:
+            raise InputError(f"a workspace already exists here and --force needs a complete dossier: {exc.message}",
+                             path=root, hint=f"to change a few fields use `dossierkit set {root} …`") from exc
+        raise
     if root.exists() and not root.is_dir():
         raise OutputError("exists and is not a folder", path=root)
     for sub in (DOCUMENTS_DIR, IMAGES_DIR, INDEX_DIR):
@@ -237,3 +247,150 @@ def read_toml_file(path: str | os.PathLike) -> dict[str, Any]:
         raise InputError(f"not valid TOML ({exc})", path=path) from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read ({exc})", path=path) from exc
+
+
+# ---------------------------------------------------------------------------
+# `init` and `set`: the dossier's people, IDs and restrictions from options
+
+
+PEOPLE = ("initial_physician", "treating_gp", "second_opinion", "sender")
+
+
+@dataclass
+class DossierChanges:
+    """What the options of ``init`` and ``set`` say about dossier.toml; None
+    or empty leaves a field as it is. Names and dates are text as typed
+    (validated by :func:`dossierkit.model.dossier_from_dict`)."""
+
+    family_name: str | None = None
+    given_names: str | None = None  # space separated
+    birth_name: str | None = None
+    birth_date: str | None = None
+    sex: str | None = None
+    patient_id: str | None = None
+    id_system: str | None = None  # INS-NIR, INS-NIA, IPP, OTHER (default IPP for a new identifier)
+    add_other_ids: Sequence[str] = ()
+    remove_other_ids: Sequence[str] = ()
+    people: dict[str, str] = field(default_factory=dict)  # PEOPLE key -> name
+    consent_date: str | None = None
+    consent_by: str | None = None
+    add_restrictions: Sequence[str] = ()
+    remove_restrictions: Sequence[str] = ()
+
+    def apply(self, data: dict[str, Any]) -> dict[str, Any]:
+        """A copy of the dossier.toml-shaped *data* with these changes."""
+        data = dict(data)
+        patient = dict(data.get("patient") or {})
+        for key in ("family_name", "given_names", "birth_name", "birth_date", "sex"):
+            value = getattr(self, key)
+            if value is not None:
+                patient[key] = value
+        ident = patient.get("identifier")
+        ident = dict(ident) if isinstance(ident, dict) else ({"value": ident} if ident else {})
+        if self.patient_id:
+            ident = {"value": self.patient_id, "system": self.id_system or ident.get("system") or "IPP"}
+        elif self.id_system and ident:
+            ident["system"] = self.id_system
+        if ident:
+            patient["identifier"] = ident
+        if self.add_other_ids or self.remove_other_ids:
+            ids = [str(i) for i in patient.get("other_ids") or []]
+            for i in self.add_other_ids:
+                if i not in ids:
+                    ids.append(i)
+            patient["other_ids"] = [i for i in ids if i not in set(self.remove_other_ids)]
+        data["patient"] = patient
+        for key, name in self.people.items():
+            if key not in PEOPLE:
+                raise InputError(f"unknown person {key!r}", hint=f"one of {', '.join(PEOPLE)}")
+            if name:
+                old = data.get(key)
+                data[key] = {**old, "name": name} if isinstance(old, dict) else {"name": name}
+        if self.consent_date or self.consent_by:
+            data["consent"] = {**(data.get("consent") or {}), "given": True,
+                               **({"date": self.consent_date} if self.consent_date else {}),
+                               **({"given_by": self.consent_by} if self.consent_by else {})}
+        if self.add_restrictions or self.remove_restrictions:
+            kept = [r for r in data.get("restrictions") or [] if r not in set(self.remove_restrictions)]
+            for r in self.add_restrictions:
+                if r not in kept:
+                    kept.append(r)
+            data["restrictions"] = kept
+        return data
+
+
+def create_workspace(root: str | os.PathLike, changes: DossierChanges, *, from_toml: str | os.PathLike | None = None,
+                     force: bool = False) -> Workspace:
+    """``dossierkit init``: a workspace at *root* from the dossier.toml-shaped
+    file *from_toml* (if any) with *changes* applied (the options win).
+    See :func:`init_workspace` for what is checked and written."""
+    data = read_toml_file(from_toml) if from_toml else {}
+    return init_workspace(root, changes.apply(data), force=force)
+
+
+def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(data, dict):
+        out: dict[str, Any] = {}
+        for k, v in data.items():
+            out.update(_flat(v, f"{prefix}{k}."))
+        return out
+    return {prefix[:-1]: data}
+
+
+def update_dossier(workspace: Workspace | str | os.PathLike, changes: DossierChanges) -> list[tuple[str, Any, Any]]:
+    """``dossierkit set``: apply *changes* to the workspace's dossier.toml,
+    validated as a whole (nothing written when a value is wrong), atomically.
+    Returns ``(field, old, new)`` for each field that changed (dotted names,
+    e.g. ``patient.birth_date``); an empty list writes nothing."""
+    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+    before = ws.dossier.to_dict()
+    dossier = dossier_from_dict(changes.apply(before), ws.root / DOSSIER_FILE)
+    old, new = _flat(before), _flat(dossier.to_dict())
+    changed = [(k, old.get(k), new.get(k)) for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+    if changed:
+        ws.save_dossier(dossier)
+        phi.register(dossier.patient)
+    return changed
+
+
+# ---------------------------------------------------------------------------
+# `list`: what the dossier holds
+
+
+@dataclass
+class Contents:
+    """The documents and image series of a workspace, for ``dossierkit list``."""
+
+    documents: list[DocumentRecord]
+    series: list[dict[str, Any]]  # one row per image series (study and series facts, count, sources)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"documents": [{k: d.to_dict().get(k) for k in ("id", "kind", "date", "title", "original_name",
+                                                                "pages", "has_text", "sha256")}
+                              for d in self.documents],
+                "series": self.series}
+
+
+def list_contents(workspace: Workspace | str | os.PathLike) -> Contents:
+    """``dossierkit list``: every document (id, kind, date, title, original
+    file name) and every image series (study date and UID, modality,
+    description, image count, where the images came from)."""
+    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+    _ = ws.dossier  # a broken dossier.toml is reported first
+    rows = []
+    for st in group_studies(ws.images()):
+        for se in st.series:
+            sources = sorted({os.path.dirname(i.source) for i in se.instances if i.source})
+            rows.append({"study_instance_uid": st.study_instance_uid, "study_date": _iso_da(st.date),
+                         "study_description": st.description, "series_instance_uid": se.series_instance_uid,
+                         "series_number": se.series_number, "modality": se.modality,
+                         "description": se.description, "images": len(se.instances),
+                         "patient_ids": sorted({i.patient_id for i in se.instances if i.patient_id}),
+                         "sources": sources})
+    return Contents(ws.documents(), rows)
+
+
+def _iso_da(value: str | None) -> str | None:
+    if value and len(value) == 8 and value.isdigit():
+        return f"{value[:4]}-{value[4:6]}-{value[6:]}"
+    return value
