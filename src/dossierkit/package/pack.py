@@ -142,10 +142,10 @@ def pack(workspace: Workspace | str | os.PathLike, out: str | os.PathLike, *, si
     out = Path(out)
     spec = ContainerSpec.for_writing(password=password, recipients=recipients)
     spec.dos = dos_stamp(dt.datetime.now())  # extracted files dated the pack day, local time (issue #15)
+    if out.is_dir():  # first: --force would not help (issue #15)
+        raise OutputError("is a folder", path=out, hint=f"give the package's file name, e.g. {out / 'dossier.zip'}")
     if out.exists() and not force:
         raise OutputError("already exists", path=out, hint="choose another name or pass --force")
-    if out.is_dir():
-        raise OutputError("is a folder", path=out, hint="give the package file name, e.g. dossier.zip")
     # The flow's one worker: entry keys (PBKDF2) are derived on it from now
     # on, while this thread checks and plans; then it writes, hashes and
     # reads back the package windows.

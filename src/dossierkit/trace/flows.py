@@ -45,10 +45,11 @@ from dossierkit.progress import NULL_PROGRESS, Progress
 from dossierkit import strictjson
 from dossierkit.trace import journal
 from dossierkit.trace.channels import check_channel
+from dossierkit.trust.keys import load_signing_key
 from dossierkit.trace.receipt import (Issued, PackageFacts, VerificationFacts, check_document, check_journal_against,
                                       issue_ack, issue_receipt, load_document, package_facts, reply_link_event,
                                       summary_from_manifest, summary_from_workspace)
-from dossierkit.trace.secrets import PackageSecrets, Protection
+from dossierkit.trace.secrets import PackageSecrets, Prompt, Protection, pack_protection
 from dossierkit.trust.cms import load_ca, load_cert_signer
 from dossierkit.trust.signing import fingerprint
 from dossierkit.trust.store import SenderPolicy
@@ -114,10 +115,14 @@ def pack_and_record(workspace: Workspace | str | os.PathLike, out: str | os.Path
                     write_readme: bool = True, progress: Progress = NULL_PROGRESS,
                     warn: Warn | None = None, signing_cert: str | os.PathLike | None = None,
                     signing_cert_key: str | os.PathLike | None = None) -> Packed:
-    """``dossierkit pack``: write a generated passphrase to its file first
-    (never a package without its key), pack *workspace* into *out*
+    """``dossierkit pack``: pack *workspace* into *out*
     (package.pack.pack: checked, encrypted as *protection* says, signed with
-    *key*, read back), append the ``pack`` entry to the journal
+    *key*, read back), then write a generated passphrase to
+    ``protection.password_out`` (:func:`check_password_out` first: a pack
+    that fails — refused, target exists, disk full, Ctrl-C — leaves no
+    passphrase file; a passphrase file that cannot be written takes the new
+    package away: never a package without its key, never a key without its
+    package), append the ``pack`` entry to the journal
     (:func:`record`; with *warn*, a journal that cannot be written is
     reported through it, the package being already written), then issue the
     *receipt* asked for (:func:`receipt_after_pack`, anchored on that entry).
@@ -125,11 +130,14 @@ def pack_and_record(workspace: Workspace | str | os.PathLike, out: str | os.Path
     package also carries the establishment's CMS signature (MANIFEST.P7S)."""
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
     cert_signer = load_cert_signer(signing_cert, signing_cert_key) if signing_cert else None
-    if protection.generated and protection.password_out is not None:
-        write_password_file(protection.password_out, protection.password or "")
+    password_out = protection.password_out if protection.generated else None
+    if password_out is not None:
+        check_password_out(password_out)
     result = pack(ws, out, signing_key=key, password=protection.password, recipients=protection.recipients,
                   allow_incomplete=allow_incomplete, reason=reason, force=force, profile=profile,
                   write_readme=write_readme, progress=progress, cert_signer=cert_signer)
+    if password_out is not None:
+        _write_passphrase_after(result, password_out, protection.password or "", warn)
     record(journal_file, {**pack_event(result), **reply_link_event((ws.dossier.to_dict()).get("reply_to"))},
            workspace=ws.root, warn=warn)
     issued = None
@@ -138,6 +146,92 @@ def pack_and_record(workspace: Workspace | str | os.PathLike, out: str | os.Path
                                     reason=reason, to=receipt.to, copies=receipt.copies,
                                     journal_path=journal.resolve_path(journal_file, workspace=ws.root))
     return Packed(result, protection, issued)
+
+
+@dataclass
+class PackRequest:
+    """What ``dossierkit pack`` is asked, as its options say it: the
+    secrets' sources (read by :func:`dossierkit.trace.secrets.pack_protection`),
+    the signing key file, the pack's own choices and the receipt wanted."""
+
+    password_file: Path | None = None
+    password_env: str | None = None
+    generate_password: bool = False
+    password_out: Path | None = None
+    weak_password_ok: bool = False
+    recipients: Sequence[str] = ()
+    recipients_file: Path | None = None
+    signing_key: Path | None = None  # default: the keys folder's signing-key.pem
+    signing_cert: Path | None = None  # the establishment's X.509 certificate (MANIFEST.P7S), with its key
+    signing_cert_key: Path | None = None
+    allow_incomplete: bool = False
+    reason: str | None = None
+    profile: str | None = None
+    force: bool = False
+    write_readme: bool = True
+    receipt_out: Path | None = None
+    channel: str | None = None
+    to: Sequence[str] = ()
+    copies: Sequence[str] | None = None
+    journal_file: Path | None = None
+
+
+def pack_requested(workspace: Workspace | str | os.PathLike, out: str | os.PathLike, request: PackRequest, *,
+                   password_prompt: Prompt | None = None, can_show_passphrase: bool = True,
+                   progress: Progress = NULL_PROGRESS, warn: Warn | None = None) -> Packed:
+    """``dossierkit pack`` from its options: the receipt asked for and the
+    protection are checked (the passphrase read, prompted through
+    *password_prompt*, or generated) and the signing key loaded before
+    anything is written, then :func:`pack_and_record`. A generated
+    passphrase with no ``password_out`` needs *can_show_passphrase*."""
+    receipt = receipt_request(request.receipt_out, request.channel, request.to, request.copies)
+    protection = pack_protection(password_file=request.password_file, password_env=request.password_env,
+                                 generate=request.generate_password, password_out=request.password_out,
+                                 weak_ok=request.weak_password_ok, recipients=request.recipients,
+                                 recipients_file=request.recipients_file, can_show_passphrase=can_show_passphrase,
+                                 password_prompt=password_prompt)
+    key = load_signing_key(request.signing_key)
+    return pack_and_record(workspace, out, protection=protection, key=key, receipt=receipt,
+                           journal_file=request.journal_file, allow_incomplete=request.allow_incomplete,
+                           reason=request.reason, force=request.force, profile=request.profile,
+                           write_readme=request.write_readme, progress=progress, warn=warn,
+                           signing_cert=request.signing_cert, signing_cert_key=request.signing_cert_key)
+
+
+def check_password_out(path: str | os.PathLike) -> None:
+    """Before packing: the passphrase file *path* can be created (it does
+    not exist, its folder does), so that a pack is not thrown away for it."""
+    path = Path(path)
+    if path.exists() or path.is_symlink():
+        raise OutputError("already exists", path=path,
+                          hint="a passphrase file is never overwritten: choose another name, or remove the old "
+                               "one with its package")
+    if not path.parent.is_dir():
+        raise OutputError("the folder for the passphrase file does not exist", path=path)
+
+
+def same_volume(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """True when the files *a* and *b* are on the same file system (device)."""
+    try:
+        return os.stat(a).st_dev == os.stat(b).st_dev
+    except OSError:
+        return False
+
+
+def _write_passphrase_after(result: PackResult, path: Path, password: str, warn: Warn | None) -> None:
+    try:
+        write_password_file(path, password)
+    except BaseException:
+        # the package would be unopenable: take it away (interrupted or failed, nothing new is left)
+        for made in (Path(result.package),):
+            try:
+                made.unlink()
+            except OSError:
+                pass
+        raise
+    if warn is not None and same_volume(path, result.package):
+        warn(f"the passphrase file {path} is on the same disk or key as the package: whoever holds one holds "
+             "both — move it elsewhere, or give the passphrase separately (by phone, on paper) and delete the file")
 
 
 def receipt_after_pack(result: PackResult, *, channel: str, out: str | os.PathLike, key: Ed25519PrivateKey,

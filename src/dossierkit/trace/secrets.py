@@ -191,7 +191,7 @@ class Protection:
     password: str | None = None
     recipients: list[Recipient] | None = None
     generated: bool = False  # the passphrase was generated here: shown once, or written to password_out
-    password_out: Path | None = None  # where the generated passphrase is written (0600) before packing
+    password_out: Path | None = None  # where the generated passphrase is written (0600) once the package is
 
 
 def pack_protection(*, password_file: str | os.PathLike | None = None, password_env: str | None = None,
