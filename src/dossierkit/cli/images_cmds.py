@@ -10,7 +10,6 @@ from typing import Optional
 import typer
 from rich.progress import (BarColumn, DownloadColumn, Progress as RichProgress, ProgressColumn, TextColumn,
                            TimeRemainingColumn, TransferSpeedColumn)
-from rich.table import Table
 from rich.text import Text
 
 from dossierkit.cli import app, options, pacs_cmds, ui
@@ -84,30 +83,41 @@ def _render(data: dict) -> None:
         kinds = ", ".join(f"{k} {v}" for k, v in sk["by_type"].items())
         out.print(f"Skipped {sk['total']} non-image file(s): {kinds}")
     if data["problems"]:
-        table = Table(title=f"Problems ({len(data['problems'])})")
-        for col in ("kind", "file", "reason"):
-            table.add_column(col, overflow="fold")
-        for p in data["problems"]:
-            style = "red" if p["kind"] in ("corrupt", "invalid", "unreadable", "uid-conflict") else "yellow"
-            table.add_row(f"[{style}]{p['kind']}[/]", p.get("path") or p.get("file") or "", p["reason"])
-        out.print(table)
+        _render_problems(data["problems"])
     if data["study_list"]:
-        table = Table(title=f"Workspace images: {data['patients']} patient identit"
-                            f"{'y' if data['patients'] == 1 else 'ies'}, {data['studies']} stud"
-                            f"{'y' if data['studies'] == 1 else 'ies'}, {data['series']} series, "
-                            f"{data['instances']} images")
-        for col in ("date", "modality", "description", "series", "images"):
-            table.add_column(col, overflow="fold")
+        ui.say(f"Workspace images: {data['patients']} patient{'' if data['patients'] == 1 else 's'}, "
+               f"{data['studies']} stud{'y' if data['studies'] == 1 else 'ies'}, {data['series']} series, "
+               f"{data['instances']} images", style="bold")
         for st in data["study_list"]:
-            table.add_row(st["date"] or "", "/".join(st["modalities"]), st["description"] or "", str(st["series"]),
-                          str(st["instances"]))
-        out.print(table)
+            ui.say(f"  {st['date'] or 'undated'}  {'/'.join(st['modalities']) or '?'}  "
+                   f"{st['description'] or '(no description)'} — {st['series']} series, {st['instances']} images")
     if data["imported"] + data["duplicates"] == 0:
         why = "; ".join(s["why_nothing"] for s in data["sources"] if s.get("why_nothing"))
         ui.error_line("no DICOM image found in the sources" + (f": {why}" if why else ""))
     elif data["errors"]:
         ui.error_line(f"{data['errors']} file(s) not imported (see the problems above); "
                       "`dossierkit check` will report them")
+
+
+PROBLEMS_SHOWN = 10  # a folder with many problems: the first ones, counts by kind, `check` has them all
+
+
+def _render_problems(problems: list[dict]) -> None:
+    kinds: dict[str, int] = {}
+    for p in problems:
+        kinds[p["kind"]] = kinds.get(p["kind"], 0) + 1
+    ui.say(f"Problems ({len(problems)}): " + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())), style="bold")
+    ui.entries([(f"{p['kind']}: {_relative(p.get('path') or p.get('file') or '', p.get('source'))}", p["reason"])
+                for p in problems[:PROBLEMS_SHOWN]])
+    if len(problems) > PROBLEMS_SHOWN:
+        ui.say(f"… and {len(problems) - PROBLEMS_SHOWN} more: `dossierkit check WS` lists them all")
+
+
+def _relative(file: str, source: str | None) -> str:
+    """A file named from its source folder (``PAT1/IM0001``), not from the root of the disk."""
+    if source and file.startswith(source.rstrip("/") + "/"):
+        return file[len(source.rstrip("/")) + 1:]
+    return file
 
 
 @app.command("import-images")

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dossierkit.errors import ExitCode, InputError
+from dossierkit.errors import ExitCode, InputError, OutputError
 from dossierkit.fsutil import TEMP_PREFIX, clean_stale_temps, copy_stream_to_new_file, hash_stream, sync_filesystem
 from dossierkit.gather.dicomfile import (HEAD_SIZE, CorruptDicomError, DicomHeader, DirectoryFileError, NotDicomError,
                                          looks_like_dicom, parse_header, raw_encoding)
@@ -475,11 +475,17 @@ def _run(ws: Workspace, index: dict[str, Any], plans: list[SourcePlan], progress
                 for fut in pending:
                     fut.cancel()
                 raise
-    except BaseException:
+    except BaseException as exc:
         report.interrupted = True
         with contextlib.suppress(Exception):  # keep what is done; the original error is the one to report
             save("interrupted")
             clean_stale_temps(ws.images_dir)
+        if isinstance(exc, OutputError):  # disk full, read-only: the workspace, not an internal temp path
+            total = sum(len(p.candidates) for p in plans)
+            raise OutputError(f"{exc.message} — {report.imported} of {total} file(s) imported before it stopped "
+                              "(kept)", path=ws.images_dir,
+                              hint="free space and run the same command again: what is imported is recognised "
+                                   "and not copied twice") from exc
         raise
     finally:
         progress.finish()
@@ -488,7 +494,7 @@ def _run(ws: Workspace, index: dict[str, Any], plans: list[SourcePlan], progress
     imp.remove_stage_dirs()  # empty now: every copy was renamed into place or removed
     report.seconds = time.perf_counter() - t0
     save("complete")
-    summary = summarize([ImageInstance.from_dict(d) for d in index["instances"]])
+    summary = summarize([ImageInstance.from_dict(d) for d in index["instances"]], patient=ws.dossier.patient)
     report.totals = summary.counts()
     report.studies = summary.study_rows()
     return report

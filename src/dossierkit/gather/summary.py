@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from dossierkit.identity import parse_dicom_date, parse_dicom_pn
-from dossierkit.model import ImageInstance, StudySummary, group_studies
+from dossierkit.identity import compare_dicom_identity, parse_dicom_date, parse_dicom_pn
+from dossierkit.model import ImageInstance, Patient, StudySummary, group_studies
 
 
 def identity_key(inst: ImageInstance) -> tuple:
@@ -74,7 +74,29 @@ class ImagesSummary:
         return [study_row(st) for st in self.studies]
 
 
-def summarize(instances: list[ImageInstance]) -> ImagesSummary:
+def count_patients(instances: Iterable[ImageInstance], patient: Patient | None = None) -> int:
+    """Distinct patients in *instances*, counted as ``check`` counts them
+    (IMG-MULTIPLE-PATIENTS): with the dossier's *patient*, every identity
+    that is this patient under another spelling or another establishment's
+    PatientID counts once; identities stating nothing are not counted."""
+    mine = False
+    others = 0
+    for key, insts in patient_identities(instances).items():
+        if key == ("unknown",):
+            continue
+        if patient is not None:
+            first = insts[0]
+            cmp = compare_dicom_identity(patient, first.patient_name, first.patient_id, first.patient_birth_date)
+            if not cmp.mismatch or cmp.reasons() == ["identifier"]:
+                mine = True
+                continue
+        others += 1
+    return others + mine
+
+
+def summarize(instances: list[ImageInstance], patient: Patient | None = None) -> ImagesSummary:
+    """Counts and studies of *instances*; patients counted as ``check`` does
+    when the dossier's *patient* is given (:func:`count_patients`)."""
     studies = group_studies(instances)
-    return ImagesSummary(instances=len(instances), patients=len(patient_identities(instances)),
+    return ImagesSummary(instances=len(instances), patients=count_patients(instances, patient),
                          series=sum(len(st.series) for st in studies), studies=studies)
