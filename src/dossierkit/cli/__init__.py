@@ -27,6 +27,7 @@ app = typer.Typer(
 )
 
 STATE = {"debug": False}
+ui.tidy_help()
 
 
 def _print_version(value: bool) -> None:
@@ -57,6 +58,9 @@ from dossierkit.cli import pacs_cmds  # noqa: E402,F401
 from dossierkit.cli import reply_cmds  # noqa: E402,F401
 
 
+INTERRUPTED_LINE = "interrupted (Ctrl-C): nothing partial was left; run the command again"
+
+
 def _debug_requested(argv: list[str]) -> bool:
     return STATE["debug"] or "--debug" in argv
 
@@ -73,10 +77,12 @@ def main(argv: list[str] | None = None) -> None:
     try:
         rv = app(args=args, prog_name="dossierkit", standalone_mode=False)
         code = rv if isinstance(rv, int) else ExitCode.OK
+        if code == ExitCode.INTERRUPTED:  # typer turns Ctrl-C into a silent exit 130; no command returns 130
+            raise KeyboardInterrupt
     except typer.Exit as exc:
         code = exc.exit_code
     except (typer.Abort, KeyboardInterrupt):
-        ui.error_line("interrupted")
+        ui.error_line(INTERRUPTED_LINE)
         code = ExitCode.INTERRUPTED
     except DossierkitError as exc:
         if _debug_requested(args):
@@ -85,7 +91,9 @@ def main(argv: list[str] | None = None) -> None:
         code = exc.exit_code
     except Exception as exc:
         if _is_usage_exception(exc):
-            ui.error_line(exc.format_message() + " (see --help)")
+            message = exc.format_message()
+            if message:  # a bare `dossierkit` (or group) printed its usage: nothing to add
+                ui.error_line(message + " (see --help)")
             code = ExitCode.USAGE
         else:  # a bug: one line unless --debug
             if _debug_requested(args):

@@ -15,9 +15,8 @@ from dossierkit.cli import app, options, pacs_cmds, ui
 from dossierkit.errors import ExitCode
 from dossierkit.package.unpack import UnpackResult
 from dossierkit.package.verify import VerifyReport
-from dossierkit.trace.flows import Packed, pack_and_record, receipt_request, unpack_and_record, verify_and_record
-from dossierkit.trace.secrets import open_secrets, pack_protection
-from dossierkit.trust.keys import load_signing_key
+from dossierkit.trace.flows import PackRequest, Packed, pack_requested, unpack_and_record, verify_and_record
+from dossierkit.trace.secrets import open_secrets
 from dossierkit.trust.signing import spaced_fingerprint
 
 # Options of `pack` alone.
@@ -36,6 +35,10 @@ ALLOW_INCOMPLETE = typer.Option(False, "--allow-incomplete", help="Pack despite 
 REASON = typer.Option(None, "--reason", help="Why the dossier is sent incomplete.")
 PROFILE = typer.Option(None, "--profile", "-p", help="Check profile (default: the dossier's).")
 REPLACE_PACKAGE = typer.Option(False, "--force", help="Replace an existing package file.")
+SIGNING_CERT = typer.Option(None, "--signing-cert", help="Establishment X.509 certificate (PEM): also sign the "
+                                                         "manifest as DOSSIER/MANIFEST.P7S (CMS).")
+SIGNING_CERT_KEY = typer.Option(None, "--signing-cert-key", help="Its private key (PEM; default: in the "
+                                                                 "--signing-cert file).")
 NO_README = typer.Option(False, "--no-readme", help="Do not write LISEZMOI-README.TXT beside the package.")
 
 
@@ -45,44 +48,29 @@ def _say(text: object) -> None:
 
 @app.command("pack")
 def pack_cmd(
-    directory: Path = typer.Argument(..., help="Workspace folder."),
-    out: Path = OUTPUT,
-    password_file: Optional[Path] = options.PASSWORD_FILE,
-    password_env: Optional[str] = options.PASSWORD_ENV,
-    generate_password: bool = GENERATE_PASSWORD,
-    password_out: Optional[Path] = PASSWORD_OUT,
-    weak_password_ok: bool = WEAK_PASSWORD_OK,
-    recipient: list[str] = RECIPIENT,
-    recipients_file: Optional[Path] = RECIPIENTS_FILE,
-    signing_key: Optional[Path] = options.SIGNING_KEY,
-    signing_cert: Optional[Path] = typer.Option(None, "--signing-cert", help="Establishment X.509 certificate "
-                                                "(PEM): also sign the manifest as DOSSIER/MANIFEST.P7S (CMS)."),
-    signing_cert_key: Optional[Path] = typer.Option(None, "--signing-cert-key", help="Its private key (PEM; "
-                                                    "default: in the --signing-cert file)."),
-    allow_incomplete: bool = ALLOW_INCOMPLETE,
-    reason: Optional[str] = REASON,
-    profile: Optional[str] = PROFILE,
-    force: bool = REPLACE_PACKAGE,
-    no_readme: bool = NO_README,
-    receipt_out: Optional[Path] = options.RECEIPT_OUT,
-    channel: Optional[str] = options.CHANNEL,
-    to: list[str] = options.TO,
-    copy: Optional[list[str]] = options.COPY,
-    journal_file: Optional[Path] = options.JOURNAL,
-    as_json: bool = options.JSON,
+    directory: Path = typer.Argument(..., metavar="WS", help="Workspace folder."), out: Path = OUTPUT,
+    password_file: Optional[Path] = options.PASSWORD_FILE, password_env: Optional[str] = options.PASSWORD_ENV,
+    generate_password: bool = GENERATE_PASSWORD, password_out: Optional[Path] = PASSWORD_OUT,
+    weak_password_ok: bool = WEAK_PASSWORD_OK, recipient: list[str] = RECIPIENT,
+    recipients_file: Optional[Path] = RECIPIENTS_FILE, signing_key: Optional[Path] = options.SIGNING_KEY,
+    signing_cert: Optional[Path] = SIGNING_CERT, signing_cert_key: Optional[Path] = SIGNING_CERT_KEY,
+    allow_incomplete: bool = ALLOW_INCOMPLETE, reason: Optional[str] = REASON, profile: Optional[str] = PROFILE,
+    force: bool = REPLACE_PACKAGE, no_readme: bool = NO_README,
+    receipt_out: Optional[Path] = options.RECEIPT_OUT, channel: Optional[str] = options.CHANNEL,
+    to: list[str] = options.TO, copy: Optional[list[str]] = options.COPY,
+    journal_file: Optional[Path] = options.JOURNAL, as_json: bool = options.JSON,
 ) -> None:
     """Check, then build the encrypted, signed package; it is read back and verified before success."""
-    receipt = receipt_request(receipt_out, channel, to, copy)
-    protection = pack_protection(password_file=password_file, password_env=password_env, generate=generate_password,
-                                 password_out=password_out, weak_ok=weak_password_ok, recipients=recipient,
-                                 recipients_file=recipients_file, can_show_passphrase=not as_json, workspace=directory,
-                                 password_prompt=ui.passphrase_prompt(not as_json, confirm=True))
-    key = load_signing_key(signing_key)
-    with ui.progress_for(not as_json) as progress:
-        packed = pack_and_record(directory, out, protection=protection, key=key, receipt=receipt,
-                                 journal_file=journal_file, allow_incomplete=allow_incomplete, reason=reason,
-                                 force=force, profile=profile, write_readme=not no_readme, progress=progress,
-                                 warn=ui.note, signing_cert=signing_cert, signing_cert_key=signing_cert_key)
+    request = PackRequest(password_file=password_file, password_env=password_env, generate_password=generate_password,
+                          password_out=password_out, weak_password_ok=weak_password_ok, recipients=recipient,
+                          recipients_file=recipients_file, signing_key=signing_key, signing_cert=signing_cert,
+                          signing_cert_key=signing_cert_key, allow_incomplete=allow_incomplete, reason=reason,
+                          profile=profile, force=force, write_readme=not no_readme, receipt_out=receipt_out,
+                          channel=channel, to=to, copies=copy, journal_file=journal_file)
+    prompt = ui.passphrase_prompt(not as_json, confirm=True)
+    with ui.progress_for(not as_json) as progress:  # the bar shows once packing starts, after any prompt
+        packed = pack_requested(directory, out, request, password_prompt=prompt, can_show_passphrase=not as_json,
+                                progress=progress, warn=ui.note)
     _report_pack(packed, as_json)
 
 

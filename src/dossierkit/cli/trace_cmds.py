@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
-from rich.table import Table
 from typer.core import TyperGroup
 
 from dossierkit.cli import app, options, ui
@@ -208,14 +207,11 @@ def journal_show(
 
 def _print_entries(path: Path) -> None:
     entries = read_entries(path)
-    table = Table(title=f"journal {path}")
-    for col in ("seq", "time (UTC)", "event", "ids", "hash"):
-        table.add_column(col, overflow="fold")
-    for e in entries:
-        ids = ", ".join(f"{k}={_short(v)}" for k, v in e.items()
-                        if k not in ("seq", "time", "event", "prev", "hash") and v not in (None, ""))
-        table.add_row(str(e.get("seq")), str(e.get("time")), str(e.get("event")), ids, str(e.get("hash", ""))[:16])
-    ui.out.print(table)
+    ui.say(f"journal {path} ({len(entries)} entries; times in UTC)", style="bold")
+    ui.entries([(f"#{e.get('seq')}  {e.get('time')}  {e.get('event')}  hash {str(e.get('hash', ''))[:16]}",
+                 "  ".join(f"{k}={_short(v)}" for k, v in e.items()
+                           if k not in ("seq", "time", "event", "prev", "hash") and v not in (None, "")))
+                for e in entries])
 
 
 def _short(v: Any) -> str:

@@ -1,13 +1,23 @@
-"""Terminal output for the CLI: JSON, tables, progress bars, error lines.
+"""Terminal output for the CLI: JSON, reports, progress bars, error lines.
 
-Human output goes to stderr except tables/reports (stdout); ``--json`` writes
-exactly one JSON document to stdout and nothing else there.
+One rule for every command: what the command *reports* (its result: a
+workspace created, documents added, a checklist, a package written) goes to
+stdout (:func:`say`, :func:`findings`); what is *about* the run (progress,
+warnings, errors) goes to stderr (:func:`note`, :func:`error_line`).
+``--json`` writes exactly one JSON document to stdout and nothing else there.
+
+Patient data (issue #15): the user's own terminal shows the user's own
+paths and names as they are. Lines on stderr are masked with ``[PHI]``
+(:mod:`dossierkit.phi`) only when stderr is not a terminal — a log file, a
+pipeline's journal —, and ``--debug`` tracebacks always are: they are made
+to be pasted into a bug report. docs/security.md says the same.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import textwrap
 import traceback
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -17,7 +27,6 @@ import typer
 from rich.console import Console
 from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn,
                            TimeRemainingColumn, TransferSpeedColumn)
-from rich.table import Table
 from rich.text import Text
 
 from dossierkit import phi
@@ -34,17 +43,25 @@ def emit_json(obj: Any) -> None:
     sys.stdout.flush()
 
 
+def for_stderr(text: str) -> str:
+    """*text* as stderr may show it: as is on a terminal (the user's own
+    data on the user's own screen), patient data masked anywhere else."""
+    return str(text) if err.is_terminal else phi.scrub(str(text))
+
+
 def error_line(text: str) -> None:
-    for line in phi.scrub(str(text)).splitlines() or [""]:
+    for line in for_stderr(text).splitlines() or [""]:
         err.print(f"dossierkit: error: {line}", style="red", markup=False, highlight=False)
 
 
 def note(text: str) -> None:
-    err.print(phi.scrub(text), markup=False, highlight=False)
+    """A line about the run (a warning, a step) on stderr."""
+    err.print(wrap(for_stderr(text), console=err), markup=False, highlight=False)
 
 
 def debug_trace(exc: BaseException) -> None:
-    """The traceback for --debug, with patient data masked (phi.scrub)."""
+    """The traceback for --debug, with patient data always masked (phi.scrub):
+    it is made to be pasted into a bug report."""
     text = "".join(traceback.format_exception(exc))
     err.print(phi.scrub(text), markup=False, highlight=False, style="dim")
 
@@ -68,14 +85,46 @@ def passphrase_prompt(enabled: bool = True, *, confirm: bool = False) -> Callabl
     return ask
 
 
-def findings_table(findings: list[dict[str, Any]], title: str | None = None) -> Table:
-    table = Table(title=title, show_lines=False)
-    for col in ("level", "code", "message", "file"):
-        table.add_column(col, overflow="fold")
-    for f in findings:
-        table.add_row(f"[{LEVEL_STYLE.get(f['level'], '')}]{f['level']}[/]", f["code"], f["message"],
-                      f.get("file") or "")
-    return table
+def wrap(text: str, indent: int = 0, console: Console | None = None) -> str:
+    """*text* wrapped at words to the terminal's width with *indent* spaces
+    (never inside a word nor at a hyphen: ``DOC-IDENTITY-MISMATCH`` stays
+    whole; only a word wider than the terminal is cut). Not a terminal
+    (a pipe, a file): one line, for grep and scripts."""
+    console = console or out
+    pad = " " * indent
+    if not console.is_terminal:
+        return "\n".join(pad + line for line in str(text).splitlines())
+    width = max(console.width, indent + 20)
+    return "\n".join(textwrap.fill(line, width=width, initial_indent=pad, subsequent_indent=pad + "  " * (indent == 0),
+                                    break_on_hyphens=False) or pad for line in str(text).splitlines())
+
+
+def say(text: str, style: str | None = None) -> None:
+    """A line of the command's report on stdout, wrapped at words."""
+    out.print(wrap(text), style=style, markup=False, highlight=False)
+
+
+def findings(items: list[dict[str, Any]], title: str | None = None) -> None:
+    """Print findings one under the other, wrapped at words whatever the
+    terminal's width (80 columns included): a table squeezes its columns
+    and breaks codes and file names mid-word (issue #15)."""
+    if title:
+        say(title, style="bold")
+    for f in items:
+        out.print(f"{f['level']:<8}", style=LEVEL_STYLE.get(f["level"], ""), end="", markup=False, highlight=False)
+        out.print(f["code"], style="bold", markup=False, highlight=False)
+        out.print(wrap(f["message"], 8), markup=False, highlight=False)
+        if f.get("file"):
+            out.print(wrap(f"file: {f['file']}", 8), style="dim", markup=False, highlight=False)
+
+
+def entries(rows: list[tuple[str, str]]) -> None:
+    """Print (head, detail) pairs: the head on its line, the detail under it,
+    indented and wrapped at words (journal entries, listings, problems)."""
+    for head, detail in rows:
+        say(head, style="bold")
+        if detail:
+            out.print(wrap(detail, 4), markup=False, highlight=False)
 
 
 class _RichProgress:
@@ -85,8 +134,12 @@ class _RichProgress:
         self.bar = bar
         self.task = None
         self.unit = "B"
+        self.shown = False
 
     def start(self, label: str, total: int | None = None, unit: str = "B") -> None:
+        if not self.shown:  # shown from the first step on: a passphrase prompt before it stays readable
+            self.bar.start()
+            self.shown = True
         if self.task is not None:
             self.bar.update(self.task, visible=False)
         self.unit = unit
@@ -128,11 +181,54 @@ class _AmountColumn(TextColumn):
 
 @contextmanager
 def progress_for(enabled: bool):
-    """Yield a :class:`Progress`: a rich bar on an interactive stderr, else a no-op."""
+    """Yield a :class:`Progress`: a rich bar on an interactive stderr, else a
+    no-op. The bar appears at the first step (``start``), not on entry."""
     if not enabled or not err.is_terminal:
         yield NULL_PROGRESS
         return
     bar = RichProgress(TextColumn("{task.description}"), BarColumn(), _AmountColumn(), _RateColumn(),
                        TimeRemainingColumn(), console=err, transient=False)
-    with bar:
-        yield _RichProgress(bar)
+    adapter = _RichProgress(bar)
+    try:
+        yield adapter
+    finally:
+        if adapter.shown:
+            bar.stop()
+
+
+_PLAIN_TYPES = {"str": "TEXT", "int": "N", "float": "NUMBER", "Path": "PATH", "path": "PATH", "file": "FILE",
+                "directory": "FOLDER", "datetime": "DATE"}
+
+
+def tidy_help() -> None:
+    """``--help`` in the words of its reader: recent typer prints each
+    parameter's Python type (``<bool>`` after every flag, ``{directory}``,
+    ``<list[Path]>``). Here arguments read as their upper-case names (``WS``,
+    ``FILES...``), an option shows its metavar or a plain type word (``TEXT``,
+    ``PATH``) and a flag nothing. Only display methods are replaced; typer
+    versions without them are left as they are."""
+    core = getattr(typer, "core", None)
+    param, argument = getattr(core, "_TyperParameter", None), getattr(core, "TyperArgument", None)
+    if param is None or argument is None or not hasattr(argument, "_usage_display_name"):
+        return
+    plain_type = param.display_type
+
+    def display_type(self, ctx):  # type: ignore[no-untyped-def]
+        if getattr(self, "is_flag", False) or self.param_type_name == "argument":
+            return ""
+        if self.metavar:
+            return self.metavar
+        label = plain_type(self, ctx).strip("<>")
+        inner = label[5:-1] if label.startswith("list[") else label
+        return _PLAIN_TYPES.get(inner, inner.upper())
+
+    def display_name_raw(self) -> str:  # type: ignore[no-untyped-def]
+        return self.metavar or (self.name or "").upper()
+
+    def usage_display_name(self) -> str:  # type: ignore[no-untyped-def]
+        name = display_name_raw(self)
+        return (name if self.required else f"[{name}]") + ("..." if self.nargs != 1 else "")
+
+    param.display_type = display_type
+    param.display_name_raw = property(display_name_raw)
+    argument._usage_display_name = usage_display_name

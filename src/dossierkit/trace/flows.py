@@ -189,7 +189,7 @@ def pack_requested(workspace: Workspace | str | os.PathLike, out: str | os.PathL
                                  generate=request.generate_password, password_out=request.password_out,
                                  weak_ok=request.weak_password_ok, recipients=request.recipients,
                                  recipients_file=request.recipients_file, can_show_passphrase=can_show_passphrase,
-                                 password_prompt=password_prompt)
+                                 password_prompt=password_prompt, workspace=workspace)
     key = load_signing_key(request.signing_key)
     return pack_and_record(workspace, out, protection=protection, key=key, receipt=receipt,
                            journal_file=request.journal_file, allow_incomplete=request.allow_incomplete,
