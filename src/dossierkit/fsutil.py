@@ -66,15 +66,17 @@ def atomic_writer(target: str | os.PathLike, mode: str = "wb", *, perms: int | N
     except OSError as exc:
         raise output_error(exc, target.parent) from exc
     tmp = temp_path_for(target)
+    access = os.O_RDWR if readable else os.O_WRONLY
+    fd = -1
     try:
-        access = os.O_RDWR if readable else os.O_WRONLY
+        # One try from the open on: a Ctrl-C raised as os.open returns (the file
+        # just created) or right after it must remove the file too (issue #15).
         fd = os.open(tmp, access | os.O_CREAT | os.O_EXCL, perms if perms is not None else 0o644)
-    except OSError as exc:
-        raise output_error(exc, target) from exc
-    try:
         if perms is not None:
             os.fchmod(fd, perms)
-        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": "\n"})) as fh:
+        fh_cm = os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": "\n"}))
+        fd = -1  # the file object owns the descriptor now
+        with fh_cm as fh:
             yield fh
             fh.flush()
             if durable:
@@ -85,11 +87,19 @@ def atomic_writer(target: str | os.PathLike, mode: str = "wb", *, perms: int | N
         if durable:
             fsync_dir(target.parent)
     except OSError as exc:
+        _close_quietly(fd)
         _unlink_quietly(tmp)
         raise output_error(exc, target) from exc
     except BaseException:
+        _close_quietly(fd)
         _unlink_quietly(tmp)
         raise
+
+
+def _close_quietly(fd: int) -> None:
+    if fd >= 0:
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
 
 def fsync_dir(folder: Path) -> None:
