@@ -24,10 +24,12 @@ class PtyResult:
 
 
 def run_pty(*args: str, columns: int = 80, answers: list[tuple[str, str]] = (), env: dict | None = None,
-            cwd: str | None = None, timeout: float = 300, interrupt_after: str | None = None) -> PtyResult:
+            cwd: str | None = None, timeout: float = 300, interrupt_after: str | None = None,
+            command: list[str] | None = None) -> PtyResult:
     """Run ``python -m dossierkit ARGS`` on a pty *columns* wide. *answers*:
     (prompt text, reply) pairs typed when the prompt appears, in order.
-    *interrupt_after*: send Ctrl-C once this text has appeared."""
+    *interrupt_after*: send Ctrl-C once this text has appeared. *command*:
+    another program to run instead of dossierkit (then *args* are ignored)."""
     full_env = {**os.environ, **(env or {}), "COLUMNS": str(columns), "LINES": "50", "TERM": "xterm",
                 "NO_COLOR": "1"}
     pid, fd = pty.fork()
@@ -35,7 +37,8 @@ def run_pty(*args: str, columns: int = 80, answers: list[tuple[str, str]] = (), 
         try:
             if cwd:
                 os.chdir(cwd)
-            os.execvpe(sys.executable, [sys.executable, "-m", "dossierkit", *map(str, args)], full_env)
+            argv = command or [sys.executable, "-m", "dossierkit", *map(str, args)]
+            os.execvpe(argv[0], argv, full_env)
         finally:
             os._exit(127)
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
