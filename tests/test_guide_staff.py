@@ -27,10 +27,24 @@ FILES = {"fiche-rcp.pdf": SAMPLES / "documents/01-fiche-rcp.pdf",
          "scan-consultation.pdf": BROKEN / "scanned.pdf"}
 
 
+def needs_a_pacs(block: str) -> bool:
+    """The PACS blocks (issue #12) need a live PACS: their commands run against Orthanc in
+    tests/test_pacs*.py; the walk-through leaves them out (and counts them, below)."""
+    return "pacs" in block.lower()
+
+
+def walked_part(path: Path) -> str:
+    """Sections 0-5, the sender's own flow (gather, check, pack, file the proof); the later
+    sections are the other side's steps with placeholders (an ack, a reply: #15b, reply tests)."""
+    text = path.read_text(encoding="utf-8")
+    return text.split("\n## 6.", 1)[0]
+
+
 def guide_commands(path: Path) -> list[str]:
-    """The commands of the ``sh`` blocks, continuation lines joined."""
+    """The commands of the ``sh`` blocks (but the PACS ones), continuation lines joined."""
     commands = []
-    for block in re.findall(r"```sh\n(.*?)```", path.read_text(encoding="utf-8"), re.S):
+    blocks = re.findall(r"```sh\n(.*?)```", walked_part(path), re.S)
+    for block in [b for b in blocks if not needs_a_pacs(b)]:
         for command in block.replace("\\\n", " ").splitlines():
             if command.strip():
                 commands.append(command.strip())
@@ -57,6 +71,8 @@ def test_guide_staff_as_written(tmp_path):
     (where / "usb").mkdir()
     env = {**os.environ, "DOSSIERKIT_HOME": str(tmp_path / "home")}
     env.pop("COLUMNS", None)
+    blocks = re.findall(r"```sh\n(.*?)```", walked_part(GUIDE), re.S)
+    assert sum(needs_a_pacs(b) for b in blocks) <= 2  # only the PACS section is left out
     done = run_guide(GUIDE, where, env)
     commands = [c for c, _ in done]
     assert len(commands) >= 12 and commands[0].startswith("dossierkit init mme-x")
