@@ -141,13 +141,9 @@ def ack_cmd(
                                                                               "the receipt and the manifest)."),
     trust_store: Optional[Path] = options.TRUST_STORE,
     by: Optional[str] = typer.Option(None, "--by", help="Who acknowledges (name, establishment)."),
-    password_file: Optional[Path] = options.PASSWORD_FILE,
-    password_env: Optional[str] = options.PASSWORD_ENV,
-    identity: Optional[Path] = options.IDENTITY,
-    signing_key: Optional[Path] = options.SIGNING_KEY,
-    journal_file: Optional[Path] = options.JOURNAL,
-    no_pdf: bool = NO_PDF,
-    as_json: bool = options.JSON,
+    password_file: Optional[Path] = options.PASSWORD_FILE, password_env: Optional[str] = options.PASSWORD_ENV,
+    identity: Optional[Path] = options.IDENTITY, signing_key: Optional[Path] = options.SIGNING_KEY,
+    journal_file: Optional[Path] = options.JOURNAL, no_pdf: bool = NO_PDF, as_json: bool = options.JSON,
 ) -> None:
     """Verify PACKAGE and issue a signed acknowledgement (JSON + PDF).
     Exit 0 intact and complete, 1 intact but incomplete, 6 intact from an unknown sender, 3 altered
