@@ -231,13 +231,18 @@ def iter_chunks(fh: IO[bytes], size: int = CHUNK) -> Iterator[bytes]:
         yield block
 
 
-def sha256_file(path: str | os.PathLike) -> str:
-    """Hex SHA-256 of a file, streamed."""
-    h = hashlib.sha256()
+def file_hexdigest(path: str | os.PathLike, algorithm: str = "sha256") -> str:
+    """Hex digest of a file with *algorithm* (a hashlib name), streamed."""
+    h = hashlib.new(algorithm)
     with open(path, "rb") as fh:
         for block in iter_chunks(fh):
             h.update(block)
     return h.hexdigest()
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file, streamed."""
+    return file_hexdigest(path, "sha256")
 
 
 def copy_with_hash(src: str | os.PathLike, dst: str | os.PathLike, *, durable: bool = True) -> tuple[str, int]:

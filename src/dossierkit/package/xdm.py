@@ -31,7 +31,6 @@ from a package that may be hostile.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 import re
 import tomllib
@@ -43,10 +42,11 @@ from typing import Any
 from lxml import etree
 
 from dossierkit.errors import InputError, IntegrityError, UsageError
-from dossierkit.fsutil import iter_chunks
+from dossierkit.fsutil import file_hexdigest
 from dossierkit.model import Dossier, DocumentRecord, Person
 from dossierkit.package import xdm_codes as ids
 from dossierkit.resources import templates_dir
+from dossierkit.trust.keys import home_dir
 
 SUBSET = "IHE_XDM/SUBSET01"
 METADATA = f"{SUBSET}/METADATA.XML"
@@ -111,9 +111,7 @@ class XdmSettings:
 
 def settings_path() -> Path:
     """``$DOSSIERKIT_HOME/xdm.toml`` (``~/.config/dossierkit/xdm.toml`` when unset)."""
-    home = os.environ.get("DOSSIERKIT_HOME")
-    base = Path(home) if home else Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config")) / "dossierkit"
-    return base / SETTINGS_FILE
+    return home_dir() / SETTINGS_FILE
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -230,15 +228,6 @@ def document_unique_id(dossier_id: str, sha256: str) -> str:
 
 def _urn(*parts: str) -> str:
     return f"urn:uuid:{uuid.uuid5(_NAMESPACE, chr(31).join(parts))}"
-
-
-def sha1_file(path: str | os.PathLike) -> str:
-    """SHA-1 of a file, streamed (XDM's document hash)."""
-    h = hashlib.sha1()
-    with open(path, "rb") as fh:
-        for chunk in iter_chunks(fh):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 # ---------------------------------------------------------------------------
@@ -435,7 +424,7 @@ def subset_documents(ws_root: str | os.PathLike, planned: list[tuple[str, Docume
             raise UsageError(f"{path}: a document outside {SUBSET} cannot be referenced by its METADATA.XML")
         src = Path(ws_root) / rec.path
         try:
-            digest = sha1_file(src)
+            digest = file_hexdigest(src, "sha1")  # XDM's document hash
         except OSError as exc:
             raise InputError(f"cannot read ({exc.strerror})", path=rec.path) from exc
         out.append(XdmDocument(path[len(SUBSET) + 1:], rec, digest, rec.size))

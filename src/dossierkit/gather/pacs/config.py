@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from dossierkit.errors import InputError, UsageError
+from dossierkit.trust.keys import home_dir
 
 PACS_FILE = "pacs.toml"
 _DIMSE_KEYS = {"ae_title", "host", "port", "calling_ae", "move_port"}
@@ -39,14 +40,8 @@ _WEB_KEYS = {"dicomweb", "username", "password_env", "password_file"}
 _COMMON_KEYS = {"timeout", "retries", "tls", "tls_ca", "tls_cert", "tls_key", "description"}
 
 
-def dossierkit_home() -> Path:
-    """``$DOSSIERKIT_HOME``, else ``$XDG_CONFIG_HOME/dossierkit`` (``~/.config/dossierkit``), as the keys folder."""
-    home = os.environ.get("DOSSIERKIT_HOME")
-    return Path(home) if home else Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config")) / "dossierkit"
-
-
 def pacs_config_path() -> Path:
-    return dossierkit_home() / PACS_FILE
+    return home_dir() / PACS_FILE
 
 
 @dataclass(frozen=True)
