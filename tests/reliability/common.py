@@ -6,7 +6,10 @@ name, so keys defined there would be generated twice.
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,3 +40,14 @@ class Packed:
         out = folder / name
         shutil.copyfile(self.path, out)
         return out
+
+
+def measure_cli(command: str, files: list[Path], args: list[str], *, timeout: float = 300) -> dict:
+    """Run ``command`` on each of *files* in one subprocess (tests/reliability/measure.py) and
+    return its report: per file exit code, stderr, wall and CPU seconds; the peak RSS."""
+    repo = Path(__file__).resolve().parents[2]
+    r = subprocess.run([sys.executable, "-m", "tests.reliability.measure",
+                        json.dumps({"command": command, "args": args}), *map(str, files)],
+                       cwd=repo, capture_output=True, text=True, timeout=timeout)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)

@@ -56,3 +56,12 @@ def recipients_package(rel_workspace, age_identity, tmp_path_factory) -> Packed:
 @pytest.fixture(scope="session", params=["password", "recipients"])
 def any_package(request) -> Packed:
     return request.getfixturevalue(f"{request.param}_package")
+
+
+@pytest.fixture(scope="module")
+def cli_opts(tmp_path_factory, password_package, recipients_package):
+    """The CLI secret options of the two packages (files, never argv)."""
+    d = tmp_path_factory.mktemp("secrets")
+    (d / "pw").write_text(password_package.secrets["password"] + "\n")
+    (d / "id").write_text(str(recipients_package.secrets["identities"][0]) + "\n")
+    return {"password": ["--password-file", str(d / "pw")], "recipients": ["--identity", str(d / "id")]}

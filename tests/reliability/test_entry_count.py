@@ -13,8 +13,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,9 +22,8 @@ from dossierkit.package import layout
 from dossierkit.package.unpack import unpack_package
 from dossierkit.package.verify import verify_package
 from dossierkit.errors import IntegrityError
-from tests.conftest import REPO
 from tests.reliability import craft
-from tests.reliability.common import SIGNING_KEY
+from tests.reliability.common import SIGNING_KEY, measure_cli
 
 
 def _items(packed) -> list[tuple[str, bytes]]:
@@ -88,22 +85,6 @@ def test_no_usable_manifest_stops_the_pass(any_package, tmp_path):
     assert rep.status("container") == "not checked"
 
 
-def _measure(command: str, files: list[Path], args: list[str]) -> dict:
-    r = subprocess.run([sys.executable, "-m", "tests.reliability.measure", json.dumps({"command": command,
-                                                                                        "args": args}),
-                        *map(str, files)], cwd=REPO, capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr
-    return json.loads(r.stdout)
-
-
-@pytest.fixture(scope="module")
-def cli_opts(tmp_path_factory, password_package, recipients_package):
-    d = tmp_path_factory.mktemp("secrets")
-    (d / "pw").write_text(password_package.secrets["password"] + "\n")
-    (d / "id").write_text(str(recipients_package.secrets["identities"][0]) + "\n")
-    return {"password": ["--password-file", str(d / "pw")], "recipients": ["--identity", str(d / "id")]}
-
-
 @pytest.fixture(scope="module")
 def package_400k(any_package, tmp_path_factory) -> Path:
     return _many(any_package, tmp_path_factory.mktemp(f"400k-{any_package.kind}"), 400_000)
@@ -116,7 +97,8 @@ def test_400_000_entries_refused_under_100_mb_in_seconds(any_package, package_40
     with only the recipient's public key (age) or the password (zip). Before:
     283 MB and 11 s; now stopped at the first."""
     out = package_400k
-    res = _measure(command, [out], cli_opts[any_package.kind] + (["--json"] if command == "verify" else []))
+    res = measure_cli(command, [out], cli_opts[any_package.kind] + (["--json"] if command == "verify" else []),
+                      timeout=600)
     r = res["results"][str(out)]
     if command == "verify":
         lines = [f["message"] for f in json.loads(r["stdout"])["failures"]]
@@ -163,7 +145,8 @@ def hostile_json_packages(any_package, tmp_path_factory) -> dict[str, Path]:
 
 
 def test_hostile_json_in_seal_or_manifest_exits_3_with_one_line(any_package, hostile_json_packages, cli_opts):
-    res = _measure("verify", list(hostile_json_packages.values()), cli_opts[any_package.kind] + ["--json"])
+    res = measure_cli("verify", list(hostile_json_packages.values()), cli_opts[any_package.kind] + ["--json"],
+                      timeout=600)
     for label, p in hostile_json_packages.items():
         r = res["results"][str(p)]
         assert r["exit"] == 3 and not r["stderr"], (label, r)
@@ -172,7 +155,7 @@ def test_hostile_json_in_seal_or_manifest_exits_3_with_one_line(any_package, hos
         assert [f["check"] for f in failures] == [where], (label, failures)
         line = failures[0]["message"]
         assert "not valid JSON" in line and "\n" not in line and len(line) < 160, (label, line)
-    res = _measure("unpack", list(hostile_json_packages.values()), cli_opts[any_package.kind])
+    res = measure_cli("unpack", list(hostile_json_packages.values()), cli_opts[any_package.kind], timeout=600)
     for label, p in hostile_json_packages.items():
         r = res["results"][str(p)]
         lines = [x for x in r["stderr"].splitlines() if x.strip()]

@@ -10,8 +10,6 @@ import json
 import os
 import stat
 import struct
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -21,8 +19,8 @@ from dossierkit.errors import DecryptionError, IntegrityError
 from dossierkit.archive import PASSWORD
 from dossierkit.package.unpack import unpack_package
 from dossierkit.package.verify import verify_package
-from tests.conftest import REPO
 from tests.reliability import craft
+from tests.reliability.common import measure_cli
 
 SLIP_NAMES = ["../EVIL.TXT", "DICOM/../../EVIL.TXT", "/tmp/EVIL.TXT", "C:\\EVIL.TXT", "C:EVIL.TXT",
               "DICOM\\..\\..\\EVIL.TXT", "//server/share/EVIL.TXT"]
@@ -198,17 +196,9 @@ def bombs(any_package, tmp_path_factory) -> dict[str, Path]:
     return out
 
 
-def _measure(command: str, files: list[Path], args: list[str]) -> dict:
-    r = subprocess.run([sys.executable, "-m", "tests.reliability.measure", json.dumps({"command": command,
-                                                                                        "args": args}),
-                        *map(str, files)], cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr
-    return json.loads(r.stdout)
-
-
 def test_zip_bombs_refused_in_bounded_time_and_memory(any_package, bombs, cli_opts):
     files = list(bombs.values())
-    res = _measure("unpack", files, cli_opts[any_package.kind])
+    res = measure_cli("unpack", files, cli_opts[any_package.kind])
     for name, f in bombs.items():
         r = res["results"][str(f)]
         lines = [x for x in r["stderr"].splitlines() if x.strip()]
@@ -256,14 +246,6 @@ def test_age_file_with_a_wrong_header(recipients_package, tmp_path):
         unpack_refused(p, recipients_package.secrets)
 
 
-@pytest.fixture(scope="module")
-def cli_opts(tmp_path_factory, password_package, recipients_package):
-    d = tmp_path_factory.mktemp("secrets")
-    (d / "pw").write_text(password_package.secrets["password"] + "\n")
-    (d / "id").write_text(str(recipients_package.secrets["identities"][0]) + "\n")
-    return {"password": ["--password-file", str(d / "pw")], "recipients": ["--identity", str(d / "id")]}
-
-
 def test_hostile_set_through_the_cli_in_bounded_time_and_memory(recipients_package, password_package, tmp_path,
                                                                  cli_opts):
     """Every hostile age header and foreign zip through `dossierkit unpack`:
@@ -273,14 +255,14 @@ def test_hostile_set_through_the_cli_in_bounded_time_and_memory(recipients_packa
         p = tmp_path / f"age-{len(files)}.age"
         p.write_bytes(data)
         files.append(p)
-    res = _measure("unpack", files, cli_opts["recipients"])
+    res = measure_cli("unpack", files, cli_opts["recipients"])
     zfiles = []
     for i, name in enumerate(SLIP_NAMES):
         z = _foreign_zip("password", [(name, b"owned")], password="other-password")
         p = tmp_path / f"slip-{i}.zip"
         p.write_bytes(z)
         zfiles.append(p)
-    res2 = _measure("unpack", zfiles, cli_opts["password"])
+    res2 = measure_cli("unpack", zfiles, cli_opts["password"])
     for f in files + zfiles:
         r = {**res["results"], **res2["results"]}[str(f)]
         lines = [x for x in r["stderr"].splitlines() if x.strip()]
