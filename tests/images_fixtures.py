@@ -85,3 +85,29 @@ def readable_third_party_files() -> list[Path]:
             continue
         out.append(p)
     return out
+
+
+def make_encapsulated(path: Path, items: list[bytes], *, undefined: bool = True,
+                      uid_seed: str | None = None) -> Path:
+    """A JPEG Baseline SC image whose encapsulated pixel data is framed by hand."""
+    ds = Dataset()
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
+    seeds = [["enc", uid_seed, k] for k in "abc"] if uid_seed else [None] * 3
+    ds.SOPInstanceUID, ds.StudyInstanceUID, ds.SeriesInstanceUID = (generate_uid(entropy_srcs=e) for e in seeds)
+    ds.Modality, ds.PatientID = "OT", "CHU-00482913"
+    ds.Rows = ds.Columns = 8
+    ds.SamplesPerPixel, ds.PhotometricInterpretation, ds.BitsAllocated = 1, "MONOCHROME2", 8
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.4.50"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds.save_as(path, enforce_file_format=True)
+    body = b"".join(b"\xfe\xff\x00\xe0" + len(i).to_bytes(4, "little") + i for i in items)
+    if undefined:
+        px = b"\xe0\x7f\x10\x00OB\x00\x00\xff\xff\xff\xff" + body + b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
+    else:
+        px = b"\xe0\x7f\x10\x00OB\x00\x00" + len(body).to_bytes(4, "little") + body
+    with open(path, "ab") as fh:
+        fh.write(px)
+    return path

@@ -481,6 +481,7 @@ class ImageInstance:
     origin: str | None = None  # the medium's own name for it, e.g. "source #1: DICOM/PAT1/IM0001" (no sender path)
     pixel_data: str | None = None  # native | encapsulated | private | none; None: not an image class (or old index)
     provenance: dict[str, Any] | None = None  # from a PACS: {"pacs", "route", "retrieved", "study"}
+    accepted: int | None = None  # version of the acceptable-image rules the copy passed (gather.dicomfile); None: older
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -14,7 +14,8 @@ import re
 from dossierkit.check.documents import doc_text, document_date, label
 from dossierkit.check.engine import CheckContext, RuleSpec, rule
 from dossierkit.check.identity import compare_image, toml_suspect
-from dossierkit.gather.dicomfile import uid_problem
+from dossierkit.errors import InputError
+from dossierkit.gather.dicomfile import ACCEPTANCE_RULES, RECHECK_HEAD_SIZE, read_header, uid_problem
 from dossierkit.gather.image_removal import image_id
 from dossierkit.gather.summary import describe_study, identity_key, patient_identities
 from dossierkit.identity import fold, parse_dicom_date
@@ -173,16 +174,43 @@ def problem_file(p: dict) -> str:
     return f"source: {rel}" if rel and not rel.startswith("..") and rel != "." else "source file"
 
 
+def _acceptance(ctx: CheckContext) -> dict[str, str]:
+    """Why each unacceptable image is so, by workspace path — the one
+    definition import applies (:func:`dossierkit.gather.dicomfile.parse_header`).
+
+    UIDs are checked from the index. The copy of an image indexed under older
+    rules (``accepted`` below :data:`ACCEPTANCE_RULES`: indexes written before
+    #13) is read again: its element structure, transfer syntax against its
+    encoding and encapsulated framing, one file at a time, pixel values never
+    read (a first read of 16 KiB, then element and item headers only). An
+    image that passes fills in the pixel-data state such an index lacks.
+    Cost (docs/images.md): ~0.1 ms of CPU per image."""
+    def compute() -> dict[str, str]:
+        problems: dict[str, str] = {}
+        for inst in ctx.images:
+            why = uid_problem(inst, inst.transfer_syntax)
+            if why is None and (inst.accepted or 0) < ACCEPTANCE_RULES:
+                try:
+                    header = read_header(ctx.root / inst.path, head_size=RECHECK_HEAD_SIZE)
+                except InputError as exc:  # NotDicomError, CorruptDicomError; a missing copy: its own rule says so
+                    if (ctx.root / inst.path).is_file():
+                        why = exc.message
+                else:
+                    if inst.pixel_data is None:
+                        inst.pixel_data = header.pixel_data
+            if why:
+                problems[inst.path] = why
+        return problems
+    return ctx.memo("image-acceptance", compute)
+
+
 @rule("image-acceptable")
 def image_acceptable(ctx: CheckContext, spec: RuleSpec):
-    """Indexed images that pack could not carry (the rule import applies,
-    :func:`dossierkit.gather.dicomfile.uid_problem`): in indexes written
-    before import refused them."""
-    for inst in ctx.images:
-        why = uid_problem(inst, inst.transfer_syntax)
-        if why:
-            yield spec.finding(f"{image_id(inst.path)}: {why} — take it out with `dossierkit remove-images DIR "
-                               f"{image_id(inst.path)}`", inst.path)
+    """Indexed images that import would refuse today and pack could not
+    carry or a PACS could not read (:func:`_acceptance`)."""
+    for path, why in _acceptance(ctx).items():
+        yield spec.finding(f"{image_id(path)}: {why} — take it out with `dossierkit remove-images DIR "
+                           f"{image_id(path)}`", path)
 
 
 _PIXEL_MESSAGES = {
@@ -197,7 +225,8 @@ _PIXEL_MESSAGES = {
 def image_pixel_data(ctx: CheckContext, spec: RuleSpec):
     """Image objects without standard pixel data, by ``state`` (private, none)."""
     state = spec.params.get("state", "none")
-    found = [i for i in ctx.images if i.pixel_data == state]
+    bad = _acceptance(ctx)  # also fills in the state of images an older index holds without it
+    found = [i for i in ctx.images if i.pixel_data == state and i.path not in bad]
     if found:
         first = f"{image_id(found[0].path)}, {found[0].origin}" if found[0].origin else image_id(found[0].path)
         yield spec.finding(_PIXEL_MESSAGES[state].format(n=len(found), first=first), found[0].path)

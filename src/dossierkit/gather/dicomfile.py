@@ -36,6 +36,12 @@ EXPLICIT_BE = "1.2.840.10008.1.2.2"
 DEFLATED_DATASET = {"1.2.840.10008.1.2.1.99"}  # Deflated Explicit VR Little Endian
 NATIVE_SYNTAXES = frozenset((IMPLICIT_LE, EXPLICIT_LE, EXPLICIT_BE, *DEFLATED_DATASET))
 PRIVATE_PIXELS_MIN = 4096  # a private OB/OW/UN element this large, and no (7FE0,0010): vendor pixel data
+# Version of the acceptable-image rules (:func:`parse_header`'s refusals). Each indexed image records the
+# version it passed (``accepted`` in index/images.json); `check` re-reads the copies of images indexed under an
+# older one (or none: indexes written before #13). Bump it whenever parse_header refuses something new.
+# 1: complete element structure, valid UIDs, data set encoding = transfer syntax, encapsulated framing.
+ACCEPTANCE_RULES = 1
+RECHECK_HEAD_SIZE = 16 * 1024  # `check`'s first read of a copy: a CT header; larger ones are read on demand
 _UID_RE = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 
 _ITEM, _ITEM_END, _SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
@@ -120,13 +126,14 @@ class DicomHeader:
     media_storage_sop_class_uid: str | None = None
     pixel_data_offset: int | None = None  # where the top-level pixel data element starts, if any
     pixel_data: str | None = None  # see pixel_data_state
+    accepted: int = ACCEPTANCE_RULES  # it passed these rules (a header exists only for an acceptable file)
     extra: dict[str, Any] = field(default_factory=dict)
 
     _INSTANCE_FIELDS = ("sop_instance_uid", "sop_class_uid", "study_instance_uid", "series_instance_uid",
                         "transfer_syntax", "patient_name", "patient_id", "patient_birth_date", "patient_sex",
                         "study_date", "study_time", "study_id", "study_description", "accession_number",
                         "modality", "series_number", "series_description", "instance_number",
-                        "specific_character_set", "has_meta", "pixel_data")
+                        "specific_character_set", "has_meta", "pixel_data", "accepted")
 
     def instance_fields(self) -> dict[str, Any]:
         """Keyword arguments for :class:`~dossierkit.model.ImageInstance` (add path, sha256, size, source)."""
@@ -610,9 +617,12 @@ def pixel_data_state(walk: _Walk, sop_class_uid: str) -> str | None:
     return "private" if walk.private_bulk is not None else "none"
 
 
-def read_header(path: str | os.PathLike, fh: IO[bytes] | None = None) -> DicomHeader:
+def read_header(path: str | os.PathLike, fh: IO[bytes] | None = None, *,
+                head_size: int = HEAD_SIZE) -> DicomHeader:
     """Read and validate the header of the DICOM file at *path* (pixel data
-    is skipped, never read). Raises :class:`NotDicomError` or
+    is skipped, never read: only the item headers of encapsulated pixel data,
+    8 bytes each). The first *head_size* bytes are read at once, the rest of
+    the structure on demand. Raises :class:`NotDicomError` or
     :class:`CorruptDicomError` naming the file; an unreadable file raises
     :class:`~dossierkit.errors.InputError`."""
     path = Path(path)
@@ -624,7 +634,7 @@ def read_header(path: str | os.PathLike, fh: IO[bytes] | None = None) -> DicomHe
     try:
         size = os.fstat(handle.fileno()).st_size
         handle.seek(0)
-        head = handle.read(HEAD_SIZE)
+        head = handle.read(head_size)
         try:
             return parse_header(head, handle, size)
         except InputError as exc:

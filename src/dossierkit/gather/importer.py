@@ -445,6 +445,7 @@ def _run(ws: Workspace, index: dict[str, Any], plans: list[SourcePlan], progress
             add_problem(out, "unreadable", "not imported (internal inconsistency of the image index)")
         elif kept["sha256"] == out.sha256:
             report.duplicates += 1
+            kept["accepted"] = out.header.accepted  # the same bytes passed today's rules: check need not re-read
         else:
             add_problem(out, "uid-conflict",
                         f"same SOP Instance UID as {kept['path']} (imported from {kept.get('origin') or 'an earlier import'})"
