@@ -27,7 +27,7 @@ from dossierkit.trace import flows
 from dossierkit.trace.secrets import open_secrets
 
 from conftest import need_tool, run_cli
-from images_fixtures import SAMPLE_CD, make_dicom, real_file
+from images_fixtures import SAMPLE_CD, make_dicom, make_encapsulated, real_file
 from pkg_fixtures import add_documents, new_workspace, trust_sender
 
 KEY = Ed25519PrivateKey.generate()
@@ -164,29 +164,6 @@ def test_truncated_files_stay_corrupt(ws, tmp_path):
     assert report.imported == 0 and {p["kind"] for p in report.problems} == {"corrupt"}
 
 
-def _encapsulated(path: Path, items: list[bytes], *, undefined: bool = True) -> Path:
-    """A JPEG Baseline SC image whose encapsulated pixel data is framed by hand."""
-    ds = Dataset()
-    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
-    ds.SOPInstanceUID, ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid(), generate_uid()
-    ds.Modality, ds.PatientID = "OT", "CHU-00482913"
-    ds.Rows = ds.Columns = 8
-    ds.SamplesPerPixel, ds.PhotometricInterpretation, ds.BitsAllocated = 1, "MONOCHROME2", 8
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
-    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.4.50"
-    ds.save_as(path, enforce_file_format=True)
-    body = b"".join(b"\xfe\xff\x00\xe0" + len(i).to_bytes(4, "little") + i for i in items)
-    if undefined:
-        px = b"\xe0\x7f\x10\x00OB\x00\x00\xff\xff\xff\xff" + body + b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
-    else:
-        px = b"\xe0\x7f\x10\x00OB\x00\x00" + len(body).to_bytes(4, "little") + body
-    with open(path, "ab") as fh:
-        fh.write(px)
-    return path
-
-
 def test_encapsulated_framing_is_checked_like_dcmdump(tmp_path):
     dcmdump = need_tool("dcmdump")
     jpeg = b"\xff\xd8" + b"\x00" * 60 + b"\xff\xd9"
@@ -197,7 +174,7 @@ def test_encapsulated_framing_is_checked_like_dcmdump(tmp_path):
         "not-encapsulated": ([b"", jpeg], False, "not encapsulated"),
     }
     for name, (items, undefined, error) in cases.items():
-        path = _encapsulated(tmp_path / name, items, undefined=undefined)
+        path = make_encapsulated(tmp_path / name, items, undefined=undefined)
         if error is None:
             assert read_header(path).pixel_data == "encapsulated"
             assert subprocess.run([dcmdump, "-q", str(path)], capture_output=True).returncode == 0
@@ -372,16 +349,32 @@ def _records(dicomdir: Path) -> list:
     return list(dcmread(dicomdir).DirectoryRecordSequence)
 
 
-@pytest.fixture(scope="module")
-def broad(tmp_path_factory):
-    """Every readable file of pydicom's test files and pydicom-data in one
-    workspace, packed and unpacked."""
+def broad_sources() -> list[Path]:
+    """Every real-world DICOM set available offline: pydicom's test files and
+    pydicom-data, pydicom's character-set files (ISO 2022 Japanese and Korean
+    names, Arabic, Hebrew, Greek, Russian…) and colour palettes, pynetdicom's
+    test files (big endian, deflated, RT image, a bad meta header) and
+    dicom3tools' example (when the distribution kept /usr/share/doc)."""
+    import os
+
+    import pynetdicom
+    import pydicom
     from images_fixtures import DATA_STORE, PYDICOM_FILES
 
+    pydicom_data = Path(os.path.dirname(pydicom.__file__)) / "data"
+    sources = [PYDICOM_FILES, DATA_STORE, pydicom_data / "charset_files", pydicom_data / "palettes",
+               Path(os.path.dirname(pynetdicom.__file__)) / "tests" / "dicom_files"]
+    dicom3tools = Path("/usr/share/doc/dicom3tools/examples")
+    return [p for p in sources if p.is_dir()] + ([dicom3tools] if dicom3tools.is_dir() else [])
+
+
+@pytest.fixture(scope="module")
+def broad(tmp_path_factory):
+    """Every readable file of :func:`broad_sources` in one workspace, packed and unpacked."""
     tmp = tmp_path_factory.mktemp("broad")
     w = new_workspace(tmp / "ws")
     add_documents(w)
-    report = import_images(w, [PYDICOM_FILES, DATA_STORE])
+    report = import_images(w, broad_sources())
     res = pack(w, tmp / "out" / "d.zip", signing_key=KEY, password=PASSWORD, allow_incomplete=True,
                reason="broad set")
     dest = tmp / "unpacked"
@@ -402,8 +395,8 @@ def test_broad_set_dicomdir_records_match_their_files(broad):
     records = _records(dest / "DICOMDIR")
     patients = [r for r in records if r.DirectoryRecordType == "PATIENT"]
     images = w.images()
-    expected = {((i.patient_id or "").strip(), (i.patient_name or "").strip()) for i in images
-                if (i.patient_id or "").strip()}
+    expected = {((i.patient_id or "").strip(), (i.patient_name or "").strip().rstrip("=")) for i in images
+                if (i.patient_id or "").strip()}  # (a PN's trailing empty component groups are not kept)
     found = {(str(r.PatientID), str(r.PatientName)) for r in patients}
     assert expected <= found and len(patients) >= len(expected) > 5
     by_uid = {i.sop_instance_uid: i for i in images}
@@ -425,21 +418,38 @@ def test_broad_set_dicomdir_by_dicom3tools_and_dcmmkdir(broad, tmp_path):
     r = subprocess.run([need_tool("dcdirdmp"), "DICOMDIR"], cwd=dest, capture_output=True, text=True,
                        errors="replace")
     assert r.returncode == 0 and "Error" not in r.stdout + r.stderr
-    copy = tmp_path / "copy"
-    shutil.copytree(dest, copy)
-    r = subprocess.run([need_tool("dcmmkdir"), "+U", "--invent", "+r", "-q", "+id", str(copy), "+D",
-                        str(copy / "DICOMDIR"), "DICOM"], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
+    # dcmmkdir +U on a copy, every file (no transfer-syntax/encoding/resolution refusal). Strict: nothing added.
+    before, after = _dcmmkdir_update(dest, tmp_path / "strict")
+    assert len(after) == len(before)
+    # --invent: dcmmkdir finds each image where it looks (its PatientID's record, else its PatientName's),
+    # except an object with neither, which no record can match (DCMTK compares no empty value): it gets a
+    # patient, study, series and instance record of its own — and nothing else is added.
     from collections import Counter
-    refs = Counter(str(r.ReferencedSOPInstanceUIDInFile) for r in _records(copy / "DICOMDIR")
-                   if "ReferencedSOPInstanceUIDInFile" in r)
-    twice = {u for u, n in refs.items() if n > 1}
-    by_uid = {i.sop_instance_uid: i for i in w.images()}
-    # dcmmkdir files an image under the record of its PatientID (or, without one, of its PatientName); an
-    # object with neither has nothing to match, and dcmmkdir --invent gives it a patient of its own
-    assert all(not (by_uid[u].patient_id or "").strip() and not (by_uid[u].patient_name or "").strip()
-               for u in twice), [by_uid[u].path for u in twice]
-    assert len(twice) <= 1 and len(refs) == len(by_uid)
+    refused: set[str] = set()
+    before, after = _dcmmkdir_update(dest, tmp_path / "invent", "+I", refused=refused)
+    uid_of = {"/".join(r.ReferencedFileID): str(r.ReferencedSOPInstanceUIDInFile) for r in before
+              if "ReferencedFileID" in r}
+    anonymous = {i.sop_instance_uid for i in w.images()
+                 if not (i.patient_id or "").strip() and not (i.patient_name or "").strip()}
+    anonymous -= {uid_of[f] for f in refused}  # dcmmkdir refuses these files (e.g. no meta header): adds nothing
+    assert anonymous  # the broad set holds two (an enhanced MR and a secondary capture of pydicom's)
+    refs = Counter(str(r.ReferencedSOPInstanceUIDInFile) for r in after if "ReferencedFileID" in r)
+    assert {u for u, n in refs.items() if n > 1} == anonymous and len(refs) == len(w.images())
+    ours = Counter((pid, name) for pid, name, _uids in _patients(before))
+    added = []  # the PATIENT records dcmmkdir added: (PatientID, instances below)
+    for pid, name, uids in _patients(after):
+        if ours[(pid, name)]:
+            ours[(pid, name)] -= 1
+        else:
+            added.append((pid, uids))
+    assert sorted(uid for pid, uids in added if pid.startswith("DCMTKPAT") for uid in uids) == sorted(anonymous)
+    # anything else it added references no file: the start of a tree for a file it then failed on (a
+    # pydicom-data CT whose every element is VR UN: dcmmkdir finds no PatientID, SOP Class or Instance UID)
+    others = [uids for pid, uids in added if not pid.startswith("DCMTKPAT")]
+    assert not any(others) and (not others or refused)
+    # --invent-patient-id (a new ID when a PatientID comes with another PatientName): nothing added either
+    before, after = _dcmmkdir_update(dest, tmp_path / "invent-id", "+Ipi")
+    assert len(after) == len(before)
 
 
 def test_record_types_by_sop_class_agree_with_pydicom():
@@ -478,3 +488,72 @@ def test_cross_patient_study_dicomdir_satisfies_dcmmkdir_and_dciodvfy(ws, tmp_pa
                         "DICOM"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert len(_records(copy / "DICOMDIR")) == len(records)
+
+
+def _patients(records: list) -> list[tuple[str, str, list[str]]]:
+    """(PatientID, PatientName, SOP Instance UIDs below) of each PATIENT record, walking the offsets."""
+    by_offset = {r.seq_item_tell: r for r in records}
+    out = []
+
+    def below(offset: int) -> list[str]:
+        uids = []
+        while offset:
+            r = by_offset[offset]
+            if "ReferencedSOPInstanceUIDInFile" in r:
+                uids.append(str(r.ReferencedSOPInstanceUIDInFile))
+            uids += below(r.OffsetOfReferencedLowerLevelDirectoryEntity)
+            offset = r.OffsetOfTheNextDirectoryRecord
+        return uids
+
+    for r in records:
+        if r.DirectoryRecordType == "PATIENT":
+            out.append((str(r.PatientID), str(r.get("PatientName", "")),
+                        below(r.OffsetOfReferencedLowerLevelDirectoryEntity)))
+    return out
+
+
+def _dcmmkdir_update(dest: Path, copy: Path, *options: str, refused: set | None = None) -> tuple[list, list]:
+    """Records of *dest*'s DICOMDIR, and of a copy updated by `dcmmkdir +U`
+    (every file: no transfer-syntax, encoding or resolution refusal). The
+    file IDs dcmmkdir refuses (no meta header, a missing Type 1 key…) are
+    added to *refused*."""
+    import re
+
+    shutil.copytree(dest, copy)
+    r = subprocess.run([need_tool("dcmmkdir"), "+U", "+r", "-Nxc", "-Nec", "-Nrc", *options, "+id", str(copy),
+                        "+D", str(copy / "DICOMDIR"), "DICOM"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    if refused is not None:
+        refused.update(m.group(1) for line in r.stderr.splitlines() if line.startswith("E:")
+                       for m in [re.search(r"(DICOM/ST\d+/SE\d+/IM\d+)", line)] if m)
+    return _records(dest / "DICOMDIR"), _records(copy / "DICOMDIR")
+
+
+def test_dcmmkdir_update_finds_images_without_patient_id(ws, tmp_path):
+    """An image without PatientID is looked up by dcmmkdir under the first
+    PATIENT record of its PatientName: it sits there. One with neither has
+    nothing a record can match (DCMTK compares no empty value): dcmmkdir
+    --invent gives it a patient of its own (docs/images.md), strict mode
+    refuses it — and nothing else is added."""
+    make_dicom(tmp_path / "in" / "IM1", uid_seed="a", study_seed="s1")
+    make_dicom(tmp_path / "in" / "IM2", uid_seed="b", study_seed="s2", series_seed="se2", study_date="20260911",
+               patient={"PatientName": "LEFEVRE^HELENE^MARIE", "PatientID": ""})
+    make_dicom(tmp_path / "in" / "IM3", uid_seed="c", study_seed="s3", series_seed="se3", study_date="20260912",
+               patient={"PatientName": "", "PatientID": ""})
+    import_images(ws, [tmp_path / "in"])
+    res = pack(ws, tmp_path / "out" / "d.zip", signing_key=KEY, password=PASSWORD, allow_incomplete=True,
+               reason="test")
+    dest = tmp_path / "unpacked"
+    unpack_package(res.package, dest, password=PASSWORD)
+    before, after = _dcmmkdir_update(dest, tmp_path / "strict")
+    assert len(after) == len(before)
+    patients = [r for r in before if r.DirectoryRecordType == "PATIENT"]
+    assert [str(p.PatientID) for p in patients] == ["CHU-00482913", "2580375123456"]  # IM2 joined IM1's record
+    before, after = _dcmmkdir_update(dest, tmp_path / "invent", "+I")
+    from collections import Counter
+    added = Counter(r.DirectoryRecordType for r in after) - Counter(r.DirectoryRecordType for r in before)
+    assert added == {"PATIENT": 1, "STUDY": 1, "SERIES": 1, "IMAGE": 1}, added
+    no_id = next(i for i in ws.images() if not i.patient_name)
+    refs = Counter(str(r.ReferencedSOPInstanceUIDInFile) for r in after if "ReferencedFileID" in r)
+    assert {u for u, n in refs.items() if n > 1} == {no_id.sop_instance_uid}
+    assert [str(r.PatientID) for r in after if r.DirectoryRecordType == "PATIENT"][-1].startswith("DCMTKPAT")

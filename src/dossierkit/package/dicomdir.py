@@ -234,9 +234,15 @@ def build_dicomdir(patient: Patient, layout: MediaLayout, *, dossier_id: str = "
             children[parent].append(len(bodies) - 1)
         return len(bodies) - 1
 
+    first_of_name: dict[str, int] = {}  # PatientName -> the first PATIENT record (in directory order) bearing it
+
     def patient_node(pi: PlannedInstance) -> int:
         pid = _clean_text(pi.record.patient_id, 64)
         name = _clean_pn(pi.record.patient_name)
+        if not pid and name in first_of_name:
+            # An image without PatientID is looked up by its PatientName, in the first record bearing it
+            # (DCMTK dcddirif.cc recordMatchesDataset/findExistingRecord): it sits there, whatever that ID.
+            return first_of_name[name]
         invented = not pid
         if invented:
             pid = _clean_text(fallback_id, 64)
@@ -250,6 +256,8 @@ def build_dicomdir(patient: Patient, layout: MediaLayout, *, dossier_id: str = "
             rec.add(0x00100010, "PN", name)
             rec.add(0x00100020, "LO", pid)
             node = patient_nodes[key] = new_node(rec.encode(), None)
+            if name:
+                first_of_name.setdefault(name, node)
         return node
 
     for s_ord, st in enumerate(layout.studies, 1):
