@@ -13,6 +13,7 @@ from html import escape
 from string import Template
 from typing import Any
 
+from dossierkit import localtime
 from dossierkit.check.for_recipient import LEVEL_LABELS, recipient_text
 from dossierkit.model import DOCUMENT_KINDS, RESTRICTIONS, Dossier, Person
 from dossierkit.package.layout import MediaLayout
@@ -173,9 +174,12 @@ def _studies(layout: MediaLayout) -> str:
 
 def render_index(*, dossier: Dossier, layout: MediaLayout, completeness: dict[str, Any], created: str,
                  version: str) -> bytes:
+    """INDEX.HTM; *created* is the manifest's UTC stamp, shown in local
+    time with its zone (dossierkit.localtime)."""
+    created_fr, created_en = localtime.local(created)
     skeleton = (templates_dir() / "package" / "index.htm").read_text(encoding="utf-8")
     html = Template(skeleton).substitute(
-        version=_e(version), dossier_id=_e(dossier.id), created=_e(created),
+        version=_e(version), dossier_id=_e(dossier.id), created_fr=_e(created_fr), created_en=_e(created_en),
         patient_rows=_patient_rows(dossier), people_rows=_people_rows(dossier),
         completeness=_completeness(completeness), findings=_findings(completeness),
         document_count=len(layout.documents), documents=_documents(layout),

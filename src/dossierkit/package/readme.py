@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from string import Template
 
+from dossierkit import localtime
 from dossierkit.errors import OutputError
 from dossierkit.fsutil import atomic_writer
 from dossierkit.resources import templates_dir
@@ -31,8 +32,11 @@ def _crlf(text: str) -> bytes:
 
 def root_readme(*, dossier_id: str, created: str, version: str, documents: int, studies: int,
                 images: int) -> bytes:
+    """The root README.TXT; *created* is the manifest's UTC stamp, printed
+    in local time with its zone (dossierkit.localtime)."""
+    created_fr, created_en = localtime.local(created)
     text = Template(_template("README.TXT")).substitute(
-        dossier_id=dossier_id, created=created, version=version, document_count=documents, study_count=studies,
+        dossier_id=dossier_id, created_fr=created_fr, created_en=created_en, version=version, document_count=documents, study_count=studies,
         image_count=images)
     return _crlf(text)
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from dossierkit import __version__
+from dossierkit import __version__, localtime
 from dossierkit.errors import IntegrityError, UsageError
 from dossierkit.fsutil import atomic_writer, iter_chunks
 from dossierkit.model import DOCUMENT_KINDS, Dossier
@@ -96,14 +96,16 @@ def _index_html(dossier_id: str, created: str, docs: list[XdmDocument]) -> bytes
     table = ('<table><tr><th>Type <span class="en">/ Kind</span></th><th>Date</th>'
              '<th>Titre <span class="en">/ Title</span></th><th>Fichier <span class="en">/ File</span></th></tr>\n'
              + "\n".join(rows) + "\n</table>")
+    created_fr, created_en = localtime.local(created)  # the UTC stamp, read in local time (zone named)
     text = Template((templates_dir() / "xdm" / "INDEX.HTM").read_text(encoding="utf-8")).substitute(
-        dossier_id=escape(dossier_id), created=escape(created), version=escape(__version__), documents=table)
+        dossier_id=escape(dossier_id), created_fr=escape(created_fr), created_en=escape(created_en), version=escape(__version__), documents=table)
     return text.encode("utf-8")
 
 
 def _readme(dossier_id: str, created: str, count: int) -> bytes:
+    created_fr, created_en = localtime.local(created)
     text = Template((templates_dir() / "xdm" / "README.TXT").read_text(encoding="utf-8")).substitute(
-        dossier_id=dossier_id, created=created, version=__version__, document_count=count)
+        dossier_id=dossier_id, created_fr=created_fr, created_en=created_en, version=__version__, document_count=count)
     return text.replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8")
 
 

@@ -28,7 +28,7 @@ from fpdf.fonts import FontFace
 
 from dossierkit.check.for_recipient import recipient_text
 from dossierkit.model import DOCUMENT_KINDS
-from dossierkit.trace import localtime
+from dossierkit import localtime
 from dossierkit.trace.channels import CHANNELS
 from dossierkit.trust.signing import spaced_fingerprint
 
@@ -197,7 +197,7 @@ def _header(pdf: _Doc, fr: str, en: str, doc_id: str, qr_data: str, qr_caption: 
 
 
 def _when(pdf: _Doc, fr: str, en: str, stamp: str | None) -> None:
-    """A signed UTC time, printed in local time with its zone (trace.localtime)."""
+    """A signed UTC time, printed in local time with its zone (dossierkit.localtime)."""
     fr_time, en_time = localtime.local(stamp or "")
     _field(pdf, fr, en, f"{fr_time}\n{en_time}" if fr_time != en_time else fr_time)
 
