@@ -37,7 +37,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -70,6 +70,8 @@ class PackResult:
     seconds: float = 0.0
     readme: Path | None = None  # LISEZMOI-README.TXT beside the package
     recipients: int = 0
+    # the manifest's waived findings as they are recorded ({code, level, message}): the receipt's words
+    waived_findings: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def mb_per_s(self) -> float:
@@ -124,7 +126,7 @@ def pack(workspace: Workspace | str | os.PathLike, out: str | os.PathLike, *, si
          password: str | bytes | None = None, recipients: list[str] | None = None,
          allow_incomplete: bool = False, reason: str | None = None, force: bool = False,
          profile: str | None = None, write_readme: bool = True, cert_signer: CertSigner | None = None,
-         progress: Progress = NULL_PROGRESS) -> PackResult:
+         progress: Progress = NULL_PROGRESS, on_commit: Callable[[], None] | None = None) -> PackResult:
     """Build the encrypted, signed package of *workspace* at *out*.
 
     Exactly one of *password* (WinZip AES-256 zip) or *recipients* (``age1…``
@@ -136,6 +138,9 @@ def pack(workspace: Workspace | str | os.PathLike, out: str | os.PathLike, *, si
     the bytes written (the output is then removed). With *cert_signer*
     (an establishment's X.509 certificate and key) the package also holds
     DOSSIER/MANIFEST.P7S, a detached CMS signature of MANIFEST.JSON.
+    *on_commit* is called once the package has been read back, just before
+    it is renamed into place: the commit point (the flow holds Ctrl-C from
+    there, :class:`dossierkit.interrupts.HeldInterrupt`).
     """
     t0 = time.perf_counter()
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
@@ -152,12 +157,14 @@ def pack(workspace: Workspace | str | os.PathLike, out: str | os.PathLike, *, si
     with Worker("dk-pack") as worker:
         return _pack(ws, out, spec, worker, signing_key=signing_key, allow_incomplete=allow_incomplete,
                      reason=reason, force=force, profile=profile, write_readme=write_readme,
-                     progress=progress, recipients=len(recipients or []), t0=t0, cert_signer=cert_signer)
+                     progress=progress, recipients=len(recipients or []), t0=t0, cert_signer=cert_signer,
+                     on_commit=on_commit)
 
 
 def _pack(ws: Workspace, out: Path, spec: ContainerSpec, worker: Worker, *, signing_key: Ed25519PrivateKey,
           allow_incomplete: bool, reason: str | None, force: bool, profile: str | None, write_readme: bool,
-          progress: Progress, recipients: int, t0: float, cert_signer: CertSigner | None = None) -> PackResult:
+          progress: Progress, recipients: int, t0: float, cert_signer: CertSigner | None = None,
+          on_commit: Callable[[], None] | None = None) -> PackResult:
     keys = spec.start_keys(worker)
     report, completeness = _completeness(ws, allow_incomplete=allow_incomplete, reason=reason, profile=profile)
     root = build_root(ws, signing_key=signing_key, completeness=completeness, container=spec.kind)
@@ -187,6 +194,8 @@ def _pack(ws: Workspace, out: Path, spec: ContainerSpec, worker: Worker, *, sign
         # On the closed, fsynced temporary file, before the rename: whatever
         # is at *out* has been read back, even if the process is killed.
         read_back(tmp, out_state["sink"], out_state["entries"], label=out)
+        if on_commit is not None:  # from here the package will be in place: the flow finishes it as a whole
+            on_commit()
 
     progress.start("packing", total=total_bytes, unit="B")
     with atomic_writer(out, overwrite=force, readable=True, before_rename=before_rename) as fh:
@@ -205,4 +214,6 @@ def _pack(ws: Workspace, out: Path, spec: ContainerSpec, worker: Worker, *, sign
     return PackResult(package=out, container=spec.kind, size=sink.size, sha256=sink.hexdigest(),
                       manifest_sha256=manifest_sha256, signer_fingerprint=signer,
                       dossier_id=ws.dossier.id, counts=counts, completeness=report.status, waived=waived,
-                      seconds=time.perf_counter() - t0, readme=readme, recipients=recipients)
+                      seconds=time.perf_counter() - t0, readme=readme, recipients=recipients,
+                      waived_findings=[{"code": w["code"], "level": w["level"], "message": w["message"]}
+                                       for w in completeness["waived"]])

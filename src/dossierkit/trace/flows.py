@@ -38,7 +38,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from dossierkit.archive import write_password_file
 from dossierkit.check import run_checks
 from dossierkit.errors import IntegrityError, OutputError, UntrustedError, UsageError
+from dossierkit.interrupts import HeldInterrupt
 from dossierkit.package.pack import PackResult, pack
+from dossierkit.package.readme import BESIDE_README
 from dossierkit.package.unpack import UnpackResult, unpack_package
 from dossierkit.package.verify import CHECKS as VERIFY_CHECKS, VerifyReport, verify_package
 from dossierkit.progress import NULL_PROGRESS, Progress
@@ -126,6 +128,12 @@ def pack_and_record(workspace: Workspace | str | os.PathLike, out: str | os.Path
     (:func:`record`; with *warn*, a journal that cannot be written is
     reported through it, the package being already written), then issue the
     *receipt* asked for (:func:`receipt_after_pack`, anchored on that entry).
+    Ctrl-C: until the package has been read back it stops the pack and
+    nothing is left (no package, passphrase file, journal entry or
+    receipt); from then on — package renamed into place, passphrase file,
+    journal entry, receipt: a second or so — it is held
+    (:class:`~dossierkit.interrupts.HeldInterrupt`) and the pack finishes
+    whole, *warn* saying the interrupt came too late to stop it.
     With *signing_cert* (PEM; key in *signing_cert_key* or the same file) the
     package also carries the establishment's CMS signature (MANIFEST.P7S)."""
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
@@ -133,18 +141,25 @@ def pack_and_record(workspace: Workspace | str | os.PathLike, out: str | os.Path
     password_out = protection.password_out if protection.generated else None
     if password_out is not None:
         check_password_out(password_out)
-    result = pack(ws, out, signing_key=key, password=protection.password, recipients=protection.recipients,
-                  allow_incomplete=allow_incomplete, reason=reason, force=force, profile=profile,
-                  write_readme=write_readme, progress=progress, cert_signer=cert_signer)
-    if password_out is not None:
-        _write_passphrase_after(result, password_out, protection.password or "", warn)
-    record(journal_file, {**pack_event(result), **reply_link_event((ws.dossier.to_dict()).get("reply_to"))},
-           workspace=ws.root, warn=warn)
-    issued = None
-    if receipt is not None:
-        issued = receipt_after_pack(result, channel=receipt.channel, out=receipt.out, key=key, workspace=ws,
-                                    reason=reason, to=receipt.to, copies=receipt.copies,
-                                    journal_path=journal.resolve_path(journal_file, workspace=ws.root))
+    readme_was_there = (Path(out).parent / BESIDE_README).exists()
+    with HeldInterrupt() as held:
+        result = pack(ws, out, signing_key=key, password=protection.password, recipients=protection.recipients,
+                      allow_incomplete=allow_incomplete, reason=reason, force=force, profile=profile,
+                      write_readme=write_readme, progress=progress, cert_signer=cert_signer, on_commit=held.hold)
+        if password_out is not None:
+            _write_passphrase_after(result, password_out, protection.password or "", warn, readme_was_there)
+        record(journal_file, {**pack_event(result), **reply_link_event((ws.dossier.to_dict()).get("reply_to"))},
+               workspace=ws.root, warn=warn)
+        issued = None
+        if receipt is not None:
+            issued = receipt_after_pack(result, channel=receipt.channel, out=receipt.out, key=key, workspace=ws,
+                                        reason=reason, to=receipt.to, copies=receipt.copies,
+                                        journal_path=journal.resolve_path(journal_file, workspace=ws.root))
+    if held.received and warn is not None:
+        made = ["the package", *(["its passphrase file"] if password_out is not None else []), "its journal entry",
+                *(["its receipt"] if issued is not None else [])]
+        warn(f"Ctrl-C came once the package was written: the pack was finished rather than left half-done "
+             f"({', '.join(made)} are in place)")
     return Packed(result, protection, issued)
 
 
@@ -218,14 +233,18 @@ def same_volume(a: str | os.PathLike, b: str | os.PathLike) -> bool:
         return False
 
 
-def _write_passphrase_after(result: PackResult, path: Path, password: str, warn: Warn | None) -> None:
+def _write_passphrase_after(result: PackResult, path: Path, password: str, warn: Warn | None,
+                            readme_was_there: bool = True) -> None:
     try:
         write_password_file(path, password)
     except BaseException:
-        # the package would be unopenable: take it away (interrupted or failed, nothing new is left)
-        for made in (Path(result.package),):
+        # the package would be unopenable: take it away (failed: nothing new is left)
+        made = [Path(result.package)]
+        if result.readme is not None and not readme_was_there:
+            made.append(Path(result.readme))
+        for path_made in made:
             try:
-                made.unlink()
+                path_made.unlink()
             except OSError:
                 pass
         raise
@@ -243,11 +262,12 @@ def receipt_after_pack(result: PackResult, *, channel: str, out: str | os.PathLi
     and verified, without hashing or decrypting it again. Content: the
     *workspace*, which is what was just packed (pack checks every file
     against the index), with the completeness pack recorded
-    (``result.completeness``, ``result.waived`` and the *reason*)."""
+    (``result.completeness``, the waived findings as the manifest records
+    them — code, level and message, the same as a receipt issued later from
+    the package — and the *reason*)."""
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
     summary = summary_from_workspace(ws, manifest_sha256=result.manifest_sha256, completeness={
-        "status": result.completeness, "waived": [{"code": c, "level": "error", "message": ""}
-                                                  for c in result.waived],
+        "status": result.completeness, "waived": list(result.waived_findings),
         "reason": reason, "profile": ws.dossier.profile})
     summary.container = result.container
     summary.manifest_signer = result.signer_fingerprint
