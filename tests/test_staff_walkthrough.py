@@ -8,8 +8,7 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import contextlib
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,7 @@ from tests.conftest import REPO, run_cli
 from tests.docsamples import BROKEN, SAMPLES, make_pdf
 from tests.images_fixtures import SAMPLE_PATIENT_DICOM, make_dicom
 from tests.ptyrun import run_pty
+from tests.tmpfs import mounted_tmpfs
 
 DOCS = sorted((SAMPLES / "documents").glob("*.pdf"))
 KINDS = {e["file"].split("/")[-1]: e["kind"] for e in read_toml_file(SAMPLES / "documents.toml")["document"]}
@@ -48,20 +48,6 @@ def full_ws(tmp_path: Path) -> Workspace:
     r = run_cli("import-images", ws.root, SAMPLES / "images")
     assert r.returncode == 0, r.stderr
     return ws
-
-
-@contextlib.contextmanager
-def small_disk(where: Path, size: str):
-    """A tmpfs of the test's own (root only), as tests/reliability does."""
-    where.mkdir(parents=True, exist_ok=True)
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True,
-                       text=True)
-    if r.returncode != 0:
-        pytest.skip(f"this machine forbids mounting a tmpfs ({r.stderr.strip() or r.returncode})")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], check=False)
 
 
 # ---------------------------------------------------------------- 1. README
@@ -327,7 +313,7 @@ def test_12_15_disk_full_leaves_neither_package_nor_passphrase(tmp_path):
     make_dicom(tmp_path / "fat" / "1.dcm", uid_seed="fat", private_bytes=3_000_000)
     assert run_cli("import-images", ws.root, tmp_path / "fat").returncode == 0
     pw = tmp_path / "pw.txt"
-    with small_disk(tmp_path / "usb", "2m") as usb:
+    with mounted_tmpfs(tmp_path / "usb", "size=2m") as usb:
         r = _pack(ws.root, usb / "dossier.zip", pw, env)
         assert r.returncode == 5 and "no space left" in r.stderr
         assert list(usb.iterdir()) == [] and not pw.exists()
@@ -336,7 +322,7 @@ def test_12_15_disk_full_leaves_neither_package_nor_passphrase(tmp_path):
 def test_12_warns_when_the_passphrase_sits_beside_the_package(tmp_path):
     env = keys(tmp_path)
     ws = full_ws(tmp_path)
-    with small_disk(tmp_path / "usb", "20m") as usb:
+    with mounted_tmpfs(tmp_path / "usb", "size=20m") as usb:
         r = _pack(ws.root, usb / "dossier.zip", usb / "pw.txt", env)
         assert r.returncode == 0, r.stderr
         assert "is on the same disk or key as the package" in r.stderr
@@ -360,6 +346,73 @@ def test_12_15_ctrl_c_during_pack_one_line_130_nothing_left(tmp_path):
     assert list(out_dir.iterdir()) == [] and not (tmp_path / "pw.txt").exists()
 
 
+# A pack paused at one point of its end (the function named is wrapped: it
+# says so on stderr, then sleeps) so that the terminal's Ctrl-C lands there.
+_PAUSED_PACK = """
+import sys, time
+import dossierkit.package.pack, dossierkit.trace.flows, dossierkit.trace.journal
+point, argv = sys.argv[1], sys.argv[2:]
+module, name = {"read-back": (dossierkit.package.pack, "read_back"),
+                "passphrase": (dossierkit.trace.flows, "write_password_file"),
+                "journal": (dossierkit.trace.journal, "append"),
+                "receipt": (dossierkit.trace.flows, "issue_receipt")}[point]
+real, paused = getattr(module, name), []
+def pause(*args, **kwargs):
+    if not paused:
+        paused.append(1)
+        print("DK-TEST: paused at", point, file=sys.stderr, flush=True)
+        time.sleep(4)
+    return real(*args, **kwargs)
+setattr(module, name, pause)
+from dossierkit.cli import main
+main(argv)
+"""
+
+
+def _journal_lines(ws: Path) -> list[str]:
+    path = ws / "journal.jsonl"
+    return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+
+
+@pytest.mark.parametrize("point", ["read-back", "passphrase", "journal", "receipt"])
+def test_12_15_ctrl_c_at_the_end_of_pack_leaves_all_or_nothing(tmp_path, point):
+    """Ctrl-C typed on the terminal while pack is at *point*: before the
+    commit (the package being read back) nothing new is left — package,
+    passphrase file, LISEZMOI, receipt, journal entry; after it (passphrase
+    file, journal entry, receipt) the pack finishes whole and says the
+    interrupt came too late: never a package and passphrase without their
+    journal entry."""
+    env = keys(tmp_path)
+    ws = full_ws(tmp_path)
+    usb, pw, receipts = tmp_path / "usb", tmp_path / "pw.txt", tmp_path / "receipts"
+    usb.mkdir()
+    journal_before = _journal_lines(ws.root)
+    r = run_pty(env=env, cwd=str(REPO), interrupt_after=f"DK-TEST: paused at {point}", timeout=240,
+                command=[sys.executable, "-c", _PAUSED_PACK, point, "pack", str(ws.root), "-o", str(usb / "dossier.zip"),
+                         "--generate-password", "--password-out", str(pw), "--receipt", str(receipts),
+                         "--channel", "usb-patient"])
+    assert f"DK-TEST: paused at {point}" in r.output
+    lines = [line for line in r.output.splitlines() if line.startswith("dossierkit:")]
+    if point == "read-back":
+        assert r.returncode == 130, r.output
+        assert len(lines) == 1 and "interrupted (Ctrl-C)" in lines[0], r.output
+        assert list(usb.iterdir()) == [] and not pw.exists()
+        assert not receipts.exists() or list(receipts.iterdir()) == []
+        assert _journal_lines(ws.root) == journal_before
+        return
+    assert r.returncode == 0, r.output
+    assert "interrupted" not in r.output
+    said = " ".join(r.output.split())  # the note is wrapped at 80 columns
+    assert "Ctrl-C came once the package was written: the pack was finished rather than left half-done" in said
+    assert sorted(p.name for p in usb.iterdir()) == ["LISEZMOI-README.TXT", "dossier.zip"]
+    assert sorted(p.suffix for p in receipts.iterdir()) == [".json", ".pdf"]
+    events = [json.loads(line)["event"] for line in _journal_lines(ws.root)[len(journal_before):]]
+    assert events == ["pack", "receipt"]
+    assert run_cli("journal", "verify", ws.root, "--receipt", next(receipts.glob("*.json"))).returncode == 0
+    v = run_cli("verify", usb / "dossier.zip", "--password-file", pw, env=env)
+    assert v.returncode == 0, v.stderr
+
+
 # ---------------------------------------------------------------- 13. pack -o a folder
 
 
@@ -380,7 +433,7 @@ def test_15_disk_full_at_import_counts_and_names_no_temp_path(tmp_path):
     src = tmp_path / "cd"
     for i in range(18):
         make_dicom(src / f"{i:02d}.dcm", uid_seed=f"n{i}", private_bytes=200_000)
-    with small_disk(tmp_path / "small", "2m") as small:
+    with mounted_tmpfs(tmp_path / "small", "size=2m") as small:
         ws = sample_ws(small / "ws")
         r = run_cli("import-images", ws.root, src)
         assert r.returncode == 5, r.stderr

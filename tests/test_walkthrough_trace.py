@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from conftest import need_tool, run_cli
+from dossierkit import localtime
 from pty_session import run_on_pty
 
 REASON = "RCP en cours de relecture, transmise dès signature"
@@ -145,6 +146,29 @@ def test_receipt_refuses_a_workspace_of_another_dossier(demo, tmp_path):
 
 
 # ---------------------------------------------------------------- 18, 26: the receipt
+
+
+def test_pack_receipt_json_says_in_words_what_was_waived(demo, tmp_path):
+    """`pack --receipt` used to write `completeness.waived[].message: ""`:
+    its words are the manifest's, the same as a receipt issued later from
+    the package."""
+    home = tmp_path / "home"
+    shutil.copytree(demo["demo"] / "keys", home / "keys")
+    env = {"DOSSIERKIT_HOME": str(home)}
+    ws = tmp_path / "ws"
+    shutil.copytree(demo["ws"], ws)
+    out = tmp_path / "out" / "dossier.zip"
+    r = run_cli("pack", ws, "-o", out, "--password-file", demo["pwfile"], "--allow-incomplete", "--reason", REASON,
+                "--receipt", tmp_path / "rc", "--channel", "hand", env=env)
+    assert r.returncode == 0, r.stderr
+    waived = json.loads(next((tmp_path / "rc").glob("RC-*.json")).read_text())["completeness"]["waived"]
+    assert [w["code"] for w in waived] == ["RCP-MISSING"] and waived[0]["level"] == "error"
+    assert "RCP" in waived[0]["message"] and len(waived[0]["message"]) > 20, waived
+    r = run_cli("receipt", out, "--channel", "hand", "-o", tmp_path / "rc2", "--password-file", demo["pwfile"],
+                env=env)
+    assert r.returncode == 0, r.stderr
+    later = json.loads(next((tmp_path / "rc2").glob("RC-*.json")).read_text())["completeness"]["waived"]
+    assert later == waived
 
 
 def test_receipt_pdf_reads_for_people_and_keeps_hashes_apart(demo, tmp_path, monkeypatch):
@@ -283,6 +307,39 @@ def test_index_lists_the_findings_for_the_recipient_in_chromium(opened, tmp_path
 
     image = Image.open(shot).convert("L")
     assert image.size == (1200, 1600) and len(image.getcolors(maxcolors=1 << 16) or []) > 20  # rendered, not blank
+
+
+def test_index_and_readme_show_the_pack_time_in_local_time_zone_named(opened, tmp_path):
+    """Issue #15 (25): "créé le / created" is read by people: local time, the
+    zone named, FR then EN — the manifest keeps the UTC stamp."""
+    manifest = json.loads((opened / "DOSSIER" / "MANIFEST.JSON").read_text(encoding="utf-8"))
+    created = manifest["created"]
+    assert created.endswith("Z")
+    fr, en = localtime.local(created)  # the tests run in the zone the CLI ran in
+    assert re.fullmatch(r"\d{1,2} \w+ 20\d\d à \d{1,2} h \d\d \(.+, UTC[+-]\d\d:\d\d\)", fr), fr
+    index = _flat(re.sub(r"<[^>]+>", " ", (opened / "INDEX.HTM").read_text(encoding="utf-8")))
+    assert f"créé le {fr} / created {en}" in index, index[:400]
+    readme = (opened / "README.TXT").read_bytes().decode("utf-8")  # CRLF: Notepad
+    assert f"Créé le {fr}\r\nCreated {en}\r\n" in readme
+    for text in (index, readme):
+        assert created not in text and "(UTC)" not in text
+
+
+@pytest.mark.parametrize("tz, expected", [("America/Cayenne", "America/Cayenne"), (":Europe/Paris", "Europe/Paris"),
+                                          ("Etc/UTC", "Europe/Paris"), ("UTC", "Europe/Paris"), ("", None)])
+def test_local_time_uses_the_machines_named_zone_else_paris(monkeypatch, tz, expected):
+    monkeypatch.delenv(localtime.ENV_VAR, raising=False)
+    monkeypatch.setenv("TZ", tz)
+    if expected is None:  # no $TZ: /etc/localtime names the zone, unless it is UTC
+        expected = localtime.machine_zone_name() or "Europe/Paris"
+    assert localtime.zone()[0] == expected
+    fr, en = localtime.local("2026-07-14T10:30:00Z")
+    assert fr.startswith("14 juillet 2026 à ") and en.startswith("14 July 2026, ")
+    if expected == "Europe/Paris":
+        assert fr == "14 juillet 2026 à 12 h 30 (heure de Paris, UTC+02:00)"
+        assert en == "14 July 2026, 12:30 (Paris time, UTC+02:00)"
+    monkeypatch.setenv(localtime.ENV_VAR, "Indian/Reunion")  # the establishment's choice wins
+    assert localtime.local("2026-07-14T10:30:00Z")[0] == "14 juillet 2026 à 14 h 30 (Indian/Reunion, UTC+04:00)"
 
 
 def test_lisezmoi_beside_the_package_speaks_to_the_patient_first(demo):

@@ -8,7 +8,6 @@ one clear error line with exit 5 (OUTPUT) for disk problems.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import random
 import signal
@@ -28,6 +27,7 @@ from dossierkit.package.verify import verify_package
 from dossierkit.workspace import Workspace
 from tests.conftest import REPO, run_cli
 from tests.reliability.common import PASSWORD, SIGNING_KEY
+from tests.tmpfs import mounted_tmpfs
 
 BIG_MB = 150  # one multi-frame image: `dossierkit pack` takes ~1.5-2 s here (1.2 s of work)
 KILLS = 3
@@ -155,19 +155,6 @@ def test_sigkill_during_unpack_leaves_no_tree(big):
 
 
 # ------------------------------------------------------------ disk problems
-
-@contextlib.contextmanager
-def mounted_tmpfs(where: Path, options: str):
-    """A tmpfs of the test's own (root only); skip where mounts are forbidden."""
-    where.mkdir(parents=True, exist_ok=True)
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.skip(f"this machine forbids mounting a tmpfs ({r.stderr.strip() or r.returncode})")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], check=False)
-
 
 def _one_error_line(r) -> str:
     lines = [x for x in r.stderr.splitlines() if x.strip()]
