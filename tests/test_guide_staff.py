@@ -1,10 +1,25 @@
-"""docs/guide-staff.md walked through as written (issue #15): every command of
-its ``sh`` blocks runs, in order, in a folder holding the files it names (the
-sample documents under the guide's names, the sample CD as ``cdrom``), with
-``dossierkit`` the installed command. Each must succeed; what the secretary
-is told to expect is checked on the way. ``text`` blocks are examples, not run.
+"""docs/guide-staff.md and docs/guide-receiving.md walked through as written
+(issue #15): every command of their ``sh`` blocks runs, in order, with
+``dossierkit`` the installed command, in a folder holding the files they
+name. ``text`` blocks are examples, not run.
 
-Each guide has its own test file (guide-patient, guide-pipeline: issue #15b)."""
+* guide-staff sections 0-5, at the sending hospital (its own
+  ``$DOSSIERKIT_HOME``): the sample documents under the guide's names, the
+  sample CD as ``cdrom``, the key as ``usb/``;
+* guide-staff section 6 there too (``keys show``: the groups the receipt prints);
+* guide-receiving, at a receiving hospital (another ``$DOSSIERKIT_HOME``), on
+  the package, passphrase file and receipt the staff walk produced;
+* guide-staff section 7 at that receiving hospital (the ack, the reply).
+
+Only what a reader must substitute is replaced: ``/media/usb/`` (where the
+key is mounted: ``usb/`` here), ``RC-….json`` (the receipt's file name), the
+sender's fingerprint placeholder (the groups their own ``verify`` printed).
+The PACS blocks need a live PACS: each follows the mark ``<!-- walk: pacs -->``
+and is left out here (issue #12's tests run them against Orthanc); a PACS
+block without the mark would run here and fail, so none is skipped silently.
+
+Each guide has its own test file otherwise (guide-patient, guide-pipeline:
+tests/test_guides_patient_pipeline.py)."""
 
 from __future__ import annotations
 
@@ -16,64 +31,97 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import REPO
+import pytest
+
+from tests.conftest import REPO, need_tool
 from tests.docsamples import BROKEN, SAMPLES
 
-GUIDE = REPO / "docs" / "guide-staff.md"
+STAFF = REPO / "docs" / "guide-staff.md"
+RECEIVING = REPO / "docs" / "guide-receiving.md"
+PACS_MARK = "<!-- walk: pacs -->"
 FILES = {"fiche-rcp.pdf": SAMPLES / "documents/01-fiche-rcp.pdf",
          "cr-anapath.pdf": SAMPLES / "documents/02-anatomopathologie.pdf",
          "cr-scanner.pdf": SAMPLES / "documents/03-scanner-tap.pdf",
          "cr-operatoire.pdf": SAMPLES / "documents/04-cr-operatoire.pdf",
          "scan-consultation.pdf": BROKEN / "scanned.pdf"}
+REPLY_FILES = {"courrier-second-avis.pdf": SAMPLES / "reply/02-courrier-second-avis-restreint.pdf",
+               "fiche-rcp-2d-avis.pdf": SAMPLES / "reply/03-fiche-rcp-2d-avis.pdf"}
+FINGERPRINT = re.compile(r"(?:[0-9a-f]{4} ){15}[0-9a-f]{4}")
 
 
-def needs_a_pacs(block: str) -> bool:
-    """The PACS blocks (issue #12) need a live PACS: their commands run against Orthanc in
-    tests/test_pacs*.py; the walk-through leaves them out (and counts them, below)."""
-    return "pacs" in block.lower()
-
-
-def walked_part(path: Path) -> str:
-    """Sections 0-5, the sender's own flow (gather, check, pack, file the proof); the later
-    sections are the other side's steps with placeholders (an ack, a reply: #15b, reply tests)."""
+def sections(path: Path, first: int, last: int) -> str:
+    """The text of sections *first*..*last* (``## N.`` headings; ``## 4b.`` is in 4)."""
     text = path.read_text(encoding="utf-8")
-    return text.split("\n## 6.", 1)[0]
+    starts = [(int(m.group(1)), m.start()) for m in re.finditer(r"^## (\d+)[a-z]?\. ", text, re.M)]
+    begin = next(pos for n, pos in starts if n >= first)
+    end = next((pos for n, pos in starts if n > last), len(text))
+    return text[begin:end]
 
 
-def guide_commands(path: Path) -> list[str]:
-    """The commands of the ``sh`` blocks (but the PACS ones), continuation lines joined."""
+def sh_blocks(text: str) -> list[tuple[bool, str]]:
+    """(marked for a PACS, block) for every ``sh`` block of *text*."""
+    return [(bool(mark), block) for mark, block in re.findall(r"(<!-- walk: pacs -->\n)?```sh\n(.*?)```", text, re.S)]
+
+
+def guide_commands(text: str) -> list[str]:
+    """The commands of the ``sh`` blocks but the PACS-marked ones, continuation lines joined, comments dropped."""
     commands = []
-    blocks = re.findall(r"```sh\n(.*?)```", walked_part(path), re.S)
-    for block in [b for b in blocks if not needs_a_pacs(b)]:
+    for marked, block in sh_blocks(text):
+        if marked:
+            continue
         for command in block.replace("\\\n", " ").splitlines():
-            if command.strip():
+            if command.strip() and not command.lstrip().startswith("#"):
                 commands.append(command.strip())
     return commands
 
 
-def run_guide(path: Path, where: Path, env: dict) -> list[tuple[str, subprocess.CompletedProcess]]:
+def run_guide(commands: list[str], where: Path, env: dict, *, replace: dict[str, str] | None = None,
+              expect: dict[str, int] | None = None) -> list[tuple[str, subprocess.CompletedProcess]]:
+    """Run *commands* in order in *where*; each must exit 0, or the code *expect* gives for a
+    command starting with one of its keys (the code the guide says). *replace*: placeholder ->
+    what the reader types instead."""
     prelude = f'dossierkit() {{ "{sys.executable}" -m dossierkit "$@"; }}\n'
     done = []
-    for command in guide_commands(path):
-        r = subprocess.run(["bash", "-c", prelude + command], cwd=where, env=env, capture_output=True, text=True,
+    for command in commands:
+        typed = command
+        for placeholder, value in (replace or {}).items():
+            typed = typed.replace(placeholder, value)
+        wanted = next((code for start, code in (expect or {}).items() if command.startswith(start)), 0)
+        r = subprocess.run(["bash", "-c", prelude + typed], cwd=where, env=env, capture_output=True, text=True,
                            timeout=600)
-        assert r.returncode == 0, f"{command}\n-> exit {r.returncode}\n{r.stdout}\n{r.stderr}"
+        assert r.returncode == wanted, f"{typed}\n-> exit {r.returncode} (expected {wanted})\n{r.stdout}\n{r.stderr}"
         done.append((command, r))
     return done
 
 
-def test_guide_staff_as_written(tmp_path):
-    where = tmp_path / "secretariat"
+def _env(home: Path) -> dict:
+    env = {**os.environ, "DOSSIERKIT_HOME": str(home)}
+    env.pop("COLUMNS", None)
+    env.pop("DOSSIERKIT_JOURNAL", None)
+    return env
+
+
+@pytest.fixture(scope="module")
+def staff(tmp_path_factory) -> dict:
+    """guide-staff sections 0-5 walked at the sending hospital."""
+    root = tmp_path_factory.mktemp("guides")
+    where = root / "secretariat"
     where.mkdir()
     for name, src in FILES.items():
         shutil.copy(src, where / name)
     shutil.copytree(SAMPLES / "images", where / "cdrom")
     (where / "usb").mkdir()
-    env = {**os.environ, "DOSSIERKIT_HOME": str(tmp_path / "home")}
-    env.pop("COLUMNS", None)
-    blocks = re.findall(r"```sh\n(.*?)```", walked_part(GUIDE), re.S)
-    assert sum(needs_a_pacs(b) for b in blocks) <= 2  # only the PACS section is left out
-    done = run_guide(GUIDE, where, env)
+    env = _env(root / "home")
+    text = sections(STAFF, 0, 5)
+    assert sum(marked for marked, _ in sh_blocks(text)) == 2  # the PACS section's two blocks, no more
+    assert all(marked == ("pacs" in block.lower()) for marked, block in sh_blocks(text))
+    done = run_guide(guide_commands(text), where, env)
+    (receipt,) = (where / "receipts").glob("RC-*.json")
+    return {"root": root, "where": where, "env": env, "done": done, "receipt": receipt}
+
+
+def test_guide_staff_0_to_5_as_written(staff):
+    where, env, done = staff["where"], staff["env"], staff["done"]
     commands = [c for c, _ in done]
     assert len(commands) >= 12 and commands[0].startswith("dossierkit init mme-x")
     out = {c.split()[1] + (" " + c.split()[2] if c.split()[1] in ("journal",) else ""): r for c, r in done}
@@ -84,10 +132,13 @@ def test_guide_staff_as_written(tmp_path):
     assert "Image series" in listing
     checked = out["check"].stdout
     assert "complete:" in checked and "incomplete" not in checked
-    packed = done[[c for c in commands].index(next(c for c in commands if " pack " in f" {c} "))][1]
+    packed = next(r for c, r in done if " pack " in f" {c} ")
     assert "package written and verified" in packed.stdout and (where / "usb" / "dossier.zip").is_file()
-    assert (where / "pw.txt").is_file() and list((where / "receipts").glob("*.json"))
+    assert (where / "pw.txt").is_file()
     assert "journal hash chain intact" in out["journal verify"].stdout
+    # §5: the pack and its receipt are in the workspace's journal; nothing in this computer's own
+    events = [json.loads(line)["event"] for line in (where / "mme-x" / "journal.jsonl").read_text().splitlines()]
+    assert events[-2:] == ["pack", "receipt"] and not (staff["root"] / "home" / "journal.jsonl").exists()
     scan = json.loads(subprocess.run([sys.executable, "-m", "dossierkit", "list", "mme-x", "--json"], cwd=where,
                                      env=env, capture_output=True, text=True).stdout)["documents"]
     assert {"original_name": "scan-consultation.pdf", "date": "2026-10-02", "title": "Consultation d'annonce",
@@ -95,14 +146,83 @@ def test_guide_staff_as_written(tmp_path):
                                                     "scan-consultation.pdf").items()
 
 
+def test_guide_staff_6_keys_show_prints_the_groups_of_the_receipt(staff):
+    text = sections(STAFF, 6, 6)
+    commands = guide_commands(text)
+    assert commands == ["dossierkit keys show"]
+    ((_, shown),) = run_guide(commands, staff["where"], staff["env"])
+    groups = FINGERPRINT.findall(" ".join(shown.stdout.split()))
+    assert groups, shown.stdout
+    assert groups[0].replace(" ", "") in staff["receipt"].read_text(encoding="utf-8")  # the key that signed it
+    pdf = staff["receipt"].with_suffix(".pdf")
+    printed = subprocess.run([need_tool("pdftotext"), str(pdf), "-"], capture_output=True, text=True,
+                             check=True).stdout
+    halves = groups[0][:39], groups[0][40:]  # the receipt prints two lines of 8 groups of 4
+    assert all(half in printed for half in halves), halves
+
+
+@pytest.fixture(scope="module")
+def reception(staff) -> dict:
+    """guide-receiving walked at a receiving hospital of its own: the patient's key
+    (usb/: the package and LISEZMOI), the passphrase given apart (pw.txt), the paper's
+    JSON twin (the receipt file)."""
+    root = staff["root"]
+    where = root / "reception"
+    shutil.copytree(staff["where"] / "usb", where / "usb")
+    shutil.copy(staff["where"] / "pw.txt", where / "pw.txt")
+    shutil.copy(staff["receipt"], where / staff["receipt"].name)
+    env = _env(root / "reception-home")
+    text = RECEIVING.read_text(encoding="utf-8")
+    assert [marked for marked, _ in sh_blocks(text)].count(True) == 1  # §4 "Into your PACS"
+    assert all(marked == ("pacs" in block.lower()) for marked, block in sh_blocks(text))
+    commands = guide_commands(text)
+    replace = {"/media/usb/": "usb/", "RC-….json": staff["receipt"].name}
+    # §0 keys; §1: a new sender — the guide says exit 6 (authentic but NOT trusted) and shows its key
+    first = run_guide(commands[:2], where, env, replace=replace, expect={"dossierkit verify": 6})
+    verified = " ".join(first[1][1].stdout.split())
+    assert "authentic but NOT trusted" in verified + " ".join(first[1][1].stderr.split())
+    (groups,) = set(FINGERPRINT.findall(verified))
+    # §2: the reader types the groups their verify printed where the guide shows "5848 b099 …"
+    replace['"5848 b099 7381 4288 3cf5 …"'] = f'"{groups}"'
+    done = first + run_guide(commands[2:], where, env, replace=replace)
+    return {"root": root, "where": where, "env": env, "done": done, "replace": replace, "groups": groups}
+
+
+def test_guide_receiving_as_written(staff, reception):
+    where, done = reception["where"], reception["done"]
+    commands = [c.split("#")[0].strip() for c, _ in done]
+    assert [c.split()[1] for c in commands] == ["keys", "verify", "trust", "trust", "unpack", "ack"], commands
+    listed = done[3][1].stdout  # trust list: who was added, the key in two lines of 8 groups
+    assert "CHU de Nantes" in listed and reception["groups"][:39] in listed and reception["groups"][40:] in listed
+    assert (where / "dossier-mme-x" / "INDEX.HTM").is_file() and (where / "dossier-mme-x" / "DICOMDIR").is_file()
+    (ack,) = (where / "acks").glob("*.json")
+    assert json.loads(ack.read_text(encoding="utf-8"))["receipt"]["receipt_id"] == staff["receipt"].stem
+
+
+def test_guide_staff_7_the_reply_as_written(reception):
+    where, env = reception["where"], reception["env"]
+    for name, src in REPLY_FILES.items():
+        shutil.copy(src, where / name)
+    commands = guide_commands(sections(STAFF, 7, 7))
+    assert [c.split()[1] for c in commands] == ["ack", "reply", "add", "add", "reply", "check", "reply"], commands
+    done = run_guide(commands, where, env, replace=reception["replace"])
+    (addressees,) = re.findall(r"addressees: (.*)", done[1][1].stdout)
+    assert addressees.split(", ") == ["treating-gp", "patient"]  # the patient's restriction came with the package
+    packages = sorted(p.relative_to(where / "envoi").as_posix() for p in (where / "envoi").rglob("*.zip"))
+    assert packages and all(not p.startswith("initial-physician/") for p in packages), packages
+    assert list((where / "envoi" / "passwords").iterdir()) and list((where / "envoi" / "receipts").glob("*.json"))
+
+
 def test_the_walk_through_reads_the_guide_itself(tmp_path):
-    """The extraction is not blind: a guide whose command fails fails the walk."""
+    """The extraction is not blind: a guide whose command fails fails the walk; a marked
+    PACS block is left out, an unmarked one runs."""
     guide = tmp_path / "guide.md"
-    guide.write_text("```sh\ndossierkit check \\\n  nowhere\n```\n```text\nnot run\n```\n", encoding="utf-8")
-    assert guide_commands(guide) == ["dossierkit check    nowhere"]
-    try:
-        run_guide(guide, tmp_path, dict(os.environ))
-    except AssertionError as exc:
-        assert "exit 2" in str(exc)
-    else:
-        raise AssertionError("a failing guide command went unnoticed")
+    guide.write_text(f"## 1. x\n```sh\ndossierkit check \\\n  nowhere   # a comment\n```\n```text\nnot run\n```\n"
+                     f"{PACS_MARK}\n```sh\ndossierkit pacs echo chu\n```\n```sh\n# only a comment\n"
+                     f"dossierkit pacs find chu\n```\n", encoding="utf-8")
+    text = sections(guide, 1, 1)
+    assert guide_commands(text) == ["dossierkit check    nowhere   # a comment", "dossierkit pacs find chu"]
+    with pytest.raises(AssertionError, match="exit 2"):
+        run_guide(guide_commands(text)[:1], tmp_path, dict(os.environ))
+    with pytest.raises(AssertionError, match=r"exit 0 \(expected 6\)"):
+        run_guide(["dossierkit --help"], tmp_path, dict(os.environ), expect={"dossierkit --help": 6})

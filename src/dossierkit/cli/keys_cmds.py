@@ -9,7 +9,7 @@ import typer
 
 from dossierkit.cli import app, options, ui
 from dossierkit.trust.keys import AGE_RECIPIENT, SIGNING_KEY, default_keys_dir, generate_keys, load_signing_key
-from dossierkit.trust.signing import fingerprint
+from dossierkit.trust.signing import fingerprint, spaced_fingerprint
 
 keys_app = typer.Typer(help="Signing key (Ed25519) and encryption identity (age X25519).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
@@ -30,9 +30,15 @@ def keys_generate(
                       "age_recipient": k.age_recipient})
     else:
         ui.out.print(f"signing key:        {k.signing_key} (private, 0600)")
-        ui.out.print(f"signer fingerprint: {k.fingerprint}")
+        ui.out.print(f"signer fingerprint: {_groups(k.fingerprint)}")
         ui.out.print(f"age identity:       {k.age_identity} (private, 0600)")
         ui.out.print(f"age recipient:      {k.age_recipient}")
+
+
+def _groups(fp: str) -> str:
+    """The fingerprint as receipts print it and verify shows it: 16 groups of 4, two lines of 8."""
+    groups = spaced_fingerprint(fp).split(" ")
+    return " ".join(groups[:8]) + "\n" + " " * 20 + " ".join(groups[8:])
 
 
 @keys_app.command("show")
@@ -48,6 +54,6 @@ def keys_show(
     if as_json:
         ui.emit_json({"signer_fingerprint": fp, "age_recipient": recipient})
     else:
-        ui.out.print(f"signer fingerprint: {fp}")
+        ui.out.print(f"signer fingerprint: {_groups(fp)}")
         if recipient:
             ui.out.print(f"age recipient:      {recipient}")
