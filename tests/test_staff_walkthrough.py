@@ -189,6 +189,53 @@ def test_7_check_and_journal_show_break_no_word_at_80_columns(tmp_path):
         assert str(entry["time"]) in shown.output.split()  # whole, on one line
 
 
+_BAR = re.compile(r"━|-:--:--|\d/s\b|/s \d:\d\d:\d\d")  # progress-bar frames (\r-joined by the pty capture)
+
+
+def _too_wide(output: str, allowed: tuple[str, ...] = ()) -> list[str]:
+    """Lines of *output* wider than 80 columns (a terminal would cut them mid-word), but
+    progress-bar frames, the lines starting as *allowed* (a command to copy whole) and lines
+    holding a word no wrapping can fit (a path of pytest's long temporary folders)."""
+    return [line for line in output.splitlines() if len(line) > 80 and not _BAR.search(line)
+            and not line.strip().startswith(allowed) and max(map(len, line.split())) <= 60]
+
+
+def test_7_pack_receipt_verify_trust_unpack_ack_fit_80_columns(tmp_path):
+    """The sender's and the receiver's package commands, on an 80-column terminal, typed as
+    the guides do (short relative names): the fingerprints in two lines of 8 groups or
+    wrapped between groups, a SHA-256 on a line of its own when it would not fit, never a
+    line the terminal cuts mid-word. Only the `trust add` command offered to copy stays one
+    line."""
+    env = keys(tmp_path)
+    full_ws(tmp_path)
+    (tmp_path / "usb").mkdir()
+    here = {"cwd": str(tmp_path)}
+    shown = {}
+    shown["pack"] = run_pty("pack", "ws", "-o", "usb/dossier.zip", "--generate-password", "--password-out", "pw.txt",
+                            "--receipt", "receipts/", "--channel", "usb-patient", env=env, **here)
+    shown["keys show"] = run_pty("keys", "show", env=env, **here)
+    shown["receipt"] = run_pty("receipt", "usb/dossier.zip", "--channel", "hand", "-o", "rc/", "--password-file",
+                               "pw.txt", "--workspace", "ws", env=env, **here)
+    there = {"DOSSIERKIT_HOME": str(tmp_path / "there")}
+    assert run_cli("keys", "generate", env=there).returncode == 0
+    pw = ("--password-file", "pw.txt")
+    shown["verify (new sender)"] = run_pty("verify", "usb/dossier.zip", *pw, env=there, **here)
+    fingerprint = json.loads(run_cli("keys", "show", "--json", env=env).stdout)["signer_fingerprint"]
+    shown["trust add"] = run_pty("trust", "add", fingerprint, "--name", "Centre Hospitalier Universitaire de Nantes",
+                                 env=there, **here)
+    shown["verify"] = run_pty("verify", "usb/dossier.zip", *pw, env=there, **here)
+    shown["unpack"] = run_pty("unpack", "usb/dossier.zip", "dossier-mme-x", *pw, env=there, **here)
+    shown["ack"] = run_pty("ack", "usb/dossier.zip", "-o", "acks/", *pw, env=there, **here)
+    codes = {name: r.returncode for name, r in shown.items()}
+    assert codes == {**{name: 0 for name in shown}, "verify (new sender)": 6}, codes
+    for name, r in shown.items():
+        assert _too_wide(r.output, ("If they match: dossierkit trust add",)) == [], (name, r.output)
+    groups = " ".join(fingerprint[i:i + 4] for i in range(0, 64, 4))
+    for name in ("pack", "keys show", "verify (new sender)"):  # two lines of 8 groups, as the receipt prints
+        assert groups[:39] in shown[name].output and groups[40:] in shown[name].output, name
+    assert "--workspace" not in shown["ack"].output  # an ack has no workspace to name
+
+
 # ---------------------------------------------------------------- 8. list
 
 

@@ -32,7 +32,7 @@ def keys_generate(
         ui.out.print(f"signing key:        {k.signing_key} (private, 0600)")
         ui.out.print(f"signer fingerprint: {_groups(k.fingerprint)}")
         ui.out.print(f"age identity:       {k.age_identity} (private, 0600)")
-        ui.out.print(f"age recipient:      {k.age_recipient}")
+        ui.out.print(f"age recipient:\n  {k.age_recipient}")  # 62 characters: a line of its own
 
 
 def _groups(fp: str) -> str:
@@ -56,4 +56,4 @@ def keys_show(
     else:
         ui.out.print(f"signer fingerprint: {_groups(fp)}")
         if recipient:
-            ui.out.print(f"age recipient:      {recipient}")
+            ui.out.print(f"age recipient:\n  {recipient}")  # 62 characters: a line of its own

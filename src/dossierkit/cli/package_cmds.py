@@ -88,12 +88,13 @@ def _report_pack(packed: Packed, as_json: bool) -> None:
          f"{counts['instances']} images ({counts['bytes'] / 1e6:.1f} MB)")
     _say(f"  completeness: {res.completeness}" + (f" (waived: {', '.join(res.waived)})" if res.waived else ""))
     _say(f"  SHA-256:     {res.sha256}")
-    _say(f"  signer:      {res.signer_fingerprint}")
-    _say(f"  time:        {res.seconds:.1f} s ({res.mb_per_s:.0f} MB/s)")
+    groups = spaced_fingerprint(res.signer_fingerprint).split(" ")  # as the receipt prints it, within 80 columns
+    _say(f"  signer:      {' '.join(groups[:8])}\n               {' '.join(groups[8:])}")
+    _say(f"  time:        {res.seconds:.1f} s ({res.mb_per_s:.{0 if res.mb_per_s >= 10 else 1}f} MB/s)")
     if res.readme:
         _say(f"  readme:      {res.readme}")
     if receipt:
-        _say(f"  receipt:     {receipt.id}: {receipt.json_path}, {receipt.pdf_path}")
+        _say(f"  receipt:     {receipt.id}\n               {receipt.json_path}\n               {receipt.pdf_path}")
     if protection.generated:
         if protection.password_out:
             _say(f"  passphrase:  written to {protection.password_out} (0600)")
@@ -150,15 +151,15 @@ def _report_verify(report: VerifyReport, as_json: bool) -> None:
         _say(failures)
     if report.certificate:
         cert = report.certificate
-        _say(f"  establishment certificate: {cert.name} ({cert.subject}; "
-             f"{'chained to your CA' if cert.chained else 'not checked against a CA: give --ca-file'})")
+        ui.say(f"  establishment certificate: {cert.name} ({cert.subject}; "
+               f"{'chained to your CA' if cert.chained else 'not checked against a CA: give --ca-file'})")
     completeness = data["completeness"]
     if completeness.get("status") == "incomplete":
-        _say(f"[yellow]packed incomplete[/]: waived {', '.join(completeness.get('waived') or [])} — "
-             f"reason: {completeness.get('reason')}")
+        ui.say(f"packed incomplete: waived {', '.join(completeness.get('waived') or [])} — "
+               f"reason: {completeness.get('reason')}", style="yellow")
     if report.ok:
-        _say(f"[green]verified[/]: signed by {report.signer.describe() if report.signer else '?'}; "
-             f"SHA-256 {report.package_sha256}")
+        ui.say(f"verified: signed by {report.signer.describe() if report.signer else '?'}; "  # wrapped at words
+               f"SHA-256 {report.package_sha256}", style="green")
     elif report.verdict == "untrusted" and report.signer:
         _report_unknown_sender(report.signer.fingerprint, expected="expected signer" in report.failures[0].message)
     else:
@@ -173,8 +174,8 @@ def _report_unknown_sender(fingerprint: str, *, expected: bool) -> None:
         "signed by another key than the expected signer" if expected else "the sender's key is not in your "
                                                                           "trust store"))
     _say(f"  signer key:  {' '.join(groups[:8])}\n               {' '.join(groups[8:])}")
-    _say("  Compare these 16 groups with the fingerprint printed on the sender's receipt (or read them to the "
-         "sender by phone).")
+    ui.say("  Compare these 16 groups with the fingerprint printed on the sender's receipt (or read them to the "
+           "sender by phone).")  # wrapped at words at 80 columns
     ui.out.print(f"  If they match: dossierkit trust add {fingerprint} --name \"ESTABLISHMENT\"", markup=False,
                  highlight=False, soft_wrap=True)
     _say("  If not: do not use this package.")
@@ -214,7 +215,7 @@ def _report_unpack(result: UnpackResult, as_json: bool) -> None:
         ui.emit_json(result.to_dict())
         return
     report = result.report
-    _say(f"[green]verified and extracted[/]: {result.destination} ({report.counts.get('files', 0) + 3} files; "
-         f"signed by {report.signer.describe() if report.signer else '?'})")
-    _say(f"  open {result.destination / 'INDEX.HTM'} in a browser; import {result.destination / 'DICOMDIR'} "
-         "into the PACS")
+    ui.say(f"verified and extracted: {result.destination} ({report.counts.get('files', 0) + 3} files; "
+           f"signed by {report.signer.describe() if report.signer else '?'})")  # wrapped at words (80 columns)
+    ui.say(f"  open {result.destination / 'INDEX.HTM'} in a browser; import {result.destination / 'DICOMDIR'} "
+           "into the PACS")

@@ -91,11 +91,12 @@ def _report_issued(issued: Issued, as_json: bool, what: str) -> None:
     ui.out.print(f"  json: {d['json']}", markup=False)
     if d["pdf"]:
         ui.out.print(f"  pdf:  {d['pdf']}", markup=False)
-    ui.out.print(f"  package sha256:     {d['package_sha256']}", markup=False)
-    ui.out.print(f"  signer fingerprint: {d['signer_fingerprint']}", markup=False)
+    groups = spaced_fingerprint(d["signer_fingerprint"]).split(" ")  # within 80 columns, as the PDF prints them
+    ui.out.print(f"  package SHA-256:\n    {d['package_sha256']}", markup=False)
+    ui.out.print(f"  signer fingerprint: {' '.join(groups[:8])}\n{'':22}{' '.join(groups[8:])}", markup=False)
     if d["journal_seq"]:
         ui.out.print(f"  journal entry:      {d['journal_seq']} in {d['journal']}", markup=False)
-        if issued.journal_path == journal_default():
+        if issued.journal_path == journal_default() and what == "receipt":  # an ack has no workspace
             ui.note(f"note: recorded in this computer's own journal ({d['journal']}), not in a dossier's: "
                     "give --workspace DIR to record it in the workspace's journal")
 
@@ -170,7 +171,7 @@ def _report_ack(issued: Issued, as_json: bool) -> dict[str, Any]:
         sender = verification.get("sender") or {}
         if sender:
             who = sender.get("name") or ("known key" if sender.get("known") else "UNKNOWN key")
-            ui.out.print(f"  signed by:    {who} {spaced_fingerprint(sender['fingerprint'])}", markup=False)
+            ui.say(f"  signed by:    {who} {spaced_fingerprint(sender['fingerprint'])}")  # wrapped at words
             if not sender.get("known"):
                 ui.error_line("the package is authentic but its sender's key is unknown: compare the fingerprint "
                               "with the sender's printed receipt, then `dossierkit trust add FINGERPRINT --name …`")

@@ -25,7 +25,7 @@ def _show(verb: str, sender: Sender, store: TrustStore, as_json: bool) -> None:
     if as_json:
         ui.emit_json({"action": verb, "store": str(store.path), "sender": sender.to_dict()})
     else:
-        ui.out.print(f"{verb}: {sender.name} — {spaced_fingerprint(sender.fingerprint)} ({store.path})", markup=False)
+        ui.say(f"{verb}: {sender.name} — {spaced_fingerprint(sender.fingerprint)} ({store.path})")  # wrapped at words
 
 
 @trust_app.command("add")
