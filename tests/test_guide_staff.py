@@ -161,6 +161,37 @@ def test_guide_staff_6_keys_show_prints_the_groups_of_the_receipt(staff):
     assert all(half in printed for half in halves), halves
 
 
+def test_what_the_guide_makes_reads_well_receipt_headings_and_index_dates(staff, tmp_path):
+    """Seen on the walk's own receipt: "Images DICOM" was the last line of page 1, its table on
+    page 2; and INDEX.HTM cut its dates at the hyphen (2026-10-/28) in a 1200 px window."""
+    pdf = staff["receipt"].with_suffix(".pdf")
+    pdftotext = need_tool("pdftotext")
+    pages = [subprocess.run([pdftotext, "-f", str(n), "-l", str(n), "-layout", str(pdf), "-"], capture_output=True,
+                            text=True, check=True).stdout for n in (1, 2, 3)]
+    for heading, first_row in (("Documents (5)", "Type / Kind"), ("Images DICOM", "Study date"),
+                               ("Complétude / Completeness", "Statut")):
+        (page,) = [p for p in pages if heading in p]
+        assert first_row in page, (heading, page)
+    chromium = need_tool("chromium")
+    sevenzip = need_tool("7zz")
+    password = (staff["where"] / "pw.txt").read_text(encoding="utf-8").splitlines()[0]
+    subprocess.run([sevenzip, "x", f"-p{password}", f"-o{tmp_path / 'opened'}", str(staff["where"] / "usb" /
+                                                                                 "dossier.zip")],
+                   capture_output=True, check=True)
+    script = tmp_path / "lines.html"  # a copy with a probe: the line boxes of each date (INDEX.HTM has no script)
+    index = (tmp_path / "opened" / "INDEX.HTM").read_text(encoding="utf-8")
+    probe = index.replace("</body>", "<script>document.title = JSON.stringify([...document.querySelectorAll("
+                                     "'td.date')].map(td => { const r = document.createRange(); "
+                                     "r.selectNodeContents(td); return r.getClientRects().length; }));"
+                                     "</script></body>")
+    script.write_text(probe, encoding="utf-8")
+    dom = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path / 'p'}",
+                          "--window-size=1200,1600", "--dump-dom", script.as_uri()], capture_output=True, text=True,
+                         timeout=120).stdout
+    lines = json.loads(re.search(r"<title>(.*?)</title>", dom).group(1))
+    assert len(lines) == 5 + 2 and all(n == 1 for n in lines), lines  # 5 documents, 2 studies: each date on one line
+
+
 @pytest.fixture(scope="module")
 def reception(staff) -> dict:
     """guide-receiving walked at a receiving hospital of its own: the patient's key

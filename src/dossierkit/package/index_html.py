@@ -146,7 +146,7 @@ def _documents(layout: MediaLayout) -> str:
         r = d.record
         fr, en = DOCUMENT_KINDS.get(r.kind, (None, r.kind, r.kind))[1:]
         rows.append(f'<tr><td>{n}</td><td>{_e(fr)}<br><span class="en">{_e(en)}</span></td>'
-                    f'<td>{_e(r.date or "—")}</td><td>{_e(r.title or "—")}</td><td>{_e(r.pages)}</td>'
+                    f'<td class="date">{_e(r.date or "—")}</td><td>{_e(r.title or "—")}</td><td>{_e(r.pages)}</td>'
                     f'<td><a href="{_e(d.path)}">{_e(d.path.rsplit("/", 1)[-1])}</a></td></tr>')
     return ('<table><tr><th>#</th><th>Type <span class="en">/ Kind</span></th><th>Date</th>'
             '<th>Titre <span class="en">/ Title</span></th><th>Pages</th>'
@@ -159,7 +159,7 @@ def _studies(layout: MediaLayout) -> str:
     rows = []
     for n, st in enumerate(layout.studies, 1):
         s = st.summary
-        rows.append(f'<tr><td>{n}</td><td>{_e(_iso(s.date))}</td><td>{_e(", ".join(s.modalities) or "—")}</td>'
+        rows.append(f'<tr><td>{n}</td><td class="date">{_e(_iso(s.date))}</td><td>{_e(", ".join(s.modalities) or "—")}</td>'
                     f'<td>{_e(s.description or "—")}</td><td>{len(st.series)}</td><td>{st.instance_count}</td></tr>')
         for se in st.series:
             num = se.summary.series_number

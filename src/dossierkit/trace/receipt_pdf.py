@@ -89,6 +89,8 @@ class _Doc(FPDF):
 
 
 def _heading(pdf: _Doc, fr: str, en: str) -> None:
+    if pdf.get_y() + 30 > pdf.page_break_trigger:  # never a heading alone at the foot of a page
+        pdf.add_page()
     pdf.ln(2)
     pdf.set_font(pdf.body, "B", 10.5)
     pdf.set_fill_color(228, 234, 242)
