@@ -98,11 +98,12 @@ def make_study(folder: Path, count: int, patient_id: str, *, native_only: bool =
 def timed(ns: NetNS, cmd: list[str], *, env: dict | None = None) -> dict:
     """Run *cmd* in the namespace under GNU time: seconds, peak RSS (MB), exit code."""
     t0 = time.perf_counter()
-    r = subprocess.run([*ns.prefix(), "/usr/bin/time", "-f", "RSS %M", *cmd], capture_output=True, text=True,
-                       env={**os.environ, **(env or {})})
+    r = subprocess.run([*ns.prefix(), "/usr/bin/time", "-f", "RSS %M CPU %U %S", *cmd], capture_output=True,
+                       text=True, env={**os.environ, **(env or {})})
     secs = time.perf_counter() - t0
-    rss = next((int(line.split()[1]) for line in r.stderr.splitlines()[::-1] if line.startswith("RSS ")), 0)
-    return {"seconds": round(secs, 2), "rss_mb": round(rss / 1024, 1), "exit": r.returncode,
+    last = next((line.split() for line in r.stderr.splitlines()[::-1] if line.startswith("RSS ")), None)
+    rss, cpu = (int(last[1]), float(last[3]) + float(last[4])) if last else (0, 0.0)
+    return {"seconds": round(secs, 2), "cpu_s": round(cpu, 2), "rss_mb": round(rss / 1024, 1), "exit": r.returncode,
             "stderr": r.stderr[-400:] if r.returncode else ""}
 
 
@@ -119,7 +120,7 @@ def receiver_count(srv: Orthanc, study: str) -> int:
 
 
 def run_variant(ns: NetNS, work: Path, variant: str, study: str, size: int, n: int, patient: str, sender: Orthanc,
-                receiver: Orthanc, env: dict, rows: list[dict]) -> None:
+                receiver: Orthanc, env: dict, rows: list[dict], *, dcmtk: bool = True) -> None:
     work.mkdir()
 
     def row(tool: str, step: str, res: dict, got: int, expected: int = n) -> None:
@@ -127,7 +128,8 @@ def run_variant(ns: NetNS, work: Path, variant: str, study: str, size: int, n: i
                    instances_per_s=round(got / res["seconds"], 1) if res["seconds"] else None,
                    mb_per_s=round(size / 1e6 / res["seconds"], 1) if res["seconds"] else None)
         rows.append(res)
-        print(f"{variant[:5]} {step:8} {tool:32} {res['seconds']:7.2f} s {res['instances_per_s'] or 0:7.1f} inst/s "
+        print(f"{variant[:5]} {step:8} {tool:32} {res['seconds']:7.2f} s (CPU {res['cpu_s']:6.2f} s) "
+              f"{res['instances_per_s'] or 0:7.1f} inst/s "
               f"{res['rss_mb']:6.1f} MB RSS  {got}/{expected} (lost {expected - got}) exit {res['exit']} "
               f"{res['stderr']}",
               flush=True)
@@ -141,6 +143,12 @@ def run_variant(ns: NetNS, work: Path, variant: str, study: str, size: int, n: i
         res = timed(ns, [*DK, "import-images", str(ws), "--pacs", "sender", "--patient-id", patient, "--json",
                          *extra], env=env)
         row(f"dossierkit import-images ({route})", "gather", res, count_files(ws / "images"))
+    if dcmtk:
+        run_dcmtk_gather(ns, work, study, row)
+    deliver(ns, work, study, n, receiver, env, row, dcmtk=dcmtk)
+
+
+def run_dcmtk_gather(ns: NetNS, work: Path, study: str, row) -> None:
     out = work / "getscu"
     out.mkdir()
     res = timed(ns, ["getscu", "-aet", OUR_AE, "-aec", "SENDER", "-S", "-k", "QueryRetrieveLevel=STUDY",
@@ -153,7 +161,8 @@ def run_variant(ns: NetNS, work: Path, variant: str, study: str, size: int, n: i
                      "127.0.0.1", "4242"])
     row("movescu +xa (DCMTK)", "gather", res, count_files(out))
 
-    # deliver
+
+def deliver(ns: NetNS, work: Path, study: str, n: int, receiver: Orthanc, env: dict, row, *, dcmtk: bool) -> None:
     pw = work / "pw.txt"
     pw.write_text(secrets.token_urlsafe(24) + "\n")
     os.chmod(pw, 0o600)
@@ -172,6 +181,8 @@ def run_variant(ns: NetNS, work: Path, variant: str, study: str, size: int, n: i
     res = timed(ns, [*DK, "deliver", str(pkg), "--pacs", "receiver-web", "--password-file", str(pw), "--json"],
                 env=env)
     row("dossierkit deliver (STOW-RS)", "deliver", res, receiver_count(receiver, study), packed)
+    if not dcmtk:
+        return
     unpacked = work / "unpacked"
     subprocess.run([*DK, "unpack", str(pkg), str(unpacked), "--password-file", str(pw)],
                    env={**os.environ, **env}, check=True, capture_output=True)
@@ -186,9 +197,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--instances", type=int, default=500)
     ap.add_argument("--json", type=Path)
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
+    ap.add_argument("--variant", choices=("uncompressed", "mixed"), action="append",
+                    help="only this study (repeatable; default both)")
+    ap.add_argument("--no-dcmtk", action="store_true", help="dossierkit only (e.g. for the peak RSS of a large study)")
     args = ap.parse_args(argv)
-    work = Path(tempfile.mkdtemp(prefix="dk-bench-pacs-", dir=str(REPO.parent if os.access(REPO.parent, os.W_OK)
-                                                                   else None)))
+    work = Path(tempfile.mkdtemp(prefix="dk-bench-pacs-"))  # under $TMPDIR
     ns = NetNS()
     servers: list[Orthanc] = []
     rows: list[dict] = []
@@ -201,14 +214,18 @@ def main(argv: list[str] | None = None) -> int:
         pacs_toml(home, sender, receiver)
         env = {"DOSSIERKIT_HOME": str(home)}
         subprocess.run([*DK, "keys", "generate"], env={**os.environ, **env}, check=True, capture_output=True)
+        print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
         for variant, native in (("uncompressed", True), ("mixed syntaxes", False)):
+            if args.variant and variant.split()[0] not in args.variant:
+                continue
             patient = f"{PATIENT_ID}-{'N' if native else 'M'}"
             study, size = make_study(work / variant, args.instances, patient, native_only=native)
             loaded = sender.upload(sorted((work / variant).iterdir()))
             n = receiver_count(sender, study)
             print(f"study ({variant}): {n} instances in Orthanc ({loaded} uploaded), {size / 1e6:.1f} MB", flush=True)
             run_variant(ns, work / f"run-{'n' if native else 'm'}", variant, study, size, n, patient, sender,
-                        receiver, env, rows)
+                        receiver, env, rows, dcmtk=not args.no_dcmtk)
+        print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     finally:
         for srv in servers:
             srv.stop()

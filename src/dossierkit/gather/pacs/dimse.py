@@ -19,6 +19,7 @@ import contextlib
 import itertools
 import logging
 import os
+import socket
 import ssl
 import tempfile
 import threading
@@ -69,6 +70,21 @@ def _ae(cfg: PacsConfig) -> AE:
     return ae
 
 
+def _no_delay(event) -> None:
+    """EVT_CONN_OPEN: turn Nagle's algorithm off on the association's socket (TCP_NODELAY, as DCMTK does).
+
+    pynetdicom writes each PDU with its own send(); with Nagle on, a PDU smaller than a TCP segment (the last
+    fragment of every dataset, at the peer's 16 kB maximum PDU) waits for the peer's delayed ACK, up to 40 ms
+    on Linux: measured against Orthanc, 100 C-STOREs took 9.2 s with Nagle, 6.0 s without (docs/performance.md)."""
+    sock = getattr(getattr(event.assoc.dul, "socket", None), "socket", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+NO_DELAY = (evt.EVT_CONN_OPEN, _no_delay)
+
+
 def _tls_args(cfg: PacsConfig) -> tuple[ssl.SSLContext, str] | None:
     if not cfg.tls:
         return None
@@ -78,14 +94,19 @@ def _tls_args(cfg: PacsConfig) -> tuple[ssl.SSLContext, str] | None:
     return ctx, cfg.host or ""
 
 
-def _describe_failure(cfg: PacsConfig, assoc) -> RemoteError:
+def _describe_failure(cfg: PacsConfig, assoc, tls_error: str | None = None) -> RemoteError:
     where = cfg.where()
     if assoc.is_rejected:
         rej = getattr(assoc, "_rejection", None)  # pynetdicom keeps no public reason; the log has it
         return RemoteError(f"PACS {cfg.name!r} ({where}) rejected the association{rej or ''}",
                            hint="check ae_title and calling_ae in pacs.toml, and that the PACS knows our AE title")
+    if tls_error:
+        return RemoteError(f"PACS {cfg.name!r} ({where}): the DICOM TLS handshake failed ({tls_error})",
+                           hint="check tls_ca (the CA that issued the PACS's certificate), tls_cert and tls_key "
+                                "in pacs.toml")
     return RemoteError(f"PACS {cfg.name!r} ({where}) cannot be reached (connection refused, aborted or timed out "
-                       f"after {cfg.timeout:g} s)", hint="check host and port, and that the PACS is running")
+                       f"after {cfg.timeout:g} s)", hint="check host and port, and that the PACS is running"
+                       + ("" if cfg.tls else " (and whether it asks for DICOM TLS: tls = true)"))
 
 
 class _Rejections(logging.Handler):
@@ -94,11 +115,14 @@ class _Rejections(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.INFO)
         self.lines: list[str] = []
+        self.tls: str | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
         msg = record.getMessage()
         if "Result:" in msg or "Reason:" in msg:
             self.lines.append(msg.strip())
+        elif "TCP Initialisation Error:" in msg and "SSL" in msg:  # pynetdicom's line for a failed TLS handshake
+            self.tls = msg.split("TCP Initialisation Error:", 1)[1].strip()
 
 
 @contextlib.contextmanager
@@ -112,7 +136,9 @@ def associate(cfg: PacsConfig, ae: AE, **kwargs: Any) -> Iterator[Any]:
     old_level = log.level
     log.setLevel(logging.INFO)
     try:
-        assoc = ae.associate(cfg.host, cfg.port, ae_title=cfg.ae_title, tls_args=_tls_args(cfg), **kwargs)
+        handlers = [*kwargs.pop("evt_handlers", []), NO_DELAY]
+        assoc = ae.associate(cfg.host, cfg.port, ae_title=cfg.ae_title, tls_args=_tls_args(cfg),
+                             evt_handlers=handlers, **kwargs)
     except (OSError, ssl.SSLError) as exc:
         raise RemoteError(f"PACS {cfg.name!r} ({cfg.where()}): {exc}") from exc
     finally:
@@ -121,7 +147,7 @@ def associate(cfg: PacsConfig, ae: AE, **kwargs: Any) -> Iterator[Any]:
     if not assoc.is_established:
         if assoc.is_rejected and catcher.lines:
             assoc._rejection = " (" + "; ".join(catcher.lines[-2:]) + ")"
-        raise _describe_failure(cfg, assoc)
+        raise _describe_failure(cfg, assoc, catcher.tls)
     try:
         yield assoc
     except BaseException:
@@ -330,7 +356,7 @@ def move(cfg: PacsConfig, queries: list[Dataset], sop_classes: Iterable[str], fo
     with _temp_in(folder):
         try:
             server = scp.start_server(("127.0.0.1" if cfg.host in ("127.0.0.1", "localhost") else "", cfg.move_port),
-                                      block=False, evt_handlers=[(evt.EVT_C_STORE, sink.handle_store)])
+                                      block=False, evt_handlers=[(evt.EVT_C_STORE, sink.handle_store), NO_DELAY])
         except OSError as exc:
             raise RemoteError(f"cannot listen on port {cfg.move_port} for the C-MOVE ({exc.strerror})",
                               hint="choose another move_port in pacs.toml") from exc
