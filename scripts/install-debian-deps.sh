@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Install the Debian tools the interop tests use (7-Zip, age, DCMTK, dicom3tools,
-# poppler, zbar, chromium, GNU time, libarchive bsdtar, Orthanc + its DICOMweb plugin). Only what is missing
+# poppler, zbar, chromium, GNU time, libarchive bsdtar, Orthanc + its DICOMweb plugin, stunnel4: the HTTPS in
+# front of the test Orthanc, whose own HTTPS crashes in Debian 12, docs/pacs.md). Only what is missing
 # is installed.
 # As root with apt-get: installs. Otherwise: says what is missing; the interop
 # tests then skip with a reason (on CI, CI=true, they fail instead).
 set -euo pipefail
-pkgs=(dcmtk 7zip age dicom3tools poppler-utils zbar-tools libzbar0 chromium time libarchive-tools orthanc orthanc-dicomweb)
+pkgs=(dcmtk 7zip age dicom3tools poppler-utils zbar-tools libzbar0 chromium time libarchive-tools orthanc orthanc-dicomweb
+      stunnel4)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -16,6 +16,7 @@ in pyproject.toml and exercised by the tests against Orthanc.
 from __future__ import annotations
 
 import contextlib
+import ssl
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -35,12 +36,26 @@ STUDY_FIELDS = ["StudyInstanceUID", "PatientID", "StudyDate", "StudyDescription"
                 "NumberOfStudyRelatedSeries", "NumberOfStudyRelatedInstances", "AccessionNumber"]
 
 
+class _Session(requests.Session):
+    """A session whose CA file (``tls_ca``) holds: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override
+    ``Session.verify`` (found by tests/test_pacs_tls.py on a machine that sets them), which would check the
+    PACS's certificate against the system's CAs instead of the one pacs.toml names."""
+
+    ca_file: str | None = None
+
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):  # noqa: D102 — requests' hook
+        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if self.ca_file:
+            settings["verify"] = self.ca_file
+        return settings
+
+
 def _client(cfg: PacsConfig) -> DICOMwebClient:
-    session = requests.Session()
+    session = _Session()
     if cfg.username:
         session.auth = (cfg.username, cfg.password() or "")
     if cfg.tls_ca:
-        session.verify = cfg.tls_ca
+        session.verify = session.ca_file = cfg.tls_ca
     if cfg.tls_cert:
         session.cert = (cfg.tls_cert, cfg.tls_key) if cfg.tls_key else cfg.tls_cert
     return DICOMwebClient(cfg.dicomweb, session=session, timeout=cfg.timeout)
@@ -61,11 +76,36 @@ def _errors(cfg: PacsConfig, what: str) -> Iterator[None]:
     except requests.exceptions.Timeout as exc:
         raise RemoteError(f"{where}: the {what} got no answer within {cfg.timeout:g} s (timed out)",
                           hint="re-run: what arrived is kept") from exc
+    except requests.exceptions.SSLError as exc:
+        raise RemoteError(f"{where}: the TLS handshake for the {what} failed ({_tls_reason(exc)})",
+                          hint="check tls_ca in pacs.toml (the CA that issued the server's certificate)") from exc
     except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
         raise RemoteError(f"{where} cannot be reached for the {what} (connection refused or dropped)",
                           hint="check the dicomweb URL and that the server is running") from exc
     except requests.exceptions.RequestException as exc:
         raise RemoteError(f"{where}: the {what} failed ({type(exc).__name__})") from exc
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception and what it wraps (requests → urllib3 → ssl), innermost last."""
+    out: list[BaseException] = []
+    todo: list[BaseException] = [exc]
+    while todo and len(out) < 10:
+        e = todo.pop()
+        out.append(e)
+        todo.extend(x for x in (*getattr(e, "args", ()), getattr(e, "reason", None), e.__cause__, e.__context__)
+                    if isinstance(x, BaseException) and x not in out)
+    return out
+
+
+def _tls_reason(exc: BaseException) -> str:
+    """The SSL reason alone (``certificate verify failed: unable to get local issuer certificate``)."""
+    inner = next((e for e in _causes(exc) if isinstance(e, ssl.SSLError)), None)
+    if isinstance(inner, ssl.SSLCertVerificationError) and inner.verify_message:
+        return f"certificate verify failed: {inner.verify_message}"
+    if inner is not None:
+        return str(inner.reason or inner).lower().replace("_", " ")
+    return type(exc).__name__
 
 
 def echo(cfg: PacsConfig) -> float:
