@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import subprocess
 import time
 from pathlib import Path
 
@@ -318,7 +319,28 @@ def test_deliver_coerces_patient_id_in_the_copies_only(pacs_ns, package, receive
     iid = receiver.get("/instances")[0]
     assert receiver.get(f"/instances/{iid}/simplified-tags")["IssuerOfPatientID"] == "CHU-B"
     assert out.read_bytes() == before
-    assert json.loads(r.stdout)["coercion"] == {"patient_id": "RCV-77", "issuer": "CHU-B"}
+    assert json.loads(r.stdout)["coercion"] == {"patient_id": "RCV-77", "issuer": "CHU-B"}  # stdout: the user's own
+    # the journal and the ack record the coercion (which attributes, the issuer, on how many images), never the ID
+    journal_file = Path(os.environ["DOSSIERKIT_HOME"]) / "journal.jsonl"
+    entry = [json.loads(line) for line in journal_file.read_text().splitlines()][-1]
+    n = len(ws.images())
+    assert entry["event"] == "deliver" and entry["coercion"] == {
+        "attributes": ["PatientID", "IssuerOfPatientID"], "issuer": "CHU-B", "instances": n}
+    ack = out.parent / "ack.json"
+    r = run_in_ns(pacs_ns, "ack", out, "-o", ack, "--password-file", pw)
+    doc = json.loads(ack.read_text())
+    assert r.returncode == 1 and doc["verification"]["completeness"] == "incomplete", r.stderr  # packed incomplete
+    assert [d["coercion"] for d in doc["deliveries"]] == [entry["coercion"]]
+    assert doc["deliveries"][0]["journal"] == {"seq": entry["seq"], "hash": entry["hash"]}
+    assert (doc["deliveries"][0]["pacs"], doc["deliveries"][0]["stored"]) == ("receiver", n)
+    text = subprocess.run(["pdftotext", "-layout", ack.with_suffix(".pdf"), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    flat = " ".join(text.split())
+    fr = flat.index("identifiant patient remplacé par celui de notre site (CHU-B)")
+    assert fr < flat.index("patient identifier replaced by our site's (CHU-B)")  # French first, English second
+    assert f"{n} image(s) sur {n} dans le PACS" in flat
+    for leak in ("RCV-77",):  # the new identifier is in neither the journal nor the ack
+        assert leak not in journal_file.read_text() and leak not in ack.read_text() and leak not in text
 
 
 def test_deliver_refuses_a_package_that_does_not_verify(pacs_ns, package, receiver):
@@ -463,3 +485,39 @@ def test_a_retired_sop_class_is_retrieved(pacs_ns, pacs_home, sender, tmp_path, 
                   *extra)
     assert r.returncode == 0, r.stderr
     assert ds.SOPInstanceUID in {i.sop_instance_uid for i in Workspace(ws.root).images()}
+
+
+def test_deliver_and_unpack_deliver_take_the_establishment_ca(pacs_ns, pacs_home, sender, receiver, tmp_path):
+    """A package signed with an establishment certificate (X.509) from a sender known only through the CA:
+    without --ca-file exit 6 and nothing sent; with it (deliver, unpack --deliver) every image is stored."""
+    from x509_fixtures import make_pki
+
+    pki = make_pki(tmp_path / "pki")
+    ws = new_workspace(tmp_path / "ws")
+    add_documents(ws)
+    assert run_in_ns(pacs_ns, "import-images", ws.root, "--pacs", "sender", "--patient-id", PATIENT).returncode == 0
+    assert run_in_ns(pacs_ns, "keys", "generate").returncode == 0
+    pw = tmp_path / "pw.txt"
+    pw.write_text(secrets.token_urlsafe(24) + "\n")
+    out = tmp_path / "out" / "p.zip"
+    cert, key = pki.certs["good"]
+    r = run_in_ns(pacs_ns, "pack", ws.root, "-o", out, "--password-file", pw, "--allow-incomplete", "--reason",
+                  "t", "--signing-cert", cert, "--signing-cert-key", key)
+    assert r.returncode == 0, r.stderr
+    recv_home = tmp_path / "recv-home"  # the receiving side: no trust store, only the CA
+    pacs_toml(recv_home, sender, receiver)
+    env = {"DOSSIERKIT_HOME": str(recv_home)}
+    r = run_in_ns(pacs_ns, "deliver", out, "--pacs", "receiver", "--password-file", pw, env=env)
+    assert r.returncode == 6 and receiver.instance_uids() == set(), r.stderr
+    r = run_in_ns(pacs_ns, "unpack", out, tmp_path / "d1", "--password-file", pw, "--deliver", "receiver", env=env)
+    assert r.returncode == 6 and receiver.instance_uids() == set(), r.stderr
+    n = len(ws.images())
+    r = run_in_ns(pacs_ns, "unpack", out, tmp_path / "d2", "--password-file", pw, "--deliver", "receiver",
+                  "--ca-file", pki.ca, "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["deliver"]["stored"] == n == len(receiver.instance_uids())
+    receiver.clear()
+    r = run_in_ns(pacs_ns, "deliver", out, "--pacs", "receiver", "--password-file", pw, "--ca-file", pki.ca,
+                  "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["stored"] == n == len(receiver.instance_uids())

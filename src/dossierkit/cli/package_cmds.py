@@ -202,7 +202,8 @@ def unpack_cmd(
                            password_prompt=ui.passphrase_prompt(not as_json), default_identity=True).require()
     if deliver:
         pacs_cmds.unpack_deliver(package, dest, deliver, secrets, expect_signer=expect_signer, force=force,
-                                 journal_file=journal_file, trust_store=trust_store, as_json=as_json)
+                                 journal_file=journal_file, trust_store=trust_store, ca_file=ca_file,
+                                 as_json=as_json)
     with ui.progress_for(not as_json) as progress:
         result = unpack_and_record(package, dest, secrets, expect_signer=expect_signer, force=force,
                                    journal_file=journal_file, progress=progress, warn=ui.note,

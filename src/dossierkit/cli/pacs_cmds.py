@@ -108,8 +108,8 @@ def deliver_cmd(
     issuer: Optional[str] = typer.Option(None, "--issuer", help="With --patient-id: IssuerOfPatientID."),
     password_file: Optional[Path] = options.PASSWORD_FILE, password_env: Optional[str] = options.PASSWORD_ENV,
     identity: Optional[Path] = options.IDENTITY, expect_signer: Optional[str] = options.EXPECT_SIGNER,
-    trust_store: Optional[Path] = options.TRUST_STORE, journal_file: Optional[Path] = options.JOURNAL,
-    as_json: bool = options.JSON,
+    trust_store: Optional[Path] = options.TRUST_STORE, ca_file: Optional[Path] = options.CA_FILE,
+    journal_file: Optional[Path] = options.JOURNAL, as_json: bool = options.JSON,
 ) -> None:
     """Verify the package, then send every image of its manifest into the PACS (C-STORE or STOW-RS).
     Exit 0 only if every image is in the PACS; 7 some refused or PACS unreachable; 3 does not verify."""
@@ -119,20 +119,21 @@ def deliver_cmd(
     with ui.progress_for(not as_json) as progress:
         report = deliver_package(package, pacs, secrets, expect_signer=expect_signer, patient_id=patient_id,
                                  issuer=issuer, journal_file=journal_file, progress=progress, warn=ui.note,
-                                 trust_store=trust_store)
+                                 trust_store=trust_store, ca_file=ca_file)
     render_deliver(report, as_json)
     raise typer.Exit(report.exit_code)
 
 
 def unpack_deliver(package: Path, dest: Path, pacs: str, secrets, *, expect_signer: Optional[str], force: bool,
-                   journal_file: Optional[Path], trust_store: Optional[Path], as_json: bool) -> None:
+                   journal_file: Optional[Path], trust_store: Optional[Path], ca_file: Optional[Path],
+                   as_json: bool) -> None:
     """``unpack PACKAGE DEST --deliver PACS`` (called by package_cmds)."""
     from dossierkit.trace.deliver import unpack_and_deliver  # start-up cost: see the note at the top
 
     with ui.progress_for(not as_json) as progress:
         result, report = unpack_and_deliver(package, dest, pacs, secrets, expect_signer=expect_signer, force=force,
                                             journal_file=journal_file, progress=progress, warn=ui.note,
-                                            trust_store=trust_store)
+                                            trust_store=trust_store, ca_file=ca_file)
     if as_json:
         ui.emit_json({"unpacked": str(result.destination), "deliver": report.to_dict()})
     else:

@@ -30,6 +30,7 @@ from dossierkit.progress import NULL_PROGRESS, Progress
 from dossierkit.package.unpack import UnpackResult
 from dossierkit.trace.flows import Warn, record, unpack_and_record
 from dossierkit.trace.secrets import PackageSecrets
+from dossierkit.trust.cms import load_ca
 from dossierkit.trust.store import SenderPolicy
 
 
@@ -49,6 +50,14 @@ class DeliverReport:
         for r in self.results:
             out[r.result.replace("-", "_")] += 1
         return out
+
+    def coercion_record(self) -> dict[str, Any]:
+        """The coercion as the journal and the ack record it: which attributes were replaced, the issuer (an
+        assigning authority, not patient data) and on how many images sent; never the identifier's value."""
+        c = self.coercion or {}
+        return {"attributes": ["PatientID", *(["IssuerOfPatientID"] if "issuer" in c else [])],
+                **({"issuer": c["issuer"]} if "issuer" in c else {}),
+                "instances": sum(1 for r in self.results if r.result in ("stored", "not-found-after-store"))}
 
     @property
     def exit_code(self) -> int:
@@ -90,17 +99,18 @@ def _deliver(cfg: PacsConfig, manifest: dict[str, Any], root: Path, facts: dict[
     finally:
         record(journal_file, {"event": "deliver", **facts, "pacs": cfg.name, "route": report.route,
                               **report.counts(), "complete": bool(report.results) and report.exit_code == 0,
-                              **({"coercion": report.coercion} if report.coercion else {})}, warn=warn)
+                              **({"coercion": report.coercion_record()} if report.coercion else {})}, warn=warn)
     return report
 
 
 def deliver_package(package: str | os.PathLike, pacs: PacsConfig | str, package_secrets: PackageSecrets, *,
                     expect_signer: str | None = None, patient_id: str | None = None, issuer: str | None = None,
                     journal_file: str | os.PathLike | None = None, progress: Progress = NULL_PROGRESS,
-                    warn: Warn | None = None, trust_store: str | os.PathLike | None = None) -> DeliverReport:
+                    warn: Warn | None = None, trust_store: str | os.PathLike | None = None,
+                    ca_file: str | os.PathLike | None = None) -> DeliverReport:
     """Verify *package* (IntegrityError, exit 3, or UntrustedError, exit 6, from a signer neither in the trust
-    store nor *expect_signer*: nothing sent), then send every image of its manifest into the PACS *pacs*.
-    Journalled (``deliver``, with the counts)."""
+    store nor *expect_signer* nor certified by the CA of *ca_file* — trust.cms.load_ca: nothing sent), then send
+    every image of its manifest into the PACS *pacs*. Journalled (``deliver``, with the counts)."""
     cfg = pacs if isinstance(pacs, PacsConfig) else load_pacs(pacs)
     senders = SenderPolicy.load(expect_signer=expect_signer, store=trust_store)
     pkg = Path(package)
@@ -111,7 +121,7 @@ def deliver_package(package: str | os.PathLike, pacs: PacsConfig | str, package_
         raise OutputError(f"cannot create a temporary folder beside the package ({exc.strerror})",
                           path=pkg.parent) from exc
     try:
-        report = verify_package(pkg, senders=senders, extract_to=tmp, progress=progress,
+        report = verify_package(pkg, senders=senders, ca=load_ca(ca_file), extract_to=tmp, progress=progress,
                                 **package_secrets.open_kwargs())
         if not report.ok:
             raise unpack_failure(report)
@@ -141,13 +151,14 @@ def unpack_and_deliver(package: str | os.PathLike, dest: str | os.PathLike, pacs
                        package_secrets: PackageSecrets, *, expect_signer: str | None = None, force: bool = False,
                        patient_id: str | None = None, issuer: str | None = None,
                        journal_file: str | os.PathLike | None = None, progress: Progress = NULL_PROGRESS,
-                       warn: Warn | None = None, trust_store: str | os.PathLike | None = None
-                       ) -> tuple[UnpackResult, DeliverReport]:
+                       warn: Warn | None = None, trust_store: str | os.PathLike | None = None,
+                       ca_file: str | os.PathLike | None = None) -> tuple[UnpackResult, DeliverReport]:
     """``unpack PACKAGE DEST --deliver PACS``: verify and extract (trace.flows.unpack_and_record), then send
     the images of DEST (:func:`deliver_unpacked`)."""
     cfg = pacs if isinstance(pacs, PacsConfig) else load_pacs(pacs)  # a PACS not configured: exit 2 before unpacking
     result = unpack_and_record(package, dest, package_secrets, expect_signer=expect_signer, force=force,
-                               journal_file=journal_file, progress=progress, warn=warn, trust_store=trust_store)
+                               journal_file=journal_file, progress=progress, warn=warn, trust_store=trust_store,
+                               ca_file=ca_file)
     rep = result.report
     facts = {"package_sha256": rep.package_sha256, "manifest_sha256": rep.manifest_sha256,
              "dossier_id": rep.dossier_id}

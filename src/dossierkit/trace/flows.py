@@ -429,8 +429,17 @@ def ack_for_package(package: str | os.PathLike, *, out: str | os.PathLike, key: 
             raise UsageError("--receipt expects the sender's receipt, not an acknowledgement", path=receipt_file)
     # One pass: verify hashes the package bytes as it decrypts them.
     result, _, facts = _verify(package, secrets, senders=senders, progress=progress)
-    return issue_ack(facts, result, key=key, out=out, receipt=receipt_doc, by=by,
-                     journal_path=journal.resolve_path(journal_file), pdf=pdf, progress=progress)
+    journal_path = journal.resolve_path(journal_file)
+    return issue_ack(facts, result, key=key, out=out, receipt=receipt_doc, by=by, journal_path=journal_path,
+                     pdf=pdf, progress=progress, deliveries=_deliver_entries(journal_path, facts.sha256))
+
+
+def _deliver_entries(journal_path: Path, package_sha256: str) -> list[dict[str, Any]]:
+    """The journal's ``deliver`` entries of this package (trace.deliver): the ack records them."""
+    if not journal_path.exists():
+        return []
+    return [e for e in journal.read_entries(journal_path)
+            if e.get("event") == "deliver" and e.get("package_sha256") == package_sha256]
 
 
 def paper_receipt_id(value: str | os.PathLike) -> str | None:

@@ -51,7 +51,7 @@ RESERVED = {"seq", "prev", "hash", "time"}
 # outside the encryption and must hold ids and hashes only.
 FORBIDDEN_KEYS = {"patient", "family_name", "given_names", "birth_date", "name", "names", "title", "titles",
                   "content", "text", "identifier", "ins", "ipp", "address", "email", "phone", "to", "copies",
-                  "recipients", "password", "passphrase"}
+                  "recipients", "password", "passphrase", "patient_id"}
 _TAIL_BLOCK = 64 * 1024
 # An entry holds ids and hashes: far below this; a longer line is not one of ours.
 MAX_ENTRY_BYTES = 1024 * 1024

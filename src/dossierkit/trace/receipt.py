@@ -509,8 +509,13 @@ class VerificationFacts:
 
 def build_ack(package: PackageFacts, result: VerificationFacts, *, receipt: dict[str, Any] | None = None,
               by: str | None = None, journal_head: journal.Head = journal.EMPTY_HEAD,
-              ack_id: str | None = None, issued_at: str | None = None) -> dict[str, Any]:
+              ack_id: str | None = None, issued_at: str | None = None,
+              deliveries: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The unsigned ack. It holds ids and hashes, no patient identity.
+
+    *deliveries*: the ``deliver`` journal entries of this package (sent into
+    the receiving PACS before the ack, coercion of the patient identifier
+    included: which attributes, on how many images, never the values).
 
     A file whose SHA-256 differs from the one *receipt* names is not the
     package that was sent: the ack records it as altered. A receipt known
@@ -541,17 +546,28 @@ def build_ack(package: PackageFacts, result: VerificationFacts, *, receipt: dict
         "journal": journal_head.to_dict(),
         **({"reply_to": reply_to} if (reply_to := result.reply_to or _ids_only((receipt or {}).get("reply_to")))
            else {}),
+        **({"deliveries": [delivery_of(e) for e in deliveries]} if deliveries else {}),
     }
+
+
+DELIVERY_KEYS = ("time", "pacs", "route", "instances", "stored", "already_present", "refused",
+                 "not_found_after_store", "complete", "coercion")
+
+
+def delivery_of(entry: dict[str, Any]) -> dict[str, Any]:
+    """A ``deliver`` journal entry as an ack records it: its place in the journal and its counts."""
+    return {"journal": {"seq": entry.get("seq"), "hash": entry.get("hash")},
+            **{k: entry[k] for k in DELIVERY_KEYS if k in entry}}
 
 
 def issue_ack(package: str | os.PathLike | PackageFacts, result: VerificationFacts, *, key,
               out: str | os.PathLike, receipt: dict[str, Any] | None = None, by: str | None = None,
               journal_path: str | os.PathLike | None = None, pdf: bool = True, overwrite: bool = False,
-              progress: Progress = NULL_PROGRESS) -> Issued:
+              progress: Progress = NULL_PROGRESS, deliveries: list[dict[str, Any]] | None = None) -> Issued:
     """Build, sign, journal and write an acknowledgement (JSON + PDF)."""
     facts = package if isinstance(package, PackageFacts) else package_facts(package, progress)
     head = journal.head_of(journal_path) if journal_path is not None else journal.EMPTY_HEAD
-    doc = build_ack(facts, result, receipt=receipt, by=by, journal_head=head)
+    doc = build_ack(facts, result, receipt=receipt, by=by, journal_head=head, deliveries=deliveries)
     return _journal_and_write(doc, key, out, journal_path=journal_path, pdf=pdf, overwrite=overwrite, event={
         "event": "ack", "ack_id": doc["ack_id"], "receipt_id": (doc["receipt"] or {}).get("receipt_id"),
         "package_sha256": facts.sha256, "result": doc["verification"]["result"],

@@ -437,8 +437,31 @@ def render_ack(doc: dict[str, Any], out: IO[bytes], *, fonts: dict[str, Path] | 
                f"{who}\n{_read_aloud(v['manifest_signer'])}".strip(), mono=True)
     for problem in v.get("problems") or []:
         _field(pdf, "Anomalie", "Problem", problem)
+    if doc.get("deliveries"):
+        _heading(pdf, "Images versées dans notre PACS", "Images delivered into our PACS")
+    for d in doc.get("deliveries") or []:
+        _field(pdf, "Versement", "Delivery", _delivery_text(d))
     _technical_page(pdf, doc, "Paquet reçu", "Package received", ACK_HINT, journal_entry)
     pdf.output(out)
+
+
+def _delivery_text(d: dict[str, Any]) -> str:
+    """One delivery into the PACS (trace.deliver), French then English; a coerced patient identifier by its
+    attributes and count only (the ack holds no patient identity)."""
+    fr_time, en_time = localtime.local(str(d.get("time") or ""))
+    held = int(d.get("stored") or 0) + int(d.get("already_present") or 0)
+    n = d.get("instances")
+    fr = f"PACS « {d.get('pacs')} » ({d.get('route')}), {fr_time} : {held} image(s) sur {n} dans le PACS"
+    en = f"PACS \"{d.get('pacs')}\" ({d.get('route')}), {en_time}: {held} of {n} image(s) in the PACS"
+    c = d.get("coercion")
+    if c:
+        attrs = ", ".join(c.get("attributes") or [])
+        issuer = f" ({c['issuer']})" if c.get("issuer") else ""
+        fr += (f"\nidentifiant patient remplacé par celui de notre site{issuer} sur {c.get('instances')} "
+               f"image(s) envoyée(s) : {attrs}")
+        en += (f"\npatient identifier replaced by our site's{issuer} on {c.get('instances')} image(s) sent: "
+               f"{attrs}")
+    return f"{fr}\n{en}"
 
 
 def _recorded(r: dict[str, Any]) -> str:
