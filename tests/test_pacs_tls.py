@@ -212,6 +212,10 @@ def test_wrong_ca_or_no_tls_is_one_line_exit_7_and_nothing_moves(pacs_ns, tls_or
         r = run_in_ns(pacs_ns, "import-images", ws.root, "--pacs", name, "--patient-id", PATIENT)
         assert r.returncode == 7 and r.stderr.count("\n") == 1 and "certificate" in r.stderr, r.stderr
         assert not ws.images()
+    # C-MOVE to ourselves would bring the images back in clear: refused before anything is asked
+    r = run_in_ns(pacs_ns, "import-images", tmp_path / "ws-wrong-dimse", "--pacs", "tls-dimse", "--patient-id",
+                  PATIENT, "--move-to-self")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "tls = true" in r.stderr, r.stderr
     # a plain association to the TLS-only port: refused, one line, exit 7
     r = run_in_ns(pacs_ns, "pacs", "echo", "plain-dimse")
     assert r.returncode == 7 and r.stderr.count("\n") == 1, r.stderr

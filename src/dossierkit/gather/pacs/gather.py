@@ -338,6 +338,10 @@ def import_from_pacs(workspace: Workspace | str | os.PathLike, pacs: PacsConfig 
     ws.dossier  # noqa: B018 — a workspace that does not load fails here, before any network traffic
     if move_to_self and cfg.dicomweb:
         raise UsageError(f"PACS {cfg.name!r} is DICOMweb: --move-to-self is for DIMSE")
+    if move_to_self and cfg.tls:
+        raise UsageError(f"PACS {cfg.name!r}: --move-to-self is not offered with tls = true (our storage SCP for the "
+                         "C-MOVE would receive the images without TLS)",
+                         hint="leave out --move-to-self: C-GET brings them over the TLS association")
     route = "WADO-RS" if cfg.dicomweb else ("C-MOVE" if move_to_self else "C-GET")
     t0 = time.perf_counter()
     rows = find_studies(cfg, patient_id=patient_id, since=since, modalities=modalities, study_uids=study_uids)
