@@ -236,6 +236,15 @@ def test_7_pack_receipt_verify_trust_unpack_ack_fit_80_columns(tmp_path):
     assert "--workspace" not in shown["ack"].output  # an ack has no workspace to name
 
 
+def test_19_the_import_progress_bar_fits_80_columns(tmp_path):
+    """Its cells used to wrap at 80 columns: "… 17 files 192" then "files/s" alone on a line."""
+    ws = sample_ws(tmp_path / "ws")
+    r = run_pty("import-images", ws.root, SAMPLES / "images", columns=80)
+    assert r.returncode == 0 and "Importing images" in r.output, r.output
+    assert not [line for line in r.output.splitlines() if line.strip() in ("files/s", "/s", "files,")], r.output
+    assert "Imported 14 image(s)" in r.output
+
+
 # ---------------------------------------------------------------- 8. list
 
 

@@ -23,7 +23,7 @@ class _FileRateColumn(ProgressColumn):
     def render(self, task):  # type: ignore[override]
         files = task.fields.get("files", 0)
         rate = files / task.elapsed if task.elapsed else 0
-        return Text(f"{files:,} files {rate:,.0f} files/s", style="progress.data.speed")
+        return Text(f"{files:,} files, {rate:,.0f}/s", style="progress.data.speed")
 
 
 class _ImportBar:
@@ -54,8 +54,9 @@ def _import_progress(enabled: bool):
     if not enabled or not ui.err.is_terminal:
         yield NULL_PROGRESS
         return
-    bar = RichProgress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                       _FileRateColumn(), TimeRemainingColumn(), console=ui.err)
+    # a short bar: the whole line stays within 80 columns (rich wraps the cells of a wider one)
+    bar = RichProgress(TextColumn("{task.description}"), BarColumn(bar_width=12), DownloadColumn(),
+                       TransferSpeedColumn(), _FileRateColumn(), TimeRemainingColumn(), console=ui.err)
     with bar:
         yield _ImportBar(bar)
 
