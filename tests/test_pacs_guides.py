@@ -14,7 +14,6 @@ says (0, and 1 for the ``check`` it says will report the other patient)."""
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from conftest import REPO
 from dossierkit.resources import samples_dir
 from dossierkit.workspace import Workspace
 from orthanc_fixtures import OUR_AE, Orthanc, _receiver, pacs_ns, pacs_toml, receiver, sender  # noqa: F401
-from test_guide_staff import needs_a_pacs
+from test_guide_staff import sh_blocks
 from test_guides_patient_pipeline import BIN, bash, sh_block
 
 pytestmark = pytest.mark.interop
@@ -73,7 +72,7 @@ def test_the_pacs_route_of_the_guides_as_written(pacs_ns, sender, receiver, chu,
     env = {"DOSSIERKIT_HOME": str(home)}
     bash(sh_block(STAFF, "## 1. Create the workspace (once per dossier)"), where, env)  # the workspace mme-x
 
-    blocks = [b for b in re.findall(r"```sh\n(.*?)```", STAFF.read_text(encoding="utf-8"), re.S) if needs_a_pacs(b)]
+    blocks = [b for marked, b in sh_blocks(STAFF.read_text(encoding="utf-8")) if marked]  # <!-- walk: pacs -->
     assert len(blocks) == 2
     hospital, lab = blocks
     ot_study = str(pydicom.dcmread(next((CD / "ST000002").rglob("IM*")), stop_before_pixels=True).StudyInstanceUID)
@@ -92,8 +91,8 @@ def test_the_pacs_route_of_the_guides_as_written(pacs_ns, sender, receiver, chu,
     assert receiver.instance_uids() == sent and len(sent) > 14
 
     receiver.clear()
-    block = sh_block(RECEIVING, "## 4. Into your PACS")
-    assert "/media/usb/" in block and needs_a_pacs(block)
+    [block] = [b for marked, b in sh_blocks(RECEIVING.read_text(encoding="utf-8")) if marked]
+    assert "/media/usb/" in block and "deliver" in block
     codes, out = run_block(block.replace("/media/usb/", f"{where}/"), where, env, pacs_ns.prefix())
     assert codes == [0, 0, 0], out
     assert receiver.instance_uids() == sent
