@@ -11,7 +11,9 @@ and ``MANIFEST.SIG`` signs both).
 
 from __future__ import annotations
 
+import io
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,10 +48,27 @@ class GeneratedFile:
         return len(self.data)
 
 
-def build_manifest(*, dossier: Dossier, layout: MediaLayout, generated: list[GeneratedFile],
-                   completeness: dict[str, Any], container: str, created: str,
-                   stand_ins: dict[str, int]) -> dict[str, Any]:
-    """The manifest document (a JSON-able dict without floats)."""
+class _Records:
+    """A JSON array made record by record when it is encoded (an image
+    series' ``instances``): never a list of every record (issue #18)."""
+
+    __slots__ = ("count", "make")
+
+    def __init__(self, count: int, make: Callable[[], Iterator[dict[str, Any]]]):
+        self.count, self.make = count, make
+
+
+def _instance(pi: Any) -> dict[str, Any]:
+    r = pi.record
+    return {"path": pi.path, "sop_instance_uid": r.sop_instance_uid, "sop_class_uid": r.sop_class_uid,
+            "transfer_syntax": r.transfer_syntax, "instance_number": r.instance_number, "size": r.size,
+            "sha256": r.sha256, **({"provenance": r.provenance} if r.provenance else {})}
+
+
+def _outline(*, dossier: Dossier, layout: MediaLayout, generated: list[GeneratedFile], completeness: dict[str, Any],
+             container: str, created: str, stand_ins: dict[str, int],
+             xdm: dict[str, Any] | None) -> dict[str, Any]:
+    """The manifest document with each series' instances as :class:`_Records`."""
     documents = [{
         "path": d.path, "id": d.record.id, "kind": d.record.kind, "loinc": d.record.loinc,
         "title": d.record.title, "date": d.record.date, "pages": d.record.pages,
@@ -67,19 +86,13 @@ def build_manifest(*, dossier: Dossier, layout: MediaLayout, generated: list[Gen
                 "series_instance_uid": se.summary.series_instance_uid, "modality": se.summary.modality,
                 "number": se.summary.series_number, "description": se.summary.description,
                 "count": len(se.instances),
-                "instances": [{
-                    "path": pi.path, "sop_instance_uid": pi.record.sop_instance_uid,
-                    "sop_class_uid": pi.record.sop_class_uid, "transfer_syntax": pi.record.transfer_syntax,
-                    "instance_number": pi.record.instance_number, "size": pi.record.size,
-                    "sha256": pi.record.sha256,
-                    **({"provenance": pi.record.provenance} if pi.record.provenance else {}),
-                } for pi in se.instances],
+                "instances": _Records(len(se.instances), lambda se=se: map(_instance, se.instances)),
             } for se in st.series],
         })
     files = [{"path": g.path, "role": g.role, "size": g.size, "sha256": g.sha256} for g in generated]
     payload = sum(d["size"] for d in documents) + sum(pi.record.size for pi in layout.instances()) \
         + sum(f["size"] for f in files)
-    return {
+    doc = {
         "format": MANIFEST_FORMAT,
         "schema": MANIFEST_SCHEMA,
         "dossier_id": dossier.id,
@@ -97,20 +110,89 @@ def build_manifest(*, dossier: Dossier, layout: MediaLayout, generated: list[Gen
                    "instances": layout.instance_count, "files": len(files) + len(documents) + layout.instance_count,
                    "bytes": payload},
     }
+    if xdm is not None:
+        doc["xdm"] = xdm
+    return doc
+
+
+def _whole(obj: Any) -> Any:
+    if isinstance(obj, _Records):
+        return [_whole(r) for r in obj.make()]
+    if isinstance(obj, dict):
+        return {k: _whole(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_whole(v) for v in obj]
+    return obj
+
+
+def build_manifest(*, dossier: Dossier, layout: MediaLayout, generated: list[GeneratedFile],
+                   completeness: dict[str, Any], container: str, created: str,
+                   stand_ins: dict[str, int], xdm: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The manifest document (a JSON-able dict without floats), whole: a
+    dict per image. Pack encodes it without that (:func:`encode_manifest`)."""
+    return _whole(_outline(dossier=dossier, layout=layout, generated=generated, completeness=completeness,
+                           container=container, created=created, stand_ins=stand_ins, xdm=xdm))
+
+
+def encode_manifest(*, dossier: Dossier, layout: MediaLayout, generated: list[GeneratedFile],
+                    completeness: dict[str, Any], container: str, created: str, stand_ins: dict[str, int],
+                    xdm: dict[str, Any] | None = None) -> tuple[bytes, dict[str, int]]:
+    """(the manifest's bytes, its ``totals``): the bytes of
+    ``manifest_bytes(build_manifest(…))``, encoded straight from *layout*
+    one image record at a time — no dict per image, no list of every token
+    (issue #18)."""
+    doc = _outline(dossier=dossier, layout=layout, generated=generated, completeness=completeness,
+                   container=container, created=created, stand_ins=stand_ins, xdm=xdm)
+    out = io.BytesIO()
+    _emit(doc, 0, out.write)
+    out.write(b"\n")
+    return out.getvalue(), doc["totals"]
 
 
 def manifest_bytes(manifest: dict[str, Any]) -> bytes:
-    """Readable UTF-8 JSON (the signature covers these exact bytes via SHA256SUMS).
+    """Readable UTF-8 JSON (the signature covers these exact bytes via
+    SHA256SUMS): ``json.dumps(manifest, ensure_ascii=False, indent=1)`` and a
+    final newline — the format :func:`encode_manifest` writes without the
+    whole document."""
+    out = io.BytesIO()
+    _emit(manifest, 0, out.write)
+    out.write(b"\n")
+    return out.getvalue()
 
-    Same bytes as ``json.dumps(manifest, ensure_ascii=False, indent=1)``,
-    but encoded piece by piece: with an indent, ``dumps`` gathers every
-    token as a separate str first (millions at 16 000 images: a 30 MB
-    spike, the largest per-file cost of pack; issue #6)."""
-    out = bytearray()
-    for chunk in json.JSONEncoder(ensure_ascii=False, indent=1).iterencode(manifest):
-        out += chunk.encode("utf-8")
-    out += b"\n"
-    return bytes(out)
+
+def _lazy(obj: Any) -> bool:
+    if isinstance(obj, _Records):
+        return True
+    if isinstance(obj, dict):
+        return any(_lazy(v) for v in obj.values())
+    if isinstance(obj, list):
+        return any(_lazy(v) for v in obj)
+    return False
+
+
+def _emit(obj: Any, level: int, write: Callable[[bytes], Any]) -> None:
+    """``json.dumps(obj, ensure_ascii=False, indent=1)`` at depth *level*,
+    written piece by piece: a subtree without :class:`_Records` in one call
+    (its newlines re-indented: a JSON string never holds a raw newline)."""
+    if not _lazy(obj):
+        text = json.dumps(obj, ensure_ascii=False, indent=1)
+        write((text.replace("\n", "\n" + " " * level) if level else text).encode("utf-8"))
+        return
+    inner = ("\n" + " " * (level + 1)).encode("ascii")
+    if isinstance(obj, dict):
+        write(b"{")
+        for i, (key, value) in enumerate(obj.items()):
+            write((b"," if i else b"") + inner + json.dumps(key, ensure_ascii=False).encode("utf-8") + b": ")
+            _emit(value, level + 1, write)
+        write(("\n" + " " * level + "}").encode("ascii"))
+        return
+    items = obj.make() if isinstance(obj, _Records) else obj
+    n = 0
+    for value in items:
+        write((b"," if n else b"[") + inner)
+        _emit(value, level + 1, write)
+        n += 1
+    write(("\n" + " " * level + "]").encode("ascii") if n else b"[]")
 
 
 def completeness_record(report: Any, *, waived: bool, reason: str | None) -> dict[str, Any]:

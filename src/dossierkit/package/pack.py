@@ -177,7 +177,7 @@ def _pack(ws: Workspace, out: Path, spec: ContainerSpec, worker: Worker, *, sign
     # record) and the manifest dict now, before the plan check parses the
     # manifest again — per-file memory is what bounds pack's peak RSS.
     entries, total_bytes = root.entries, root.total_bytes
-    counts = {k: int(v) for k, v in root.manifest["totals"].items()}
+    counts = {k: int(v) for k, v in root.totals.items()}
     manifest_sha256, signer = root.manifest_sha256, root.signer_fingerprint
     del root
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +26,7 @@ from dossierkit.package.dicomdir import HEADER_KEYWORDS, build_dicomdir
 from dossierkit.package.index_html import render_index
 from dossierkit.package.layout import (DICOMDIR, INDEX, MANIFEST, README, SIGNATURE, SUMS, MediaLayout, PlannedInstance,
                                        plan_layout)
-from dossierkit.package.manifest import GeneratedFile, build_manifest, manifest_bytes
+from dossierkit.package.manifest import GeneratedFile, encode_manifest
 from dossierkit.package.readme import root_readme
 from dossierkit.package.seal import make_seal
 from dossierkit.package.xdm import METADATA, XdmSettings, build_metadata, load_settings, patient_id, subset_documents
@@ -50,7 +51,7 @@ class RootEntry:
 @dataclass
 class MediaRoot:
     entries: list[RootEntry]
-    manifest: dict[str, Any]
+    totals: dict[str, int]  # the manifest's ``totals``
     manifest_sha256: str
     signer_fingerprint: str
     layout: MediaLayout
@@ -58,6 +59,12 @@ class MediaRoot:
     @property
     def total_bytes(self) -> int:
         return sum(e.size for e in self.entries)
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        """The manifest document, parsed from its bytes (the first entry's;
+        pack never needs it whole: issue #18)."""
+        return json.loads(self.entries[0].data or b"")
 
 
 def _generated(path: str, role: str, data: bytes) -> GeneratedFile:
@@ -67,11 +74,11 @@ def _generated(path: str, role: str, data: bytes) -> GeneratedFile:
 def _check_sources(ws: Workspace, layout: MediaLayout) -> None:
     """Fail before writing anything when a workspace file is missing or its
     size differs from the index (the hash is checked while streaming)."""
-    recs = [d.record for d in layout.documents] + [i.record for i in layout.instances()]
-    for rec in recs:
-        p = ws.path(rec.path)
+    base = os.fspath(ws.root)
+    for rec in itertools.chain((d.record for d in layout.documents), (i.record for i in layout.instances())):
+        # os.stat of a str, not a Path per file: pathlib interns every component (a table of every name, #18)
         try:
-            size = p.stat().st_size
+            size = os.stat(os.path.join(base, rec.path)).st_size
         except FileNotFoundError as exc:
             raise InputError("a file listed in the workspace index is missing", path=rec.path,
                              hint="restore it, or remove and re-add it") from exc
@@ -105,7 +112,7 @@ def build_root(ws: Workspace, *, signing_key: Ed25519PrivateKey, completeness: d
     bundled table under ``$DOSSIERKIT_HOME/xdm.toml``)."""
     dossier = ws.dossier
     created = created or utc_now()
-    layout = plan_layout(ws.documents(), ws.images())
+    layout = plan_layout(ws.documents(), ws.images(without=("source", "origin")))
     _check_sources(ws, layout)
     dicomdir = build_dicomdir(dossier.patient, layout, dossier_id=dossier.id, read_header=_header_reader(ws))
     readme = root_readme(dossier_id=dossier.id, created=created, version=__version__,
@@ -120,10 +127,10 @@ def build_root(ws: Workspace, *, signing_key: Ed25519PrivateKey, completeness: d
     generated.append(_generated(METADATA, "xdm-metadata", build_metadata(
         dossier=dossier, documents=xdm_docs, settings=settings, submitted=created)))
     pid = patient_id(dossier, settings)
-    manifest = build_manifest(dossier=dossier, layout=layout, generated=generated, completeness=completeness,
-                              container=container, created=created, stand_ins=dicomdir.stand_in_summary())
-    manifest["xdm"] = {"metadata": METADATA, "patient_id": pid.cx, "patient_id_kind": pid.kind}
-    mbytes = manifest_bytes(manifest)
+    mbytes, totals = encode_manifest(
+        dossier=dossier, layout=layout, generated=generated, completeness=completeness, container=container,
+        created=created, stand_ins=dicomdir.stand_in_summary(),
+        xdm={"metadata": METADATA, "patient_id": pid.cx, "patient_id_kind": pid.kind})
     msha = hashlib.sha256(mbytes).hexdigest()
 
     payload: list[RootEntry] = [RootEntry(g.path, g.size, g.sha256, data=g.data) for g in generated]
@@ -137,5 +144,5 @@ def build_root(ws: Workspace, *, signing_key: Ed25519PrivateKey, completeness: d
     head = [RootEntry(MANIFEST, len(mbytes), msha, data=mbytes),
             RootEntry(SUMS, len(sums), hashlib.sha256(sums).hexdigest(), data=sums),
             RootEntry(SIGNATURE, len(seal), hashlib.sha256(seal).hexdigest(), data=seal)]
-    return MediaRoot(head + payload, manifest, msha, fingerprint(signing_key.public_key()), layout)
+    return MediaRoot(head + payload, totals, msha, fingerprint(signing_key.public_key()), layout)
 

@@ -1,0 +1,73 @@
+"""The manifest encoded straight from the layout, one image record at a time
+(issue #18), is byte for byte the manifest of the whole document."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dossierkit.model import ImageInstance
+from dossierkit.package.layout import plan_layout
+from dossierkit.package.manifest import GeneratedFile, build_manifest, encode_manifest, manifest_bytes
+from tests.pkg_fixtures import add_documents, new_workspace
+
+TEXT = st.one_of(st.none(), st.text(max_size=12))  # any code point: quotes, "\n", U+2028, surrogates' neighbours
+UID = st.sampled_from(["1.2.3", "1.2.3.4", "2.25.9"])
+PROVENANCE = st.one_of(st.none(), st.dictionaries(st.text(max_size=5), st.one_of(st.text(max_size=5), st.integers(),
+                                                                                  st.none()), max_size=3))
+
+
+@st.composite
+def instances(draw) -> list[ImageInstance]:
+    out = []
+    for n in range(draw(st.integers(0, 12))):
+        out.append(ImageInstance(
+            sop_instance_uid=f"1.9.{n}", sop_class_uid=draw(UID), study_instance_uid=draw(UID),
+            series_instance_uid=draw(UID), path=f"images/IMG{n:06d}.dcm", sha256=f"{n:064x}",
+            size=draw(st.integers(0, 2**40)), transfer_syntax=draw(st.one_of(st.none(), UID)),
+            patient_name=draw(TEXT), study_date=draw(st.one_of(st.none(), st.sampled_from(["20260101", "2026"]))),
+            study_time=draw(TEXT), study_description=draw(TEXT), accession_number=draw(TEXT),
+            modality=draw(st.one_of(st.none(), st.sampled_from(["CT", "MR", "PT"]))),
+            series_number=draw(st.one_of(st.none(), st.integers(-5, 5))), series_description=draw(TEXT),
+            instance_number=draw(st.one_of(st.none(), st.integers(-3, 10**12))),
+            provenance=draw(PROVENANCE) or None))
+    return out
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory):
+    ws = new_workspace(tmp_path_factory.mktemp("enc") / "ws")
+    add_documents(ws)
+    return ws
+
+
+def _args(ws, images, findings):
+    gen = [GeneratedFile("README.TXT", "readme", b"r", "0" * 64), GeneratedFile("DICOMDIR", "dicomdir", b"dd", "1" * 64)]
+    return dict(dossier=ws.dossier, layout=plan_layout(ws.documents(), images), generated=gen,
+                completeness={"status": "incomplete", "findings": findings, "waived": [], "counts": {}},
+                container="password", created="2026-12-01T06:00:00Z", stand_ins={"STUDY.StudyTime": 1},
+                xdm={"metadata": "IHE_XDM/SUBSET01/METADATA.XML", "patient_id": "X^^^&1.2&ISO", "patient_id_kind": "k"})
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(images=instances(), findings=st.lists(st.dictionaries(st.text(max_size=4), TEXT, max_size=3), max_size=3))
+def test_encoded_record_by_record_is_the_whole_documents_bytes(ws, images, findings):
+    args = _args(ws, images, findings)
+    data, totals = encode_manifest(**args)
+    whole = build_manifest(**args)
+    assert data == manifest_bytes(whole)
+    assert data == (json.dumps(whole, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+    assert totals == whole["totals"] and list(whole)[-1] == "xdm"
+    n = sum(len(se["instances"]) for s in whole["studies"] for se in s["series"])
+    assert n == len(images) == totals["instances"]
+
+
+def test_no_image_and_no_xdm(ws):
+    args = _args(ws, [], [])
+    del args["xdm"]
+    data, _totals = encode_manifest(**args)
+    assert data == manifest_bytes(build_manifest(**args))
+    assert json.loads(data)["studies"] == [] and "xdm" not in json.loads(data)
