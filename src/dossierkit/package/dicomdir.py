@@ -35,6 +35,7 @@ file (preamble included), as PS3.10 defines the File Meta Information.
 
 from __future__ import annotations
 
+import io
 import re
 import struct
 import uuid
@@ -220,18 +221,21 @@ def build_dicomdir(patient: Patient, layout: MediaLayout, *, dossier_id: str = "
     # (a DICOMDIR reader such as dcmmkdir +U files an image under the record of its own PatientID: one
     # record for all would make it add a second tree and reference the files twice)
     fallback_id = patient.identifier.value if patient.identifier else (dossier_id or "UNKNOWN")
-    bodies: list[bytes] = []
-    children: list[list[int]] = []
+    bodies: list[bytes | None] = []
+    children: list[list[int] | None] = []  # None: a leaf (no empty list per image record, #18)
     roots: list[int] = []
     patient_nodes: dict[tuple[str, str], int] = {}
 
     def new_node(body: bytes, parent: int | None) -> int:
         bodies.append(body)
-        children.append([])
+        children.append(None)
         if parent is None:
             roots.append(len(bodies) - 1)
         else:
-            children[parent].append(len(bodies) - 1)
+            kids = children[parent]
+            if kids is None:
+                kids = children[parent] = []
+            kids.append(len(bodies) - 1)
         return len(bodies) - 1
 
     first_of_name: dict[str, int] = {}  # PatientName -> the first PATIENT record (in directory order) bearing it
@@ -487,7 +491,10 @@ def _non_image_record(pi: PlannedInstance, number: int, rtype: str, header: Any,
     return head.encode() + fp.getvalue()
 
 
-def _assemble(bodies: list[bytes], children: list[list[int]], roots: list[int], media_uid: str) -> bytes:
+def _assemble(bodies: list[bytes | None], children: list[list[int] | None], roots: list[int], media_uid: str) -> bytes:
+    """The file, written once into one buffer: each record's body is released
+    as it is copied, and the buffer is returned without a second copy (its
+    peak was ≈ 3× the directory; issue #18)."""
     # File meta information (group 0002), preceded by the preamble and prefix.
     meta_elems = b"".join([
         _element(0x00020001, "OB", b"\x00\x01"),
@@ -508,33 +515,38 @@ def _assemble(bodies: list[bytes], children: list[list[int]], roots: list[int], 
     while stack:
         n = stack.pop()
         order.append(n)
-        stack.extend(reversed(children[n]))
-    items_total = sum(8 + len(bodies[n]) for n in order)
+        stack.extend(reversed(children[n] or ()))
+    items_total = sum(8 + len(bodies[n] or b"") for n in order)
     seq_header = _element(0x00041220, "SQ", b"")[:-4] + struct.pack("<I", items_total)
     base = len(head) + len(seq_header)
-    offset_of: dict[int, int] = {}
+    offset_of = [0] * len(bodies)
     pos = base
     for n in order:
         offset_of[n] = pos
-        pos += 8 + len(bodies[n])
+        pos += 8 + len(bodies[n] or b"")
 
-    out = bytearray(head)
-    out += seq_header
+    out = io.BytesIO()
+    out.write(head)
+    out.write(seq_header)
     for n in order:
-        out += struct.pack("<HHI", 0xFFFE, 0xE000, len(bodies[n]))
-        out += bodies[n]
+        body = bodies[n] or b""
+        bodies[n] = None
+        out.write(struct.pack("<HHI", 0xFFFE, 0xE000, len(body)))
+        out.write(body)
+    view = out.getbuffer()
     for n in order:
         kids = children[n]
         if kids:
-            struct.pack_into("<I", out, offset_of[n] + _LOWER_AT, offset_of[kids[0]])
+            struct.pack_into("<I", view, offset_of[n] + _LOWER_AT, offset_of[kids[0]])
             for a, b in zip(kids, kids[1:]):
-                struct.pack_into("<I", out, offset_of[a] + _NEXT_AT, offset_of[b])
+                struct.pack_into("<I", view, offset_of[a] + _NEXT_AT, offset_of[b])
     for a, b in zip(roots, roots[1:]):
-        struct.pack_into("<I", out, offset_of[a] + _NEXT_AT, offset_of[b])
+        struct.pack_into("<I", view, offset_of[a] + _NEXT_AT, offset_of[b])
     if roots:
-        struct.pack_into("<I", out, first_at, offset_of[roots[0]])
-        struct.pack_into("<I", out, first_at + 12, offset_of[roots[-1]])
-    return bytes(out)
+        struct.pack_into("<I", view, first_at, offset_of[roots[0]])
+        struct.pack_into("<I", view, first_at + 12, offset_of[roots[-1]])
+    view.release()
+    return out.getvalue()  # the buffer itself, not a copy (BytesIO shares it once no view is held)
 
 
 # ---------------------------------------------------------------------------
