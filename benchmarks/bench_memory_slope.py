@@ -1,6 +1,7 @@
 """Peak memory of every command against the number of files: the slope is the result.
 
     python benchmarks/bench_memory_slope.py OUT [--counts 5000,25000,50000] [--file-kb 20] [--keep]
+                                                [--only "pack (password),pack (recipients)"]
 
 For each count N: a generated dossier of N DICOM files of about ``--file-kb``
 kB each (benchmarks/generate.py; 50 000 × 20 kB = 1 GB), then the real
@@ -10,7 +11,9 @@ it: import-images, check, pack (password), verify, unpack, receipt, pack
 peak RSS at each N and the slope in kB a file (least squares over the
 counts): a memory "constant in the file count" has a slope near 0. The
 contract (DESIGN §6, issue #18) is under 200 MB at 50 000 files; the exit
-code is 1 when a command exceeds it or fails.
+code is 1 when a command exceeds it or fails. ``--only`` measures some
+commands (the ones they need still run first: import-images, and the
+pack a verify, unpack or receipt reads).
 """
 
 from __future__ import annotations
@@ -44,7 +47,13 @@ def slope_kb_per_file(points: list[tuple[int, float]]) -> float | None:
     return None if den == 0 else 1000 * sum((x - mx) * (y - my) for x, y in points) / den
 
 
-def measure_count(out: Path, files: int, file_kb: int, log) -> dict[str, dict]:
+COMMANDS = ("import-images", "check", "pack (password)", "verify (password)", "unpack (password)", "receipt",
+            "pack (recipients)", "verify (recipients)")
+PREREQUISITES = {"verify (password)": "pack (password)", "unpack (password)": "pack (password)",
+                 "receipt": "pack (password)", "verify (recipients)": "pack (recipients)"}
+
+
+def measure_count(out: Path, files: int, file_kb: int, log, only: set[str] | None = None) -> dict[str, dict]:
     """Generate a dossier of *files* files under *out* and measure every command."""
     gen = generate(out, files * file_kb * 1000, files, log=log)
     ws = Path(make_workspace(gen, out / "workspace", log=log)["workspace"])
@@ -65,8 +74,11 @@ def measure_count(out: Path, files: int, file_kb: int, log) -> dict[str, dict]:
                               keys["age_recipient"], *waive, "--json"],
         "verify (recipients)": [*dk, "verify", str(out / "r.age"), "--json"],
     }
+    needed = None if only is None else {"import-images", *only, *(PREREQUISITES.get(c) for c in only)}
     rows = {}
     for name, argv in steps.items():
+        if needed is not None and name not in needed:
+            continue
         os.sync()
         run = timed([argv], env=env)
         ok_codes = (0, 1) if name == "check" else (0,)  # check: exit 1 is a verdict (incomplete), not a failure
@@ -89,7 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--file-kb", type=int, default=20, help="approximate size of one DICOM file")
     ap.add_argument("--keep", action="store_true", help="keep the generated dossiers and packages")
     ap.add_argument("--json", type=Path, default=None, help="write the results as JSON here")
+    ap.add_argument("--only", default=None, help="measure only these commands (comma-separated names as printed)")
     a = ap.parse_args(argv)
+    only = None if a.only is None else {c.strip() for c in a.only.split(",") if c.strip()}
+    if only is not None and not only <= set(COMMANDS):
+        ap.error(f"--only: unknown command(s) {sorted(only - set(COMMANDS))}; known: {', '.join(COMMANDS)}")
     counts = [int(c) for c in a.counts.split(",")]
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
     by_count = {}
@@ -97,10 +113,10 @@ def main(argv: list[str] | None = None) -> int:
         folder = a.out.resolve() / f"n{n}"
         if folder.exists():
             raise SystemExit(f"{folder} exists: choose another OUT")
-        by_count[n] = measure_count(folder, n, a.file_kb, log)
+        by_count[n] = measure_count(folder, n, a.file_kb, log, only)
         if not a.keep:
             shutil.rmtree(folder, ignore_errors=True)
-    commands = list(next(iter(by_count.values())))
+    commands = [c for c in next(iter(by_count.values())) if only is None or c in only]
     head = ["command", *(f"{n:,} files MB" for n in counts), "slope kB/file", f"≤ {LIMIT_MB} MB"]
     print("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
     failed, result = False, []
