@@ -71,3 +71,42 @@ def test_no_image_and_no_xdm(ws):
     data, _totals = encode_manifest(**args)
     assert data == manifest_bytes(build_manifest(**args))
     assert json.loads(data)["studies"] == [] and "xdm" not in json.loads(data)
+
+
+def test_root_entry_holds_large_generated_files_deflated():
+    from dossierkit.package import root as root_mod
+
+    big = b"".join(b"%064x  DICOM/ST000001/SE000001/IM%06d\n" % (n, n) for n in range(3000))
+    entry = root_mod.RootEntry("DOSSIER/SHA256SUMS", len(big), "0" * 64, data=big)
+    assert entry.data == big and len(entry._data) < len(big) // 3  # held deflated, given back whole
+    entry.data = None
+    assert entry.data is None
+    small = root_mod.RootEntry("README.TXT", 3, "0" * 64, data=b"abc")
+    assert small.data == b"abc" and small._data == b"abc"
+    image = root_mod.RootEntry("DICOM/ST000001/SE000001/IM000001", 9, "1" * 64, base="/ws", rel="images/IMG1.dcm")
+    assert image.data is None and image.source == "/ws/images/IMG1.dcm"
+
+
+def test_a_package_with_every_generated_file_deflated_verifies(tmp_path, monkeypatch):
+    """Every generated file over 0 bytes held deflated (the manifest always is): the
+    package pack writes is byte-valid (verify, sha256sum-equivalent sums)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from dossierkit.package import root as root_mod
+    from dossierkit.package.pack import pack
+    from dossierkit.package.verify import verify_package
+    from tests.pkg_fixtures import full_workspace, trust_sender
+
+    monkeypatch.setattr(root_mod, "_PACK_ABOVE", 0)
+    key = Ed25519PrivateKey.generate()
+    trust_sender(key)
+    ws = full_workspace(tmp_path / "ws")
+    built = root_mod.build_root(ws, signing_key=key, completeness={"status": "complete", "findings": [],
+                                                                   "waived": [], "counts": {}, "reason": None},
+                                container="password")
+    assert all(e._packed for e in built.entries if e.source is None)
+    assert built.manifest["totals"] == built.totals
+    res = pack(ws, tmp_path / "out" / "d.zip", signing_key=key, password="tulipe-orage-cadran-mesure-violon-24",
+               allow_incomplete=True, reason="test")
+    report = verify_package(res.package, password="tulipe-orage-cadran-mesure-violon-24")
+    assert report.ok, report.failures

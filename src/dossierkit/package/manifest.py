@@ -42,10 +42,11 @@ class GeneratedFile:
     role: str
     data: bytes
     sha256: str
+    length: int | None = None  # the size when *data* has been let go (pack: issue #18)
 
     @property
     def size(self) -> int:
-        return len(self.data)
+        return len(self.data) if self.length is None else self.length
 
 
 class _Records:
@@ -141,12 +142,24 @@ def encode_manifest(*, dossier: Dossier, layout: MediaLayout, generated: list[Ge
     ``manifest_bytes(build_manifest(…))``, encoded straight from *layout*
     one image record at a time — no dict per image, no list of every token
     (issue #18)."""
+    out = io.BytesIO()
+    totals = write_manifest(out.write, dossier=dossier, layout=layout, generated=generated,
+                            completeness=completeness, container=container, created=created,
+                            stand_ins=stand_ins, xdm=xdm)
+    return out.getvalue(), totals
+
+
+def write_manifest(write: Callable[[bytes], Any], *, dossier: Dossier, layout: MediaLayout,
+                   generated: list[GeneratedFile], completeness: dict[str, Any], container: str, created: str,
+                   stand_ins: dict[str, int], xdm: dict[str, Any] | None = None) -> dict[str, int]:
+    """:func:`encode_manifest` piece by piece into *write* (pack hashes and
+    deflates the pieces: the whole manifest is never in memory); returns
+    the ``totals``."""
     doc = _outline(dossier=dossier, layout=layout, generated=generated, completeness=completeness,
                    container=container, created=created, stand_ins=stand_ins, xdm=xdm)
-    out = io.BytesIO()
-    _emit(doc, 0, out.write)
-    out.write(b"\n")
-    return out.getvalue(), doc["totals"]
+    _emit(doc, 0, write)
+    write(b"\n")
+    return doc["totals"]
 
 
 def manifest_bytes(manifest: dict[str, Any]) -> bytes:

@@ -15,6 +15,7 @@ import hashlib
 import itertools
 import json
 import os
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,7 @@ from dossierkit.package.dicomdir import HEADER_KEYWORDS, build_dicomdir
 from dossierkit.package.index_html import render_index
 from dossierkit.package.layout import (DICOMDIR, INDEX, MANIFEST, README, SIGNATURE, SUMS, MediaLayout, PlannedInstance,
                                        plan_layout)
-from dossierkit.package.manifest import GeneratedFile, encode_manifest
+from dossierkit.package.manifest import GeneratedFile, write_manifest
 from dossierkit.package.readme import root_readme
 from dossierkit.package.seal import make_seal
 from dossierkit.package.xdm import METADATA, XdmSettings, build_metadata, load_settings, patient_id, subset_documents
@@ -35,17 +36,50 @@ from dossierkit.trust.signing import fingerprint
 from dossierkit.workspace import Workspace, utc_now
 
 
-@dataclass(slots=True)
-class RootEntry:
-    """One file of the package root. One per image: kept small (slots, the
-    source as a plain string, not a Path of four objects) — pack holds them
-    all while it writes."""
+_PACK_ABOVE = 64 * 1024  # generated files held deflated above this size (the manifest, SHA256SUMS, DICOMDIR)
 
-    path: str
-    size: int
-    sha256: str
-    data: bytes | None = None  # generated in memory
-    source: str | None = None  # workspace file (absolute path), streamed
+
+class RootEntry:
+    """One file of the package root. One per image: kept small — pack holds
+    them all while it writes (issue #18): slotted, a workspace file as its
+    folder (one string for all) and its index path (the record's own
+    string), a large generated file deflated (``data`` inflates it: the
+    manifest, SHA256SUMS and DICOMDIR are ≈ 0.7 kB a file as bytes, ≈ 0.1
+    deflated)."""
+
+    __slots__ = ("path", "size", "sha256", "_data", "_packed", "_base", "_rel")
+
+    def __init__(self, path: str, size: int, sha256: str, *, data: bytes | None = None, base: str | None = None,
+                 rel: str | None = None):
+        self.path, self.size, self.sha256 = path, size, sha256
+        self._base, self._rel = base, rel
+        self._packed = data is not None and len(data) > _PACK_ABOVE
+        self._data = zlib.compress(data, 1) if self._packed else data
+
+    @classmethod
+    def deflated(cls, path: str, size: int, sha256: str, packed: bytes) -> RootEntry:
+        """A generated file given already deflated (zlib): the manifest, deflated as it is encoded."""
+        entry = cls(path, size, sha256)
+        entry._packed, entry._data = True, packed
+        return entry
+
+    @property
+    def data(self) -> bytes | None:
+        """The generated file's bytes (None for a workspace file, or once written)."""
+        return zlib.decompress(self._data) if self._packed and self._data is not None else self._data
+
+    @data.setter
+    def data(self, value: bytes | None) -> None:
+        self._packed = value is not None and len(value) > _PACK_ABOVE
+        self._data = zlib.compress(value, 1) if self._packed else value
+
+    @property
+    def source(self) -> str | None:
+        """The workspace file (absolute path), streamed; None for a generated file."""
+        return os.path.join(self._base, self._rel) if self._base is not None and self._rel is not None else None
+
+    def __repr__(self) -> str:
+        return f"RootEntry({self.path!r}, {self.size}, {self.sha256!r}, source={self.source!r})"
 
 
 @dataclass
@@ -122,27 +156,42 @@ def build_root(ws: Workspace, *, signing_key: Ed25519PrivateKey, completeness: d
                          version=__version__)
     generated = [_generated(README, "readme", readme), _generated(INDEX, "index", index),
                  _generated(DICOMDIR, "dicomdir", dicomdir.data)]
+    dicomdir.data = b""  # from here only deflated, in its RootEntry (≈ 0.2 kB a file as bytes)
     settings = xdm_settings or load_settings()
     xdm_docs = subset_documents(ws.root, [(d.path, d.record) for d in layout.documents])
     generated.append(_generated(METADATA, "xdm-metadata", build_metadata(
         dossier=dossier, documents=xdm_docs, settings=settings, submitted=created)))
     pid = patient_id(dossier, settings)
-    mbytes, totals = encode_manifest(
-        dossier=dossier, layout=layout, generated=generated, completeness=completeness, container=container,
-        created=created, stand_ins=dicomdir.stand_in_summary(),
-        xdm={"metadata": METADATA, "patient_id": pid.cx, "patient_id_kind": pid.kind})
-    msha = hashlib.sha256(mbytes).hexdigest()
-
     payload: list[RootEntry] = [RootEntry(g.path, g.size, g.sha256, data=g.data) for g in generated]
+    generated = [GeneratedFile(g.path, g.role, b"", g.sha256, g.size) for g in generated]
     base = os.fspath(ws.root)
-    payload += [RootEntry(d.path, d.record.size, d.record.sha256, source=os.path.join(base, d.record.path))
+    payload += [RootEntry(d.path, d.record.size, d.record.sha256, base=base, rel=d.record.path)
                 for d in layout.documents]
-    payload += [RootEntry(i.path, i.record.size, i.record.sha256, source=os.path.join(base, i.record.path))
+    payload += [RootEntry(i.path, i.record.size, i.record.sha256, base=base, rel=i.record.path)
                 for i in layout.instances()]
+
+    # The manifest hashed and deflated as it is encoded: its bytes (≈ 0.4 kB a
+    # file) are never whole in memory here (issue #18).
+    hasher, deflate, parts, size = hashlib.sha256(), zlib.compressobj(1), [], 0
+
+    def write(piece: bytes) -> None:
+        nonlocal size
+        hasher.update(piece)
+        size += len(piece)
+        packed = deflate.compress(piece)
+        if packed:
+            parts.append(packed)
+    totals = write_manifest(
+        write, dossier=dossier, layout=layout, generated=generated, completeness=completeness,
+        container=container, created=created, stand_ins=dicomdir.stand_in_summary(),
+        xdm={"metadata": METADATA, "patient_id": pid.cx, "patient_id_kind": pid.kind})
+    parts.append(deflate.flush())
+    msha = hasher.hexdigest()
+    manifest = RootEntry.deflated(MANIFEST, size, msha, b"".join(parts))
+    del parts
     sums = format_sums(itertools.chain([(MANIFEST, msha)], ((e.path, e.sha256) for e in payload)))
-    seal = make_seal(signing_key, mbytes, sums)
-    head = [RootEntry(MANIFEST, len(mbytes), msha, data=mbytes),
-            RootEntry(SUMS, len(sums), hashlib.sha256(sums).hexdigest(), data=sums),
+    seal = make_seal(signing_key, None, sums, manifest_sha256=msha)
+    head = [manifest, RootEntry(SUMS, len(sums), hashlib.sha256(sums).hexdigest(), data=sums),
             RootEntry(SIGNATURE, len(seal), hashlib.sha256(seal).hexdigest(), data=seal)]
     return MediaRoot(head + payload, totals, msha, fingerprint(signing_key.public_key()), layout)
 

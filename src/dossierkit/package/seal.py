@@ -29,9 +29,12 @@ SEAL_VERSION = 1
 MAX_SEAL_BYTES = 64 * 1024
 
 
-def make_seal(key: Ed25519PrivateKey, manifest: bytes, sums: bytes) -> bytes:
+def make_seal(key: Ed25519PrivateKey, manifest: bytes | None, sums: bytes, *, manifest_sha256: str | None = None) -> bytes:
+    """MANIFEST.SIG for these two files; *manifest_sha256* instead of the
+    manifest's bytes when pack hashed them as they were encoded."""
+    digest = manifest_sha256 if manifest is None else hashlib.sha256(manifest).hexdigest()
     doc = {"format": SEAL_FORMAT, "version": SEAL_VERSION,
-           "signed": {MANIFEST: hashlib.sha256(manifest).hexdigest(), SUMS: hashlib.sha256(sums).hexdigest()}}
+           "signed": {MANIFEST: digest, SUMS: hashlib.sha256(sums).hexdigest()}}
     return (json.dumps(sign_document(doc, key), indent=1, sort_keys=True) + "\n").encode("ascii")
 
 
