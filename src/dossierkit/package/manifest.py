@@ -261,22 +261,43 @@ def _bad(what: str) -> IntegrityError:
     return IntegrityError(f"DOSSIER/MANIFEST.JSON: {what}")
 
 
+_LISTS = ("files", "documents", "studies")
+MAX_RECORD_CHARS = 64 * 1024  # one file's record in the manifest (≈ 0.5 kB as dossierkit writes it)
+
+
+def _descend(path: tuple) -> bool:
+    """The manifest's containers walked member by member: the root, its three
+    lists, each study and its ``series``, each series and its ``instances``
+    (whose elements, one file each, are then read one at a time)."""
+    n = len(path)
+    if n < 2:
+        return n == 0 or path[0] in _LISTS
+    return path[0] == "studies" and n <= 5 and (n % 2 == 0 or path[n - 1] == ("series" if n == 3 else "instances"))
+
+
+def _record_role(path: tuple) -> str | None:
+    """``file``, ``document`` or ``image`` for the path of one file's record; else None."""
+    if len(path) == 2 and path[0] in ("files", "documents"):
+        return "file" if path[0] == "files" else "document"
+    if len(path) == 6 and path[0] == "studies" and path[2] == "series" and path[4] == "instances":
+        return "image"
+    return None
+
+
+def _where(path: tuple) -> str:
+    return "".join(f"[{p + 1}]" if isinstance(p, int) else (f".{p}" if i else p) for i, p in enumerate(path))
+
+
 def parse_manifest(data: bytes) -> ManifestView:
-    """Parse and validate the members verify relies on; IntegrityError names the first problem."""
+    """Parse and validate the members verify relies on; IntegrityError names the first problem.
+
+    Read record by record (strictjson.iterparse): each file's record becomes
+    its :class:`ExpectedFile` as it is read; the document's tree is never
+    built (≈ 1.6 kB a file, issue #18)."""
     if len(data) > MAX_MANIFEST_BYTES:
         raise _bad("larger than any dossier needs")
-    raw = strictjson.loads(data, what=MANIFEST, max_bytes=MAX_MANIFEST_BYTES)
-    if not isinstance(raw, dict) or raw.get("format") != MANIFEST_FORMAT:
-        raise _bad("not a dossierkit manifest")
-    schema = raw.get("schema")
-    if not isinstance(schema, int) or schema < 1:
-        raise _bad("no schema version")
-    if schema > MANIFEST_SCHEMA:
-        raise IntegrityError(f"DOSSIER/MANIFEST.JSON: schema {schema} is newer than this dossierkit reads "
-                             f"({MANIFEST_SCHEMA})", hint="upgrade dossierkit")
-    totals = raw.get("totals")
-    view = ManifestView(dossier_id=str(raw.get("dossier_id", "")), completeness=raw.get("completeness") or {},
-                        totals=totals if isinstance(totals, dict) else {})
+    view = ManifestView()
+    top: dict[str, Any] = {}
 
     def add(entry: Any, role: str, where: str) -> None:
         if not isinstance(entry, dict):
@@ -295,37 +316,87 @@ def parse_manifest(data: bytes) -> ManifestView:
             raise _bad(f"{where} ({path}): sop_instance_uid missing")
         view.files[path] = ExpectedFile(path, size, digest, role, uid)
 
-    xdm = raw.get("xdm")
+    events = strictjson.iterparse(data, what=MANIFEST, max_bytes=MAX_MANIFEST_BYTES, descend=_descend,
+                                  max_element=MAX_RECORD_CHARS)
+    try:
+        _read(events, top, add)
+    except strictjson.StrictJSONError:
+        raise
+    except IntegrityError:
+        for _ in events:  # invalid JSON anywhere is named first, as by a whole parse
+            pass
+        raise
+    _check_format(top, final=True)
+    totals, completeness = top.get("totals"), top.get("completeness")
+    view.dossier_id = str(top.get("dossier_id", ""))
+    view.totals = totals if isinstance(totals, dict) else {}
+    view.completeness = completeness or {}
+    xdm = top.get("xdm")
     if xdm is not None:
         if not isinstance(xdm, dict) or not all(isinstance(xdm.get(k), str) for k in ("metadata", "patient_id")):
             raise _bad("xdm: expected metadata and patient_id")
         view.xdm_metadata, view.xdm_patient_id = xdm["metadata"], xdm["patient_id"]
-    dossier = raw.get("dossier")
+    dossier = top.get("dossier")
     ident = (dossier.get("patient") or {}).get("identifier") if isinstance(dossier, dict) else None
     if isinstance(ident, dict) and isinstance(ident.get("value"), str):
         view.patient_identifier = (str(ident.get("system", "IPP")), ident["value"])
-    for i, f in enumerate(_list(raw, "files"), 1):
-        add(f, str(f.get("role", "file")) if isinstance(f, dict) else "file", f"files[{i}]")
-    for i, d in enumerate(_list(raw, "documents"), 1):
-        add(d, "document", f"documents[{i}]")
-    for si, st in enumerate(_list(raw, "studies"), 1):
-        if not isinstance(st, dict):
-            raise _bad(f"studies[{si}]: not an object")
-        for ei, se in enumerate(_list(st, "series", f"studies[{si}]"), 1):
-            if not isinstance(se, dict):
-                raise _bad(f"studies[{si}].series[{ei}]: not an object")
-            for ii, inst in enumerate(_list(se, "instances", f"studies[{si}].series[{ei}]"), 1):
-                add(inst, "image", f"studies[{si}].series[{ei}].instances[{ii}]")
-    if not isinstance(raw.get("completeness"), dict):
+    if not isinstance(completeness, dict):
         raise _bad("completeness missing")
     return view
 
 
-def _list(obj: dict[str, Any], key: str, where: str = "") -> list[Any]:
-    value = obj.get(key, [])
-    if not isinstance(value, list):
-        raise _bad(f"{where + '.' if where else ''}{key}: not a list")
-    return value
+def _read(events: Any, top: dict[str, Any], add: Any) -> None:
+    """The manifest's members from strictjson.iterparse *events*: *top* gets
+    the top-level members but the three lists, *add* each file's record."""
+    for at, value in events:
+        n = len(at)
+        if n == 0:
+            if value is not strictjson.OBJECT:
+                raise _bad("not a dossierkit manifest")
+        elif n == 1 and at[0] in _LISTS:
+            if value is not strictjson.ARRAY:
+                raise _bad(f"{at[0]}: not a list")
+        elif n == 1:
+            top[at[0]] = value
+            if at[0] in ("format", "schema"):
+                _check_format(top)
+        elif (role := _record_role(at)) is not None:
+            if role == "file":
+                role = str(value.get("role", "file")) if isinstance(value, dict) else "file"
+            add(value, role, _where(at))
+        elif at[0] == "studies" and n in (2, 4) and value is not strictjson.OBJECT:
+            raise _bad(f"{_where(at)}: not an object")
+        elif at[0] == "studies" and n in (3, 5) and at[-1] in ("series", "instances") \
+                and value is not strictjson.ARRAY:
+            raise _bad(f"{_where(at)}: not a list")
+
+
+def _check_format(top: dict[str, Any], final: bool = False) -> None:
+    """``format`` and ``schema``, as soon as both are read (dossierkit writes
+    them first) or at the end: a newer schema is named before anything else."""
+    if not final and not ("format" in top and "schema" in top):
+        return
+    if top.get("format") != MANIFEST_FORMAT:
+        raise _bad("not a dossierkit manifest")
+    schema = top.get("schema")
+    if not isinstance(schema, int) or schema < 1:
+        raise _bad("no schema version")
+    if schema > MANIFEST_SCHEMA:
+        raise IntegrityError(f"DOSSIER/MANIFEST.JSON: schema {schema} is newer than this dossierkit reads "
+                             f"({MANIFEST_SCHEMA})", hint="upgrade dossierkit")
+
+
+def manifest_outline(data: bytes) -> dict[str, Any]:
+    """The manifest as a dict without its files' records (``instances`` lists
+    left empty; each series keeps its ``count``): what a receipt or a reply
+    reads of it, with the strictness of the full parse but without a tree of
+    every file (issue #18). Raises IntegrityError like :func:`parse_manifest`."""
+    outline = strictjson.loads_outline(data, what=MANIFEST, max_bytes=MAX_MANIFEST_BYTES, descend=_descend,
+                                       keep=lambda at: _record_role(at) != "image",
+                                       max_element=MAX_RECORD_CHARS)
+    if not isinstance(outline, dict):
+        raise _bad("not a dossierkit manifest")
+    return outline
 
 
 def completeness_problems(c: dict[str, Any]) -> list[str]:
