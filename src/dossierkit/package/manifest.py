@@ -226,13 +226,24 @@ def completeness_record(report: Any, *, waived: bool, reason: str | None) -> dic
 # Reading (verify)
 
 
-@dataclass(slots=True)
 class ExpectedFile:
-    path: str
-    size: int
-    sha256: str
-    role: str  # readme, index, dicomdir, document, image
-    sop_instance_uid: str | None = None
+    """One file the manifest lists, as verify holds it for the whole pass
+    (×50 000 files: slotted, the digest as 32 bytes; ``marks``: verify's
+    flags for this file, instead of a set of every name per check)."""
+
+    __slots__ = ("path", "size", "digest", "role", "sop_instance_uid", "marks")
+
+    def __init__(self, path: str, size: int, sha256: str, role: str, sop_instance_uid: str | None = None):
+        self.path, self.size, self.digest, self.role = path, size, bytes.fromhex(sha256), role
+        self.sop_instance_uid = sop_instance_uid  # role image, readme, index, dicomdir, document…
+        self.marks = 0
+
+    @property
+    def sha256(self) -> str:
+        return self.digest.hex()
+
+    def __repr__(self) -> str:
+        return f"ExpectedFile({self.path!r}, {self.size}, {self.sha256!r}, {self.role!r}, {self.sop_instance_uid!r})"
 
 
 @dataclass

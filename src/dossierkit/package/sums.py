@@ -31,36 +31,37 @@ def format_sums(entries: Iterable[tuple[str, str]]) -> bytes:
     return bytes(out)
 
 
-def _lines(text: str) -> Iterator[str]:
-    """``text.split("\\n")`` one line at a time (not a list of every line)."""
-    pos = 0
-    while True:
-        end = text.find("\n", pos)
-        if end < 0:
-            yield text[pos:]
-            return
-        yield text[pos:end]
-        pos = end + 1
-
-
-def parse_sums(data: bytes) -> dict[str, str]:
-    """Path → sha256 hex. Raises IntegrityError on any malformed or duplicate line."""
+def iter_sums(data: bytes) -> Iterator[tuple[str, str]]:
+    """(path, sha256 hex) a line at a time, in the file's order, without a
+    copy of the text or a map of every line (verify's per-file memory, #18).
+    Raises IntegrityError on a malformed line when it reaches it (duplicates
+    are the caller's to find: :func:`parse_sums` does)."""
     if len(data) > MAX_SUMS_BYTES:
         raise IntegrityError("DOSSIER/SHA256SUMS: larger than any dossier needs")
-    try:
-        text = data.decode("ascii")
-    except UnicodeDecodeError as exc:
-        raise IntegrityError("DOSSIER/SHA256SUMS: not ASCII text") from exc
-    out: dict[str, str] = {}
-    for n, line in enumerate(_lines(text), 1):
+    if not data.isascii():
+        raise IntegrityError("DOSSIER/SHA256SUMS: not ASCII text")
+    pos, n = 0, 0
+    while pos < len(data):
+        n += 1
+        end = data.find(b"\n", pos)
+        cut = end < 0
+        line = data[pos:len(data) if cut else end].decode("ascii")
+        pos = len(data) if cut else end + 1
         if not line:
             continue
         m = _LINE.match(line)
         if not m or not is_safe_entry_path(m.group(2)):
             raise IntegrityError(f"DOSSIER/SHA256SUMS: line {n} is not '<sha256>  <path>'")
-        if m.group(2) in out:
-            raise IntegrityError(f"DOSSIER/SHA256SUMS: {m.group(2)} is listed twice")
-        out[m.group(2)] = m.group(1)
-    if not text.endswith("\n") and text:
-        raise IntegrityError("DOSSIER/SHA256SUMS: truncated (no final newline)")
+        if cut:
+            raise IntegrityError("DOSSIER/SHA256SUMS: truncated (no final newline)")
+        yield m.group(2), m.group(1)
+
+
+def parse_sums(data: bytes) -> dict[str, str]:
+    """Path → sha256 hex. Raises IntegrityError on any malformed or duplicate line."""
+    out: dict[str, str] = {}
+    for path, digest in iter_sums(data):
+        if path in out:
+            raise IntegrityError(f"DOSSIER/SHA256SUMS: {path} is listed twice")
+        out[path] = digest
     return out

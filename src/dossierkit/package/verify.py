@@ -57,12 +57,15 @@ from dossierkit.package import layout
 from dossierkit.package.dicomdir import MAX_DICOMDIR_BYTES, parse_package_dicomdir
 from dossierkit.package.manifest import MAX_MANIFEST_BYTES, ManifestView, completeness_problems, parse_manifest
 from dossierkit.package.seal import MAX_SEAL_BYTES, check_seal
-from dossierkit.package.sums import MAX_SUMS_BYTES, parse_sums
+from dossierkit.package.sums import MAX_SUMS_BYTES, iter_sums
 from dossierkit.package import xdm
 
 CHECKS = ("container", "signature", "sender", "manifest", "sums", "files", "dicomdir", "completeness", "xdm")
 _SEAL_CAPS = {layout.MANIFEST: MAX_MANIFEST_BYTES, layout.SUMS: MAX_SUMS_BYTES, layout.SIGNATURE: MAX_SEAL_BYTES}
 _MAX_LISTED = 20  # failures listed per check before "… and N more"
+# ExpectedFile.marks: what the pass found of each listed file (flags on the
+# manifest's records rather than a set of every name per check: issue #18)
+_SUMMED, _SEEN, _REFERENCED = 1, 2, 4
 
 
 @dataclass
@@ -230,7 +233,6 @@ class _Pass:
         self.extract_to = extract_to
         self.seal: dict[str, bytes] = {}
         self.view: ManifestView | None = None
-        self.seen: set[str] = set()
         self.dicomdir: bytes | None = None
         self.xdm_metadata: bytes | None = None
         self.xdm_sha1: dict[str, str] = {}  # subset document path -> SHA-1 of what streamed by
@@ -280,25 +282,37 @@ class _Pass:
                           "waived": sorted({str(w.get("code")) for w in c.get("waived") or []
                                             if isinstance(w, dict)}),
                           "reason": c.get("reason")}
+        # One pass over SHA256SUMS's lines, marking the manifest's records:
+        # no map of every line, nor a second one of the manifest's (#18).
+        wrong: list[tuple[str, str]] = []
+        manifest_summed = False
+        unlisted: set[str] = set()  # lines the manifest does not list (none in a sound package)
         try:
-            sums = parse_sums(s)
+            for path, digest in iter_sums(s):
+                f = v.files.get(path)
+                if (f.marks & _SUMMED if f is not None else
+                        manifest_summed if path == layout.MANIFEST else path in unlisted):
+                    raise IntegrityError(f"DOSSIER/SHA256SUMS: {path} is listed twice")
+                if path == layout.MANIFEST:
+                    manifest_summed = True
+                    expected: str | None = r.manifest_sha256
+                elif f is not None:
+                    f.marks |= _SUMMED
+                    expected = f.sha256
+                else:
+                    unlisted.add(path)
+                    expected = None
+                if expected is None:
+                    wrong.append((path, f"{path} is in SHA256SUMS but not in the manifest"))
+                elif digest != expected:
+                    wrong.append((path, f"{path}: SHA256SUMS and the manifest disagree on its SHA-256"))
         except IntegrityError as exc:
             r.fail("sums", exc.line(), layout.SUMS)
             return
-        # One pass over the manifest's files, taking each out of *sums*: no
-        # second map of every file, nor their union (per-file memory, #18).
-        wrong: list[tuple[str, str]] = []
-
-        def compare(path: str, digest: str) -> None:
-            listed = sums.pop(path, None)
-            if listed is None:
-                wrong.append((path, f"{path} is in the manifest but not in SHA256SUMS"))
-            elif listed != digest:
-                wrong.append((path, f"{path}: SHA256SUMS and the manifest disagree on its SHA-256"))
-        compare(layout.MANIFEST, r.manifest_sha256)
-        for path, f in v.files.items():
-            compare(path, f.sha256)
-        wrong += [(path, f"{path} is in SHA256SUMS but not in the manifest") for path in sums]
+        if not manifest_summed:
+            wrong.append((layout.MANIFEST, f"{layout.MANIFEST} is in the manifest but not in SHA256SUMS"))
+        wrong += [(path, f"{path} is in the manifest but not in SHA256SUMS") for path, f in v.files.items()
+                  if not f.marks & _SUMMED]
         for path, message in sorted(wrong):
             r.fail("sums", message, path)
         if not any(f.check == "sums" for f in r.failures):
@@ -322,8 +336,9 @@ class _Pass:
         name = entry.name
         if self.view is None:  # no usable manifest (failure recorded): nothing more can be checked
             return False
-        if name not in self.view.files or name in self.seen:
-            why = "stored twice in the package" if name in self.seen else "not listed in the manifest"
+        listed = self.view.files.get(name)
+        if listed is None or listed.marks & _SEEN:
+            why = "stored twice in the package" if listed is not None else "not listed in the manifest"
             self.report.fail("files", f"{name}: {why} — verification stopped at this entry (nothing after it "
                              "is read: the package was altered or is not what its manifest says)", name)
             return False
@@ -359,11 +374,11 @@ class _Pass:
         r, v = self.report, self.view
         assert v is not None
         exp = v.files.get(name)
-        if exp is None or name in self.seen:
+        if exp is None or exp.marks & _SEEN:
             r.fail("files", f"{name}: {'listed twice in the package' if exp else 'not listed in the manifest'}",
                    name)
             return None
-        self.seen.add(name)
+        exp.marks |= _SEEN
         if size != exp.size:
             r.fail("files", f"{name}: {size} bytes, the manifest declares {exp.size}", name)
             return None
@@ -414,7 +429,7 @@ class _Pass:
             r.checked.add("sender")
         if v is None:
             return
-        missing = sorted(set(v.files) - self.seen)
+        missing = sorted(p for p, f in v.files.items() if not f.marks & _SEEN)
         for path in missing:
             r.fail("files", f"{path}: listed in the manifest but missing from the package", path)
         if not any(f.check == "files" for f in r.failures):
@@ -444,9 +459,8 @@ class _Pass:
     def check_dicomdir(self) -> None:
         r, v = self.report, self.view
         assert v is not None
-        images = {p: f for p, f in v.files.items() if f.role == "image"}
         if self.dicomdir is None:
-            if images or layout.DICOMDIR in v.files:
+            if layout.DICOMDIR in v.files or any(f.role == "image" for f in v.files.values()):
                 r.fail("dicomdir", "no intact DICOMDIR to check", layout.DICOMDIR)
             else:
                 r.checked.add("dicomdir")
@@ -456,19 +470,20 @@ class _Pass:
         except IntegrityError as exc:
             r.fail("dicomdir", exc.line(), layout.DICOMDIR)
             return
-        referenced: set[str] = set()
         for e in entries:
-            exp = images.get(e.file_id)
-            if exp is None:
+            exp = v.files.get(e.file_id)
+            if exp is None or exp.role != "image":
                 r.fail("dicomdir", f"a record references {e.file_id}, which is not an image of the package",
                        layout.DICOMDIR)
-            elif e.file_id in referenced:
+                continue
+            if exp.marks & _REFERENCED:
                 r.fail("dicomdir", f"{e.file_id} is referenced twice", layout.DICOMDIR)
             elif e.sop_instance_uid != exp.sop_instance_uid:
                 r.fail("dicomdir", f"the record of {e.file_id} names another SOP Instance UID than the manifest",
                        layout.DICOMDIR)
-            referenced.add(e.file_id)
-        for path in sorted(set(images) - referenced):
+            exp.marks |= _REFERENCED
+        del entries
+        for path in sorted(p for p, f in v.files.items() if f.role == "image" and not f.marks & _REFERENCED):
             r.fail("dicomdir", f"{path} is an image of the package but no DICOMDIR record references it", path)
         if not any(f.check == "dicomdir" for f in r.failures):
             r.checked.add("dicomdir")
