@@ -153,10 +153,12 @@ class _Text:
         self._lines = 0  # newlines before buf, to name a line and column
         self._column = 0  # characters after the last of them
 
-    def more(self, at_least: int = _WINDOW) -> bool:
-        """Decode at least *at_least* more bytes (or to the end); False at the end."""
+    def more(self, at_least: int = 0) -> bool:
+        """Decode at least *at_least* (or a window's worth of) more bytes, or
+        to the end; False at the end."""
         if self.eof:
             return False
+        at_least = at_least or _WINDOW
         start = self._read - len(self._pending)
         piece = self._pending + bytes(self._data[self._read:self._read + at_least])
         self._read = min(self._read + at_least, len(self._data))
@@ -228,6 +230,8 @@ class _Walker:
             if limit is not None and len(buf) - self.pos > limit:
                 raise self.fail(f"an element of more than {limit} characters")
             text.more(max(_WINDOW, len(buf) - self.pos))  # doubling: a long value is re-read O(log n) times
+        if limit is not None and end - self.pos > limit:
+            raise self.fail(f"an element of more than {limit} characters")
         self.pos = end
         _check_tree(value, self.max_depth, len(path) + 1)
         return value
