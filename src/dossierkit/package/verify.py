@@ -54,7 +54,7 @@ from dossierkit.fsutil import output_error
 from dossierkit.progress import NULL_PROGRESS, Progress
 from dossierkit.archive import METHOD_STORED, Worker, sniff, zip_reader
 from dossierkit.package import layout
-from dossierkit.package.dicomdir import MAX_DICOMDIR_BYTES, parse_package_dicomdir
+from dossierkit.package.dicomdir import MAX_DICOMDIR_BYTES, iter_package_dicomdir
 from dossierkit.package.manifest import MAX_MANIFEST_BYTES, ManifestView, completeness_problems, parse_manifest
 from dossierkit.package.seal import MAX_SEAL_BYTES, check_seal
 from dossierkit.package.sums import MAX_SUMS_BYTES, iter_sums
@@ -465,24 +465,26 @@ class _Pass:
             else:
                 r.checked.add("dicomdir")
             return
+        # Record by record (no list of every record); a structural problem
+        # found on the way is the one failure, as from a whole parse.
+        wrong: list[str] = []
         try:
-            entries = parse_package_dicomdir(self.dicomdir)
+            for e in iter_package_dicomdir(self.dicomdir):
+                exp = v.files.get(e.file_id)
+                if exp is None or exp.role != "image":
+                    wrong.append(f"a record references {e.file_id}, which is not an image of the package")
+                    continue
+                if exp.marks & _REFERENCED:
+                    wrong.append(f"{e.file_id} is referenced twice")
+                elif e.sop_instance_uid != exp.sop_instance_uid:
+                    wrong.append(f"the record of {e.file_id} names another SOP Instance UID than the manifest")
+                exp.marks |= _REFERENCED
+                del wrong[_MAX_LISTED + 1:]  # what fail() would list of them, at most
         except IntegrityError as exc:
             r.fail("dicomdir", exc.line(), layout.DICOMDIR)
             return
-        for e in entries:
-            exp = v.files.get(e.file_id)
-            if exp is None or exp.role != "image":
-                r.fail("dicomdir", f"a record references {e.file_id}, which is not an image of the package",
-                       layout.DICOMDIR)
-                continue
-            if exp.marks & _REFERENCED:
-                r.fail("dicomdir", f"{e.file_id} is referenced twice", layout.DICOMDIR)
-            elif e.sop_instance_uid != exp.sop_instance_uid:
-                r.fail("dicomdir", f"the record of {e.file_id} names another SOP Instance UID than the manifest",
-                       layout.DICOMDIR)
-            exp.marks |= _REFERENCED
-        del entries
+        for message in wrong:
+            r.fail("dicomdir", message, layout.DICOMDIR)
         for path in sorted(p for p, f in v.files.items() if f.role == "image" and not f.marks & _REFERENCED):
             r.fail("dicomdir", f"{path} is an image of the package but no DICOMDIR record references it", path)
         if not any(f.check == "dicomdir" for f in r.failures):
