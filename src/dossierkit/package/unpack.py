@@ -70,7 +70,7 @@ def unpack_package(package: str | os.PathLike, dest: str | os.PathLike, *, passw
         raise OutputError(f"cannot create the destination ({exc.strerror})", path=dest) from exc
     try:
         report = verify_package(package, password=password, identities=identities, expect_signer=expect_signer,
-                                extract_to=tmp, senders=senders, ca=ca, progress=progress)
+                                extract_to=tmp, senders=senders, ca=ca, progress=progress, keep_manifest=False)
         if not report.ok:
             raise unpack_failure(report)
         os.chmod(tmp, 0o755)

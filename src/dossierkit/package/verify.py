@@ -94,7 +94,8 @@ class VerifyReport:
     failures: list[Failure] = field(default_factory=list)
     checked: set[str] = field(default_factory=set)  # checks that ran to their end
     seconds: float = 0.0
-    manifest_json: bytes | None = field(default=None, repr=False)  # MANIFEST.JSON as decrypted (for receipts)
+    # MANIFEST.JSON as decrypted (for receipts; verify_package(keep_manifest=False) drops it)
+    manifest_json: bytes | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -246,7 +247,13 @@ class _Pass:
                                  "(not a dossierkit package, or reordered)")
         if entry.size > _SEAL_CAPS[expected]:
             raise IntegrityError(f"{expected}: declares {entry.size} bytes, more than any dossier needs")
-        data = b"".join(bytes(c) for c in entry.chunks())
+        # read in place: no list of chunks and their join (2× the manifest at once; #18)
+        data = bytearray(entry.size)
+        at = 0
+        for chunk in entry.chunks():
+            data[at:at + len(chunk)] = chunk
+            at += len(chunk)
+        del data[at:]
         self.seal[expected] = data
         self.write(expected, data)
         if index == 2:
@@ -318,13 +325,20 @@ class _Pass:
         if not any(f.check == "sums" for f in r.failures):
             r.checked.add("sums")
 
+    def release_seal(self, keep_manifest: bool) -> None:
+        """Drop the DOSSIER files' bytes once checked (≈ 0.5 kB a file: the
+        view holds what the rest of the pass needs; #18)."""
+        m = self.report.manifest_json
+        self.seal.clear()
+        self.report.manifest_json = bytes(m) if keep_manifest and m is not None else None
+
     def take_cms(self, data: bytes) -> None:
         """DOSSIER/MANIFEST.P7S: the establishment's detached CMS signature
         of MANIFEST.JSON (trust.cms.verify_detached; chain and purpose when
         a CA is given)."""
         self.write(layout.CMS_SIGNATURE, data)
         try:
-            self.report.certificate = verify_detached(data, self.seal[layout.MANIFEST], self.ca,
+            self.report.certificate = verify_detached(data, bytes(self.seal[layout.MANIFEST]), self.ca,
                                                       what=layout.CMS_SIGNATURE)
         except IntegrityError as exc:
             self.report.fail("certificate", exc.line(), layout.CMS_SIGNATURE)
@@ -531,7 +545,8 @@ def check_root_plan(entries: list[tuple[str, int, str, bytes | None]], *,
 def verify_package(package: str | os.PathLike, *, password: str | bytes | None = None,
                    identities: list[Any] | None = None, expect_signer: str | None = None,
                    extract_to: str | os.PathLike | None = None, senders: SenderPolicy | None = None,
-                   ca: list[Any] | None = None, progress: Progress = NULL_PROGRESS) -> VerifyReport:
+                   ca: list[Any] | None = None, progress: Progress = NULL_PROGRESS,
+                   keep_manifest: bool = True) -> VerifyReport:
     """Verify *package* in one streaming pass; see the module docstring.
 
     *password* opens a WinZip AES package, *identities* (age identity
@@ -541,7 +556,9 @@ def verify_package(package: str | os.PathLike, *, password: str | bytes | None =
     *senders* says whose signature is accepted (default:
     ``SenderPolicy.load(expect_signer=…)``: the full *expect_signer*, else
     the trust store and the operator's own key; a short fingerprint is a
-    UsageError, raised before anything is read).
+    UsageError, raised before anything is read). *keep_manifest*: keep the
+    manifest's bytes in ``report.manifest_json`` (receipts, replies); without
+    it they are freed as soon as the seal is checked (memory, #18).
     """
     t0 = time.perf_counter()
     package = Path(package)
@@ -583,8 +600,11 @@ def verify_package(package: str | os.PathLike, *, password: str | bytes | None =
                             raise IntegrityError(f"{entry.name}: declares {entry.size} bytes, more than a CMS "
                                                  "signature needs")
                         state.take_cms(b"".join(bytes(c) for c in entry.chunks()))
-                    elif not state.take_payload_entry(entry):
-                        break  # leaving the block closes the reader: what it holds stays bounded
+                    else:
+                        if state.seal:
+                            state.release_seal(keep_manifest)
+                        if not state.take_payload_entry(entry):
+                            break  # leaving the block closes the reader: what it holds stays bounded
                     index += 1
                 else:
                     state.current = None
@@ -598,6 +618,8 @@ def verify_package(package: str | os.PathLike, *, password: str | bytes | None =
             raise
         except DossierkitError as exc:
             report.fail("container", exc.line(), getattr(exc, "entry", None) or state.current)
+        if state.seal:
+            state.release_seal(keep_manifest)
         raw.drain()
         report.package_sha256 = raw.hexdigest()
     progress.finish()

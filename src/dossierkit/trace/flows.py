@@ -283,15 +283,16 @@ def receipt_after_pack(result: PackResult, *, channel: str, out: str | os.PathLi
 def verify_and_record(package: str | os.PathLike, secrets: PackageSecrets, *, expect_signer: str | None = None,
                       journal_file: str | os.PathLike | None = None, progress: Progress = NULL_PROGRESS,
                       warn: Warn | None = None, trust_store: str | os.PathLike | None = None,
-                      ca_file: str | os.PathLike | None = None) -> VerifyReport:
+                      ca_file: str | os.PathLike | None = None, keep_manifest: bool = False) -> VerifyReport:
     """``dossierkit verify``: verify *package* in one streaming pass
     (package.verify.verify_package; whose signature is accepted:
     SenderPolicy.load of *expect_signer* and *trust_store*), then journal the
     verdict (intact, untrusted or altered). A wrong password or key raises
-    DecryptionError: nothing is recorded then."""
+    DecryptionError: nothing is recorded then. *keep_manifest*: keep
+    ``report.manifest_json`` (a reply reads it; verify_package)."""
     senders = SenderPolicy.load(expect_signer=expect_signer, store=trust_store)
     report = verify_package(package, senders=senders, ca=load_ca(ca_file), progress=progress,
-                            **secrets.open_kwargs())
+                            keep_manifest=keep_manifest, **secrets.open_kwargs())
     record(journal_file, verify_event(report), warn=warn)
     return report
 

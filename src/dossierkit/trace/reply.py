@@ -104,7 +104,7 @@ def init_reply(root: str | os.PathLike, package: str | os.PathLike, secrets: Pac
         if ack_doc.get("type") != "dossierkit-ack":
             raise UsageError("--ack expects our acknowledgement of the package (AK-….json)", path=ack_file)
     report = verify_and_record(package, secrets.require(), expect_signer=expect_signer, journal_file=journal_file,
-                               progress=progress, warn=warn, trust_store=trust_store)
+                               progress=progress, warn=warn, trust_store=trust_store, keep_manifest=True)
     if report.verdict == "untrusted":
         raise UntrustedError(f"the package is authentic but its signer ({report.signer_fingerprint}) is not a "
                              "known sender: no reply is started from it", path=package,
