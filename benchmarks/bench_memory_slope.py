@@ -1,6 +1,7 @@
 """Peak memory of every command against the number of files: the slope is the result.
 
     python benchmarks/bench_memory_slope.py OUT [--counts 5000,25000,50000] [--file-kb 20] [--keep]
+                                               [--max-matrix 96]
                                                 [--only "pack (password),pack (recipients)"]
 
 For each count N: a generated dossier of N DICOM files of about ``--file-kb``
@@ -19,6 +20,7 @@ pack a verify, unpack or receipt reads).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -28,6 +30,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import benchmarks.generate  # noqa: E402
 from benchmarks.generate import generate, make_workspace  # noqa: E402
 from benchmarks.measure import timed  # noqa: E402
 
@@ -100,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--counts", default="5000,25000,50000", help="file counts, comma-separated")
     ap.add_argument("--file-kb", type=int, default=20, help="approximate size of one DICOM file")
     ap.add_argument("--keep", action="store_true", help="keep the generated dossiers and packages")
+    ap.add_argument("--max-matrix", type=int, default=None,
+                    help="cap every series' matrix (the generator's CT is 512²: ≈ 0.5 MB a file whatever "
+                         "--file-kb says; 96 gives ≈ 20 kB files)")
     ap.add_argument("--json", type=Path, default=None, help="write the results as JSON here")
     ap.add_argument("--only", default=None, help="measure only these commands (comma-separated names as printed)")
     a = ap.parse_args(argv)
@@ -107,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     if only is not None and not only <= set(COMMANDS):
         ap.error(f"--only: unknown command(s) {sorted(only - set(COMMANDS))}; known: {', '.join(COMMANDS)}")
     counts = [int(c) for c in a.counts.split(",")]
+    if a.max_matrix:
+        plan, cap = benchmarks.generate.plan_dossier, a.max_matrix
+        benchmarks.generate.plan_dossier = lambda *args, **kw: [  # generate() looks it up at each call
+            dataclasses.replace(p, matrix=min(p.matrix, cap)) for p in plan(*args, **kw)]
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
     by_count = {}
     for n in counts:
