@@ -13,6 +13,7 @@ import contextlib
 import ctypes
 import errno
 import hashlib
+import itertools
 import json
 import os
 import secrets
@@ -111,9 +112,9 @@ def fsync_dir(folder: Path) -> None:
             os.close(dfd)
 
 
-def _unlink_quietly(path: Path) -> None:
+def _unlink_quietly(path: str | os.PathLike) -> None:
     with contextlib.suppress(OSError):
-        path.unlink()
+        os.unlink(path)
 
 
 def write_bytes_atomic(target: str | os.PathLike, data: bytes, *, perms: int | None = None) -> None:
@@ -137,20 +138,78 @@ def write_json_records_atomic(target: str | os.PathLike, obj: dict[str, Any]) ->
     pure-Python encoder, which made a 16 000-image index's every save peak
     at +80 MB (issue #6). The result is ordinary JSON."""
     def dumps(value: Any) -> str:
-        return json.dumps(value, ensure_ascii=False)
+        return value if value.__class__ is JsonText else json.dumps(value, ensure_ascii=False)
 
     with atomic_writer(target, "w") as fh:
         fh.write("{")
         for i, (key, value) in enumerate(obj.items()):
             fh.write(("," if i else "") + "\n  " + dumps(key) + ": ")
-            if isinstance(value, list) and value:
-                fh.write("[")
-                for j, item in enumerate(value):
-                    fh.write(("," if j else "") + "\n    " + dumps(item))
-                fh.write("\n  ]")
-            else:
+            if isinstance(value, Iterator):  # streamed: never a list of every item (issue #18)
+                first = next(value, _END)
+                if first is _END:
+                    fh.write("[]")
+                    continue
+                value = itertools.chain((first,), value)
+            elif not (isinstance(value, list) and value):
                 fh.write(dumps(value))
+                continue
+            fh.write("[")
+            for j, item in enumerate(value):
+                fh.write(("," if j else "") + "\n    " + dumps(item))
+            fh.write("\n  ]")
         fh.write("\n}\n")
+
+
+_END = object()
+
+
+class JsonText(str):
+    """One item for :func:`write_json_records_atomic`, already encoded as
+    JSON (one line, as :func:`iter_json_record_texts` returns it): written
+    as is, not encoded again."""
+
+    __slots__ = ()
+
+
+def iter_json_record_texts(path: str | os.PathLike, key: str) -> Iterator[JsonText]:
+    """The JSON text of each item of the top-level list *key* of a file
+    written by :func:`write_json_records_atomic`, one line at a time, without
+    parsing them (to copy an index into its next version: issue #18). The
+    layout is checked first by a pass over the lines; a file of another
+    layout is parsed whole and its items encoded again."""
+    path = Path(path)
+    opener = f"  {json.dumps(key, ensure_ascii=False)}: ["
+    try:
+        with open(path, encoding="utf-8", newline="") as fh:
+            state = 0  # 0 before the list, 1 in it, 2 after it
+            for line in fh:
+                if state == 1:
+                    if line.startswith("  ]"):
+                        state = 2
+                    elif not line.startswith("    ") or line[4:5].isspace() or line[4:].rstrip(",\r\n") in "{[":
+                        break  # not one item a line (json.dumps(indent=2) also opens the list this way)
+                elif line.rstrip("\r\n") == opener:
+                    if state:
+                        break
+                    state = 1
+            else:
+                if state == 2:  # one item a line: copy the lines
+                    fh.seek(0)
+                    for line in fh:
+                        if line.rstrip("\r\n") == opener:
+                            break
+                    for line in fh:
+                        if line.startswith("  ]"):
+                            return
+                        line = line.rstrip("\r\n")
+                        yield JsonText(line[4:-1] if line.endswith(",") else line[4:])
+                    return
+    except UnicodeDecodeError:
+        pass  # reported by read_json below
+    obj = read_json(path)
+    items = obj.get(key) if isinstance(obj, dict) else None
+    for item in items if isinstance(items, list) else ():
+        yield JsonText(json.dumps(item, ensure_ascii=False))
 
 
 def read_json(path: str | os.PathLike, *, object_hook: Callable[[dict], Any] | None = None) -> Any:
@@ -176,7 +235,8 @@ def read_json_records(path: str | os.PathLike, key: str, record: Callable[[Any],
     whole cost ~2.7 kB a file at its peak). Returns (the object without
     *key*, the records). A file of another shape (edited by hand, another
     writer) is parsed whole, with the same result; invalid JSON is an
-    InputError as with :func:`read_json`."""
+    InputError as with :func:`read_json`. Items for which *record* returns
+    None are not kept (a pass that only gathers what it needs)."""
     opener = f"  {json.dumps(key, ensure_ascii=False)}: ["
     outside: list[str] = []  # the text around the list: a few lines
     items: list[Any] = []
@@ -192,7 +252,9 @@ def read_json_records(path: str | os.PathLike, key: str, record: Callable[[Any],
                         inside = False
                     elif line.startswith("    "):
                         text = line[4:-1] if line.endswith(",") else line[4:]  # no JSON value ends with ","
-                        items.append(record(json.loads(text, object_hook=object_hook)))
+                        item = record(json.loads(text, object_hook=object_hook))
+                        if item is not None:
+                            items.append(item)
                     else:
                         raise ValueError("not one item a line")
                 elif line == opener and not items:
@@ -217,7 +279,9 @@ def read_json_records(path: str | os.PathLike, key: str, record: Callable[[Any],
                              hint="restore it from a backup")
         raw.reverse()
         while raw:  # each raw item freed as soon as its record exists
-            items.append(record(raw.pop()))
+            item = record(raw.pop())
+            if item is not None:
+                items.append(item)
         return obj, items
     obj.pop(key, None)
     return obj, items
@@ -274,11 +338,11 @@ def copy_stream_to_new_file(src_fh: IO[bytes], dst: str | os.PathLike, *, writeb
     copied. ``writeback`` asks the kernel to start writing the data to disk
     now (asynchronously), so a final sync has little left and the copies do
     not crowd the page cache. On any error *dst* is removed."""
-    dst = Path(dst)
+    dst = os.fspath(dst)  # not a Path: pathlib interns every name it parses (thousands of copies)
     try:
         fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     except OSError as exc:
-        raise output_error(exc, dst) from exc
+        raise output_error(exc, Path(dst)) from exc
     try:
         with os.fdopen(fd, "wb") as out:
             digest = _hash_copy(src_fh, out)
@@ -288,7 +352,7 @@ def copy_stream_to_new_file(src_fh: IO[bytes], dst: str | os.PathLike, *, writeb
                     os.posix_fadvise(out.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
     except OSError as exc:
         _unlink_quietly(dst)
-        raise output_error(exc, dst) from exc
+        raise output_error(exc, Path(dst)) from exc
     except BaseException:
         _unlink_quietly(dst)
         raise

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import hashlib
 import itertools
+import json
 import os
 import re
 import threading
@@ -29,19 +31,23 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from collections.abc import Iterator
 
+from dossierkit.archive import Worker
 from dossierkit.errors import ExitCode, InputError, OutputError
-from dossierkit.fsutil import TEMP_PREFIX, clean_stale_temps, copy_stream_to_new_file, hash_stream, sync_filesystem
-from dossierkit.gather.dicomfile import (HEAD_SIZE, CorruptDicomError, DicomHeader, DirectoryFileError, NotDicomError,
+from dossierkit.fsutil import (TEMP_PREFIX, JsonText, clean_stale_temps, copy_stream_to_new_file, hash_stream,
+                              iter_json_record_texts, read_json_records, sync_filesystem)
+from dossierkit.gather.dicomfile import (ACCEPTANCE_RULES, HEAD_SIZE, CorruptDicomError, DicomHeader, DirectoryFileError, NotDicomError,
                                          looks_like_dicom, parse_header, raw_encoding)
 from dossierkit.gather.sources import Candidate, SourcePlan, plan_source
-from dossierkit.gather.summary import summarize
+from dossierkit.gather.summary import ImagesSummary, summarize
 from dossierkit.model import ImageInstance
 from dossierkit.progress import NULL_PROGRESS, Progress
-from dossierkit.workspace import IMAGES_DIR, Workspace, utc_now
+from dossierkit.workspace import IMAGES_DIR, IMAGES_INDEX, Workspace, utc_now
 
 INDEX_SCHEMA = 1
 CHECKPOINT_SECONDS = 5.0
+CHECKPOINT_RECORDS = 8192  # records encoded but not yet in the index: a checkpoint at most every so many
 _COPY_NAME = re.compile(r"^IMG(\d{6,})\.dcm\Z")
 _DICOM_EXTENSIONS = {"dcm", "dicom", "dic", "ima"}
 _SPECIAL_NAMES = {"thumbs.db": "Thumbs.db", ".ds_store": ".DS_Store", "desktop.ini": "desktop.ini"}
@@ -89,7 +95,7 @@ class _Outcome:
     plan: SourcePlan
     status: str  # dicom | skipped | problem
     header: DicomHeader | None = None
-    staging: Path | None = None  # the copy, under a temporary name; None when only hashed
+    staging: str | None = None  # the copy, under a temporary name; None when only hashed
     sha256: str | None = None
     size: int = 0
     label: str | None = None
@@ -155,9 +161,9 @@ class _Importer:
     order (which of two files with one UID is kept, copy names) are taken
     by the caller, in source order, so an import is deterministic."""
 
-    def __init__(self, ws: Workspace, known_uids: set[str], workers: int):
+    def __init__(self, ws: Workspace, known: dict[bytes, bytes], workers: int):
         self.root = ws.root
-        self.known_uids = known_uids  # read-only here: UIDs indexed before this import
+        self.known = known  # read-only here: uid_key → SHA-256 of the instances indexed (before or by this import)
         self.workers = workers
         self.lock = threading.Lock()
         self.local = threading.local()
@@ -165,7 +171,7 @@ class _Importer:
         self.counter = itertools.count(1)  # next() on a count is atomic under the GIL
         self.stage_dirs: list[Path] = []
 
-    def staging_path(self) -> Path:
+    def staging_path(self) -> str:
         """A fresh temporary name in this worker's own staging folder.
 
         One folder per worker thread, not the images folder itself: creating
@@ -182,7 +188,8 @@ class _Importer:
                 self.stage_dirs.append(stage)
             stage.mkdir(exist_ok=True)
             self.local.stage = stage
-        return stage / f"{next(self.counter)}.dcm"
+        # a string, not a Path: pathlib interns every name it parses (issue #18)
+        return os.path.join(stage, f"{next(self.counter)}.dcm")
 
     def remove_stage_dirs(self) -> None:
         for stage in self.stage_dirs:
@@ -242,7 +249,7 @@ class _Importer:
             if isinstance(hdr, _Outcome):
                 return hdr
             fh.seek(0)
-            if hdr.sop_instance_uid in self.known_uids:
+            if uid_key(hdr.sop_instance_uid) in self.known:
                 sha, n = hash_stream(fh)
                 if _changed(fh, before, n):
                     return _Outcome(cand, plan, "problem", problem=("unreadable", CHANGED_WHILE_READ))
@@ -251,7 +258,7 @@ class _Importer:
             sha, n = copy_stream_to_new_file(fh, staging, writeback=True)
             if _changed(fh, before, n):
                 with contextlib.suppress(OSError):
-                    staging.unlink()
+                    os.unlink(staging)
                 return _Outcome(cand, plan, "problem", problem=("unreadable", CHANGED_WHILE_READ))
         return _Outcome(cand, plan, "dicom", header=hdr, staging=staging, sha256=sha, size=n)
 
@@ -271,7 +278,7 @@ class _Importer:
                 hdr = self._examine(plan, cand, fh.read(HEAD_SIZE), fh, n)
             if isinstance(hdr, _Outcome):
                 return hdr
-            keep = hdr.sop_instance_uid not in self.known_uids
+            keep = uid_key(hdr.sop_instance_uid) not in self.known
             return _Outcome(cand, plan, "dicom", header=hdr, staging=staging if keep else None, sha256=sha, size=n)
         except RuntimeError as exc:  # zipfile: encrypted entry
             return _Outcome(cand, plan, "problem", problem=("unreadable", f"zip entry cannot be read ({exc})"))
@@ -280,7 +287,7 @@ class _Importer:
         finally:
             if not keep:
                 with contextlib.suppress(OSError):
-                    staging.unlink()
+                    os.unlink(staging)
 
 
 CHANGED_WHILE_READ = "the file changed while it was being copied (size or modification time)"
@@ -310,25 +317,134 @@ def _empty_index() -> dict[str, Any]:
     return {"schema": INDEX_SCHEMA, "instances": [], "problems": [], "skipped": {}, "imports": []}
 
 
-def _load_index(ws: Workspace) -> dict[str, Any]:
-    index = ws.images_index()
-    base = _empty_index()
-    base.update({k: v for k, v in index.items() if v is not None})
-    return base
+def uid_key(uid: str) -> bytes:
+    """What the importer keeps of a SOP Instance UID to recognise it: a
+    16-byte digest (49 bytes of memory against ~110 for the UID itself)."""
+    return hashlib.blake2b(uid.encode("utf-8", "surrogateescape"), digest_size=16).digest()
 
 
-def _clean_images_dir(ws: Workspace, index: dict[str, Any], *, reset: bool) -> None:
+def _sha_key(sha256: Any) -> bytes:
+    """A SHA-256 as kept in memory: its 32 bytes (any other value as found, so it never matches one)."""
+    try:
+        return bytes.fromhex(sha256)
+    except (TypeError, ValueError):
+        return str(sha256).encode("utf-8", "surrogateescape")
+
+
+@dataclass
+class _Known:
+    """What the importer keeps of the instances already indexed: no record,
+    a digest pair per instance (issue #18: memory flat in the file count)."""
+
+    index: dict[str, Any]  # the index without its instances (``instances`` is an empty placeholder)
+    # uid_key → SHA-256 bytes + one byte: _ACCEPTED if the record says it passed today's acceptable-image rules
+    by_uid: dict[bytes, bytes] = field(default_factory=dict)
+    numbers: bytearray = field(default_factory=bytearray)  # bit n set: images/IMG<n>.dcm is indexed
+    max_number: int = 0
+
+    def add_number(self, n: int) -> None:
+        if n >> 3 >= len(self.numbers):
+            self.numbers.extend(bytes((n >> 3) + 1 - len(self.numbers) + 4096))
+        self.numbers[n >> 3] |= 1 << (n & 7)
+        self.max_number = max(self.max_number, n)
+
+    def has_number(self, n: int) -> bool:
+        return n >> 3 < len(self.numbers) and bool(self.numbers[n >> 3] & (1 << (n & 7)))
+
+
+_ACCEPTED, _NOT_ACCEPTED = b"\1", b"\0"
+
+
+def _load_index(ws: Workspace) -> _Known:
+    """One pass over the index, one record a line: its header, and a digest
+    pair and copy number per instance."""
+    path = ws.root / IMAGES_INDEX
+    known = _Known(_empty_index())
+    if not path.exists():
+        return known
+
+    def keep(d: Any) -> None:
+        if not isinstance(d, dict):
+            return None
+        uid = d.get("sop_instance_uid")
+        if isinstance(uid, str):
+            known.by_uid[uid_key(uid)] = _sha_key(d.get("sha256")) + (
+                _ACCEPTED if d.get("accepted") == ACCEPTANCE_RULES else _NOT_ACCEPTED)
+        m = _COPY_NAME.match(str(d.get("path", "")).rsplit("/", 1)[-1])
+        if m:
+            known.add_number(int(m.group(1)))
+        return None
+
+    head, _ = read_json_records(path, "instances", keep)
+    known.index.update({k: v for k, v in head.items() if v is not None and k != "instances"})
+    return known
+
+
+def _clean_images_dir(ws: Workspace, known: _Known, *, reset: bool) -> None:
     """Remove leftovers of an interrupted import: temp files, and copies that
     no index entry names (they were never recorded, so nothing refers to them)."""
     folder = ws.images_dir
     folder.mkdir(parents=True, exist_ok=True)
     clean_stale_temps(folder)
-    known = {Path(d["path"]).name for d in index["instances"]}
     with os.scandir(folder) as it:
         for entry in it:
-            if _COPY_NAME.match(entry.name) and (reset or entry.name not in known):
+            m = _COPY_NAME.match(entry.name)
+            if m and (reset or not known.has_number(int(m.group(1)))):
                 with contextlib.suppress(OSError):
                     os.unlink(entry.path)
+
+
+def _uid_of_text(text: str) -> str | None:
+    m = _UID_IN_TEXT.search(text)
+    return json.loads(m.group(1)) if m else None
+
+
+_UID_IN_TEXT = re.compile(r'"sop_instance_uid": ("(?:[^"\\]|\\.)*")')
+
+
+def _outcomes_inline(imp: _Importer, jobs) -> Iterator[_Outcome]:
+    for job in jobs:
+        yield imp.process(*job)
+
+
+def _outcomes_worker(imp: _Importer, jobs) -> Iterator[_Outcome]:
+    """archive's Worker: one thread examines and copies, in order, while the caller renames and indexes."""
+    pending: collections.deque = collections.deque()
+    window = 8
+    with Worker("dk-import") as worker:
+        while True:
+            while len(pending) < window:
+                job = next(jobs, None)
+                if job is None:
+                    break
+                pending.append(worker.submit(imp.process, *job))
+            if not pending:
+                return
+            yield pending.popleft().result()
+
+
+def _outcomes_pool(imp: _Importer, jobs) -> Iterator[_Outcome]:
+    pending: collections.deque[Future] = collections.deque()
+    window = imp.workers * 4
+    with ThreadPoolExecutor(max_workers=imp.workers, thread_name_prefix="dk-import") as pool:
+        try:
+            while True:
+                while len(pending) < window:
+                    job = next(jobs, None)
+                    if job is None:
+                        break
+                    pending.append(pool.submit(imp.process, *job))
+                if not pending:
+                    return
+                yield pending.popleft().result()
+        except BaseException:
+            for fut in pending:
+                fut.cancel()
+            raise
+
+
+_OUTCOMES = {"inline": _outcomes_inline, "worker": _outcomes_worker, "pool": _outcomes_pool}
+_MODE = "pool"
 
 
 def import_images(workspace: Workspace | str | os.PathLike, sources: list[str | os.PathLike], *,
@@ -352,17 +468,18 @@ def import_images(workspace: Workspace | str | os.PathLike, sources: list[str | 
         # pydicom warns (to stderr) about odd values, quoting them: not in our logs
         warnings.simplefilter("ignore")
         plans = [s if isinstance(s, SourcePlan) else plan_source(s) for s in sources]  # a PACS plans its own
-        index = _empty_index() if reset else _load_index(ws)
-        _clean_images_dir(ws, index, reset=reset)
-        return _run(ws, index, plans, progress, workers, t0)
+        known = _Known(_empty_index()) if reset else _load_index(ws)
+        _clean_images_dir(ws, known, reset=reset)
+        return _run(ws, known, plans, progress, workers, t0, reset=reset)
 
 
-def _run(ws: Workspace, index: dict[str, Any], plans: list[SourcePlan], progress: Progress,
-         workers: int | None, t0: float) -> ImportReport:
-    by_uid: dict[str, dict[str, Any]] = {d["sop_instance_uid"]: d for d in index["instances"]}
-    imp = _Importer(ws, set(by_uid), workers or min(4, (os.cpu_count() or 1) + 1))
-    numbers = [int(m.group(1)) for d in index["instances"] if (m := _COPY_NAME.match(Path(d.get("path", "")).name))]
-    next_number = max(numbers, default=0) + 1
+def _run(ws: Workspace, known: _Known, plans: list[SourcePlan], progress: Progress,
+         workers: int | None, t0: float, *, reset: bool) -> ImportReport:
+    index, by_uid = known.index, known.by_uid
+    imp = _Importer(ws, by_uid, workers or min(4, (os.cpu_count() or 1) + 1))
+    next_number = known.max_number + 1
+    index_path = ws.root / IMAGES_INDEX
+    extend = not reset  # the index file's instances are kept (after a reset: once this import has saved)
     import_id = max((i.get("id", 0) for i in index["imports"]), default=0) + 1
     numbers_of = source_numbers(index, plans)
     for plan in plans:
@@ -376,7 +493,10 @@ def _run(ws: Workspace, index: dict[str, Any], plans: list[SourcePlan], progress
     index["imports"].append(entry)
     roots = {p.root for p in plans}
     old_problems = [p for p in index["problems"] if p.get("source") not in roots]
-    new_instances: list[dict[str, Any]] = []
+    new_lines: list[JsonText] = []  # this import's records since the last checkpoint, encoded
+    # uid-conflict problems whose kept instance is named when the index is next written (one pass)
+    unresolved: dict[str, list[dict[str, Any]]] = {}
+    refresh: dict[str, int] = {}  # duplicates whose record gets today's `accepted` when the index is next written
     skipped_by_root: dict[str, dict[str, int]] = {p.root: dict(p.skipped) for p in plans}
     for plan in plans:
         for label, n in plan.skipped.items():
@@ -394,17 +514,39 @@ def _run(ws: Workspace, index: dict[str, Any], plans: list[SourcePlan], progress
         report.problems.append({"kind": kind, "source": out.plan.root, "file": out.plan.origin(out.cand.display),
                                 "path": out.cand.display, "reason": reason, **extra, "import": import_id})
 
+    def resolve(texts):
+        """Pass the records through, naming the kept instance in the uid-conflict problems."""
+        for text in texts:
+            if unresolved or refresh:
+                uid = _uid_of_text(text)
+                if uid in refresh:
+                    record = json.loads(text)
+                    record["accepted"] = refresh.pop(uid)
+                    text = JsonText(json.dumps(record, ensure_ascii=False))
+                if uid in unresolved:
+                    kept = json.loads(text)
+                    origin = kept.get("origin") or "an earlier import"
+                    for prob in unresolved.pop(uid):
+                        prob.update(reason=f"same SOP Instance UID as {kept.get('path')} (imported from {origin})"
+                                           " but different content: not imported",
+                                    kept=kept.get("path"), kept_source=kept.get("source"))
+            yield text
+
     def save(status: str) -> None:
+        nonlocal extend
         sync_filesystem(ws.images_dir)  # the copies are on disk before the index names them
         entry.update(status=status, finished=None if status == "running" else utc_now(),
                      imported=report.imported, duplicates=report.duplicates,
                      skipped=dict(sorted(report.skipped.items())), problems=len(report.problems),
                      seconds=round(time.perf_counter() - t0, 3))
-        index["instances"].extend(new_instances)
-        new_instances.clear()
         index["problems"] = old_problems + report.problems
         index["skipped"].update(skipped_by_root)
-        ws.save_images_index(index)
+        # The index is written record by record: the current file's lines copied, then this import's new
+        # ones ("instances" comes before "problems": conflicts are resolved before their problems are written).
+        old = iter_json_record_texts(index_path, "instances") if extend and index_path.exists() else iter(())
+        ws.save_images_index({**index, "instances": resolve(itertools.chain(old, new_lines))})
+        new_lines.clear()
+        extend = True
 
     def handle(out: _Outcome) -> None:
         nonlocal next_number
@@ -422,60 +564,49 @@ def _run(ws: Workspace, index: dict[str, Any], plans: list[SourcePlan], progress
         hdr = out.header
         if out.cand.expected_uid and out.cand.expected_uid != hdr.sop_instance_uid:
             add_problem(out, "dicomdir-mismatch", "the file's SOP Instance UID differs from its DICOMDIR record")
-        kept = by_uid.get(hdr.sop_instance_uid)
+        key = uid_key(hdr.sop_instance_uid)
+        kept = by_uid.get(key)
         if kept is None and out.staging is not None:
             rel = copy_name(next_number)
             next_number += 1
-            os.replace(out.staging, ws.root / rel)
+            os.replace(out.staging, os.path.join(ws.root, rel))
             # vars(), not to_dict()/asdict: same flat dict, without asdict's deep copy (thousands of files)
             inst = dict(vars(ImageInstance(**hdr.instance_fields(), path=rel, sha256=out.sha256, size=out.size,
                                            source=out.cand.display, origin=out.plan.origin(out.cand.display))))
             if out.plan.provenance:
                 inst["provenance"] = out.plan.provenance
-            new_instances.append(inst)
-            by_uid[hdr.sop_instance_uid] = inst
+            new_lines.append(JsonText(json.dumps(inst, ensure_ascii=False)))
+            by_uid[key] = _sha_key(out.sha256) + _ACCEPTED
             report.imported += 1
             report.bytes_copied += out.size
             report.without_meta += 0 if hdr.has_meta else 1
             return
         if out.staging is not None:
             with contextlib.suppress(OSError):
-                out.staging.unlink()
+                os.unlink(out.staging)
         if kept is None:  # cannot happen: a UID known before the import is in by_uid
             add_problem(out, "unreadable", "not imported (internal inconsistency of the image index)")
-        elif kept["sha256"] == out.sha256:
+        elif kept[:-1] == _sha_key(out.sha256):
             report.duplicates += 1
-            kept["accepted"] = out.header.accepted  # the same bytes passed today's rules: check need not re-read
-        else:
-            add_problem(out, "uid-conflict",
-                        f"same SOP Instance UID as {kept['path']} (imported from {kept.get('origin') or 'an earlier import'})"
-                        " but different content: not imported", sop_instance_uid=hdr.sop_instance_uid,
-                        kept=kept["path"], kept_source=kept.get("source"))
+            if not kept.endswith(_ACCEPTED):  # the same bytes passed today's rules: check need not re-read
+                refresh[hdr.sop_instance_uid] = out.header.accepted
+                by_uid[key] = kept[:-1] + _ACCEPTED
+        else:  # the kept instance is named when the index is next written (resolve)
+            add_problem(out, "uid-conflict", "same SOP Instance UID as an imported instance but different content: "
+                        "not imported", sop_instance_uid=hdr.sop_instance_uid, kept=None, kept_source=None)
+            unresolved.setdefault(hdr.sop_instance_uid, []).append(report.problems[-1])
 
-    jobs = iter([(plan, cand) for plan in plans for cand in plan.candidates])
+    jobs = ((plan, cand) for plan in plans for cand in plan.candidates)  # no list of every file
     progress.start("Importing images", total=sum(p.total_bytes for p in plans), unit="B")
-    pending: collections.deque[Future] = collections.deque()
-    window = imp.workers * 4
     last_save = time.perf_counter()
     try:
-        with ThreadPoolExecutor(max_workers=imp.workers, thread_name_prefix="dk-import") as pool:
-            try:
-                while True:
-                    while len(pending) < window:
-                        job = next(jobs, None)
-                        if job is None:
-                            break
-                        pending.append(pool.submit(imp.process, *job))
-                    if not pending:
-                        break
-                    handle(pending.popleft().result())
-                    if time.perf_counter() - last_save > CHECKPOINT_SECONDS:
-                        save("running")
-                        last_save = time.perf_counter()
-            except BaseException:
-                for fut in pending:
-                    fut.cancel()
-                raise
+        # closed on the way out: the threads stop before an interrupted import is saved
+        with contextlib.closing(_OUTCOMES[_MODE](imp, jobs)) as outcomes:
+            for out in outcomes:
+                handle(out)
+                if time.perf_counter() - last_save > CHECKPOINT_SECONDS or len(new_lines) >= CHECKPOINT_RECORDS:
+                    save("running")
+                    last_save = time.perf_counter()
     except BaseException as exc:
         report.interrupted = True
         with contextlib.suppress(Exception):  # keep what is done; the original error is the one to report
@@ -495,7 +626,15 @@ def _run(ws: Workspace, index: dict[str, Any], plans: list[SourcePlan], progress
     imp.remove_stage_dirs()  # empty now: every copy was renamed into place or removed
     report.seconds = time.perf_counter() - t0
     save("complete")
-    summary = summarize([ImageInstance.from_dict(d) for d in index["instances"]], patient=ws.dossier.patient)
+    summary = _summarize_index(ws)
     report.totals = summary.counts()
     report.studies = summary.study_rows()
     return report
+
+
+
+def _summarize_index(ws: Workspace) -> ImagesSummary:
+    """The workspace's counts and studies, in one pass over its index, one
+    record a line (no list of its records: issue #18)."""
+    texts = iter_json_record_texts(ws.root / IMAGES_INDEX, "instances")
+    return summarize((ImageInstance.from_dict(json.loads(text)) for text in texts), patient=ws.dossier.patient)

@@ -25,19 +25,21 @@ MAX_DIRECTORY_DEPTH = 8  # DICOMDIR -> DIRFILE -> DIRFILE ...: vendors use 2 or 
 MAX_DIRECTORY_FILES = 4096  # directory files followed per source
 
 
-@dataclass
+@dataclass(slots=True)
 class Candidate:
-    """One file to examine."""
+    """One file to examine (one per file of a source, all held while it is
+    imported: slotted, and a folder's files keep their path as the string
+    that is also their `display`, no Path object — issue #18)."""
 
     display: str  # shown to the user and stored as the instance's `source`
     size: int
-    path: Path | None = None  # a file on disk
+    path: str | Path | None = None  # a file on disk
     member: zipfile.ZipInfo | None = None  # or an entry of the plan's zip
     expected_uid: str | None = None  # SOP Instance UID the DICOMDIR record announces
 
     @property
     def name(self) -> str:
-        return self.path.name if self.path is not None else self.member.filename.rsplit("/", 1)[-1]
+        return os.path.basename(self.path) if self.path is not None else self.member.filename.rsplit("/", 1)[-1]
 
 
 @dataclass
@@ -305,11 +307,11 @@ def _dicomdir_candidates(plan: SourcePlan, dicomdir: Path) -> list[Candidate] | 
 # Folders and zips
 
 
-def _walk(folder: Path) -> list[tuple[Path, int]]:
-    """Every regular file under *folder*, sorted by path; symlinked folders
-    are not followed (no loops), symlinked files are."""
-    out: list[tuple[Path, int]] = []
-    stack = [folder]
+def _walk(folder: Path) -> list[tuple[str, int]]:
+    """Every regular file under *folder* (its path as a string), sorted by
+    path; symlinked folders are not followed (no loops), symlinked files are."""
+    out: list[tuple[str, int]] = []
+    stack = [str(folder)]
     while stack:
         current = stack.pop()
         try:
@@ -321,13 +323,13 @@ def _walk(folder: Path) -> list[tuple[Path, int]]:
         for entry in entries:
             try:
                 if entry.is_dir(follow_symlinks=False):
-                    subdirs.append(Path(entry.path))
+                    subdirs.append(entry.path)
                 elif entry.is_file():
-                    out.append((Path(entry.path), entry.stat().st_size))
+                    out.append((entry.path, entry.stat().st_size))
             except OSError:
                 continue
         stack.extend(reversed(subdirs))
-    out.sort(key=lambda item: str(item[0]))
+    out.sort(key=lambda item: item[0])
     return out
 
 
@@ -337,7 +339,9 @@ def _plan_folder(plan: SourcePlan, folder: Path) -> None:
     # resolver returns the real names under the same absolute root as the walk.
     seen: set[str] = set()
     # DICOMDIRs first (the root one first): their references come in record order, as a PACS station reads them.
-    for path, _size in sorted((f for f in files if is_dicomdir_name(f[0].name)), key=lambda f: len(f[0].parts)):
+    dicomdirs = sorted((Path(f) for f, _size in files if is_dicomdir_name(os.path.basename(f))),
+                       key=lambda f: len(f.parts))
+    for path in dicomdirs:
         plan.skipped["DICOMDIR"] = plan.skipped.get("DICOMDIR", 0) + 1
         for cand in _dicomdir_candidates(plan, path) or []:
             key = os.path.normpath(cand.path)
@@ -345,7 +349,7 @@ def _plan_folder(plan: SourcePlan, folder: Path) -> None:
                 seen.add(key)
                 plan.candidates.append(cand)
     for path, size in files:
-        if is_dicomdir_name(path.name):
+        if is_dicomdir_name(os.path.basename(path)):
             continue
         key = os.path.normpath(path)
         if key not in seen:
@@ -400,7 +404,7 @@ def plan_source(source: str | os.PathLike) -> SourcePlan:
         plan.skipped["DICOMDIR"] = 1
         cands = _dicomdir_candidates(plan, path)
         if cands is None:  # unreadable: fall back to what the media holds, like a forgiving import station
-            files = [(p, s) for p, s in _walk(path.parent) if not is_dicomdir_name(p.name)]
+            files = [(p, s) for p, s in _walk(path.parent) if not is_dicomdir_name(os.path.basename(p))]
             plan.candidates = [Candidate(display=str(p), size=s, path=p) for p, s in files]
         else:
             plan.candidates = cands
