@@ -126,7 +126,7 @@ def import_images_cmd(
     directory: Path = typer.Argument(..., help="Workspace folder."),
     sources: Optional[list[Path]] = typer.Argument(None, help="Folders, DICOMDIR files, zip files or DICOM files."),
     reset: bool = typer.Option(False, "--reset", help="Remove every image of the workspace first."),
-    workers: Optional[int] = typer.Option(None, "--workers", min=1, max=16, help="Parallel copies (default: auto)."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, max=16, help="1: no worker thread (default: one worker copies while the index is written)."),
     pacs: Optional[str] = typer.Option(None, "--pacs", help="Retrieve from this PACS (pacs.toml) instead; "
                                                             "see docs/pacs.md."),
     study: list[str] = typer.Option([], "--study", help="With --pacs: a Study Instance UID (repeatable)."),

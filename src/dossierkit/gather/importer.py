@@ -5,10 +5,17 @@ validated (:mod:`.dicomfile`), then the rest is streamed into the copy while
 SHA-256 is computed. Copies are atomic (temp + rename) but not fsynced one by
 one: the kernel is asked to start writing each copy at once, and the file
 system is synced once per checkpoint and at the end, before the index that
-names the copies is written (itself atomically). A small thread pool overlaps
-I/O and hashing (which release the GIL) with header parsing; decisions that
-depend on order (copy names, which of two same-UID files is kept) are taken
-in the calling thread, in source order.
+names the copies is written (itself atomically). One worker thread
+(archive's :class:`~dossierkit.archive.Worker`) examines and copies the next
+files while the calling thread renames and indexes; decisions that depend on
+order (copy names, which of two same-UID files is kept) are taken in the
+calling thread, in source order.
+
+Memory does not grow with a record per file (issue #18): the index is
+written record by record (the previous version's lines copied, then this
+import's records, kept encoded until the next checkpoint), the instances
+already indexed are known by a UID digest and their SHA-256 bytes only, and
+the summary is computed in one pass over the index.
 
 Index layout (``index/images.json``) and exit codes: docs/images.md.
 """
@@ -27,7 +34,6 @@ import time
 import warnings
 import zipfile
 import zlib
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +53,7 @@ from dossierkit.workspace import IMAGES_DIR, IMAGES_INDEX, Workspace, utc_now
 
 INDEX_SCHEMA = 1
 CHECKPOINT_SECONDS = 5.0
+IMPORT_WINDOW = 8  # files handed to the worker ahead of the one being indexed
 CHECKPOINT_RECORDS = 8192  # records encoded but not yet in the index: a checkpoint at most every so many
 _COPY_NAME = re.compile(r"^IMG(\d{6,})\.dcm\Z")
 _DICOM_EXTENSIONS = {"dcm", "dicom", "dic", "ima"}
@@ -402,18 +409,21 @@ def _uid_of_text(text: str) -> str | None:
 _UID_IN_TEXT = re.compile(r'"sop_instance_uid": ("(?:[^"\\]|\\.)*")')
 
 
-def _outcomes_inline(imp: _Importer, jobs) -> Iterator[_Outcome]:
-    for job in jobs:
-        yield imp.process(*job)
-
-
-def _outcomes_worker(imp: _Importer, jobs) -> Iterator[_Outcome]:
-    """archive's Worker: one thread examines and copies, in order, while the caller renames and indexes."""
+def _outcomes(imp: _Importer, jobs: Iterator[tuple[SourcePlan, Candidate]]) -> Iterator[_Outcome]:
+    """Each file's outcome, in source order. With ``workers`` > 1 (the
+    default), archive's :class:`~dossierkit.archive.Worker` examines and
+    copies the next files while the caller renames and indexes the previous
+    ones: one thread, chosen by an A/B on 2 cores against the former pool of
+    3 threads and against none (docs/performance.md, "Import at the kernel's
+    pace"). ``workers=1``: no thread."""
+    if imp.workers <= 1:
+        for job in jobs:
+            yield imp.process(*job)
+        return
     pending: collections.deque = collections.deque()
-    window = 8
-    with Worker("dk-import") as worker:
+    with Worker("dk-import", depth=IMPORT_WINDOW) as worker:
         while True:
-            while len(pending) < window:
+            while len(pending) < IMPORT_WINDOW:
                 job = next(jobs, None)
                 if job is None:
                     break
@@ -421,30 +431,6 @@ def _outcomes_worker(imp: _Importer, jobs) -> Iterator[_Outcome]:
             if not pending:
                 return
             yield pending.popleft().result()
-
-
-def _outcomes_pool(imp: _Importer, jobs) -> Iterator[_Outcome]:
-    pending: collections.deque[Future] = collections.deque()
-    window = imp.workers * 4
-    with ThreadPoolExecutor(max_workers=imp.workers, thread_name_prefix="dk-import") as pool:
-        try:
-            while True:
-                while len(pending) < window:
-                    job = next(jobs, None)
-                    if job is None:
-                        break
-                    pending.append(pool.submit(imp.process, *job))
-                if not pending:
-                    return
-                yield pending.popleft().result()
-        except BaseException:
-            for fut in pending:
-                fut.cancel()
-            raise
-
-
-_OUTCOMES = {"inline": _outcomes_inline, "worker": _outcomes_worker, "pool": _outcomes_pool}
-_MODE = "pool"
 
 
 def import_images(workspace: Workspace | str | os.PathLike, sources: list[str | os.PathLike], *,
@@ -476,7 +462,7 @@ def import_images(workspace: Workspace | str | os.PathLike, sources: list[str | 
 def _run(ws: Workspace, known: _Known, plans: list[SourcePlan], progress: Progress,
          workers: int | None, t0: float, *, reset: bool) -> ImportReport:
     index, by_uid = known.index, known.by_uid
-    imp = _Importer(ws, by_uid, workers or min(4, (os.cpu_count() or 1) + 1))
+    imp = _Importer(ws, by_uid, 2 if workers is None else workers)
     next_number = known.max_number + 1
     index_path = ws.root / IMAGES_INDEX
     extend = not reset  # the index file's instances are kept (after a reset: once this import has saved)
@@ -601,7 +587,7 @@ def _run(ws: Workspace, known: _Known, plans: list[SourcePlan], progress: Progre
     last_save = time.perf_counter()
     try:
         # closed on the way out: the threads stop before an interrupted import is saved
-        with contextlib.closing(_OUTCOMES[_MODE](imp, jobs)) as outcomes:
+        with contextlib.closing(_outcomes(imp, jobs)) as outcomes:
             for out in outcomes:
                 handle(out)
                 if time.perf_counter() - last_save > CHECKPOINT_SECONDS or len(new_lines) >= CHECKPOINT_RECORDS:
