@@ -13,7 +13,7 @@ calling thread, in source order.
 
 Memory does not grow with a record per file (issue #18): the index is
 written record by record (the previous version's lines copied, then this
-import's records, kept encoded until the next checkpoint), the instances
+import's records, spooled to an unnamed file until the next checkpoint), the instances
 already indexed are known by a UID digest and their SHA-256 bytes only, and
 the summary is computed in one pass over the index.
 
@@ -29,6 +29,7 @@ import itertools
 import json
 import os
 import re
+import tempfile
 import threading
 import time
 import warnings
@@ -43,8 +44,8 @@ from dossierkit.archive import Worker
 from dossierkit.errors import ExitCode, InputError, OutputError
 from dossierkit.fsutil import (TEMP_PREFIX, JsonText, clean_stale_temps, copy_stream_to_new_file, hash_stream,
                               iter_json_record_texts, read_json_records, sync_filesystem)
-from dossierkit.gather.dicomfile import (ACCEPTANCE_RULES, HEAD_SIZE, CorruptDicomError, DicomHeader, DirectoryFileError, NotDicomError,
-                                         looks_like_dicom, parse_header, raw_encoding)
+from dossierkit.gather.dicomfile import (ACCEPTANCE_RULES, HEAD_SIZE, CorruptDicomError, DicomHeader, DirectoryFileError,
+                                         NotDicomError, looks_like_dicom, parse_header, raw_encoding)
 from dossierkit.gather.sources import Candidate, SourcePlan, plan_source
 from dossierkit.gather.summary import ImagesSummary, summarize
 from dossierkit.model import ImageInstance
@@ -54,7 +55,6 @@ from dossierkit.workspace import IMAGES_DIR, IMAGES_INDEX, Workspace, utc_now
 INDEX_SCHEMA = 1
 CHECKPOINT_SECONDS = 5.0
 IMPORT_WINDOW = 8  # files handed to the worker ahead of the one being indexed
-CHECKPOINT_RECORDS = 8192  # records encoded but not yet in the index: a checkpoint at most every so many
 _COPY_NAME = re.compile(r"^IMG(\d{6,})\.dcm\Z")
 _DICOM_EXTENSIONS = {"dcm", "dicom", "dic", "ima"}
 _SPECIAL_NAMES = {"thumbs.db": "Thumbs.db", ".ds_store": ".DS_Store", "desktop.ini": "desktop.ini"}
@@ -479,7 +479,9 @@ def _run(ws: Workspace, known: _Known, plans: list[SourcePlan], progress: Progre
     index["imports"].append(entry)
     roots = {p.root for p in plans}
     old_problems = [p for p in index["problems"] if p.get("source") not in roots]
-    new_lines: list[JsonText] = []  # this import's records since the last checkpoint, encoded
+    # This import's records since the last checkpoint, one JSON line each, on disk rather than in memory (their
+    # number depends on the pace, up to thousands): an unnamed file (O_TMPFILE) next to the copies, gone on close.
+    spool = tempfile.TemporaryFile("w+", encoding="utf-8", newline="\n", prefix=TEMP_PREFIX, dir=ws.images_dir)
     # uid-conflict problems whose kept instance is named when the index is next written (one pass)
     unresolved: dict[str, list[dict[str, Any]]] = {}
     refresh: dict[str, int] = {}  # duplicates whose record gets today's `accepted` when the index is next written
@@ -530,8 +532,12 @@ def _run(ws: Workspace, known: _Known, plans: list[SourcePlan], progress: Progre
         # The index is written record by record: the current file's lines copied, then this import's new
         # ones ("instances" comes before "problems": conflicts are resolved before their problems are written).
         old = iter_json_record_texts(index_path, "instances") if extend and index_path.exists() else iter(())
-        ws.save_images_index({**index, "instances": resolve(itertools.chain(old, new_lines))})
-        new_lines.clear()
+        spool.flush()
+        spool.seek(0)
+        new = (JsonText(line[:-1]) for line in spool)
+        ws.save_images_index({**index, "instances": resolve(itertools.chain(old, new))})
+        spool.seek(0)
+        spool.truncate()
         extend = True
 
     def handle(out: _Outcome) -> None:
@@ -561,7 +567,7 @@ def _run(ws: Workspace, known: _Known, plans: list[SourcePlan], progress: Progre
                                            source=out.cand.display, origin=out.plan.origin(out.cand.display))))
             if out.plan.provenance:
                 inst["provenance"] = out.plan.provenance
-            new_lines.append(JsonText(json.dumps(inst, ensure_ascii=False)))
+            spool.write(json.dumps(inst, ensure_ascii=False) + "\n")
             by_uid[key] = _sha_key(out.sha256) + _ACCEPTED
             report.imported += 1
             report.bytes_copied += out.size
@@ -590,13 +596,14 @@ def _run(ws: Workspace, known: _Known, plans: list[SourcePlan], progress: Progre
         with contextlib.closing(_outcomes(imp, jobs)) as outcomes:
             for out in outcomes:
                 handle(out)
-                if time.perf_counter() - last_save > CHECKPOINT_SECONDS or len(new_lines) >= CHECKPOINT_RECORDS:
+                if time.perf_counter() - last_save > CHECKPOINT_SECONDS:
                     save("running")
                     last_save = time.perf_counter()
     except BaseException as exc:
         report.interrupted = True
         with contextlib.suppress(Exception):  # keep what is done; the original error is the one to report
             save("interrupted")
+            spool.close()
             clean_stale_temps(ws.images_dir)
         if isinstance(exc, OutputError):  # disk full, read-only: the workspace, not an internal temp path
             total = sum(len(p.candidates) for p in plans)
@@ -612,6 +619,7 @@ def _run(ws: Workspace, known: _Known, plans: list[SourcePlan], progress: Progre
     imp.remove_stage_dirs()  # empty now: every copy was renamed into place or removed
     report.seconds = time.perf_counter() - t0
     save("complete")
+    spool.close()
     summary = _summarize_index(ws)
     report.totals = summary.counts()
     report.studies = summary.study_rows()
