@@ -13,7 +13,7 @@ calling thread, in source order.
 
 Memory does not grow with a record per file (issue #18): the index is
 written record by record (the previous version's lines copied, then this
-import's records, spooled to an unnamed file until the next checkpoint), the instances
+import's records, spooled to a scratch file until the next checkpoint), the instances
 already indexed are known by a UID digest and their SHA-256 bytes only, and
 the summary is computed in one pass over the index.
 
@@ -29,7 +29,6 @@ import itertools
 import json
 import os
 import re
-import tempfile
 import threading
 import time
 import warnings
@@ -480,8 +479,17 @@ def _run(ws: Workspace, known: _Known, plans: list[SourcePlan], progress: Progre
     roots = {p.root for p in plans}
     old_problems = [p for p in index["problems"] if p.get("source") not in roots]
     # This import's records since the last checkpoint, one JSON line each, on disk rather than in memory (their
-    # number depends on the pace, up to thousands): an unnamed file (O_TMPFILE) next to the copies, gone on close.
-    spool = tempfile.TemporaryFile("w+", encoding="utf-8", newline="\n", prefix=TEMP_PREFIX, dir=ws.images_dir)
+    # number depends on the pace, up to thousands): a file next to the copies, its name removed at once where the
+    # system allows it (elsewhere a .dk-tmp- name, removed at the end or by the next import's clean-up).
+    spool_path = ws.images_dir / f"{TEMP_PREFIX}{os.getpid()}-index.part"
+    spool = open(spool_path, "w+", encoding="utf-8", newline="\n")
+    with contextlib.suppress(OSError):
+        os.unlink(spool_path)
+
+    def close_spool() -> None:
+        spool.close()
+        with contextlib.suppress(OSError):
+            os.unlink(spool_path)
     # uid-conflict problems whose kept instance is named when the index is next written (one pass)
     unresolved: dict[str, list[dict[str, Any]]] = {}
     refresh: dict[str, int] = {}  # duplicates whose record gets today's `accepted` when the index is next written
@@ -603,7 +611,7 @@ def _run(ws: Workspace, known: _Known, plans: list[SourcePlan], progress: Progre
         report.interrupted = True
         with contextlib.suppress(Exception):  # keep what is done; the original error is the one to report
             save("interrupted")
-            spool.close()
+            close_spool()
             clean_stale_temps(ws.images_dir)
         if isinstance(exc, OutputError):  # disk full, read-only: the workspace, not an internal temp path
             total = sum(len(p.candidates) for p in plans)
@@ -619,7 +627,7 @@ def _run(ws: Workspace, known: _Known, plans: list[SourcePlan], progress: Progre
     imp.remove_stage_dirs()  # empty now: every copy was renamed into place or removed
     report.seconds = time.perf_counter() - t0
     save("complete")
-    spool.close()
+    close_spool()
     summary = _summarize_index(ws)
     report.totals = summary.counts()
     report.studies = summary.study_rows()
