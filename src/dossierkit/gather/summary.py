@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dossierkit.identity import compare_dicom_identity, parse_dicom_date, parse_dicom_pn
-from dossierkit.model import ImageInstance, Patient, StudySummary, group_studies
+from dossierkit.model import ImageInstance, Patient, StudySummary
 
 
 def identity_key(inst: ImageInstance) -> tuple:
