@@ -17,7 +17,7 @@ Buffer ownership — the only rule, stated here once:
   one buffer of the ring; it stays the producer's until its next
   ``take()``. From then on the jobs submitted so far may still read it,
   and ``take()`` gives it back only once the worker has run past every one
-  of them. So a producer may hand any job a view of the buffer it holds,
+  of them (a job submitted with ``borrows=False`` is not waited for). So a producer may hand any job a view of the buffer it holds,
   and never waits for a particular job to reuse memory.
 * Immutable ``bytes`` need no ring.
 
@@ -42,13 +42,16 @@ DEPTH = 256  # jobs that may wait in the queue
 
 class Job:
     """A submitted job: ``result()`` waits for it and returns its value or
-    raises its exception."""
+    raises its exception. Done is a lock held from submission until the
+    job has run (a plain lock: an Event's condition costs more than a small
+    job)."""
 
-    __slots__ = ("_fn", "_args", "_done", "_value", "_error")
+    __slots__ = ("_fn", "_args", "_running", "_value", "_error")
 
     def __init__(self, fn: Callable[..., Any], args: tuple):
         self._fn, self._args = fn, args
-        self._done = threading.Event()
+        self._running = threading.Lock()
+        self._running.acquire()
         self._value: Any = None
         self._error: BaseException | None = None
 
@@ -59,13 +62,22 @@ class Job:
             self._error = exc
         finally:
             self._fn = self._args = None  # type: ignore[assignment]  # release the buffers now
-            self._done.set()
+            self._running.release()
+
+    def _drop(self) -> None:
+        self._error = RuntimeError("the worker was closed")
+        self._fn = self._args = None  # type: ignore[assignment]
+        self._running.release()
 
     def done(self) -> bool:
-        return self._done.is_set()
+        return not self._running.locked()
+
+    def wait(self) -> None:
+        with self._running:
+            pass
 
     def result(self) -> Any:
-        self._done.wait()
+        self.wait()
         if self._error is not None:
             raise self._error
         return self._value
@@ -89,7 +101,7 @@ class Worker:
         self._depth = depth
         self._lane: _Lane | None = None
         self._thread: threading.Thread | None = None
-        self.last: Job | None = None  # the job submitted last
+        self.last: Job | None = None  # the last job submitted that may read a lent buffer
 
     def __enter__(self) -> Worker:
         return self
@@ -97,7 +109,10 @@ class Worker:
     def __exit__(self, exc_type, exc, tb) -> None:
         self.close(drop=exc_type is not None)
 
-    def submit(self, fn: Callable[..., Any], *args: Any) -> Job:
+    def submit(self, fn: Callable[..., Any], *args: Any, borrows: bool = True) -> Job:
+        """Queue ``fn(*args)``. ``borrows=False`` says the job reads no
+        buffer lent through a :class:`Ring` (key derivation, say): a ring
+        does not wait for it before lending a buffer again."""
         if self._thread is None:
             self._lane = _Lane(self._depth)
             self._thread = threading.Thread(target=self._run, args=(self._lane,), name=self._name, daemon=True)
@@ -107,7 +122,8 @@ class Worker:
         lane.room.acquire()  # bounded: wait while DEPTH jobs are queued
         job = Job(fn, args)
         lane.jobs.put(job)
-        self.last = job
+        if borrows:
+            self.last = job
         return job
 
     @staticmethod
@@ -117,9 +133,7 @@ class Worker:
             if job is None:
                 return
             if lane.dropping:
-                job._error = RuntimeError("the worker was closed")
-                job._fn = job._args = None  # type: ignore[assignment]
-                job._done.set()
+                job._drop()
             else:
                 job._run()
             lane.room.release()
@@ -167,7 +181,7 @@ class Ring:
         self._slot = (self._slot + 1) % count
         pending, self._released[self._slot] = self._released[self._slot], None
         if pending is not None:
-            pending._done.wait()
+            pending.wait()
 
     def view(self, plane: int = 0) -> memoryview:
         """The current slot's buffer of *plane*."""

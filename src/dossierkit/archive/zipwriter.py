@@ -79,7 +79,7 @@ class FreshKeys:
         """Queue the look-ahead batches on the worker (before writing)."""
         while self._worker is not None and not self._writing and self._queued < self._ahead:
             n = min(KEYS_BATCH, self._ahead - self._queued)
-            self._jobs.append(self._worker.submit(self._batch, n, True))
+            self._jobs.append(self._worker.submit(self._batch, n, True, borrows=False))
             self._queued += n
         return self
 
@@ -98,7 +98,7 @@ class FreshKeys:
             self._inline += 1
         self._taken += 1
         if self._worker is not None and not self._jobs and len(self._ready) < PACE_LOW and not self._enough():
-            self._jobs.append(self._worker.submit(self._batch, PACE_BATCH, False))
+            self._jobs.append(self._worker.submit(self._batch, PACE_BATCH, False, borrows=False))
         return pair
 
 
