@@ -9,6 +9,7 @@ import copy
 import hashlib
 import shutil
 import threading
+import time
 from pathlib import Path
 
 from pydicom import dcmread
@@ -153,14 +154,19 @@ def add_non_image_instances(ws: Workspace) -> list[ImageInstance]:
     return added
 
 
-def derivation_threads(monkeypatch) -> list[str]:
+def derivation_threads(monkeypatch, *, slow_main: float = 0.0) -> list[str]:
     """Record the name of the thread on which the zip reader derives each
-    entry's keys (the list fills as the test reads a package)."""
+    entry's keys (the list fills as the test reads a package). *slow_main*:
+    seconds each derivation on the main thread sleeps (a reading thread
+    slower than the worker, which then derives ahead)."""
     real = zipreader.derive_keys
     threads: list[str] = []
 
     def spy(*a, **k):
-        threads.append(threading.current_thread().name)
+        name = threading.current_thread().name
+        threads.append(name)
+        if slow_main and name == threading.main_thread().name:
+            time.sleep(slow_main)
         return real(*a, **k)
 
     monkeypatch.setattr(zipreader, "derive_keys", spy)

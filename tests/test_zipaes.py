@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dossierkit.errors import DecryptionError, IntegrityError, UsageError
-from dossierkit.archive import zipformat
+from dossierkit.archive import Worker, zipformat
 from dossierkit.archive.zipaes import iter_package_entries, open_writer
 from tests.conftest import need_tool
 from tests.pkg_fixtures import derivation_threads
@@ -372,23 +372,55 @@ def test_any_single_byte_flip_is_detected(small_package, pos, flip):
             entry.drain()
 
 
-def test_keys_prefetched_on_a_package_file(files, tmp_path, monkeypatch):
-    """On a seekable file the reader derives every entry's keys ahead on its
-    worker (pread of their salts), never inline on the data path; a wrong
-    password is still told apart. Fails when the prefetch is switched off
-    (each derivation then runs on the reading thread)."""
+def test_keys_go_to_whichever_thread_is_free(files, tmp_path, monkeypatch):
+    """On a seekable file the reader learns the salts ahead (pread) and
+    offers their keys to its worker in short batches; an entry the stream
+    reaches first is derived on the reading thread. Each entry's keys are
+    derived once, by one thread or the other. With a slow reading thread
+    the worker derives ahead (fails when the prefetch is switched off: every
+    derivation then runs on the reading thread); a wrong password is still
+    told apart."""
     data, _ = write_package(files)
     pkg = tmp_path / "pkg.zip"
     pkg.write_bytes(data)
-    threads = derivation_threads(monkeypatch)
+    threads = derivation_threads(monkeypatch, slow_main=0.2)  # a reading thread slower than the worker
     with open(pkg, "rb") as fh:
         got = {e.name: e.drain() for e in iter_package_entries(fh, password=PW)}
     assert set(got) == set(files) | {"DOSSIER/MANIFEST.JSON"}
     assert len(threads) == len(got)  # one derivation per entry, none repeated
-    assert threading.current_thread().name not in threads and len(set(threads)) == 1, threads
+    assert "dk-zip" in threads, threads  # the worker derived ahead of the stream
     with open(pkg, "rb") as fh, pytest.raises(DecryptionError, match="wrong password"):
         for e in iter_package_entries(fh, password=b"wrong"):
             e.drain()
+
+
+def test_the_reader_never_waits_for_a_busy_worker_to_derive_keys(files, tmp_path, monkeypatch):
+    """A worker held by other jobs derives nothing: the reading thread
+    derives every entry's keys itself instead of waiting for it (fails if
+    keys_for waited for the worker's batch: the read would block here).
+    ``check_mac=False``: the HMACs would go to the worker too."""
+    data, _ = write_package(files)
+    pkg = tmp_path / "pkg.zip"
+    pkg.write_bytes(data)
+    threads = derivation_threads(monkeypatch)
+    release = threading.Event()
+    worker = Worker("dk-test")
+    worker.submit(release.wait, 120, borrows=False)  # busy until the read is over
+    try:
+        reader = threading.Thread(target=lambda: got.update(
+            {e.name: e.drain() for e in iter_package_entries(open(pkg, "rb"), password=PW, worker=worker,
+                                                              check_mac=False)}),
+            daemon=True)
+        got: dict[str, str] = {}
+        reader.start()
+        reader.join(60)  # a hang guard, not a time budget
+        finished_while_busy = not reader.is_alive()
+    finally:
+        release.set()
+        worker.close()
+    assert finished_while_busy, "the reader waited for the busy worker"
+    assert set(got) == set(files) | {"DOSSIER/MANIFEST.JSON"}
+    assert len(threads) == len(got) and set(threads) == {reader.name}, threads
 
 
 def test_an_abandoned_stream_does_not_wait_for_its_threads(files, tmp_path, monkeypatch):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import threading
 import zlib
 from collections import deque
 from collections.abc import Iterator
@@ -19,7 +20,8 @@ from dossierkit.archive.worker import Job, Ring, Worker
 from dossierkit.archive.zipcommon import ASIDE_MIN, CHUNK, RING, NameRegistry
 from dossierkit.errors import DecryptionError, UsageError
 
-KEYS_AHEAD = 16  # entries whose keys are derived ahead of the stream
+KEYS_AHEAD = 16  # entries whose headers are scanned ahead of the stream (their salts)
+KEYS_BATCH = 4  # entries' keys offered to the worker at a time
 
 
 class _Source:
@@ -63,18 +65,50 @@ def _altered(name: str):
     return exc
 
 
-def _derive(password: bytes, salt: bytes, key_len: int, mac: bool):
-    return derive_keys(password, salt, key_len, mac=mac)
+class _KeySlot:
+    """One entry's keys, derived by whichever thread comes first: the
+    worker (a paced batch) or the caller (the entry is reached)."""
+
+    __slots__ = ("offset", "salt", "key_len", "mac", "lock", "keys")
+
+    def __init__(self, offset: int, salt: bytes, key_len: int, mac: bool):
+        self.offset, self.salt, self.key_len, self.mac = offset, salt, key_len, mac
+        self.lock = threading.Lock()
+        self.keys = None
+
+    def fill(self, password: bytes) -> None:
+        """Derive the keys unless done (waits while the other thread derives them)."""
+        with self.lock:
+            if self.keys is None:
+                self.keys = derive_keys(password, self.salt, self.key_len, mac=self.mac)
+
+    def fill_if_free(self, password: bytes) -> None:
+        """The worker's side: skip a slot the caller is deriving or has derived."""
+        if self.lock.acquire(blocking=False):
+            try:
+                if self.keys is None:
+                    self.keys = derive_keys(password, self.salt, self.key_len, mac=self.mac)
+            finally:
+                self.lock.release()
+
+
+def _fill_batch(slots: list[_KeySlot], password: bytes) -> None:
+    for slot in slots:
+        slot.fill_if_free(password)
 
 
 class _KeyPrefetcher:
-    """Derives the AES keys of the next entries ahead of the stream, on the
-    worker.
+    """Keys of the entries ahead of the stream, shared between the caller
+    and the worker.
 
     On a seekable input (a package file) the local headers ahead are read
-    with ``os.pread`` — without moving the stream — and each salt's keys are
-    derived on the worker while the current entry is decrypted. This is
-    speculation only: the reader uses a result only if the salt it reads
+    with ``os.pread`` — without moving the stream — to learn the salts. The
+    worker gets one short batch of those entries at a time, only once it
+    has finished the previous one, i.e. when its HMAC and hash jobs leave it
+    time to spare; an entry the stream reaches first is derived on the
+    caller's thread (:class:`_KeySlot`: whoever comes first). So the key
+    work goes to whichever core is free, as pack's ``FreshKeys`` does. This
+    is speculation only: the reader uses a slot only if the salt it reads
     itself is the same, and any oddity just stops the scan (the real parser
     reports it)."""
 
@@ -82,7 +116,9 @@ class _KeyPrefetcher:
         self._fd, self._base, self._password, self._mac = fd, base, password, mac
         self._worker = worker
         self._next = 0
-        self._pending: dict[int, tuple[bytes, int, Job]] = {}
+        self._pending: dict[int, _KeySlot] = {}
+        self._order: deque[_KeySlot] = deque()  # slots ahead not yet offered to the worker
+        self._batch: Job | None = None
         self._offsets: deque[int] = deque()  # headers scanned ahead of the stream
         self._stopped = False
 
@@ -114,11 +150,20 @@ class _KeyPrefetcher:
         data_off = off + zipformat.LOCAL_STRUCT.size + nlen + xlen
         if flags & zipformat.FLAG_ENCRYPTED and method == zipformat.METHOD_AES:
             _, strength, _ = zipformat.parse_aes_extra(extras, "prefetch")
-            salt = self._pread(zipformat.AES_SALT_LEN[strength], data_off)
-            key_len = 8 * (strength + 1)
-            self._pending[off] = (salt, key_len, self._worker.submit(_derive, self._password, salt, key_len,
-                                                                     self._mac))
+            # the first entry is always authenticated: it tells a wrong password (hence its MAC key)
+            slot = _KeySlot(off, self._pread(zipformat.AES_SALT_LEN[strength], data_off), 8 * (strength + 1),
+                            self._mac or off == 0)
+            self._pending[off] = slot
+            self._order.append(slot)
         self._next = data_off + csize
+
+    def _offer(self) -> None:
+        """Hand the worker the next batch once it has run every job given
+        so far (the last batch and the stream's hashes): it has time to spare."""
+        last = self._worker.last
+        if (self._batch is None or self._batch.done()) and (last is None or last.done()) and self._order:
+            batch = [self._order.popleft() for _ in range(min(KEYS_BATCH, len(self._order)))]
+            self._batch = self._worker.submit(_fill_batch, batch, self._password, borrows=False)
 
     def keys_for(self, offset: int, salt: bytes, key_len: int):
         while self._offsets and self._offsets[0] <= offset:
@@ -130,10 +175,14 @@ class _KeyPrefetcher:
                 self._scan_one()
             except Exception:  # speculation: the stream parser judges
                 self._stopped = True
-        got = self._pending.pop(offset, None)
-        if got is None or got[0] != salt or got[1] != key_len:
+        slot = self._pending.pop(offset, None)
+        while self._order and self._order[0].offset <= offset:
+            self._order.popleft()  # reached by the stream: no longer the worker's to offer
+        self._offer()
+        if slot is None or slot.salt != salt or slot.key_len != key_len:
             return None
-        return got[2].result()
+        slot.fill(self._password)
+        return slot.keys
 
 
 @dataclass(slots=True)  # one per entry, kept until the central directory (#18)
