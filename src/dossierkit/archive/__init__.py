@@ -12,13 +12,14 @@ from dossierkit.archive.container import PASSWORD, RECIPIENTS, ContainerSpec, pa
 from dossierkit.archive.passphrase import (check_password_strength, generate_passphrase, how_to_type, read_password,
                                            write_password_file)
 from dossierkit.archive.readback import ReadBackSink, read_back
+from dossierkit.archive.streamhash import StreamHash
 from dossierkit.archive.worker import Worker
 from dossierkit.archive.zipformat import METHOD_STORED, dos_stamp
 
 __all__ = [
     # containers
     "PASSWORD", "RECIPIENTS", "ContainerSpec", "package_kind", "sniff", "zip_reader", "zip_writer",
-    "ReadBackSink", "read_back", "METHOD_STORED", "Worker", "dos_stamp",
+    "ReadBackSink", "read_back", "METHOD_STORED", "Worker", "StreamHash", "dos_stamp",
     # age keys
     "Recipient", "generate_identity", "identity_file_text", "load_identities", "load_recipients",
     # passphrases

@@ -52,7 +52,7 @@ from dossierkit.trust.cms import MAX_P7S_BYTES, CertificateInfo, verify_detached
 from dossierkit.trust.store import SenderPolicy, Signer
 from dossierkit.fsutil import output_error
 from dossierkit.progress import NULL_PROGRESS, Progress
-from dossierkit.archive import METHOD_STORED, Worker, sniff, zip_reader
+from dossierkit.archive import METHOD_STORED, StreamHash, Worker, sniff, zip_reader
 from dossierkit.package import layout
 from dossierkit.package.dicomdir import MAX_DICOMDIR_BYTES, iter_package_dicomdir
 from dossierkit.package.manifest import MAX_MANIFEST_BYTES, ManifestView, completeness_problems, parse_manifest
@@ -153,13 +153,14 @@ def _kept(name: str, size: int) -> bool:
 
 
 class _HashingReader:
-    """Read-through wrapper hashing and counting the package's raw bytes,
-    on the reading thread (the flow's worker already has the MACs and the
-    keys: docs/performance.md)."""
+    """Read-through wrapper hashing and counting the package's raw bytes;
+    the hash runs on the flow's worker (archive.StreamHash), which gives
+    the keys of the entries ahead to the reading thread whenever it falls
+    behind (docs/performance.md)."""
 
-    def __init__(self, fh: IO[bytes], progress: Progress):
+    def __init__(self, fh: IO[bytes], progress: Progress, worker: Worker | None = None):
         self._fh = fh
-        self._sha = hashlib.sha256()
+        self._sha = StreamHash(worker)
         self.size = 0
         self._progress = progress
 
@@ -581,7 +582,7 @@ def verify_package(package: str | os.PathLike, *, password: str | bytes | None =
     with fh, Worker("dk-verify") as worker:
         kind = sniff(fh, package)
         report.container = kind
-        raw = _HashingReader(fh, progress)
+        raw = _HashingReader(fh, progress, worker)
         try:
             # Every entry's MAC is checked, not only the manifest's: the
             # SHA-256 comparisons would catch altered content, but not an
