@@ -21,7 +21,7 @@ from dossierkit.archive.zipcommon import ASIDE_MIN, CHUNK, RING, NameRegistry
 from dossierkit.errors import DecryptionError, UsageError
 
 KEYS_AHEAD = 16  # entries whose headers are scanned ahead of the stream (their salts)
-KEYS_BATCH = 4  # entries' keys offered to the worker at a time
+KEYS_BATCH = 2  # entries' keys offered to the worker at a time (A/B: docs/performance.md)
 
 
 class _Source:
@@ -104,8 +104,8 @@ class _KeyPrefetcher:
     On a seekable input (a package file) the local headers ahead are read
     with ``os.pread`` — without moving the stream — to learn the salts. The
     worker gets one short batch of those entries at a time, only once it
-    has finished the previous one, i.e. when its HMAC and hash jobs leave it
-    time to spare; an entry the stream reaches first is derived on the
+    has finished the previous one (queued behind its HMAC and hash jobs);
+    an entry the stream reaches first is derived on the
     caller's thread (:class:`_KeySlot`: whoever comes first). So the key
     work goes to whichever core is free, as pack's ``FreshKeys`` does. This
     is speculation only: the reader uses a slot only if the salt it reads
@@ -158,10 +158,8 @@ class _KeyPrefetcher:
         self._next = data_off + csize
 
     def _offer(self) -> None:
-        """Hand the worker the next batch once it has run every job given
-        so far (the last batch and the stream's hashes): it has time to spare."""
-        last = self._worker.last
-        if (self._batch is None or self._batch.done()) and (last is None or last.done()) and self._order:
+        """Hand the worker the next short batch once it has finished the last one."""
+        if (self._batch is None or self._batch.done()) and self._order:
             batch = [self._order.popleft() for _ in range(min(KEYS_BATCH, len(self._order)))]
             self._batch = self._worker.submit(_fill_batch, batch, self._password, borrows=False)
 
