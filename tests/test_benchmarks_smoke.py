@@ -124,8 +124,9 @@ def test_runner_times_every_tool_and_reports_consistent_targets(tmp_path):
     assert rows["file-creation floor"]["status"] == "ok" and rows["file-creation floor"]["seconds"] > 0
     for step in ("pack (password)", "verify (password)", "verify (recipients)", "import-images"):
         f = data["floors"][step]
+        # floor_seconds is rounded to the ms: on this tiny dossier (a few ms) that alone moves the % by more
         assert 0 < f["floor_seconds"] and f["pct_of_floor"] == pytest.approx(
-            100 * f["floor_seconds"] / rows[step]["seconds"], abs=0.1)
+            100 * f["floor_seconds"] / rows[step]["seconds"], abs=0.1 + 100 * 0.0005 / rows[step]["seconds"])
     assert data["primitives"]["kdf_seconds"] > 0 and data["primitives"]["sha256"] > 0
     assert data["manual_7zip_flow_seconds"] == pytest.approx(rows["7zz a … + sync"]["seconds"]
                                                              + rows["7zz t"]["seconds"], abs=2e-3)
