@@ -8,6 +8,7 @@ import os
 import pty
 import re
 import select
+import signal
 import struct
 import sys
 import termios
@@ -35,6 +36,10 @@ def run_pty(*args: str, columns: int = 80, answers: list[tuple[str, str]] = (), 
     pid, fd = pty.fork()
     if pid == 0:  # child
         try:
+            # as a shell starts a program: Ctrl-C at its default, not blocked — whatever this test
+            # process inherited or set (a SIGINT ignored or blocked here would survive exec)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
             if cwd:
                 os.chdir(cwd)
             argv = command or [sys.executable, "-m", "dossierkit", *map(str, args)]
