@@ -18,6 +18,7 @@ from dossierkit.archive import zipreader
 from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 
+from dossierkit.check import run_checks
 from dossierkit.model import DocumentRecord, ImageInstance
 from dossierkit.resources import samples_dir
 from dossierkit.trust.signing import fingerprint
@@ -178,3 +179,11 @@ def trust_sender(key, name: str = "Test sender (CHU de Nantes)") -> None:
     session's $DOSSIERKIT_HOME, as a receiver does with `trust add` once it
     compared the fingerprint with the sender's printed receipt."""
     TrustStore().add(fingerprint(key.public_key()), name)
+
+
+def findings_by_code(ws: Workspace) -> dict[str, list]:
+    """The findings of ``check`` on *ws*, grouped by code."""
+    out: dict[str, list] = {}
+    for f in run_checks(ws).findings:
+        out.setdefault(f.code, []).append(f)
+    return out

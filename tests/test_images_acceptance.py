@@ -11,7 +11,6 @@ import shutil
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from dossierkit.check import run_checks
 from dossierkit.errors import IncompleteError
 from dossierkit.gather import import_images
 from dossierkit.gather.dicomfile import ACCEPTANCE_RULES
@@ -20,6 +19,7 @@ from dossierkit.package.pack import pack
 
 from images_fixtures import make_dicom, make_encapsulated, real_file
 from pkg_fixtures import add_documents, new_workspace
+from pkg_fixtures import findings_by_code as codes
 
 JPEG = b"\xff\xd8" + b"\x00" * 60 + b"\xff\xd9"
 KEY = Ed25519PrivateKey.generate()
@@ -30,13 +30,6 @@ def ws(tmp_path):
     w = new_workspace(tmp_path / "ws")
     add_documents(w)
     return w
-
-
-def codes(ws) -> dict[str, list]:
-    out: dict[str, list] = {}
-    for f in run_checks(ws).findings:
-        out.setdefault(f.code, []).append(f)
-    return out
 
 
 def as_older_index(ws, *, replace: dict[str, bytes] | None = None, drop=("accepted",)) -> None:

@@ -16,7 +16,6 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-from dossierkit.check import run_checks
 from dossierkit.errors import InputError
 from dossierkit.gather import import_images
 from dossierkit.gather.dicomfile import CorruptDicomError, is_valid_uid, read_header
@@ -29,6 +28,7 @@ from dossierkit.trace.secrets import open_secrets
 from conftest import need_tool, run_cli
 from images_fixtures import SAMPLE_CD, make_dicom, make_encapsulated, real_file
 from pkg_fixtures import add_documents, new_workspace, trust_sender
+from pkg_fixtures import findings_by_code as codes
 
 KEY = Ed25519PrivateKey.generate()
 PASSWORD = "tulipe-orage-cadran-mesure-violon-24"
@@ -44,13 +44,6 @@ def ws(tmp_path):
     w = new_workspace(tmp_path / "ws")
     add_documents(w)
     return w
-
-
-def codes(ws) -> dict[str, list]:
-    out: dict[str, list] = {}
-    for f in run_checks(ws).findings:
-        out.setdefault(f.code, []).append(f)
-    return out
 
 
 # ---------------------------------------------------------------------------
