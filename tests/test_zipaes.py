@@ -42,12 +42,13 @@ def files(tmp_path):
 
 def write_package(files, *, password=PW, force_zip64=False, extra_text=True) -> tuple[bytes, list]:
     buf = io.BytesIO()
+    results = []
     with open_writer(buf, password=password, force_zip64=force_zip64) as zw:
         for name, path in files.items():
-            zw.add_file(name, path)
+            results.append(zw.add_file(name, path))
         if extra_text:
-            zw.add_bytes("DOSSIER/MANIFEST.JSON", b'{"entries": []}\n' * 200, compress=True)
-    return buf.getvalue(), zw.entries
+            results.append(zw.add_bytes("DOSSIER/MANIFEST.JSON", b'{"entries": []}\n' * 200, compress=True))
+    return buf.getvalue(), results
 
 
 def read_all(data: bytes, password=PW, **kw) -> dict[str, bytes]:

@@ -207,7 +207,10 @@ def _pack(ws: Workspace, out: Path, spec: ContainerSpec, worker: Worker, *, sign
         finally:
             sink.abort()
         progress.finish()
-        out_state["entries"] = ([(e.name, e.offset, e.compressed_size) for e in writer.entries]
+        # What the read-back's own parse of the central directory must find:
+        # the names planned, where the writer put each entry and its stored
+        # size — consumed as the directory is parsed (no list, issue #18).
+        out_state["entries"] = (((e.path, off, stored) for e, (off, stored) in zip(entries, writer.placed()))
                                 if spec.kind == PASSWORD else None)
     readme = write_beside_readme(out) if write_readme else None
     waived = sorted({w["code"] for w in completeness["waived"]})
