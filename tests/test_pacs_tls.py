@@ -34,6 +34,7 @@ from conftest import need_tool
 from images_fixtures import readable_third_party_files
 from orthanc_fixtures import OUR_AE, PATIENT, Orthanc, pacs_ns, pacs_toml, run_in_ns  # noqa: F401
 from pkg_fixtures import add_documents, new_workspace
+from x509_fixtures import make_ca
 
 pytestmark = pytest.mark.interop
 
@@ -42,20 +43,6 @@ NOW = dt.datetime.now(dt.timezone.utc)
 
 def _name(cn: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"), x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-
-
-def _ca(cn: str):
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (x509.CertificateBuilder().subject_name(_name(cn)).issuer_name(_name(cn)).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(NOW - dt.timedelta(days=1))
-            .not_valid_after(NOW + dt.timedelta(days=30))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
-                                         data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                                         crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-            .sign(key, hashes.SHA256()))
-    return cert, key
 
 
 def _leaf(ca, ca_key, cn: str, *, server: bool):
@@ -92,8 +79,8 @@ def _write(path: Path, data: bytes, mode: int = 0o644) -> str:
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory):
     d = tmp_path_factory.mktemp("tls-pki")
-    ca, ca_key = _ca("dossierkit test CA")
-    wrong, _ = _ca("Some other CA")
+    ca, ca_key = make_ca("dossierkit test CA")
+    wrong, _ = make_ca("Some other CA")
     server, server_key = _leaf(ca, ca_key, "orthanc-tls", server=True)
     client, client_key = _leaf(ca, ca_key, "DOSSIERKIT client", server=False)
     return {"ca": _write(d / "ca.pem", _pem(ca)), "wrong_ca": _write(d / "wrong-ca.pem", _pem(wrong)),
