@@ -110,3 +110,45 @@ def test_a_package_with_every_generated_file_deflated_verifies(tmp_path, monkeyp
                allow_incomplete=True, reason="test")
     report = verify_package(res.package, password="tulipe-orage-cadran-mesure-violon-24")
     assert report.ok, report.failures
+
+
+def test_root_entry_chunks_inflate_piece_by_piece(monkeypatch):
+    """The writer takes a generated file as pieces, inflated as they go: the
+    pieces join to the file, none longer than the piece size (#18)."""
+    import os
+
+    from dossierkit.package import root as root_mod
+
+    monkeypatch.setattr(root_mod, "_PIECE", 4096)
+    big = os.urandom(50_000) + b"".join(b"%064x  DICOM/ST000001/SE000001/IM%06d\n" % (n, n) for n in range(3000))
+    entry = root_mod.RootEntry("DOSSIER/SHA256SUMS", len(big), "0" * 64, data=big)
+    pieces = list(entry.chunks())
+    assert entry._packed and b"".join(pieces) == big and max(map(len, pieces)) <= 4096 and len(pieces) > 10
+    small = root_mod.RootEntry("README.TXT", 3, "0" * 64, data=b"abc")
+    assert list(small.chunks()) == [b"abc"]
+    assert list(root_mod.RootEntry("DICOM/X", 1, "0" * 64, base="/ws", rel="images/X.dcm").chunks()) == []
+
+
+def test_root_entries_hold_the_workspace_files_packed():
+    """The workspace files are rows of one bytearray, given back as RootEntry
+    objects in order, by index and slice; generated files go among the first."""
+    from dossierkit.package import root as root_mod
+
+    files = root_mod._FileRows("/ws")
+    rows = [(f"DICOM/ST000001/SE000001/IM{i:06d}", 1000 + i, f"{i:064x}", f"images/IMG{i:06d}é.dcm")
+            for i in range(1, 6)]
+    for path, size, sha, rel in rows:
+        files.add(path, size, sha, rel)
+    head = [root_mod.RootEntry(name, 3, "a" * 64, data=b"abc") for name in ("DOSSIER/MANIFEST.JSON", "README.TXT")]
+    entries = root_mod.RootEntries(head, files)
+    assert len(entries) == 7 and entries.total_bytes == 6 + sum(r[1] for r in rows)
+    got = [(e.path, e.size, e.sha256, e.source) for e in entries][2:]
+    assert got == [(p, s, h, f"/ws/{r}") for p, s, h, r in rows]
+    assert entries[3].path == rows[1][0] and entries[-1].sha256 == rows[-1][2] and entries[0] is head[0]
+    assert [e.path for e in entries[1:4]] == ["README.TXT", rows[0][0], rows[1][0]]
+    entries.insert(1, root_mod.RootEntry("DOSSIER/MANIFEST.P7S", 2, "b" * 64, data=b"xy"))
+    assert [e.path for e in entries][:3] == ["DOSSIER/MANIFEST.JSON", "DOSSIER/MANIFEST.P7S", "README.TXT"]
+    with pytest.raises(IndexError):
+        entries.insert(5, head[1])  # not among the workspace files
+    with pytest.raises(IndexError):
+        entries[8]

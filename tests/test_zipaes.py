@@ -571,3 +571,25 @@ def test_writer_refuses_special_files_and_changing_files(tmp_path):
         big.write_bytes(os.urandom(3 << 20))
         with pytest.raises(InputError, match="changed while"):
             open_writer(io.BytesIO(), password=password).add_file("A/BIG", big, progress=Shrink())
+
+
+@pytest.mark.parametrize("password", [PW, None], ids=["aes", "plain"])
+def test_add_stream_stores_the_pieces_given(password):
+    """A generated file given as pieces (the manifest, inflated as it goes)
+    reads back whole; a plain zip asks for the pieces twice (CRC first); a
+    size that is not the one announced is refused."""
+    blob = os.urandom(3 * (1 << 20) + 5)
+    calls = []
+
+    def pieces():
+        calls.append(1)
+        return (blob[i:i + 700_001] for i in range(0, len(blob), 700_001))
+    buf = io.BytesIO()
+    with open_writer(buf, password=password) as zw:
+        res = zw.add_stream("DOSSIER/MANIFEST.JSON", len(blob), pieces)
+    assert res.sha256 == hashlib.sha256(blob).hexdigest() and res.size == len(blob)
+    assert len(calls) == (1 if password else 2)
+    assert read_all(buf.getvalue(), password=password, strict=password is not None)["DOSSIER/MANIFEST.JSON"] == blob
+    with pytest.raises(UsageError, match="announced"):
+        with open_writer(io.BytesIO(), password=password) as zw:
+            zw.add_stream("DOSSIER/MANIFEST.JSON", len(blob) + 1, pieces)

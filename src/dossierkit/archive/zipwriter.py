@@ -10,7 +10,7 @@ import stat
 import zlib
 from array import array
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO
 
@@ -48,19 +48,21 @@ class FreshKeys:
     free. :meth:`expect` caps the derivations at the number of entries once
     it is known. Without a worker every pair is derived on :meth:`take`.
 
-    A batch comes back as one bytes object (salt and keys of each pair end
-    to end), unpacked by :meth:`take`: the look-ahead runs on the worker
-    while pack checks and plans, and thousands of small long-lived objects
-    allocated among the check's short-lived ones kept its freed memory
-    from being returned (≈ 20 MB of RSS at 50 000 files; issue #18).
+    A batch writes its pairs (salt and keys end to end) into a buffer the
+    caller allocated when it queued the batch; :meth:`take` unpacks them.
+    The look-ahead runs on the worker while pack checks and plans: objects
+    it allocated there and kept (a pair's salt and keys, a batch's result)
+    lay among the check's short-lived ones and kept its freed memory from
+    being returned (≈ 25 MB of RSS at 50 000 files; issue #18).
     """
 
     def __init__(self, password: bytes, worker: Worker | None, *, ahead: int = KEYS_AHEAD):
         self._password = password
         self._worker = worker
         self._ahead = ahead
-        self._jobs: deque[Job] = deque()  # batches submitted and not collected, in order
-        self._ready: deque[bytes] = deque()  # batches' pairs, packed (_PAIR bytes each)
+        # batches submitted and not collected, in order, with the buffer each fills
+        self._jobs: deque[tuple[Job, bytearray]] = deque()
+        self._ready: deque[bytearray] = deque()  # batches' pairs, packed (_PAIR bytes each)
         self._at = 0  # of the next pair in self._ready[0]
         self._count = 0  # pairs in self._ready not taken
         self._queued = 0  # pairs asked of the look-ahead batches
@@ -77,21 +79,28 @@ class FreshKeys:
     def _enough(self) -> bool:
         return self._limit is not None and self._derived + self._inline >= self._limit
 
-    def _batch(self, n: int, look_ahead: bool) -> bytes:
-        pairs = []
-        for _ in range(n):
+    def _batch(self, out: bytearray, look_ahead: bool) -> int:
+        """Fill *out* with pairs (fewer when told to stop); how many."""
+        done = 0
+        for at in range(0, len(out), _PAIR):
             if (look_ahead and self._writing) or self._enough():
                 break
             salt, (aes, mac, pv) = self._pair()
-            pairs += (salt, aes, mac, pv)
+            out[at:at + _PAIR] = b"".join((salt, aes, mac, pv))
+            done += 1
             self._derived += 1
-        return b"".join(pairs)
+        return done
+
+    def _submit(self, n: int, look_ahead: bool) -> None:
+        assert self._worker is not None
+        out = bytearray(n * _PAIR)
+        self._jobs.append((self._worker.submit(self._batch, out, look_ahead, borrows=False), out))
 
     def start(self) -> FreshKeys:
         """Queue the look-ahead batches on the worker (before writing)."""
         while self._worker is not None and not self._writing and self._queued < self._ahead:
             n = min(KEYS_BATCH, self._ahead - self._queued)
-            self._jobs.append(self._worker.submit(self._batch, n, True, borrows=False))
+            self._submit(n, True)
             self._queued += n
         return self
 
@@ -101,11 +110,13 @@ class FreshKeys:
 
     def take(self) -> tuple[bytes, Keys]:
         self._writing = True
-        while self._jobs and self._jobs[0].done():
-            packed = self._jobs.popleft().result()
-            if packed:
+        while self._jobs and self._jobs[0][0].done():
+            job, packed = self._jobs.popleft()
+            n = job.result()
+            if n:
+                del packed[n * _PAIR:]
                 self._ready.append(packed)
-                self._count += len(packed) // _PAIR
+                self._count += n
         if self._ready:
             pair = self._unpack()
         else:
@@ -113,15 +124,15 @@ class FreshKeys:
             self._inline += 1
         self._taken += 1
         if self._worker is not None and not self._jobs and self._count < PACE_LOW and not self._enough():
-            self._jobs.append(self._worker.submit(self._batch, PACE_BATCH, False, borrows=False))
+            self._submit(PACE_BATCH, False)
         return pair
 
     def _unpack(self) -> tuple[bytes, Keys]:
         packed, at = self._ready[0], self._at
-        salt = packed[at:at + SALT_LEN]
+        salt = bytes(packed[at:at + SALT_LEN])
         at += SALT_LEN
-        aes, mac, pv = packed[at:at + KEY_LEN], packed[at + KEY_LEN:at + 2 * KEY_LEN], \
-            packed[at + 2 * KEY_LEN:at + 2 * KEY_LEN + PV_LEN]
+        aes, mac, pv = bytes(packed[at:at + KEY_LEN]), bytes(packed[at + KEY_LEN:at + 2 * KEY_LEN]), \
+            bytes(packed[at + 2 * KEY_LEN:at + 2 * KEY_LEN + PV_LEN])
         self._at = at + 2 * KEY_LEN + PV_LEN
         if self._at == len(packed):
             self._ready.popleft()
@@ -244,20 +255,62 @@ class ZipStreamWriter:
             self._write(payload)
         else:
             h = self._begin(name, size=len(data), csize=len(payload) + AES_OVERHEAD, crc=0, actual_method=method)
-            self._seal_chunks(memoryview(payload), self._cipher())
+            self._encrypt_pieces((payload,), self._cipher())
         return self._result(h, sha)
 
-    def _seal_chunks(self, payload: memoryview, ec: EntryCipher) -> None:
-        """Encrypt *payload* chunk by chunk through the reused buffer: no
-        copy of a large blob (the manifest is ≈ 0.4 kB a file; issue #18)."""
+    def _encrypt_pieces(self, pieces: Iterable, ec: EntryCipher, sha=None) -> int:
+        """Salt and verifier, the ciphertext of *pieces* chunk by chunk
+        through the reused buffer (no copy of a large blob: the manifest is
+        ≈ 0.4 kB a file; issue #18), the authentication code; the number
+        of plaintext bytes. *sha* is updated with the plaintext."""
         self._write(ec.salt + ec.verifier)
         out = memoryview(self._outbuf)
-        for at in range(0, len(payload), CHUNK):
-            chunk = payload[at:at + CHUNK]
-            o = out[:len(chunk)]
-            ec.encrypt_into(chunk, o)
-            self._write(o)
+        total = 0
+        for piece in pieces:
+            mv = memoryview(piece)
+            for at in range(0, len(mv), CHUNK):
+                chunk = mv[at:at + CHUNK]
+                if sha is not None:
+                    sha.update(chunk)
+                o = out[:len(chunk)]
+                ec.encrypt_into(chunk, o)
+                self._write(o)
+                total += len(chunk)
         self._write(ec.auth_code())
+        return total
+
+    def add_stream(self, name: str, size: int, pieces: Callable[[], Iterable]) -> EntryResult:
+        """Store a generated file of *size* bytes given as pieces (STORED):
+        ``pieces()`` returns an iterable of bytes-like objects, called once
+        under AES and twice for a plain zip (its CRC-32 goes before the
+        data). The manifest, held deflated, is inflated piece by piece
+        instead of whole (issue #18)."""
+        def too(got: int) -> UsageError:
+            return UsageError(f"cannot store {name!r}: {got} bytes given, {size} announced")
+        sha = hashlib.sha256()
+        if self._password is None:
+            crc = total = 0
+            for piece in pieces():
+                sha.update(piece)
+                crc = zlib.crc32(piece, crc)
+                total += len(piece)
+            if total != size:
+                raise too(total)
+            h = self._begin(name, size=size, csize=size, crc=crc, actual_method=zipformat.METHOD_STORED)
+            again = total = 0
+            for piece in pieces():
+                self._write(piece)
+                again = zlib.crc32(piece, again)
+                total += len(piece)
+            if (again, total) != (crc, size):
+                raise UsageError(f"cannot store {name!r}: its pieces differ the second time")
+        else:
+            h = self._begin(name, size=size, csize=size + AES_OVERHEAD, crc=0,
+                            actual_method=zipformat.METHOD_STORED)
+            total = self._encrypt_pieces(pieces(), self._cipher(), sha)
+            if total != size:
+                raise too(total)
+        return self._result(h, sha.hexdigest())
 
     def add_file(self, name: str, path: str | os.PathLike, *, progress: Progress = NULL_PROGRESS) -> EntryResult:
         """Store a file bit-exact (STORED) and return its plaintext SHA-256

@@ -37,6 +37,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Iterable
 from typing import Any, Callable
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -101,13 +102,13 @@ def _completeness(ws: Workspace, *, allow_incomplete: bool, reason: str | None, 
                                        reason=reason.strip() if reason else None)
 
 
-def _write_entries(entries: list[RootEntry], writer, progress: Progress) -> None:
+def _write_entries(entries: Iterable[RootEntry], writer, progress: Progress) -> None:
     """Stream every entry into the zip writer. Workspace files go through
     ``add_file`` (bit-exact; the hash the writer computes on the way is
-    compared with the index); generated ones through ``add_bytes``."""
+    compared with the index); generated ones through ``add_stream``."""
     for e in entries:
-        if e.data is not None:
-            res = writer.add_bytes(e.path, e.data, compress=False)
+        if e.source is None:  # generated: inflated piece by piece as it is written
+            res = writer.add_stream(e.path, e.size, e.chunks)
             e.data = None  # written: the manifest, sums and DICOMDIR (~0.7 kB a file) are not held on (#18)
             progress.advance(e.size)
         else:
@@ -181,7 +182,8 @@ def _pack(ws: Workspace, out: Path, spec: ContainerSpec, worker: Worker, *, sign
     manifest_sha256, signer = root.manifest_sha256, root.signer_fingerprint
     del root
 
-    plan = check_root_plan([(e.path, e.size, e.sha256, e.data) for e in entries], expect_signer=signer)
+    # A generator: each generated file inflated as the check reaches it, no list of every entry (#18).
+    plan = check_root_plan(((e.path, e.size, e.sha256, e.data) for e in entries), expect_signer=signer)
     if plan.failures:
         first = plan.failures[0]
         raise IntegrityError(f"the package planned fails its verification ({first.check}: {first.message})",

@@ -16,6 +16,8 @@ import itertools
 import json
 import os
 import zlib
+from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +39,7 @@ from dossierkit.workspace import Workspace, utc_now
 
 
 _PACK_ABOVE = 64 * 1024  # generated files held deflated above this size (the manifest, SHA256SUMS, DICOMDIR)
+_PIECE = 1024 * 1024  # inflated at a time by RootEntry.chunks
 
 
 class RootEntry:
@@ -73,6 +76,24 @@ class RootEntry:
         self._packed = value is not None and len(value) > _PACK_ABOVE
         self._data = zlib.compress(value, 1) if self._packed else value
 
+    def chunks(self) -> Iterator[bytes]:
+        """The generated file's bytes in pieces, inflated as they go (the
+        writer takes the manifest this way, never whole: issue #18)."""
+        if not self._packed:
+            if self._data is not None:
+                yield self._data
+            return
+        d = zlib.decompressobj()
+        tail = self._data or b""
+        while tail:
+            piece = d.decompress(tail, _PIECE)
+            if piece:
+                yield piece
+            tail = d.unconsumed_tail
+        piece = d.flush()
+        if piece:
+            yield piece
+
     @property
     def source(self) -> str | None:
         """The workspace file (absolute path), streamed; None for a generated file."""
@@ -82,9 +103,85 @@ class RootEntry:
         return f"RootEntry({self.path!r}, {self.size}, {self.sha256!r}, source={self.source!r})"
 
 
+class _FileRows:
+    """The workspace files of the root, packed: one row a file in a single
+    bytearray (entry path, workspace path and SHA-256, UTF-8, NUL-separated)
+    and the sizes in an array — ≈ 0.13 kB a file instead of a RootEntry and
+    its three strings (≈ 0.36 kB), and no small objects left among the
+    planning's freed ones (issue #18: those kept its memory from being
+    returned). Iterating yields a RootEntry a row, made on the fly."""
+
+    def __init__(self, base: str):
+        self._base = base
+        self._rows = bytearray()
+        self._ends = array("Q")
+        self._sizes = array("q")
+
+    def add(self, path: str, size: int, sha256: str, rel: str) -> None:
+        self._rows += "\0".join((path, rel, sha256)).encode("utf-8", "surrogatepass")
+        self._ends.append(len(self._rows))
+        self._sizes.append(size)
+
+    def __len__(self) -> int:
+        return len(self._sizes)
+
+    def _entry(self, start: int, end: int, size: int) -> RootEntry:
+        path, rel, sha = self._rows[start:end].decode("utf-8", "surrogatepass").split("\0")
+        return RootEntry(path, size, sha, base=self._base, rel=rel)
+
+    def row(self, i: int) -> RootEntry:
+        return self._entry(self._ends[i - 1] if i else 0, self._ends[i], self._sizes[i])
+
+    def __iter__(self) -> Iterator[RootEntry]:
+        start = 0
+        for end, size in zip(self._ends, self._sizes):
+            yield self._entry(start, end, size)
+            start = end
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(self._sizes)
+
+
+class RootEntries:
+    """The root's entries in package order: the generated files (a few
+    :class:`RootEntry`, the DOSSIER ones first) then the workspace files
+    (:class:`_FileRows`). A sequence: ``len``, iteration, indexing and
+    slicing (RootEntry objects); :meth:`insert` among the generated ones."""
+
+    def __init__(self, head: list[RootEntry], files: _FileRows):
+        self._head, self._files = head, files
+
+    def __len__(self) -> int:
+        return len(self._head) + len(self._files)
+
+    def __iter__(self) -> Iterator[RootEntry]:
+        yield from self._head
+        yield from self._files
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        return self._head[i] if i < len(self._head) else self._files.row(i - len(self._head))
+
+    def insert(self, i: int, entry: RootEntry) -> None:
+        """Add a generated file at *i* (among the generated ones)."""
+        if not 0 <= i <= len(self._head):
+            raise IndexError(i)
+        self._head.insert(i, entry)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(e.size for e in self._head) + self._files.total_bytes
+
+
 @dataclass
 class MediaRoot:
-    entries: list[RootEntry]
+    entries: RootEntries
     totals: dict[str, int]  # the manifest's ``totals``
     manifest_sha256: str
     signer_fingerprint: str
@@ -92,7 +189,7 @@ class MediaRoot:
 
     @property
     def total_bytes(self) -> int:
-        return sum(e.size for e in self.entries)
+        return self.entries.total_bytes
 
     @property
     def manifest(self) -> dict[str, Any]:
@@ -164,11 +261,9 @@ def build_root(ws: Workspace, *, signing_key: Ed25519PrivateKey, completeness: d
     pid = patient_id(dossier, settings)
     payload: list[RootEntry] = [RootEntry(g.path, g.size, g.sha256, data=g.data) for g in generated]
     generated = [GeneratedFile(g.path, g.role, b"", g.sha256, g.size) for g in generated]
-    base = os.fspath(ws.root)
-    payload += [RootEntry(d.path, d.record.size, d.record.sha256, base=base, rel=d.record.path)
-                for d in layout.documents]
-    payload += [RootEntry(i.path, i.record.size, i.record.sha256, base=base, rel=i.record.path)
-                for i in layout.instances()]
+    files = _FileRows(os.fspath(ws.root))
+    for planned in itertools.chain(layout.documents, layout.instances()):
+        files.add(planned.path, planned.record.size, planned.record.sha256, planned.record.path)
 
     # The manifest hashed and deflated as it is encoded: its bytes (≈ 0.4 kB a
     # file) are never whole in memory here (issue #18).
@@ -189,9 +284,10 @@ def build_root(ws: Workspace, *, signing_key: Ed25519PrivateKey, completeness: d
     msha = hasher.hexdigest()
     manifest = RootEntry.deflated(MANIFEST, size, msha, b"".join(parts))
     del parts
-    sums = format_sums(itertools.chain([(MANIFEST, msha)], ((e.path, e.sha256) for e in payload)))
+    sums = format_sums(itertools.chain([(MANIFEST, msha)], ((e.path, e.sha256) for e in payload),
+                                       ((e.path, e.sha256) for e in files)))
     seal = make_seal(signing_key, None, sums, manifest_sha256=msha)
     head = [manifest, RootEntry(SUMS, len(sums), hashlib.sha256(sums).hexdigest(), data=sums),
             RootEntry(SIGNATURE, len(seal), hashlib.sha256(seal).hexdigest(), data=seal)]
-    return MediaRoot(head + payload, totals, msha, fingerprint(signing_key.public_key()), layout)
+    return MediaRoot(RootEntries(head + payload, files), totals, msha, fingerprint(signing_key.public_key()), layout)
 

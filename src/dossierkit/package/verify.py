@@ -41,8 +41,10 @@ or key raises DecryptionError before anything is written anywhere.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -506,7 +508,7 @@ class _Pass:
             r.checked.add("dicomdir")
 
 
-def check_root_plan(entries: list[tuple[str, int, str, bytes | None]], *,
+def check_root_plan(entries: Iterable[tuple[str, int, str, bytes | None]], *,
                     expect_signer: str | None = None) -> VerifyReport:
     """Every check of :func:`verify_package` but the container's, run on a
     package's content in memory: *entries* are ``(name, size, sha256,
@@ -514,27 +516,34 @@ def check_root_plan(entries: list[tuple[str, int, str, bytes | None]], *,
     DOSSIER files and the DICOMDIR at least). pack runs it on what it is
     about to write, so a packer bug (an inconsistent DICOMDIR, sums that
     disagree with the manifest) never produces a package; the bytes on disk
-    are then proven by pack's byte read-back (docs/package-format.md)."""
+    are then proven by pack's byte read-back (docs/package-format.md).
+    Any iterable, consumed once in order: pack gives a generator (no list
+    of every entry, #18)."""
     report = VerifyReport(Path(layout.MANIFEST))
     state = _Pass(report, SenderPolicy(expected=expect_signer), None)
-    heads = [e[0] for e in entries[:len(layout.SEAL_FILES)]]
+    it = iter(entries)
+    seal_entries = list(itertools.islice(it, len(layout.SEAL_FILES)))
+    heads = [e[0] for e in seal_entries]
     if heads != list(layout.SEAL_FILES):
         report.fail("container", f"package layout: the first entries are {heads}, expected {list(layout.SEAL_FILES)}")
         return report
-    if len(entries) > 3 and entries[3][0] == layout.CMS_SIGNATURE:
-        state.seal[layout.CMS_SIGNATURE] = entries[3][3] or b""
-        entries = entries[:3] + entries[4:]
-    for name, size, _sha, data in entries[:len(layout.SEAL_FILES)]:
+    following = next(it, None)
+    if following is not None and following[0] == layout.CMS_SIGNATURE:
+        state.seal[layout.CMS_SIGNATURE] = following[3] or b""
+        following = None
+    for name, size, _sha, data in seal_entries:
         assert data is not None
         if size > _SEAL_CAPS[name]:
             report.fail("container", f"{name}: {size} bytes, more than any dossier needs")
             return report
         state.seal[name] = data
+    del seal_entries
     state.check_seal()
     if layout.CMS_SIGNATURE in state.seal:
         state.take_cms(state.seal[layout.CMS_SIGNATURE])
+    state.release_seal(keep_manifest=False)  # as verify_package: the view holds what follows needs (#18)
     if state.view is not None:
-        for name, size, sha, data in entries[len(layout.SEAL_FILES):]:
+        for name, size, sha, data in itertools.chain([] if following is None else [following], it):
             exp = state.admit(name, size)
             if exp is not None:
                 state.settle(name, sha, exp, data if _kept(name, size) else None)
