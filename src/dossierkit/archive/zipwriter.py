@@ -258,7 +258,8 @@ class ZipStreamWriter:
             self._encrypt_pieces((payload,), self._cipher())
         return self._result(h, sha)
 
-    def _encrypt_pieces(self, pieces: Iterable, ec: EntryCipher, sha=None) -> int:
+    def _encrypt_pieces(self, pieces: Iterable, ec: EntryCipher, sha=None,
+                        progress: Progress = NULL_PROGRESS) -> int:
         """Salt and verifier, the ciphertext of *pieces* chunk by chunk
         through the reused buffer (no copy of a large blob: the manifest is
         ≈ 0.4 kB a file; issue #18), the authentication code; the number
@@ -276,6 +277,7 @@ class ZipStreamWriter:
                 ec.encrypt_into(chunk, o)
                 self._write(o)
                 total += len(chunk)
+                progress.advance(len(chunk))
         self._write(ec.auth_code())
         return total
 
@@ -287,30 +289,22 @@ class ZipStreamWriter:
         instead of whole (issue #18)."""
         def too(got: int) -> UsageError:
             return UsageError(f"cannot store {name!r}: {got} bytes given, {size} announced")
-        sha = hashlib.sha256()
         if self._password is None:
-            crc = total = 0
-            for piece in pieces():
-                sha.update(piece)
-                crc = zlib.crc32(piece, crc)
-                total += len(piece)
+            digest, crc, total = self._scan_plain(pieces())
             if total != size:
                 raise too(total)
             h = self._begin(name, size=size, csize=size, crc=crc, actual_method=zipformat.METHOD_STORED)
-            again = total = 0
-            for piece in pieces():
-                self._write(piece)
-                again = zlib.crc32(piece, again)
-                total += len(piece)
-            if (again, total) != (crc, size):
+            if self._copy_plain(pieces()) != (crc, size):
                 raise UsageError(f"cannot store {name!r}: its pieces differ the second time")
         else:
+            sha = hashlib.sha256()
             h = self._begin(name, size=size, csize=size + AES_OVERHEAD, crc=0,
                             actual_method=zipformat.METHOD_STORED)
             total = self._encrypt_pieces(pieces(), self._cipher(), sha)
             if total != size:
                 raise too(total)
-        return self._result(h, sha.hexdigest())
+            digest = sha.hexdigest()
+        return self._result(h, digest)
 
     def add_file(self, name: str, path: str | os.PathLike, *, progress: Progress = NULL_PROGRESS) -> EntryResult:
         """Store a file bit-exact (STORED) and return its plaintext SHA-256
@@ -326,10 +320,10 @@ class ZipStreamWriter:
             st = os.fstat(fh.fileno())
             size = st.st_size
             if self._password is None:
-                sha, crc = self._scan_plain(fh, size, path)
+                sha, crc, _ = self._scan_plain(self._chunks(fh, size, path))
                 fh.seek(0)
                 h = self._begin(name, size=size, csize=size, crc=crc, actual_method=zipformat.METHOD_STORED)
-                if self._copy_plain(fh, size, path, progress) != crc:
+                if self._copy_plain(self._chunks(fh, size, path), progress)[0] != crc:
                     raise InputError("the file changed while it was being packed", path=path, hint="pack again")
                 after = os.fstat(fh.fileno())
                 if (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
@@ -337,7 +331,9 @@ class ZipStreamWriter:
             else:
                 h = self._begin(name, size=size, csize=size + AES_OVERHEAD, crc=0,
                                 actual_method=zipformat.METHOD_STORED)
-                sha = self._copy_aes(fh, size, path, progress, self._cipher())
+                digest = hashlib.sha256()
+                self._encrypt_pieces(self._chunks(fh, size, path), self._cipher(), digest, progress)
+                sha = digest.hexdigest()
         return self._result(h, sha)
 
     def _chunks(self, fh, size: int, path) -> Iterator[memoryview]:
@@ -359,39 +355,30 @@ class ZipStreamWriter:
         if total != size:
             raise InputError("the file changed while it was being packed", path=path, hint="pack again")
 
-    def _copy_aes(self, fh, size: int, path, progress: Progress, ec: EntryCipher) -> str:
-        self._write(ec.salt + ec.verifier)
-        sha = hashlib.sha256()
-        out = memoryview(self._outbuf)
-        for chunk in self._chunks(fh, size, path):
-            sha.update(chunk)
-            o = out[:len(chunk)]
-            ec.encrypt_into(chunk, o)
-            self._write(o)
-            progress.advance(len(chunk))
-        self._write(ec.auth_code())
-        return sha.hexdigest()
-
-    def _scan_plain(self, fh, size: int, path) -> tuple[str, int]:
+    @staticmethod
+    def _scan_plain(pieces: Iterable) -> tuple[str, int, int]:
         # A plain zip needs the CRC-32 in the local header, before the data:
-        # read the file once for SHA-256 and CRC-32, then copy it.
+        # read the pieces once for SHA-256 and CRC-32 (and their length), then copy them.
         sha = hashlib.sha256()
-        crc = 0
-        for chunk in self._chunks(fh, size, path):
-            sha.update(chunk)
-            crc = zlib.crc32(chunk, crc)
-        return sha.hexdigest(), crc
+        crc = total = 0
+        for piece in pieces:
+            sha.update(piece)
+            crc = zlib.crc32(piece, crc)
+            total += len(piece)
+        return sha.hexdigest(), crc, total
 
-    def _copy_plain(self, fh, size: int, path, progress: Progress) -> int:
-        # The second read comes from the page cache; a change in between is
-        # caught by size + mtime and by the CRC-32 of what was copied (cheap:
-        # pack's read-back compares bytes, it does not re-hash the plaintext).
-        crc = 0
-        for chunk in self._chunks(fh, size, path):
-            self._write(chunk)
-            crc = zlib.crc32(chunk, crc)
-            progress.advance(len(chunk))
-        return crc
+    def _copy_plain(self, pieces: Iterable, progress: Progress = NULL_PROGRESS) -> tuple[int, int]:
+        # The second read of a file comes from the page cache; a change in
+        # between is caught by size + mtime and by the CRC-32 of what was
+        # copied (cheap: pack's read-back compares bytes, it does not re-hash
+        # the plaintext). Returns (CRC-32, length) of what was written.
+        crc = total = 0
+        for piece in pieces:
+            self._write(piece)
+            crc = zlib.crc32(piece, crc)
+            total += len(piece)
+            progress.advance(len(piece))
+        return crc, total
 
     def close(self) -> int:
         """Write the central directory and end records; return the total size."""
