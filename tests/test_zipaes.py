@@ -375,7 +375,7 @@ def test_any_single_byte_flip_is_detected(small_package, pos, flip):
 
 def test_keys_go_to_whichever_thread_is_free(files, tmp_path, monkeypatch):
     """On a seekable file the reader learns the salts ahead (pread) and
-    offers their keys to its worker in short batches; an entry the stream
+    lets its worker derive their keys in its idle time; an entry the stream
     reaches first is derived on the reading thread. Each entry's keys are
     derived once, by one thread or the other. With a slow reading thread
     the worker derives ahead (fails when the prefetch is switched off: every

@@ -21,6 +21,12 @@ Buffer ownership — the only rule, stated here once:
   and never waits for a particular job to reuse memory.
 * Immutable ``bytes`` need no ring.
 
+Idle time: ``fill_idle_time(step)`` gives the worker optional work for the
+moments its queue is empty (pack's and verify's keys of the entries
+ahead): it calls ``step()`` — one short piece of work, True if it did one —
+until a job arrives or ``step`` has nothing to do, so the flow's jobs wait
+at most one step. ``step`` only touches what its owner shares for it.
+
 Ending: ``close()`` (or leaving the ``with`` block) runs the queued jobs
 (drops them if the block raised) and joins the thread, on the owner's
 thread; ``abandon()`` — for a stream abandoned early, which the garbage
@@ -91,6 +97,7 @@ class _Lane:
         self.jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self.room = threading.BoundedSemaphore(depth)
         self.dropping = False
+        self.idle: Callable[[], bool] | None = None  # Worker.fill_idle_time
 
 
 class Worker:
@@ -113,12 +120,7 @@ class Worker:
         """Queue ``fn(*args)``. ``borrows=False`` says the job reads no
         buffer lent through a :class:`Ring` (key derivation, say): a ring
         does not wait for it before lending a buffer again."""
-        if self._thread is None:
-            self._lane = _Lane(self._depth)
-            self._thread = threading.Thread(target=self._run, args=(self._lane,), name=self._name, daemon=True)
-            self._thread.start()
-        lane = self._lane
-        assert lane is not None
+        lane = self._started()
         lane.room.acquire()  # bounded: wait while DEPTH jobs are queued
         job = Job(fn, args)
         lane.jobs.put(job)
@@ -126,9 +128,36 @@ class Worker:
             self.last = job
         return job
 
+    def _started(self) -> _Lane:
+        if self._thread is None or self._lane is None:
+            self._lane = _Lane(self._depth)
+            self._thread = threading.Thread(target=self._run, args=(self._lane,), name=self._name, daemon=True)
+            self._thread.start()
+        return self._lane
+
+    def fill_idle_time(self, step: Callable[[], bool] | None) -> None:
+        """Have the worker call *step* while no job waits (module
+        docstring), from now until ``fill_idle_time(None)`` or the end of
+        the thread. *step* does one short piece of optional work and returns
+        True, or returns False when it has none: the worker then sleeps
+        until the next job, and tries *step* again after it."""
+        if step is None:
+            if self._lane is not None:
+                self._lane.idle = None
+            return
+        self._started().idle = step
+        self.submit(_nothing, borrows=False)  # wakes a sleeping worker to try it
+
     @staticmethod
     def _run(lane: _Lane) -> None:
         while True:
+            step = lane.idle
+            if step is not None and not lane.dropping and lane.jobs.empty():
+                try:
+                    if step():
+                        continue
+                except BaseException:  # optional work: its owner does it itself if it never gets done
+                    lane.idle = None
             job = lane.jobs.get()
             if job is None:
                 return
@@ -159,6 +188,10 @@ class Worker:
         lane.jobs.put(None)  # never blocks: the bound is on jobs, not on the stop
         if join and thread is not threading.current_thread():
             thread.join()
+
+
+def _nothing() -> None:
+    return None
 
 
 class Ring:

@@ -21,7 +21,6 @@ from dossierkit.archive.zipcommon import ASIDE_MIN, CHUNK, RING, NameRegistry
 from dossierkit.errors import DecryptionError, UsageError
 
 KEYS_AHEAD = 16  # entries whose headers are scanned ahead of the stream (their salts)
-KEYS_BATCH = 2  # entries' keys offered to the worker at a time (A/B: docs/performance.md)
 
 
 class _Source:
@@ -67,7 +66,7 @@ def _altered(name: str):
 
 class _KeySlot:
     """One entry's keys, derived by whichever thread comes first: the
-    worker (a paced batch) or the caller (the entry is reached)."""
+    worker (in its idle time) or the caller (the entry is reached)."""
 
     __slots__ = ("offset", "salt", "key_len", "mac", "lock", "keys")
 
@@ -92,23 +91,19 @@ class _KeySlot:
                 self.lock.release()
 
 
-def _fill_batch(slots: list[_KeySlot], password: bytes) -> None:
-    for slot in slots:
-        slot.fill_if_free(password)
-
-
 class _KeyPrefetcher:
     """Keys of the entries ahead of the stream, shared between the caller
     and the worker.
 
     On a seekable input (a package file) the local headers ahead are read
     with ``os.pread`` — without moving the stream — to learn the salts. The
-    worker gets one short batch of those entries at a time, only once it
-    has finished the previous one (queued behind its HMAC and hash jobs);
-    an entry the stream reaches first is derived on the
-    caller's thread (:class:`_KeySlot`: whoever comes first). So the key
-    work goes to whichever core is free, as pack's ``FreshKeys`` does. This
-    is speculation only: the reader uses a slot only if the salt it reads
+    worker derives keys in its idle time only (``Worker.fill_idle_time``),
+    one entry at a time, taken from the far end of the look-ahead; the
+    caller derives the keys of an entry it reaches that the worker has not
+    (:class:`_KeySlot`: whoever comes first). So the two rarely meet on one
+    entry, the worker's jobs never wait behind key work for more than one
+    entry, and the key work goes to whichever core is free. This is
+    speculation only: the reader uses a slot only if the salt it reads
     itself is the same, and any oddity just stops the scan (the real parser
     reports it)."""
 
@@ -117,8 +112,7 @@ class _KeyPrefetcher:
         self._worker = worker
         self._next = 0
         self._pending: dict[int, _KeySlot] = {}
-        self._order: deque[_KeySlot] = deque()  # slots ahead not yet offered to the worker
-        self._batch: Job | None = None
+        self._order: deque[_KeySlot] = deque()  # slots ahead the worker may take (from the far end)
         self._offsets: deque[int] = deque()  # headers scanned ahead of the stream
         self._stopped = False
 
@@ -157,11 +151,15 @@ class _KeyPrefetcher:
             self._order.append(slot)
         self._next = data_off + csize
 
-    def _offer(self) -> None:
-        """Hand the worker the next short batch once it has finished the last one."""
-        if (self._batch is None or self._batch.done()) and self._order:
-            batch = [self._order.popleft() for _ in range(min(KEYS_BATCH, len(self._order)))]
-            self._batch = self._worker.submit(_fill_batch, batch, self._password, borrows=False)
+    def idle_step(self) -> bool:
+        """The worker's idle time: derive the keys of the entry furthest
+        ahead (the stream reaches it last). False when there is none."""
+        try:
+            slot = self._order.pop()
+        except IndexError:  # none left (the caller empties it from the other end)
+            return False
+        slot.fill_if_free(self._password)
+        return True
 
     def keys_for(self, offset: int, salt: bytes, key_len: int):
         while self._offsets and self._offsets[0] <= offset:
@@ -174,9 +172,11 @@ class _KeyPrefetcher:
             except Exception:  # speculation: the stream parser judges
                 self._stopped = True
         slot = self._pending.pop(offset, None)
-        while self._order and self._order[0].offset <= offset:
-            self._order.popleft()  # reached by the stream: no longer the worker's to offer
-        self._offer()
+        try:
+            while self._order[0].offset <= offset:
+                self._order.popleft()  # reached by the stream: no longer the worker's to take
+        except IndexError:  # empty (the worker takes from the other end meanwhile)
+            pass
         if slot is None or slot.salt != salt or slot.key_len != key_len:
             return None
         slot.fill(self._password)
@@ -282,6 +282,8 @@ class _ZipStreamReader:
         self._scratch = CTRScratch()
         self._prefetch = (_KeyPrefetcher.for_stream(fh, self._password, check_mac, self._worker)
                           if self._password is not None else None)
+        if self._prefetch is not None:
+            self._worker.fill_idle_time(self._prefetch.idle_step)
 
     def _settle_macs(self, *, wait: bool) -> None:
         """Raise for the first deferred MAC check that failed (those done;
@@ -329,6 +331,8 @@ class _ZipStreamReader:
             # threading's own locks, deadlocked on joining ours (CI hung so).
             # Its jobs only touch what they were given (worker.py).
             self._mac_checks.clear()
+            if self._prefetch is not None:
+                self._worker.fill_idle_time(None)
             self._prefetch = None
             if self._owns_worker:
                 if ending == "abandoned":
