@@ -156,10 +156,11 @@ def zip_writer(out: IO[bytes], spec: ContainerSpec, *, keys: FreshKeys | None = 
 @contextlib.contextmanager
 def zip_reader(raw: IO[bytes], kind: str, *, password: str | bytes | None,
                identities: list[Any] | None, check_mac: bool = True,
-               worker: Worker | None = None) -> Iterator[Iterator[Any]]:
+               worker: Worker | None = None, deferred_hash: bool = False) -> Iterator[Iterator[Any]]:
     """The zip entries of a package stream (zipaes.StreamEntry objects),
     closed on leaving the block — on this thread, not whenever the garbage
-    collector gets to it. ``check_mac=False`` and ``worker``: see
+    collector gets to it. ``check_mac=False``, ``worker`` and
+    ``deferred_hash`` (the age container's plain zip only): see
     :func:`.zipreader.iter_package_entries`."""
     if kind == PASSWORD:
         if password is None:
@@ -176,5 +177,5 @@ def zip_reader(raw: IO[bytes], kind: str, *, password: str | bytes | None,
 
     with age_reader(raw, identities) as plain, \
             contextlib.closing(iter_package_entries(plain, password=None, label="the package",
-                                                    worker=worker)) as entries:
+                                                    worker=worker, deferred_hash=deferred_hash)) as entries:
         yield entries

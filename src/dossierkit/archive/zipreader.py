@@ -205,6 +205,7 @@ class StreamEntry:
         self._h = h
         self._cipher = cipher
         self._sha: str | None = None
+        self._sha_job: Job | None = None  # the SHA-256 still computed on the worker (deferred_hash, see _entry_data)
         self._mac_check: Job | None = None  # deferred HMAC verdict (see _entry_data)
         self._started = False
         self._done = False
@@ -214,9 +215,20 @@ class StreamEntry:
 
     @property
     def sha256(self) -> str:
+        """The plaintext's SHA-256 (hex). With ``deferred_hash`` it may still
+        be computed on the worker: this waits for it (:meth:`sha256_ready`
+        tells without waiting)."""
+        if self._sha is None and self._sha_job is not None:
+            self._sha = self._sha_job.result()
+            self._sha_job = None
         if self._sha is None:
             raise UsageError("sha256 is known only after the entry was read to the end")
         return self._sha
+
+    def sha256_ready(self) -> bool:
+        """True once :attr:`sha256` can be read without waiting (the entry was
+        read to its end and its hash is computed)."""
+        return self._sha is not None or (self._sha_job is not None and self._sha_job.done())
 
     def chunks(self) -> Iterator[memoryview]:
         """Plaintext pieces. Each is a view of a reused buffer, valid until the
@@ -263,9 +275,10 @@ class StreamEntry:
 
 class _ZipStreamReader:
     def __init__(self, fh: IO[bytes], *, password: bytes | None, max_entry_size: int | None, strict: bool,
-                 label: str, check_mac: bool = True, worker: Worker | None = None):
+                 label: str, check_mac: bool = True, worker: Worker | None = None, deferred_hash: bool = False):
         self._src = _Source(fh)
         self._check_mac = check_mac
+        self._deferred_hash = deferred_hash
         self._password = bytes(password) if password is not None else None
         self._max = max_entry_size
         self._strict = strict
@@ -434,7 +447,13 @@ class _ZipStreamReader:
         # tells a wrong password from damage. Without a MAC (the plain zip
         # inside age) the worker hashes the plaintext of big entries.
         defer = mac is not None and self._password_ok
-        aside = defer or entry._data_len >= ASIDE_MIN
+        # deferred_hash (a plain zip): every entry's SHA-256 on the worker,
+        # collected by the caller (StreamEntry.sha256) when it needs it; the
+        # CRC-32 stays here and fails at once (the worker has the package
+        # hash too: with both on it, it became the slower thread — A/B in
+        # docs/performance.md)
+        later = cipher is None and inflater is None and self._deferred_hash
+        aside = defer or later or entry._data_len >= ASIDE_MIN
         worker = self._worker
         want_crc = cipher is None or h.aes_vendor == zipformat.AES_VENDOR_AE1
         crc_box = [0]
@@ -467,11 +486,21 @@ class _ZipStreamReader:
                 produced += len(piece)
                 if produced > h.size:
                     raise zipformat.bad(f"entry {h.name!r} holds more data than its declared {h.size} bytes")
-                if hash_aside:
+                if later:
+                    job = worker.submit(sha.update, piece)
+                    crc_box[0] = zlib.crc32(piece, crc_box[0])
+                elif hash_aside:
                     job = worker.submit(hash_piece, piece)
                 else:
                     hash_piece(piece)
                 yield piece
+        if later:
+            if produced != h.size:
+                raise zipformat.bad(f"entry {h.name!r} holds {produced} bytes, not its declared {h.size}")
+            if crc_box[0] != h.crc32:
+                raise zipformat.bad(f"entry {h.name!r} fails its CRC-32 check: it was altered")
+            entry._sha_job = worker.submit(sha.hexdigest, borrows=False)
+            return
         if job is not None and not defer:
             job.result()
         crc = crc_box[0]
@@ -599,7 +628,7 @@ class _ZipStreamReader:
 
 def iter_package_entries(in_fileobj: IO[bytes], *, password: bytes | None, max_entry_size: int | None = None,
                          strict: bool = True, label: str = "the package", check_mac: bool = True,
-                         worker: Worker | None = None) -> Iterator[StreamEntry]:
+                         worker: Worker | None = None, deferred_hash: bool = False) -> Iterator[StreamEntry]:
     """Stream the entries of a zip written by :class:`ZipStreamWriter`.
 
     ``password`` bytes for a WinZip AES package, ``None`` for a plain zip
@@ -624,8 +653,18 @@ def iter_package_entries(in_fileobj: IO[bytes], *, password: bytes | None, max_e
     ``worker``: the flow's :class:`~.worker.Worker` (verify shares one with
     its package hash); by default the reader starts one of its own when it
     first has work for it and stops it when the iteration ends.
+
+    ``deferred_hash=True`` (a plain zip only: the one inside age): every
+    entry's SHA-256 runs on the worker, and the next entry is read while it
+    finishes; :attr:`StreamEntry.sha256` waits for it,
+    :meth:`StreamEntry.sha256_ready` tells without waiting. The CRC-32 is
+    still checked on the reading thread, at the entry's end. For a caller
+    that compares the hashes a few entries late (verify: the reading thread
+    otherwise decrypts and hashes everything while the worker has only the
+    package's hash).
     """
     if password is not None and not isinstance(password, bytes | bytearray):
         raise UsageError("the password must be bytes (encode it as UTF-8)")
     return _ZipStreamReader(in_fileobj, password=password, max_entry_size=max_entry_size, strict=strict,
-                            label=label, check_mac=check_mac, worker=worker).entries()
+                            label=label, check_mac=check_mac, worker=worker,
+                            deferred_hash=deferred_hash).entries()

@@ -44,6 +44,7 @@ import hashlib
 import itertools
 import os
 import time
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +66,7 @@ from dossierkit.package import xdm
 CHECKS = ("container", "signature", "sender", "manifest", "sums", "files", "dicomdir", "completeness", "xdm")
 _SEAL_CAPS = {layout.MANIFEST: MAX_MANIFEST_BYTES, layout.SUMS: MAX_SUMS_BYTES, layout.SIGNATURE: MAX_SEAL_BYTES}
 _MAX_LISTED = 20  # failures listed per check before "… and N more"
+_UNSETTLED_MAX = 64  # entries read ahead of their hash verdict at most (age: bounded memory)
 # ExpectedFile.marks: what the pass found of each listed file (flags on the
 # manifest's records rather than a set of every name per check: issue #18)
 _SUMMED, _SEEN, _REFERENCED = 1, 2, 4
@@ -241,6 +243,8 @@ class _Pass:
         self.xdm_metadata: bytes | None = None
         self.xdm_sha1: dict[str, str] = {}  # subset document path -> SHA-1 of what streamed by
         self.current: str | None = None  # the entry being read, to name it in a container failure
+        # entries read whose SHA-256 the worker is still computing (age: deferred_hash), in order
+        self.unsettled: deque[tuple[Any, str, Any]] = deque()
 
     # -- the three DOSSIER entries -------------------------------------------
     def take_seal_entry(self, index: int, entry) -> None:
@@ -257,6 +261,7 @@ class _Pass:
             data[at:at + len(chunk)] = chunk
             at += len(chunk)
         del data[at:]
+        entry.sha256  # the SHA-256 (of the seal below), waiting for the worker if it is computing it (age)
         self.seal[expected] = data
         self.write(expected, data)
         if index == 2:
@@ -378,12 +383,23 @@ class _Pass:
         finally:
             if out is not None:
                 out.close()
-        if entry.sha256 != exp.sha256:
-            entry.authenticate()  # an altered container, if it is one, is the failure to report
         if sha1 is not None:
             self.xdm_sha1[name] = sha1.hexdigest()
+        if not keep and not entry.sha256_ready():  # hashed on the worker: compared a few entries later
+            self.unsettled.append((entry, name, exp))
+            self.settle_ready(wait=len(self.unsettled) > _UNSETTLED_MAX)
+            return True
+        if entry.sha256 != exp.sha256:
+            entry.authenticate()  # an altered container, if it is one, is the failure to report
         self.settle(name, entry.sha256, exp, b"".join(parts) if keep else None)
         return True
+
+    def settle_ready(self, *, wait: bool) -> None:
+        """Compare the hashes of the entries still being hashed: those done
+        (with *wait*, all of them), in package order."""
+        while self.unsettled and (wait or self.unsettled[0][0].sha256_ready()):
+            entry, name, exp = self.unsettled.popleft()
+            self.settle(name, entry.sha256, exp, None)
 
     def admit(self, name: str, size: int):
         """The manifest's record of payload entry *name* of *size* bytes, or
@@ -596,7 +612,8 @@ def verify_package(package: str | os.PathLike, *, password: str | bytes | None =
             # Every entry's MAC is checked, not only the manifest's: the
             # SHA-256 comparisons would catch altered content, but not an
             # altered MAC or password-check byte (docs/security.md).
-            with zip_reader(raw, kind, password=password, identities=identities, worker=worker) as entries:
+            with zip_reader(raw, kind, password=password, identities=identities, worker=worker,
+                            deferred_hash=True) as entries:
                 index = 0
                 for entry in entries:
                     state.current = entry.name
@@ -621,6 +638,7 @@ def verify_package(package: str | os.PathLike, *, password: str | bytes | None =
                     if index < len(layout.SEAL_FILES):
                         raise IntegrityError("package layout: the DOSSIER files are missing "
                                              "(not a dossierkit package)")
+            state.settle_ready(wait=True)  # the hashes still on the worker (age), also when the pass stopped
             if state.current is None:  # read to its end
                 report.checked.add("container")
                 state.finish()
