@@ -9,6 +9,7 @@ look-ahead, the keys must keep coming."""
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -74,24 +75,44 @@ def test_take_never_waits_for_a_busy_worker_and_drops_the_look_ahead_not_begun(d
         assert started.wait(20)
         supply = FreshKeys(PW, worker).start()  # look-ahead queued behind the busy job
         pairs = _take_all(supply, 3, timeout=10)  # writing starts: no wait for the worker
+        supply.expect(0)  # no more pairs: the worker's idle time then has nothing to derive
         release.set()
         worker.submit(lambda: None).result()
     assert len(pairs) == 3 and derivations.count("dk-test") == 0  # the queued look-ahead never ran
     assert len(derivations) == 3 and "dk-test" not in derivations
 
 
-def test_once_writing_the_worker_gets_one_short_batch_when_it_has_caught_up(derivations):
+def test_once_writing_the_worker_derives_pairs_in_its_idle_time(derivations):
+    """From the first take, the idle worker keeps PACE_READY pairs ready
+    (no more: it then sleeps until pairs are taken) and takes hand them
+    out; a worker held by a window derives nothing meanwhile."""
     with Worker("dk-test") as worker:
         supply = FreshKeys(PW, worker)  # no look-ahead
         supply.expect(100)
-        first = supply.take()  # derived here; the idle worker is given one short batch
+        first = supply.take()  # derived here; the idle worker starts filling
+        _wait_until(lambda: len(derivations) == 1 + zipwriter.PACE_READY)
         worker.submit(lambda: None).result()
-        later = [supply.take() for _ in range(zipwriter.PACE_BATCH)]
+        assert len(derivations) == 1 + zipwriter.PACE_READY  # capped: the worker sleeps
+        later = [supply.take() for _ in range(zipwriter.PACE_READY)]
+        started, release = threading.Event(), threading.Event()
+        worker.submit(lambda: started.set() or release.wait(20))  # a window holds the worker
+        assert started.wait(20)
+        busy_from = len(derivations)
+        more = _take_all(supply, 3, timeout=10)  # no pair ready: derived here, no wait
+        release.set()
+        worker.submit(lambda: None).result()
     assert derivations[0] != "dk-test"
-    # the later pairs came from the batch; the worker then got the next one, still on its thread
-    assert derivations[1:1 + zipwriter.PACE_BATCH] == ["dk-test"] * zipwriter.PACE_BATCH
-    assert set(derivations[1:]) == {"dk-test"} and len(derivations) <= 1 + 2 * zipwriter.PACE_BATCH
-    assert len({first[0], *(salt for salt, _ in later)}) == 1 + zipwriter.PACE_BATCH
+    assert derivations[1:1 + zipwriter.PACE_READY] == ["dk-test"] * zipwriter.PACE_READY
+    assert "dk-test" not in derivations[busy_from:busy_from + 3]
+    salts = {first[0], *(salt for salt, _ in later), *(salt for salt, _ in more)}
+    assert len(salts) == 1 + zipwriter.PACE_READY + 3
+
+
+def _wait_until(predicate, timeout: float = 30.0) -> None:
+    end = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < end, "timed out (a hang guard)"
+        time.sleep(0.001)
 
 
 def test_without_a_worker_or_beyond_the_expected_keys_are_derived_on_take(derivations):

@@ -24,8 +24,7 @@ from dossierkit.progress import NULL_PROGRESS, Progress
 
 KEYS_BATCH = 32  # pairs per worker job before writing starts
 KEYS_AHEAD = 4096  # pairs derived ahead before writing starts, at most
-PACE_BATCH = 8  # pairs per worker job once writing has started (short: a window never waits long behind it)
-PACE_LOW = 16  # once writing: a new job only while fewer pairs than this are ready
+PACE_READY = 16  # once writing: pairs the worker keeps ready, at most (derived in its idle time)
 _PAIR = SALT_LEN + 2 * KEY_LEN + PV_LEN  # a salt and its keys, packed
 
 
@@ -40,8 +39,9 @@ class FreshKeys:
       are queued on the worker (:meth:`start`);
     * from the first :meth:`take`: the batches not begun yet are dropped
       (they would hold the package windows behind them in the worker's
-      queue), and the worker gets one short batch at a time, only once it
-      has finished the previous one, i.e. when it has time to spare.
+      queue), and the worker derives pairs in its idle time only
+      (``Worker.fill_idle_time``: one pair at a time while no window waits,
+      up to ``PACE_READY`` ready).
 
     :meth:`take` never waits for the worker: with no pair ready it derives
     one on the caller's thread. So the key work goes to whichever core is
@@ -63,6 +63,7 @@ class FreshKeys:
         # batches submitted and not collected, in order, with the buffer each fills
         self._jobs: deque[tuple[Job, bytearray]] = deque()
         self._ready: deque[bytearray] = deque()  # batches' pairs, packed (_PAIR bytes each)
+        self._paced: deque[tuple[bytes, Keys]] = deque()  # pairs derived in the worker's idle time
         self._at = 0  # of the next pair in self._ready[0]
         self._count = 0  # pairs in self._ready not taken
         self._queued = 0  # pairs asked of the look-ahead batches
@@ -109,6 +110,8 @@ class FreshKeys:
         self._limit = self._taken + n
 
     def take(self) -> tuple[bytes, Keys]:
+        if not self._writing and self._worker is not None:
+            self._worker.fill_idle_time(self._idle_step)
         self._writing = True
         while self._jobs and self._jobs[0][0].done():
             job, packed = self._jobs.popleft()
@@ -119,13 +122,22 @@ class FreshKeys:
                 self._count += n
         if self._ready:
             pair = self._unpack()
+        elif self._paced:
+            pair = self._paced.popleft()
         else:
             pair = self._pair()
             self._inline += 1
         self._taken += 1
-        if self._worker is not None and not self._jobs and self._count < PACE_LOW and not self._enough():
-            self._submit(PACE_BATCH, False)
         return pair
+
+    def _idle_step(self) -> bool:
+        """The worker's idle time, once writing: one more pair ready, unless
+        enough are (False: nothing to do until the caller takes some)."""
+        if len(self._paced) + self._count >= PACE_READY or self._enough():
+            return False
+        self._paced.append(self._pair())
+        self._derived += 1
+        return True
 
     def _unpack(self) -> tuple[bytes, Keys]:
         packed, at = self._ready[0], self._at
