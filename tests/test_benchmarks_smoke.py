@@ -136,3 +136,26 @@ def test_runner_times_every_tool_and_reports_consistent_targets(tmp_path):
         assert ratio == pytest.approx(rows["7zz a -tzip -mem=AES256 -mx0"]["seconds"]
                                       / rows["pack (password)"]["seconds"], rel=1e-2, abs=1e-3)  # ratios are
         # rounded to 3 decimals in the JSON: a 0.04 ratio is 0.0405 ± 0.0005
+
+
+def test_thread_timeline_sees_a_worker_thread_busy_in_c_code():
+    """benchmarks/threads.py reads the kernel's per-thread CPU: a thread
+    hashing with the GIL released shows busy while the main thread sleeps
+    (what a sampling profiler showed as idle, docs/performance.md)."""
+    from benchmarks.threads import render, timeline
+
+    code = ("import hashlib, threading, time\n"
+            "def work():\n"
+            "    h, b, t = hashlib.sha256(), bytes(1 << 20), time.monotonic()\n"
+            "    while time.monotonic() - t < 1.0:\n"
+            "        h.update(b)\n"
+            "th = threading.Thread(target=work); th.start(); time.sleep(1.1); th.join()\n")
+    result = timeline([sys.executable, "-c", code], 0.2)
+    assert result["rc"] == 0, result["stderr_tail"]
+    workers = [k for k in result["threads"] if k != "main"]
+    assert "main" in result["threads"] and len(workers) == 1, result["threads"]
+    worker_busy = [row["busy"].get(workers[0], 0) for row in result["rows"]]
+    main_busy = [row["busy"].get("main", 0) for row in result["rows"][1:-2]]
+    assert max(worker_busy) >= 50, worker_busy
+    assert main_busy and min(main_busy) <= 20, main_busy  # sleeping in join while the worker hashes
+    assert "main" in render(result).splitlines()[0]
