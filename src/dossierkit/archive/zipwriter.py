@@ -80,11 +80,12 @@ class FreshKeys:
     def _enough(self) -> bool:
         return self._limit is not None and self._derived + self._inline >= self._limit
 
-    def _batch(self, out: bytearray, look_ahead: bool) -> int:
-        """Fill *out* with pairs (fewer when told to stop); how many."""
+    def _batch(self, out: bytearray) -> int:
+        """A look-ahead batch: fill *out* with pairs, fewer once writing has
+        started or enough are derived; how many."""
         done = 0
         for at in range(0, len(out), _PAIR):
-            if (look_ahead and self._writing) or self._enough():
+            if self._writing or self._enough():
                 break
             salt, (aes, mac, pv) = self._pair()
             out[at:at + _PAIR] = b"".join((salt, aes, mac, pv))
@@ -92,16 +93,16 @@ class FreshKeys:
             self._derived += 1
         return done
 
-    def _submit(self, n: int, look_ahead: bool) -> None:
+    def _submit(self, n: int) -> None:
         assert self._worker is not None
         out = bytearray(n * _PAIR)
-        self._jobs.append((self._worker.submit(self._batch, out, look_ahead, borrows=False), out))
+        self._jobs.append((self._worker.submit(self._batch, out, borrows=False), out))
 
     def start(self) -> FreshKeys:
         """Queue the look-ahead batches on the worker (before writing)."""
         while self._worker is not None and not self._writing and self._queued < self._ahead:
             n = min(KEYS_BATCH, self._ahead - self._queued)
-            self._submit(n, True)
+            self._submit(n)
             self._queued += n
         return self
 
