@@ -23,6 +23,7 @@ from dossierkit.archive import zipreader
 from dossierkit.archive.agefile import age_reader, age_writer
 from dossierkit.package.pack import pack
 from dossierkit.package.unpack import unpack_package
+from dossierkit.package import verify as verify_module
 from dossierkit.package.verify import verify_package
 from tests.conftest import need_tool
 from tests.pkg_fixtures import PHI_FORMS, full_workspace, trust_sender
@@ -180,11 +181,17 @@ def test_a_wrong_crc_inside_age_is_the_failure_named(packed, tmp_path, entry):
     assert "CRC-32" in failure.message and failure.file == name, failure
 
 
+@pytest.mark.parametrize("bound", [None, 1])
 @pytest.mark.parametrize("which", ["first image", "last image"])
-def test_altered_content_inside_age_is_named_after_the_deferred_comparison(packed, tmp_path, which):
+def test_altered_content_inside_age_is_named_after_the_deferred_comparison(packed, tmp_path, monkeypatch, which,
+                                                                             bound):
     """A file whose bytes differ from the manifest's SHA-256 (its CRC-32
     made to match) fails "files" on that file, whether its hash is compared
-    a few entries later or only at the end of the pass (#18)."""
+    a few entries later or only at the end of the pass (#18); also when at
+    most one entry may wait for its hash (the bound that keeps verify's
+    memory flat: the oldest is then waited for)."""
+    if bound is not None:
+        monkeypatch.setattr(verify_module, "_UNSETTLED_MAX", bound)
     tmp, res = packed
     ids = load_identities(tmp / "key.txt")
     public = str(ids[0].recipient())

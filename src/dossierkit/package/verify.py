@@ -261,7 +261,6 @@ class _Pass:
             data[at:at + len(chunk)] = chunk
             at += len(chunk)
         del data[at:]
-        entry.sha256  # the SHA-256 (of the seal below), waiting for the worker if it is computing it (age)
         self.seal[expected] = data
         self.write(expected, data)
         if index == 2:
@@ -387,17 +386,18 @@ class _Pass:
             self.xdm_sha1[name] = sha1.hexdigest()
         if not keep and not entry.sha256_ready():  # hashed on the worker: compared a few entries later
             self.unsettled.append((entry, name, exp))
-            self.settle_ready(wait=len(self.unsettled) > _UNSETTLED_MAX)
+            self.settle_ready(keep=_UNSETTLED_MAX)
             return True
         if entry.sha256 != exp.sha256:
             entry.authenticate()  # an altered container, if it is one, is the failure to report
         self.settle(name, entry.sha256, exp, b"".join(parts) if keep else None)
         return True
 
-    def settle_ready(self, *, wait: bool) -> None:
-        """Compare the hashes of the entries still being hashed: those done
-        (with *wait*, all of them), in package order."""
-        while self.unsettled and (wait or self.unsettled[0][0].sha256_ready()):
+    def settle_ready(self, *, keep: int = 0) -> None:
+        """Compare the hashes of the entries still being hashed, in package
+        order: those done, and the oldest (waiting for each) while more than
+        *keep* remain (0: all of them)."""
+        while self.unsettled and (len(self.unsettled) > keep or self.unsettled[0][0].sha256_ready()):
             entry, name, exp = self.unsettled.popleft()
             self.settle(name, entry.sha256, exp, None)
 
@@ -638,7 +638,7 @@ def verify_package(package: str | os.PathLike, *, password: str | bytes | None =
                     if index < len(layout.SEAL_FILES):
                         raise IntegrityError("package layout: the DOSSIER files are missing "
                                              "(not a dossierkit package)")
-            state.settle_ready(wait=True)  # the hashes still on the worker (age), also when the pass stopped
+            state.settle_ready()  # the hashes still on the worker (age), also when the pass stopped
             if state.current is None:  # read to its end
                 report.checked.add("container")
                 state.finish()
