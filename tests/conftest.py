@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,15 @@ def need_tool(name: str) -> str:
     if IN_CI:
         pytest.fail(f"required tool {name!r} is not installed on CI (.ci/run must install it)")
     pytest.skip(f"{name!r} not installed (Debian package needed; installed by .ci/run)")
+
+
+def wait_until(predicate, what: str, guard: float = 30.0) -> None:
+    """Poll *predicate* until it holds; *guard* seconds is a hang guard,
+    never a time budget."""
+    end = time.monotonic() + guard
+    while not predicate():
+        assert time.monotonic() < end, f"timed out waiting for {what}"
+        time.sleep(0.001)
 
 
 def run_cli(*args: str, input: str | None = None, env: dict | None = None, cwd: str | Path | None = None):

@@ -9,7 +9,6 @@ look-ahead, the keys must keep coming."""
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
@@ -17,6 +16,7 @@ from dossierkit.archive import Worker
 from dossierkit.archive import zipwriter
 from dossierkit.archive.winzip_aes import SALT_LEN, derive_keys
 from dossierkit.archive.zipaes import FreshKeys
+from tests.conftest import wait_until
 
 PW = b"correct horse battery staple"
 
@@ -90,7 +90,7 @@ def test_once_writing_the_worker_derives_pairs_in_its_idle_time(derivations):
         supply = FreshKeys(PW, worker)  # no look-ahead
         supply.expect(100)
         first = supply.take()  # derived here; the idle worker starts filling
-        _wait_until(lambda: len(derivations) == 1 + zipwriter.PACE_READY)
+        wait_until(lambda: len(derivations) == 1 + zipwriter.PACE_READY, "the idle worker's pairs")
         worker.submit(lambda: None).result()
         assert len(derivations) == 1 + zipwriter.PACE_READY  # capped: the worker sleeps
         later = [supply.take() for _ in range(zipwriter.PACE_READY)]
@@ -106,13 +106,6 @@ def test_once_writing_the_worker_derives_pairs_in_its_idle_time(derivations):
     assert "dk-test" not in derivations[busy_from:busy_from + 3]
     salts = {first[0], *(salt for salt, _ in later), *(salt for salt, _ in more)}
     assert len(salts) == 1 + zipwriter.PACE_READY + 3
-
-
-def _wait_until(predicate, timeout: float = 30.0) -> None:
-    end = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < end, "timed out (a hang guard)"
-        time.sleep(0.001)
 
 
 def test_without_a_worker_or_beyond_the_expected_keys_are_derived_on_take(derivations):

@@ -8,15 +8,9 @@ import threading
 import time
 
 from dossierkit.archive import Worker
+from tests.conftest import wait_until
 
-GUARD = 3  # seconds: a hang guard, never a time budget
-
-
-def _wait_for(predicate, what: str) -> None:
-    end = time.monotonic() + GUARD
-    while not predicate():
-        assert time.monotonic() < end, f"timed out waiting for {what}"
-        time.sleep(0.001)
+GUARD = 30  # seconds: a hang guard, never a time budget
 
 
 def test_jobs_come_before_idle_work_that_never_ends():
@@ -31,7 +25,7 @@ def test_jobs_come_before_idle_work_that_never_ends():
 
     with Worker("dk-test") as worker:
         worker.fill_idle_time(endless)
-        _wait_for(lambda: len(calls) > 100, "the idle step")
+        wait_until(lambda: len(calls) > 100, "the idle step")
         done = []
         jobs = [worker.submit(done.append, i, borrows=False) for i in range(200)]
         finisher = threading.Thread(target=lambda: [j.result() for j in jobs], daemon=True)
@@ -54,14 +48,14 @@ def test_a_step_with_nothing_to_do_sleeps_until_the_next_job():
 
     with Worker("dk-test") as worker:
         worker.fill_idle_time(nothing)
-        _wait_for(lambda: len(calls) >= 1, "the first try")
+        wait_until(lambda: len(calls) >= 1, "the first try")
         worker.submit(time.sleep, 0.05, borrows=False).result()  # the arming job has run by now
-        _wait_for(lambda: len(calls) >= 2, "the try after a job")
+        wait_until(lambda: len(calls) >= 2, "the try after a job")
         settled = len(calls)
         time.sleep(0.2)
         assert len(calls) == settled, "the worker kept calling a step that had nothing to do"
         worker.submit(int, borrows=False).result()
-        _wait_for(lambda: len(calls) == settled + 1, "the try after the next job")
+        wait_until(lambda: len(calls) == settled + 1, "the try after the next job")
 
 
 def test_a_failing_step_is_dropped_and_the_worker_goes_on():
@@ -75,7 +69,7 @@ def test_a_failing_step_is_dropped_and_the_worker_goes_on():
 
     with Worker("dk-test") as worker:
         worker.fill_idle_time(broken)
-        _wait_for(lambda: len(calls) == 1, "the step")
+        wait_until(lambda: len(calls) == 1, "the step")
         for i in range(5):
             assert worker.submit(abs, -i, borrows=False).result() == i
         assert len(calls) == 1
@@ -90,7 +84,7 @@ def test_withdrawn_idle_work_is_not_called_again():
 
     with Worker("dk-test") as worker:
         worker.fill_idle_time(step)
-        _wait_for(lambda: len(calls) > 10, "the step")
+        wait_until(lambda: len(calls) > 10, "the step")
         worker.fill_idle_time(None)
         worker.submit(int, borrows=False).result()  # any step running at withdrawal has ended
         stopped = len(calls)
