@@ -30,15 +30,26 @@ def _take_all(supply: FreshKeys, n: int, timeout: float = 30.0) -> list:
     return got
 
 
+class _Derivations(list):
+    """The threads the writer's key derivations ran on, in the order they
+    began, and the thread of each salt (``thread_of``): the order of two
+    derivations begun on two threads at once is the scheduler's."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.thread_of: dict[bytes, str] = {}
+
+
 @pytest.fixture
 def derivations(monkeypatch):
-    """The threads each key derivation of the writer ran on."""
-    seen: list[str] = []
+    seen = _Derivations()
     real = zipwriter.derive_keys
 
-    def spy(*a, **k):
-        seen.append(threading.current_thread().name)
-        return real(*a, **k)
+    def spy(password, salt):
+        name = threading.current_thread().name
+        seen.append(name)
+        seen.thread_of[bytes(salt)] = name
+        return real(password, salt)
 
     monkeypatch.setattr(zipwriter, "derive_keys", spy)
     return seen
@@ -101,8 +112,10 @@ def test_once_writing_the_worker_derives_pairs_in_its_idle_time(derivations):
         more = _take_all(supply, 3, timeout=10)  # no pair ready: derived here, no wait
         release.set()
         worker.submit(lambda: None).result()
-    assert derivations[0] != "dk-test"
-    assert derivations[1:1 + zipwriter.PACE_READY] == ["dk-test"] * zipwriter.PACE_READY
+    thread_of = derivations.thread_of
+    assert thread_of[first[0]] == "MainThread"
+    assert [thread_of[salt] for salt, _ in later] == ["dk-test"] * zipwriter.PACE_READY
+    assert "dk-test" not in [thread_of[salt] for salt, _ in more]  # taken on _take_all's thread
     assert "dk-test" not in derivations[busy_from:busy_from + 3]
     salts = {first[0], *(salt for salt, _ in later), *(salt for salt, _ in more)}
     assert len(salts) == 1 + zipwriter.PACE_READY + 3

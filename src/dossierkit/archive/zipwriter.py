@@ -111,8 +111,7 @@ class FreshKeys:
         self._limit = self._taken + n
 
     def take(self) -> tuple[bytes, Keys]:
-        if not self._writing and self._worker is not None:
-            self._worker.fill_idle_time(self._idle_step)
+        first = not self._writing
         self._writing = True
         while self._jobs and self._jobs[0][0].done():
             job, packed = self._jobs.popleft()
@@ -129,6 +128,8 @@ class FreshKeys:
             pair = self._pair()
             self._inline += 1
         self._taken += 1
+        if first and self._worker is not None:  # after this pair: the first one is never the worker's
+            self._worker.fill_idle_time(self._idle_step)
         return pair
 
     def _idle_step(self) -> bool:
