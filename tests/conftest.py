@@ -7,6 +7,7 @@ them all in .ci/run).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -83,3 +84,14 @@ def empty_ws(tmp_path):
     from dossierkit.workspace import init_workspace
 
     return init_workspace(tmp_path / "ws", dict(SAMPLE_PATIENT))
+
+
+def open_files_under(folder: Path) -> list[str]:
+    """The files this process holds open under *folder* (Linux: /proc/self/fd)."""
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            if target.startswith(str(folder)):
+                found.append(target)
+    return found

@@ -8,16 +8,19 @@ import json
 import re
 import shutil
 import subprocess
+import threading
+import time
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from dossierkit.errors import InputError
+from dossierkit.fsutil import NewFile
 from dossierkit.gather import import_images, media_dicomdir_references
 from dossierkit.workspace import Workspace
 
-from conftest import need_tool, run_cli
+from conftest import need_tool, open_files_under, run_cli
 from images_fixtures import (DATA_STORE, DICOMDIR_SET, OTHER_PATIENT_DICOM, PYDICOM_FILES, SAMPLE_CD, make_dicom,
                              real_file)
 
@@ -259,8 +262,18 @@ def test_interrupted_import_keeps_what_was_done(empty_ws, tmp_path, monkeypatch)
         def finish(self):
             pass
 
+    real_write = NewFile.write
+
+    def slow_write(self, data):  # the worker behind the reader: copies begun, not closed, when it stops
+        time.sleep(0.01)
+        real_write(self, data)
+
+    monkeypatch.setattr(NewFile, "write", slow_write)
     with pytest.raises(KeyboardInterrupt):
         import_images(empty_ws, [src], progress=StopAfter(), workers=2)
+    monkeypatch.undo()
+    assert open_files_under(empty_ws.root) == []  # the copies begun: closed (and removed below)
+    assert not [p for p in empty_ws.images_dir.iterdir() if p.name.startswith(".dk-tmp-")]
     index = empty_ws.images_index()
     assert index["imports"][-1]["status"] == "interrupted"
     done = index["instances"]
@@ -271,6 +284,36 @@ def test_interrupted_import_keeps_what_was_done(empty_ws, tmp_path, monkeypatch)
     assert report.imported + report.duplicates == 30 and report.problems == []
     assert len(empty_ws.images()) == 30 and len(list(empty_ws.images_dir.iterdir())) == 30
     assert empty_ws.images_index()["imports"][-1]["status"] == "complete"
+
+
+def test_the_caller_reads_hashes_and_parses_while_the_worker_writes_the_copies(empty_ws, tmp_path, monkeypatch):
+    """The split the A/B chose (docs/performance.md, "Import at the kernel's
+    pace"): the kernel's share of a copy is mostly in its writes, on
+    dk-import; reading, SHA-256 and the header parse stay on the caller."""
+    from dossierkit.gather import importer
+
+    src = tmp_path / "src"
+    for i in range(10):
+        make_dicom(src / f"IM{i:03d}", uid_seed=f"split{i}", private_bytes=300_000)
+    writes, parses = [], []
+    real_write, real_parse = NewFile.write, importer.parse_header
+
+    def write(self, data):
+        writes.append(threading.current_thread().name)
+        real_write(self, data)
+
+    def parse(*a, **k):
+        parses.append(threading.current_thread().name)
+        return real_parse(*a, **k)
+
+    monkeypatch.setattr(NewFile, "write", write)
+    monkeypatch.setattr(importer, "parse_header", parse)
+    report = import_images(empty_ws, [src])
+    assert report.imported == 10
+    assert len(writes) >= 10 and set(writes) == {"dk-import"}
+    assert parses == [threading.current_thread().name] * 10
+    for inst in empty_ws.images():
+        assert sha(empty_ws.root / inst.path) == inst.sha256
 
 
 def test_reset_and_orphans(empty_ws, tmp_path):

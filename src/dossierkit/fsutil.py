@@ -359,6 +359,62 @@ def copy_stream_to_new_file(src_fh: IO[bytes], dst: str | os.PathLike, *, writeb
     return digest
 
 
+class NewFile:
+    """A new file written through a worker's hands: :meth:`write` creates
+    *path* (which must not exist) on its first call and appends; an error
+    is kept and the later writes skip, so a flow that hands the writes to a
+    worker learns it once, from :meth:`close` (an :class:`OutputError`,
+    the file removed). No fsync: like :func:`copy_stream_to_new_file`,
+    ``writeback`` asks the kernel to start writing the data at once, and
+    the caller renames the file into place or calls :meth:`discard`."""
+
+    __slots__ = ("path", "writeback", "_fd", "_error")
+
+    def __init__(self, path: str, *, writeback: bool = False):
+        self.path = path
+        self.writeback = writeback
+        self._fd: int | None = None
+        self._error: OSError | None = None
+
+    def write(self, data: memoryview | bytes) -> None:
+        if self._error is not None:
+            return
+        try:
+            if self._fd is None:
+                self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view):]
+        except OSError as exc:
+            self._error = exc
+
+    def close(self) -> None:
+        """End the file (creating it when nothing was written); on a write
+        error remove it and raise that error as an OutputError."""
+        if self._fd is None and self._error is None:
+            self.write(b"")
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            if self.writeback and self._error is None and hasattr(os, "posix_fadvise"):
+                with contextlib.suppress(OSError):
+                    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            try:
+                os.close(fd)
+            except OSError as exc:
+                self._error = self._error or exc
+        if self._error is not None:
+            _unlink_quietly(self.path)
+            raise output_error(self._error, Path(self.path)) from self._error
+
+    def discard(self) -> None:
+        """Close and remove the file, whatever was written."""
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        _unlink_quietly(self.path)
+
+
 _buffers = threading.local()
 
 

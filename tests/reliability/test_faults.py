@@ -211,9 +211,9 @@ def test_source_file_changing_while_imported(tmp_path, monkeypatch, change):
         ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
         ds.save_as(src / f"IM{i}.dcm", enforce_file_format=True)
     victim = src / "IM1.dcm"
-    real_copy = importer.copy_stream_to_new_file
+    real_copy = importer.copy_through
 
-    def copy_while_changing(fh, dst, **kw):
+    def copy_while_changing(fh, *a, **kw):
         if Path(getattr(fh, "name", "")) == victim:
             st = victim.stat()
             with open(victim, "r+b") as w:
@@ -226,9 +226,9 @@ def test_source_file_changing_while_imported(tmp_path, monkeypatch, change):
             import os
 
             os.utime(victim, ns=(st.st_atime_ns, st.st_mtime_ns + 2_000_000_000))
-        return real_copy(fh, dst, **kw)
+        return real_copy(fh, *a, **kw)
 
-    monkeypatch.setattr(importer, "copy_stream_to_new_file", copy_while_changing)
+    monkeypatch.setattr(importer, "copy_through", copy_while_changing)
     report = importer.import_images(ws, [src])
     assert report.imported == 2, report.to_dict()
     probs = [p for p in report.problems if p["file"].endswith("IM1.dcm")]

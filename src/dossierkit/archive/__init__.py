@@ -13,13 +13,13 @@ from dossierkit.archive.passphrase import (check_password_strength, generate_pas
                                            write_password_file)
 from dossierkit.archive.readback import ReadBackSink, read_back
 from dossierkit.archive.streamhash import StreamHash
-from dossierkit.archive.worker import Worker
+from dossierkit.archive.worker import Ring, Worker
 from dossierkit.archive.zipformat import METHOD_STORED, dos_stamp
 
 __all__ = [
     # containers
     "PASSWORD", "RECIPIENTS", "ContainerSpec", "package_kind", "sniff", "zip_reader", "zip_writer",
-    "ReadBackSink", "read_back", "METHOD_STORED", "Worker", "StreamHash", "dos_stamp",
+    "ReadBackSink", "read_back", "METHOD_STORED", "Worker", "Ring", "StreamHash", "dos_stamp",
     # age keys
     "Recipient", "generate_identity", "identity_file_text", "load_identities", "load_recipients",
     # passphrases

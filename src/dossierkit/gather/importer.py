@@ -36,13 +36,13 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from collections.abc import Iterator
 
-from dossierkit.archive import Worker
+from dossierkit.archive import Ring, Worker
 from dossierkit.errors import ExitCode, InputError, OutputError
-from dossierkit.fsutil import (TEMP_PREFIX, JsonText, clean_stale_temps, copy_stream_to_new_file, hash_stream,
-                              iter_json_record_texts, read_json_records, sync_filesystem)
+from dossierkit.fsutil import (CHUNK, TEMP_PREFIX, JsonText, NewFile, clean_stale_temps, copy_stream_to_new_file,
+                              hash_stream, iter_json_record_texts, read_json_records, sync_filesystem)
 from dossierkit.gather.dicomfile import (ACCEPTANCE_RULES, HEAD_SIZE, CorruptDicomError, DicomHeader, DirectoryFileError,
                                          NotDicomError, looks_like_dicom, parse_header, raw_encoding)
 from dossierkit.gather.sources import Candidate, SourcePlan, plan_source
@@ -53,7 +53,8 @@ from dossierkit.workspace import IMAGES_DIR, IMAGES_INDEX, Workspace, utc_now
 
 INDEX_SCHEMA = 1
 CHECKPOINT_SECONDS = 5.0
-IMPORT_WINDOW = 8  # files handed to the worker ahead of the one being indexed
+IMPORT_WINDOW = 16  # files read ahead of the one being indexed
+COPY_BUFFERS = 8  # 1 MiB buffers read and not yet written (a Ring shared with the worker)
 _COPY_NAME = re.compile(r"^IMG(\d{6,})\.dcm\Z")
 _DICOM_EXTENSIONS = {"dcm", "dicom", "dic", "ima"}
 _SPECIAL_NAMES = {"thumbs.db": "Thumbs.db", ".ds_store": ".DS_Store", "desktop.ini": "desktop.ini"}
@@ -176,6 +177,7 @@ class _Importer:
         self.zips: list[zipfile.ZipFile] = []
         self.counter = itertools.count(1)  # next() on a count is atomic under the GIL
         self.stage_dirs: list[Path] = []
+        self.open_files: set[NewFile] = set()  # copies begun and not closed (set ops are atomic under the GIL)
 
     def staging_path(self) -> str:
         """A fresh temporary name in this worker's own staging folder.
@@ -214,12 +216,19 @@ class _Importer:
                 self.zips.append(zf)
         return zf
 
-    def process(self, plan: SourcePlan, cand: Candidate) -> _Outcome:
+    def start(self, plan: SourcePlan, cand: Candidate, worker: Worker | None, ring: Ring) -> _Pending:
+        """Begin one file's import: its outcome, now or from the worker."""
+        if cand.member is not None:  # a zip's entry: read, parsed and copied on the worker
+            return worker.submit(self.member, plan, cand, borrows=False) if worker else _Done(self.member(plan, cand))
         try:
-            if cand.member is not None:
-                return self._process_member(plan, cand)
-            return self._process_file(plan, cand)
+            return self._file(plan, cand, worker, ring)
         except InputError as exc:  # a read error on the source, half-way
+            return _Done(_Outcome(cand, plan, "problem", problem=("unreadable", exc.message)))
+
+    def member(self, plan: SourcePlan, cand: Candidate) -> _Outcome:
+        try:
+            return self._process_member(plan, cand)
+        except InputError as exc:
             return _Outcome(cand, plan, "problem", problem=("unreadable", exc.message))
 
     def _not_dicom(self, plan: SourcePlan, cand: Candidate, head: bytes) -> _Outcome:
@@ -239,11 +248,16 @@ class _Importer:
         except CorruptDicomError as exc:
             return _Outcome(cand, plan, "problem", problem=(exc.kind, exc.message))
 
-    def _process_file(self, plan: SourcePlan, cand: Candidate) -> _Outcome:
+    def _file(self, plan: SourcePlan, cand: Candidate, worker: Worker | None, ring: Ring) -> _Pending:
+        """A file: read, hashed and parsed here; its copy written by the
+        worker (jobs in order: the writes, then the close that hands back
+        the outcome), from buffers of *ring* lent to those jobs."""
+        def problem(reason: str) -> _Done:
+            return _Done(_Outcome(cand, plan, "problem", problem=("unreadable", reason)))
         try:
             fh = open(cand.path, "rb")
         except OSError as exc:
-            return _Outcome(cand, plan, "problem", problem=("unreadable", f"cannot read ({exc.strerror or exc})"))
+            return problem(f"cannot read ({exc.strerror or exc})")
         with fh:
             try:
                 before = os.fstat(fh.fileno())
@@ -251,22 +265,42 @@ class _Importer:
                 head = fh.read(HEAD_SIZE)
                 hdr = self._examine(plan, cand, head, fh, size)
             except OSError as exc:
-                return _Outcome(cand, plan, "problem", problem=("unreadable", f"cannot read ({exc.strerror})"))
+                return problem(f"cannot read ({exc.strerror})")
             if isinstance(hdr, _Outcome):
-                return hdr
+                return _Done(hdr)
             fh.seek(0)
             if uid_key(hdr.sop_instance_uid) in self.known:
                 sha, n = hash_stream(fh)
                 if _changed(fh, before, n):
-                    return _Outcome(cand, plan, "problem", problem=("unreadable", CHANGED_WHILE_READ))
-                return _Outcome(cand, plan, "dicom", header=hdr, sha256=sha, size=n)
-            staging = self.staging_path()
-            sha, n = copy_stream_to_new_file(fh, staging, writeback=True)
+                    return problem(CHANGED_WHILE_READ)
+                return _Done(_Outcome(cand, plan, "dicom", header=hdr, sha256=sha, size=n))
+            out = NewFile(self.staging_path(), writeback=True)
+            self.open_files.add(out)
+            try:
+                sha, n = copy_through(fh, out, worker, ring)
+            except BaseException:
+                _hand(worker, self._discard, out)
+                raise
             if _changed(fh, before, n):
-                with contextlib.suppress(OSError):
-                    os.unlink(staging)
-                return _Outcome(cand, plan, "problem", problem=("unreadable", CHANGED_WHILE_READ))
-        return _Outcome(cand, plan, "dicom", header=hdr, staging=staging, sha256=sha, size=n)
+                _hand(worker, self._discard, out)
+                return problem(CHANGED_WHILE_READ)
+        return _hand(worker, self._close, out, _Outcome(cand, plan, "dicom", header=hdr, staging=out.path,
+                                                         sha256=sha, size=n))
+
+    def _close(self, out: NewFile, outcome: _Outcome) -> _Outcome:
+        self.open_files.discard(out)
+        out.close()
+        return outcome
+
+    def _discard(self, out: NewFile) -> None:
+        self.open_files.discard(out)
+        out.discard()
+
+    def discard_open_files(self) -> None:
+        """After an interruption, once the worker has stopped: the copies
+        whose close never ran."""
+        for out in list(self.open_files):
+            self._discard(out)
 
     def _process_member(self, plan: SourcePlan, cand: Candidate) -> _Outcome:
         zf = self.zip_for(plan)
@@ -294,6 +328,57 @@ class _Importer:
             if not keep:
                 with contextlib.suppress(OSError):
                     os.unlink(staging)
+
+
+class _Done:
+    """An outcome known at once, shaped like a worker's Job."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any):
+        self.value = value
+
+    def done(self) -> bool:
+        return True
+
+    def result(self) -> Any:
+        return self.value
+
+
+class _Pending(Protocol):
+    """A file's outcome to come: a worker's Job, or :class:`_Done`."""
+
+    def done(self) -> bool: ...
+
+    def result(self) -> Any: ...
+
+
+def _hand(worker: Worker | None, fn, *args: Any) -> _Pending:
+    """``fn(*args)`` on *worker* after the jobs already queued, or here and now without one."""
+    return worker.submit(fn, *args, borrows=False) if worker else _Done(fn(*args))
+
+
+def copy_through(fh, out: NewFile, worker: Worker | None, ring: Ring) -> tuple[str, int]:
+    """Read *fh* to its end into *ring*'s buffers, hashing here and handing
+    each block to ``out.write`` on *worker*; (sha256 hex, size)."""
+    h = hashlib.sha256()
+    size = 0
+    while True:
+        ring.take()
+        buf = ring.view()
+        try:
+            n = fh.readinto(buf)
+        except OSError as exc:
+            raise InputError(f"cannot read: {exc.strerror or exc}", path=getattr(fh, "name", None)) from exc
+        if not n:
+            return h.hexdigest(), size
+        block = buf[:n]
+        h.update(block)
+        if worker is None:
+            out.write(block)
+        else:
+            worker.submit(out.write, block)
+        size += n
 
 
 CHANGED_WHILE_READ = "the file changed while it was being copied (size or modification time)"
@@ -410,26 +495,26 @@ _UID_IN_TEXT = re.compile(r'"sop_instance_uid": ("(?:[^"\\]|\\.)*")')
 
 def _outcomes(imp: _Importer, jobs: Iterator[tuple[SourcePlan, Candidate]]) -> Iterator[_Outcome]:
     """Each file's outcome, in source order. With ``workers`` > 1 (the
-    default), archive's :class:`~dossierkit.archive.Worker` examines and
-    copies the next files while the caller renames and indexes the previous
-    ones: one thread, chosen by an A/B on 2 cores against the former pool of
-    3 threads and against none (docs/performance.md, "Import at the kernel's
-    pace"). ``workers=1``: no thread."""
-    if imp.workers <= 1:
-        for job in jobs:
-            yield imp.process(*job)
-        return
-    pending: collections.deque = collections.deque()
-    with Worker("dk-import", depth=IMPORT_WINDOW) as worker:
-        while True:
-            while len(pending) < IMPORT_WINDOW:
-                job = next(jobs, None)
-                if job is None:
-                    break
-                pending.append(worker.submit(imp.process, *job))
-            if not pending:
-                return
+    default), the calling thread reads, hashes and parses each file and
+    archive's :class:`~dossierkit.archive.Worker` writes its copy (the
+    kernel's share of a copy is mostly in the writes), up to
+    ``IMPORT_WINDOW`` files ahead of the one being renamed and indexed: one
+    thread, chosen by A/Bs on 2 cores (docs/performance.md, "Import at the
+    kernel's pace"). ``workers=1``: no thread."""
+    pending: collections.deque[_Pending] = collections.deque()
+    worker = Worker("dk-import", depth=4 * COPY_BUFFERS) if imp.workers > 1 else None
+    ring = Ring(worker, CHUNK, count=COPY_BUFFERS if worker else 1)
+    try:
+        for plan, cand in jobs:
+            pending.append(imp.start(plan, cand, worker, ring))
+            while pending and (len(pending) > IMPORT_WINDOW or pending[0].done()):
+                yield pending.popleft().result()
+        while pending:
             yield pending.popleft().result()
+    finally:
+        if worker is not None:  # interrupted (outcomes still pending): the queued jobs are dropped
+            worker.close(drop=bool(pending))
+        imp.discard_open_files()
 
 
 def import_images(workspace: Workspace | str | os.PathLike, sources: list[str | os.PathLike], *,
