@@ -214,17 +214,28 @@ class Bench:
         return [opt, self.keys["age_identity"]] if opt else None
 
     def run_import(self) -> None:
-        """import-images then check: once (a second import would only find duplicates)."""
+        """import-images against its file-creation floor, alternating, once
+        per ``--repeat`` (each keeps its best: the disk's state drifts over
+        a run, ext4 after mass deletions most of all); the last import is
+        the workspace's, the earlier ones go to a scratch workspace (a
+        second import into one would only find duplicates). Then check."""
         dk, gen = self.dk.argv, self.gen
         imported = False
         if self.dk.has("import-images"):
-            row = self.step("import-images", "dossierkit",
-                            [[*dk, "import-images", str(self.workspace), gen.dicom_dir, "--json"]],
-                            files=gen.files, mb=gen.dicom_bytes / 1e6, check_json=True)
+            rounds = max(1, self.args.repeat)
+            for i in range(rounds):
+                target = self.workspace if i == rounds - 1 else self.out / "import-round"
+                if target != self.workspace:
+                    make_workspace(self.gen, target, log=self.log)
+                self.run_import_floor()
+                row = self.step("import-images", "dossierkit",
+                                [[*dk, "import-images", str(target), gen.dicom_dir, "--json"]],
+                                files=gen.files, mb=gen.dicom_bytes / 1e6, check_json=True)
+                if target != self.workspace:
+                    shutil.rmtree(target)
             imported = row.status == "ok"
             if imported:
                 read_tree(self.workspace)  # the copies, warm for pack like the sources are for 7-Zip
-                self.run_import_floor()
         else:
             self.na("import-images")
         if self.ws_status["documents"] != "added":
@@ -239,14 +250,19 @@ class Bench:
                 self.waive = ["--allow-incomplete", "--reason", "benchmark run"]
 
     def run_import_floor(self) -> None:
-        """The same files created as the importer creates them, no parsing nor hashing (floors.py)."""
+        """The same files created as the importer creates them, no parsing nor hashing (floors.py); best of the runs."""
         sources = sorted(p for p in Path(self.gen.dicom_dir).rglob("*") if p.is_file())
         drop_dirty_pages()
         self.log(f"… {FLOOR_STEP} [{len(sources)} files]")
-        seconds = floors.file_creation_floor(sources, self.out / "floor-import")
-        self.rows.append(Row(step=FLOOR_STEP, tool="kernel", status="ok", seconds=round(seconds, 3),
-                             mb=round(self.gen.dicom_bytes / 1e6, 1), files=len(sources),
-                             note="import's writes, no parsing"))
+        seconds = round(floors.file_creation_floor(sources, self.out / "floor-import"), 3)
+        row = next((r for r in self.rows if r.step == FLOOR_STEP), None)
+        if row is None:
+            row = Row(step=FLOOR_STEP, tool="kernel", status="ok", seconds=seconds,
+                      mb=round(self.gen.dicom_bytes / 1e6, 1), files=len(sources),
+                      note="import's writes, no parsing", details={"runs": []})
+            self.rows.append(row)
+        row.details["runs"].append({"seconds": seconds})
+        row.seconds = min(row.seconds, seconds)
         self.log(f"  ok {seconds:.2f} s")
 
     def run_packages(self) -> None:
