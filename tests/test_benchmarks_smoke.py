@@ -127,6 +127,9 @@ def test_runner_times_every_tool_and_reports_consistent_targets(tmp_path):
         runs = [run["seconds"] for run in rows[step]["details"]["runs"]]
         assert len(runs) == 2 and rows[step]["seconds"] == min(runs), (step, runs)
     assert rows["import-images"]["details"]["imported"] == 12  # the workspace's own import, not a duplicate pass
+    start = rows["import-images, empty folder"]  # the command's fixed cost, subtracted in an info line
+    assert start["status"] == "ok" and len(start["details"]["runs"]) == 2 and 0 < start["seconds"]
+    assert "import-images less its start-up" in r.stdout
     for step in ("pack (password)", "verify (password)", "verify (recipients)", "import-images"):
         f = data["floors"][step]
         # floor_seconds is rounded to the ms: on this tiny dossier (a few ms) that alone moves the % by more
