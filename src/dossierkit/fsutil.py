@@ -338,24 +338,14 @@ def copy_stream_to_new_file(src_fh: IO[bytes], dst: str | os.PathLike, *, writeb
     copied. ``writeback`` asks the kernel to start writing the data to disk
     now (asynchronously), so a final sync has little left and the copies do
     not crowd the page cache. On any error *dst* is removed."""
-    dst = os.fspath(dst)  # not a Path: pathlib interns every name it parses (thousands of copies)
+    # a string, not a Path: pathlib interns every name it parses (thousands of copies)
+    out = NewFile(os.fspath(dst), writeback=writeback)
     try:
-        fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except OSError as exc:
-        raise output_error(exc, Path(dst)) from exc
-    try:
-        with os.fdopen(fd, "wb") as out:
-            digest = _hash_copy(src_fh, out)
-            out.flush()
-            if writeback and hasattr(os, "posix_fadvise"):
-                with contextlib.suppress(OSError):
-                    os.posix_fadvise(out.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
-    except OSError as exc:
-        _unlink_quietly(dst)
-        raise output_error(exc, Path(dst)) from exc
+        digest = _hash_copy(src_fh, out)  # type: ignore[arg-type]  # NewFile.write is all it calls
     except BaseException:
-        _unlink_quietly(dst)
+        out.discard()
         raise
+    out.close()
     return digest
 
 

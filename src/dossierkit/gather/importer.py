@@ -5,11 +5,13 @@ validated (:mod:`.dicomfile`), then the rest is streamed into the copy while
 SHA-256 is computed. Copies are atomic (temp + rename) but not fsynced one by
 one: the kernel is asked to start writing each copy at once, and the file
 system is synced once per checkpoint and at the end, before the index that
-names the copies is written (itself atomically). One worker thread
-(archive's :class:`~dossierkit.archive.Worker`) examines and copies the next
-files while the calling thread renames and indexes; decisions that depend on
-order (copy names, which of two same-UID files is kept) are taken in the
-calling thread, in source order.
+names the copies is written (itself atomically). The calling thread reads,
+hashes and parses each file; one worker thread (archive's
+:class:`~dossierkit.archive.Worker`) writes the copies, from buffers lent
+through a :class:`~dossierkit.archive.Ring`; the calling thread renames and
+indexes each copy once it is closed. Decisions that depend on order (copy
+names, which of two same-UID files is kept) are taken in the calling thread,
+in source order.
 
 Memory does not grow with a record per file (issue #18): the index is
 written record by record (the previous version's lines copied, then this
@@ -164,9 +166,11 @@ class ImportReport:
 
 
 class _Importer:
-    """The per-file work, run in worker threads. Decisions that depend on
-    order (which of two files with one UID is kept, copy names) are taken
-    by the caller, in source order, so an import is deterministic."""
+    """The per-file work: a file's on the calling thread but for its
+    copy's writes (on the worker), a zip entry's on the worker. Decisions
+    that depend on order (which of two files with one UID is kept, copy
+    names) are taken by the caller, in source order, so an import is
+    deterministic."""
 
     def __init__(self, ws: Workspace, known: dict[bytes, bytes], workers: int):
         self.root = ws.root
@@ -180,14 +184,15 @@ class _Importer:
         self.open_files: set[NewFile] = set()  # copies begun and not closed (set ops are atomic under the GIL)
 
     def staging_path(self) -> str:
-        """A fresh temporary name in this worker's own staging folder.
+        """A fresh temporary name in the staging folder of the thread that
+        names the copy (the caller's for files, the worker's for zip entries).
 
-        One folder per worker thread, not the images folder itself: creating
-        a file holds its folder's lock while ext4 allocates the inode, which
-        can take most of a millisecond (it skips recently deleted inodes one
-        by one); with every worker creating in one folder they queued on that
-        lock, spinning (measured: the kernel time of an import doubled from 1
-        to 3 workers). The main thread then renames each copy into images/."""
+        Staging folders, not the images folder itself: creating a file holds
+        its folder's lock while ext4 allocates the inode, which can take most
+        of a millisecond (it skips recently deleted inodes one by one); with
+        3 threads creating in one folder they queued on that lock, spinning
+        (measured: the kernel time of an import doubled from 1 to 3 workers).
+        The calling thread then renames each copy into images/."""
         stage = getattr(self.local, "stage", None)
         if stage is None:
             with self.lock:
@@ -499,8 +504,9 @@ def _outcomes(imp: _Importer, jobs: Iterator[tuple[SourcePlan, Candidate]]) -> I
     archive's :class:`~dossierkit.archive.Worker` writes its copy (the
     kernel's share of a copy is mostly in the writes), up to
     ``IMPORT_WINDOW`` files ahead of the one being renamed and indexed: one
-    thread, chosen by A/Bs on 2 cores (docs/performance.md, "Import at the
-    kernel's pace"). ``workers=1``: no thread."""
+    thread, and this split of the work, chosen by A/Bs on 2 cores
+    (docs/performance.md, "Import at the kernel's pace" and "Fifth session
+    on issue #18"). ``workers=1``: no thread."""
     pending: collections.deque[_Pending] = collections.deque()
     worker = Worker("dk-import", depth=4 * COPY_BUFFERS) if imp.workers > 1 else None
     ring = Ring(worker, CHUNK, count=COPY_BUFFERS if worker else 1)
