@@ -39,7 +39,11 @@ def test_jobs_come_before_idle_work_that_never_ends():
 
 def test_a_step_with_nothing_to_do_sleeps_until_the_next_job():
     """False means "nothing now": the worker blocks on its queue (no busy
-    loop) and tries the step again after the next job."""
+    loop) and tries the step again after the next job. Counted against the
+    jobs, not against the clock: at most one try when the step is set (the
+    thread may see it before or after its arming job) and one after each
+    job (none after a job followed by another), whatever the scheduler
+    does; a busy loop makes thousands."""
     calls = []
 
     def nothing() -> bool:
@@ -47,15 +51,16 @@ def test_a_step_with_nothing_to_do_sleeps_until_the_next_job():
         return False
 
     with Worker("dk-test") as worker:
-        worker.fill_idle_time(nothing)
-        wait_until(lambda: len(calls) >= 1, "the first try")
-        worker.submit(time.sleep, 0.05, borrows=False).result()  # the arming job has run by now
-        wait_until(lambda: len(calls) >= 2, "the try after a job")
-        settled = len(calls)
-        time.sleep(0.2)
-        assert len(calls) == settled, "the worker kept calling a step that had nothing to do"
+        worker.fill_idle_time(nothing)  # queues one arming job
+        worker.submit(time.sleep, 0.05, borrows=False).result()
+        wait_until(lambda: len(calls) >= 1, "the try once the queue is empty")
+        time.sleep(0.2)  # room for a busy loop to show
+        assert len(calls) <= 3, f"{len(calls)} tries for 2 jobs: the worker kept calling a step that had nothing to do"
+        before = len(calls)
         worker.submit(int, borrows=False).result()
-        wait_until(lambda: len(calls) == settled + 1, "the try after the next job")
+        wait_until(lambda: len(calls) > before, "the try after the next job")
+        time.sleep(0.2)
+        assert len(calls) <= 4, f"{len(calls)} tries for 3 jobs"
 
 
 def test_a_failing_step_is_dropped_and_the_worker_goes_on():
