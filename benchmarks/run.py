@@ -224,15 +224,14 @@ class Bench:
         imported = False
         if self.dk.has("import-images"):
             rounds = max(1, self.args.repeat)
+            empty, start_ws = self.out / "empty-source", self.out / "start-workspace"
+            empty.mkdir()
+            make_workspace(self.gen, start_ws, log=self.log)  # its own: the empty source's finding stays out of the dossier's
             for i in range(rounds):
                 target = self.workspace if i == rounds - 1 else self.out / "import-round"
                 if target != self.workspace:
                     make_workspace(self.gen, target, log=self.log)
                 self.run_import_floor()
-                empty, start_ws = self.out / "empty-source", self.out / "start-workspace"
-                if not start_ws.exists():  # its own workspace: the empty source's finding stays out of the dossier's
-                    empty.mkdir()
-                    make_workspace(self.gen, start_ws, log=self.log)
                 self.step(START_STEP, "dossierkit", [[*dk, "import-images", str(start_ws), str(empty), "--json"]],
                           files=0, mb=0, ok_codes=(0, 1))  # exit 1: "no image found", the verdict expected
                 row = self.step("import-images", "dossierkit",

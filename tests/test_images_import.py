@@ -291,6 +291,7 @@ def test_the_caller_reads_hashes_and_parses_while_the_worker_writes_the_copies(e
     issue #18"): the kernel's share of a copy is mostly in its writes, on
     dk-import; reading, SHA-256 and the header parse stay on the caller
     (SHA-256 on the worker was slower)."""
+    from dossierkit import fsutil
     from dossierkit.gather import importer
 
     src = tmp_path / "src"
@@ -309,7 +310,7 @@ def test_the_caller_reads_hashes_and_parses_while_the_worker_writes_the_copies(e
 
     hashed: list[str] = []
 
-    class Sha256:  # the importer's hashlib.sha256, noting the thread of each update
+    class Sha256:  # hashlib.sha256, noting the thread of each update
         def __init__(self, *a):
             self._h = hashlib.sha256(*a)
 
@@ -328,7 +329,7 @@ def test_the_caller_reads_hashes_and_parses_while_the_worker_writes_the_copies(e
 
     monkeypatch.setattr(NewFile, "write", write)
     monkeypatch.setattr(importer, "parse_header", parse)
-    monkeypatch.setattr(importer, "hashlib", Hashlib())
+    monkeypatch.setattr(fsutil, "hashlib", Hashlib())  # the copy's hashing: fsutil.hash_and_write
     report = import_images(empty_ws, [src])
     assert report.imported == 10
     caller = threading.current_thread().name

@@ -408,19 +408,23 @@ class NewFile:
 _buffers = threading.local()
 
 
-def _source_chunks(src_fh: IO[bytes]) -> Iterator[memoryview]:
+def _source_chunks(src_fh: IO[bytes], next_buffer: Callable[[], memoryview] | None = None) -> Iterator[memoryview]:
     """Chunks of *src_fh* read into one reused per-thread buffer: a fresh
     1 MiB bytes object per read costs page faults that dominate copies of
     many small files. Each view is valid until the next one is produced.
-    Read errors blame the source (InputError), not the output that
-    atomic_writer would otherwise report."""
-    buf = getattr(_buffers, "buf", None)
-    if buf is None:
-        buf = _buffers.buf = bytearray(CHUNK)
-    view = memoryview(buf)
+    *next_buffer*, when given, hands the buffer of each read instead (a
+    ring whose buffers are lent to a worker). Read errors blame the source
+    (InputError), not the output that atomic_writer would otherwise report."""
+    if next_buffer is None:
+        buf = getattr(_buffers, "buf", None)
+        if buf is None:
+            buf = _buffers.buf = bytearray(CHUNK)
+        view = memoryview(buf)
     while True:
+        if next_buffer is not None:
+            view = next_buffer()
         try:
-            n = src_fh.readinto(buf)  # type: ignore[attr-defined]
+            n = src_fh.readinto(view)  # type: ignore[attr-defined]
         except OSError as exc:
             raise InputError(f"cannot read: {exc.strerror or exc}", path=getattr(src_fh, "name", None)) from exc
         if not n:
@@ -430,18 +434,24 @@ def _source_chunks(src_fh: IO[bytes]) -> Iterator[memoryview]:
 
 def hash_stream(src_fh: IO[bytes]) -> tuple[str, int]:
     """(sha256 hex, size) of an open binary stream, from its current position."""
-    return _hash_copy(src_fh, None)
+    return hash_and_write(src_fh, None)
 
 
 def _hash_copy(src_fh: IO[bytes], out: IO[bytes] | None) -> tuple[str, int]:
-    """One pass over *src_fh* (from its position): hash every block and, when
-    *out* is given, write it there; return (sha256 hex, size)."""
+    return hash_and_write(src_fh, None if out is None else out.write)
+
+
+def hash_and_write(src_fh: IO[bytes], write: Callable[[memoryview], Any] | None, *,
+                   next_buffer: Callable[[], memoryview] | None = None) -> tuple[str, int]:
+    """One pass over *src_fh* (from its position): hash every block and,
+    when *write* is given, hand it the block; return (sha256 hex, size).
+    *next_buffer*: as :func:`_source_chunks`."""
     h = hashlib.sha256()
     size = 0
-    for block in _source_chunks(src_fh):
+    for block in _source_chunks(src_fh, next_buffer):
         h.update(block)
-        if out is not None:
-            out.write(block)
+        if write is not None:
+            write(block)
         size += len(block)
     return h.hexdigest(), size
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import hashlib
 import itertools
 import json
@@ -44,7 +45,8 @@ from collections.abc import Iterator
 from dossierkit.archive import Ring, Worker
 from dossierkit.errors import ExitCode, InputError, OutputError
 from dossierkit.fsutil import (CHUNK, TEMP_PREFIX, JsonText, NewFile, clean_stale_temps, copy_stream_to_new_file,
-                              hash_stream, iter_json_record_texts, read_json_records, sync_filesystem)
+                              hash_and_write, hash_stream, iter_json_record_texts, read_json_records,
+                              sync_filesystem)
 from dossierkit.gather.dicomfile import (ACCEPTANCE_RULES, HEAD_SIZE, CorruptDicomError, DicomHeader, DirectoryFileError,
                                          NotDicomError, looks_like_dicom, parse_header, raw_encoding)
 from dossierkit.gather.sources import Candidate, SourcePlan, plan_source
@@ -366,24 +368,12 @@ def _hand(worker: Worker | None, fn, *args: Any) -> _Pending:
 def copy_through(fh, out: NewFile, worker: Worker | None, ring: Ring) -> tuple[str, int]:
     """Read *fh* to its end into *ring*'s buffers, hashing here and handing
     each block to ``out.write`` on *worker*; (sha256 hex, size)."""
-    h = hashlib.sha256()
-    size = 0
-    while True:
+    def next_buffer() -> memoryview:
         ring.take()
-        buf = ring.view()
-        try:
-            n = fh.readinto(buf)
-        except OSError as exc:
-            raise InputError(f"cannot read: {exc.strerror or exc}", path=getattr(fh, "name", None)) from exc
-        if not n:
-            return h.hexdigest(), size
-        block = buf[:n]
-        h.update(block)
-        if worker is None:
-            out.write(block)
-        else:
-            worker.submit(out.write, block)
-        size += n
+        return ring.view()
+
+    write = out.write if worker is None else functools.partial(worker.submit, out.write)
+    return hash_and_write(fh, write, next_buffer=next_buffer)
 
 
 CHANGED_WHILE_READ = "the file changed while it was being copied (size or modification time)"
