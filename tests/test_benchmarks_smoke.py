@@ -130,6 +130,23 @@ def test_runner_times_every_tool_and_reports_consistent_targets(tmp_path):
     start = rows["import-images, empty folder"]  # the command's fixed cost, subtracted in an info line
     assert start["status"] == "ok" and len(start["details"]["runs"]) == 2 and 0 < start["seconds"]
     assert "import-images less its start-up" in r.stdout
+    vstart = rows["verify, missing package"]  # verify's fixed cost (exit 2: the package is not found)
+    assert vstart["status"] == "ok" and len(vstart["details"]["runs"]) == 2 and 0 < vstart["seconds"]
+    assert all(run["exit"] == 2 for run in vstart["details"]["runs"])
+    for step, x in data["verify_less_start_vs_7zz_t"].items():
+        assert x == pytest.approx(rows["7zz t"]["seconds"] / (rows[step]["seconds"] - vstart["seconds"]), rel=0.02, abs=2e-3)
+        assert f"(info) {step} less its start-up" in r.stdout
+    # what share of its floor each speed target asks for: floor ÷ the time the target allows
+    allowed = {"pack (password)": data["manual_7zip_flow_seconds"], "pack (recipients)": data["manual_7zip_flow_seconds"],
+               "verify (password)": rows["7zz t"]["seconds"] / 0.7, "verify (recipients)": rows["7zz t"]["seconds"] / 0.7}
+    for t in data["targets"]:
+        step = next((s for s in allowed if t["target"].startswith(s + " ≥")), None)
+        if step is None or rows[step]["status"] != "ok":
+            continue
+        assert t["allowed_seconds"] == pytest.approx(allowed[step], abs=2e-3)
+        assert t["needs_pct_of_floor"] == pytest.approx(100 * data["floors"][step]["floor_seconds"] / allowed[step],
+                                                        abs=0.2)
+        assert f"needs {t['needs_pct_of_floor']:.0f}% of its floor" in r.stdout
     for step in ("pack (password)", "verify (password)", "verify (recipients)", "import-images"):
         f = data["floors"][step]
         # floor_seconds is rounded to the ms: on this tiny dossier (a few ms) that alone moves the % by more
