@@ -118,6 +118,7 @@ class Bench:
         self.workspace: Path = self.out / "workspace"
         self.mb = 0.0
         self.primitives: dict[str, float] = {}
+        self.ideal: list[dict] = []  # ideal_verify.py on the password package, once a round
         self.log = (lambda m: print(m, file=sys.stderr, flush=True))
 
     # -- set-up -------------------------------------------------------------
@@ -302,12 +303,42 @@ class Bench:
                         argv.append(str(self.out / f"dk-unpacked-{mode}"))
                     row = self.step(name, "dossierkit", [[*argv, *secret, "--json"]], files=gen.files,
                                     check_json=True)
+                    if command == "verify" and mode == "password" and row.status == "ok":
+                        self.run_ideal_verify(package)
                     if command == "unpack" and row.status == "ok":
                         n, _ = tree_size(self.out / f"dk-unpacked-{mode}")
                         row.details["files_out"] = n
                     shutil.rmtree(self.out / f"dk-unpacked-{mode}", ignore_errors=True)
             if package is not None:
                 package.unlink(missing_ok=True)
+
+    def run_ideal_verify(self, package: Path) -> None:
+        """The bare work of verifying the password package on one thread (ideal_verify.py)."""
+        self.log("… ideal_verify.py [the least a Python verify does, one thread]")
+        r = subprocess.run([sys.executable, str(REPO / "benchmarks" / "ideal_verify.py"), str(package),
+                            "--password-file", str(self.out / "password.txt"), "--json"],
+                           capture_output=True, text=True, env={**os.environ, **self.env})
+        if r.returncode != 0:
+            self.failures.append(f"ideal_verify.py: {r.stderr.strip()[-200:]}")
+            return
+        self.ideal.append(json.loads(r.stdout))
+        self.log(f"  ok {self.ideal[-1]['cpu_seconds']:.2f} s of CPU")
+
+    def ideal_verify_bound(self) -> dict | None:
+        """verify (password)'s best case on this machine: the least CPU of
+        ideal_verify.py over the rounds ÷ the cores, plus verify's fixed cost;
+        against the time its target allows."""
+        by = {r.step: r for r in self.rows}
+        start, t = by.get(VERIFY_START_STEP), by.get("7zz t")
+        if not (self.ideal and start and start.seconds and t and t.seconds):
+            return None
+        best = min(self.ideal, key=lambda x: x["cpu_seconds"])
+        cores = os.cpu_count() or 1
+        bound = best["cpu_seconds"] / cores + start.seconds
+        return {"cpu_seconds": best["cpu_seconds"], "parts": best["parts"], "cores": cores,
+                "start_seconds": start.seconds, "best_case_seconds": round(bound, 3),
+                "allowed_seconds": round(t.seconds / VERIFY_MIN_X_7ZZ_T, 3),
+                "best_case_x_7zz_t": round(t.seconds / bound, 3)}
 
     def run_pack(self, mode: str, suffix: str, imported: bool) -> Path | None:
         """pack with one container; the package path, or None."""
@@ -546,6 +577,12 @@ class Bench:
             print(f"  (info) import-images less its start-up ({START_STEP}): {net:.2f}× the file-creation floor")
         for step, x in self.verify_less_start().items():
             print(f"  (info) {step} less its start-up ({VERIFY_START_STEP}): {x:.2f}× 7zz t")
+        ideal = self.ideal_verify_bound()
+        if ideal:
+            print(f"  (info) verify (password) at best, in Python: ideal_verify.py {ideal['cpu_seconds']:.2f} s of CPU "
+                  f"÷ {ideal['cores']} cores + its start-up {ideal['start_seconds']:.2f} s = "
+                  f"{ideal['best_case_seconds']:.2f} s ({ideal['best_case_x_7zz_t']:.2f}× 7zz t; "
+                  f"the target allows {ideal['allowed_seconds']:.2f} s)")
         if self.failures:
             print("\nharness failures:\n  " + "\n  ".join(self.failures))
         return {"machine": m, "dossier": {k: v for k, v in gen.to_dict().items() if k not in ("patient", "docs")},
@@ -555,6 +592,7 @@ class Bench:
                 "manual_7zip_flow_seconds": round(manual, 3) if manual else None,
                 "floors": floor, "primitives": {k: round(v, 6) for k, v in self.primitives.items()},
                 "targets": targets, "verify_less_start_vs_7zz_t": self.verify_less_start(),
+                "ideal_verify": {"runs": self.ideal, "bound": self.ideal_verify_bound()},
                 "failures": self.failures, "total_seconds": round(time.perf_counter() - started, 1),
                 "args": {"size": self.args.size, "files": self.args.files, "seed": self.args.seed}}
 

@@ -136,6 +136,15 @@ def test_runner_times_every_tool_and_reports_consistent_targets(tmp_path):
     for step, x in data["verify_less_start_vs_7zz_t"].items():
         assert x == pytest.approx(rows["7zz t"]["seconds"] / (rows[step]["seconds"] - vstart["seconds"]), rel=0.02, abs=2e-3)
         assert f"(info) {step} less its start-up" in r.stdout
+    # the least a Python verify does (ideal_verify.py, once a round): the best case of verify (password)
+    ideal = data["ideal_verify"]
+    # every entry of the package: the 12 images, the 9 documents and the files dossierkit generates
+    assert len(ideal["runs"]) == 2 and ideal["runs"][0]["entries"] == ideal["runs"][1]["entries"] > 12 + 9
+    bound = ideal["bound"]
+    assert bound["cpu_seconds"] == min(run["cpu_seconds"] for run in ideal["runs"])
+    assert bound["best_case_seconds"] == pytest.approx(bound["cpu_seconds"] / bound["cores"] + vstart["seconds"],
+                                                       abs=2e-3)
+    assert "(info) verify (password) at best, in Python" in r.stdout
     # what share of its floor each speed target asks for: floor ÷ the time the target allows
     allowed = {"pack (password)": data["manual_7zip_flow_seconds"], "pack (recipients)": data["manual_7zip_flow_seconds"],
                "verify (password)": rows["7zz t"]["seconds"] / 0.7, "verify (recipients)": rows["7zz t"]["seconds"] / 0.7}
