@@ -25,7 +25,6 @@ import hashlib
 import hmac
 import json
 import os
-import struct
 import sys
 import time
 from pathlib import Path
