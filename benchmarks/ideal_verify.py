@@ -35,6 +35,7 @@ if __package__ in (None, ""):
 from dossierkit.archive.winzip_aes import MAC_LEN, PV_LEN, CTRScratch, WinZipCTR, derive_keys
 from dossierkit.archive.zipformat import (AES_SALT_LEN, LOCAL_STRUCT, SIG_LOCAL, U32, parse_aes_extra, parse_extras,
                                            resolve_zip64)
+from dossierkit.errors import DossierkitError
 
 PARTS = ("read", "keys", "hmac", "aes", "sha256_files", "sha256_package")
 
@@ -42,7 +43,8 @@ PARTS = ("read", "keys", "hmac", "aes", "sha256_files", "sha256_package")
 def ideal_verify(package: str | os.PathLike, password: bytes) -> dict:
     """CPU seconds of the bare work of verifying *package*, in total and by
     part (``PARTS``), and the entry count. Raises ValueError when an
-    entry's MAC does not match (wrong password or damage)."""
+    entry's MAC does not match (wrong password or damage) or the file is not
+    a zip; IntegrityError when a local header is malformed."""
     parts = dict.fromkeys(PARTS, 0.0)
     clock = time.thread_time  # this thread's CPU: the parts add up to the total
     package_sha = hashlib.sha256()
@@ -55,6 +57,8 @@ def ideal_verify(package: str | os.PathLike, password: bytes) -> dict:
         while True:
             t = clock()
             fixed = fh.read(LOCAL_STRUCT.size)
+            if fixed[:4] != SIG_LOCAL and not entries:
+                raise ValueError("not a password package (no zip entry at its start; an age package?)")
             if fixed[:4] != SIG_LOCAL:
                 rest = fixed + fh.read()  # the central directory and the end records
                 parts["read"] += clock() - t
@@ -110,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     password = a.password_file.read_text(encoding="utf-8").strip().encode()
     try:
         result = ideal_verify(a.package, password)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, DossierkitError) as exc:
         print(f"ideal_verify: {a.package}: {exc}", file=sys.stderr)
         return 2
     if a.json:

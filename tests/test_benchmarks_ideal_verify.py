@@ -61,3 +61,12 @@ def test_command_line_prints_json_or_one_line_and_exits_2_on_failure(tmp_path, c
     pw.write_text("wrong\n")
     assert main([str(path), "--password-file", str(pw)]) == 2
     assert "fails its MAC" in capsys.readouterr().err
+    not_zip = tmp_path / "age.age"
+    not_zip.write_bytes(b"age-encryption.org/v1\n" + os.urandom(200))
+    assert main([str(not_zip), "--password-file", str(pw)]) == 2
+    assert "not a password package" in capsys.readouterr().err
+    bad = bytearray(path.read_bytes())
+    bad[28:30] = (9).to_bytes(2, "little")  # the first entry's extra field length: its AES record is cut
+    path.write_bytes(bytes(bad))
+    assert main([str(path), "--password-file", str(pw)]) == 2
+    assert capsys.readouterr().err.startswith(f"ideal_verify: {path}: ")
