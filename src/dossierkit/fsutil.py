@@ -326,7 +326,7 @@ def copy_stream_with_hash(src_fh: IO[bytes], dst: str | os.PathLike, *, durable:
     """Like :func:`copy_with_hash` from an open binary stream (a zip member, a
     file already opened to read its header), from its current position."""
     with atomic_writer(dst, durable=durable) as out:
-        return _hash_copy(src_fh, out)
+        return hash_and_write(src_fh, out.write)
 
 
 def copy_stream_to_new_file(src_fh: IO[bytes], dst: str | os.PathLike, *, writeback: bool = False) -> tuple[str, int]:
@@ -341,7 +341,7 @@ def copy_stream_to_new_file(src_fh: IO[bytes], dst: str | os.PathLike, *, writeb
     # a string, not a Path: pathlib interns every name it parses (thousands of copies)
     out = NewFile(os.fspath(dst), writeback=writeback)
     try:
-        digest = _hash_copy(src_fh, out)  # type: ignore[arg-type]  # NewFile.write is all it calls
+        digest = hash_and_write(src_fh, out.write)
     except BaseException:
         out.discard()
         raise
@@ -435,10 +435,6 @@ def _source_chunks(src_fh: IO[bytes], next_buffer: Callable[[], memoryview] | No
 def hash_stream(src_fh: IO[bytes]) -> tuple[str, int]:
     """(sha256 hex, size) of an open binary stream, from its current position."""
     return hash_and_write(src_fh, None)
-
-
-def _hash_copy(src_fh: IO[bytes], out: IO[bytes] | None) -> tuple[str, int]:
-    return hash_and_write(src_fh, None if out is None else out.write)
 
 
 def hash_and_write(src_fh: IO[bytes], write: Callable[[memoryview], Any] | None, *,
