@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
 
+from zlib_ng.zlib_ng import crc32
+
 from dossierkit.archive import zipformat
 from dossierkit.archive.winzip_aes import MAC_LEN, PV_LEN, CTRScratch, EntryCipher, derive_keys
 from dossierkit.archive.worker import Job, Ring, Worker
@@ -461,7 +463,7 @@ class _ZipStreamReader:
         def hash_piece(piece) -> None:
             sha.update(piece)
             if want_crc:
-                crc_box[0] = zlib.crc32(piece, crc_box[0])
+                crc_box[0] = crc32(piece, crc_box[0])
 
         hash_aside = aside and mac is None and inflater is None
         job: Job | None = None
@@ -488,7 +490,7 @@ class _ZipStreamReader:
                     raise zipformat.bad(f"entry {h.name!r} holds more data than its declared {h.size} bytes")
                 if later:
                     job = worker.submit(sha.update, piece)
-                    crc_box[0] = zlib.crc32(piece, crc_box[0])
+                    crc_box[0] = crc32(piece, crc_box[0])
                 elif hash_aside:
                     job = worker.submit(hash_piece, piece)
                 else:

@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO
 
+from zlib_ng.zlib_ng import crc32
+
 from dossierkit.archive import zipformat
 from dossierkit.archive.winzip_aes import (KEY_LEN, PV_LEN, SALT_LEN, CTRScratch, EntryCipher, Keys, derive_keys,
                                           fresh_salt)
@@ -265,7 +267,7 @@ class ZipStreamWriter:
             if len(packed) < len(data):
                 payload, method = packed, zipformat.METHOD_DEFLATED
         if self._password is None:
-            h = self._begin(name, size=len(data), csize=len(payload), crc=zlib.crc32(data), actual_method=method)
+            h = self._begin(name, size=len(data), csize=len(payload), crc=crc32(data), actual_method=method)
             self._write(payload)
         else:
             h = self._begin(name, size=len(data), csize=len(payload) + AES_OVERHEAD, crc=0, actual_method=method)
@@ -377,7 +379,7 @@ class ZipStreamWriter:
         crc = total = 0
         for piece in pieces:
             sha.update(piece)
-            crc = zlib.crc32(piece, crc)
+            crc = crc32(piece, crc)
             total += len(piece)
         return sha.hexdigest(), crc, total
 
@@ -389,7 +391,7 @@ class ZipStreamWriter:
         crc = total = 0
         for piece in pieces:
             self._write(piece)
-            crc = zlib.crc32(piece, crc)
+            crc = crc32(piece, crc)
             total += len(piece)
             progress.advance(len(piece))
         return crc, total
