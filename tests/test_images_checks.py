@@ -7,6 +7,7 @@ import shutil
 import pytest
 
 from dossierkit.check import run_checks
+from dossierkit.check.images import copy_in_place
 from dossierkit.gather.documents import add_documents
 from dossierkit.gather import import_images
 from dossierkit.workspace import init_workspace, read_toml_file
@@ -161,3 +162,46 @@ def test_no_skipped_files_no_info(ws_report, tmp_path):
     make_dicom(tmp_path / "only" / "IM1")
     import_images(ws_report, [tmp_path / "only"])
     assert "IMG-SKIPPED" not in codes(ws_report)
+
+
+# -- image-copies-present (IMG-COPY-MISSING): an lstat of each copy, its folders resolved once (issue #18)
+
+def _copies(ws):
+    return sorted((ws.root / "images").glob("IMG*.dcm"))
+
+
+def test_a_deleted_or_resized_copy_is_named(ws_cd):
+    gone, grown = _copies(ws_cd)[:2]
+    gone.unlink()
+    with open(grown, "ab") as fh:
+        fh.write(b"\0")
+    found = of(ws_cd, "IMG-COPY-MISSING")
+    assert sorted(f.file for f in found) == sorted(f"images/{p.name}" for p in (gone, grown))
+    assert all(f.level == "error" and "import the images again" in f.message for f in found)
+
+
+def test_a_copy_replaced_by_a_link_is_not_a_copy(ws_cd, tmp_path):
+    """Even to a file of the right size: what is packed must be the workspace's own file."""
+    victim = _copies(ws_cd)[0]
+    outside = tmp_path / "outside.dcm"
+    shutil.copyfile(victim, outside)
+    victim.unlink()
+    victim.symlink_to(outside)
+    (f,) = of(ws_cd, "IMG-COPY-MISSING")
+    assert f.file == f"images/{victim.name}"
+
+
+def test_an_images_folder_leading_out_of_the_workspace_fails_every_copy(ws_cd, tmp_path):
+    n = len(_copies(ws_cd))
+    elsewhere = tmp_path / "elsewhere"
+    shutil.move(ws_cd.root / "images", elsewhere)
+    (ws_cd.root / "images").symlink_to(elsewhere, target_is_directory=True)
+    assert len(of(ws_cd, "IMG-COPY-MISSING")) == n > 0
+
+
+@pytest.mark.parametrize("rel", ["../x.dcm", "/etc/passwd", "images/../../x.dcm", "images//IMG000001.dcm",
+                                 "./images/IMG000001.dcm", "images\\..\\..\\x.dcm", "C:x.dcm", ""])
+def test_names_that_are_not_the_importers_are_never_in_place(ws_cd, rel):
+    real = _copies(ws_cd)[0]
+    assert copy_in_place(ws_cd.root, f"images/{real.name}", real.stat().st_size, {})
+    assert not copy_in_place(ws_cd.root, rel, real.stat().st_size, {})

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import re
+import stat
+from pathlib import Path
 
 from dossierkit.check.documents import doc_text, document_date, label
 from dossierkit.check.engine import CheckContext, RuleSpec, rule
@@ -272,18 +274,38 @@ def images_skipped(ctx: CheckContext, spec: RuleSpec):
 
 @rule("image-copies-present")
 def image_copies_present(ctx: CheckContext, spec: RuleSpec):
-    """Each indexed copy is still in the workspace with its size (a cheap
-    stat; hashes are verified when the package is built)."""
-    root = ctx.root.resolve()
+    """Each indexed copy is still in the workspace, a regular file of its
+    size (a cheap ``lstat``; hashes are verified when the package is built).
+    A symbolic link, or a name that leaves its folder, is not a copy."""
+    folders: dict[str, bool] = {}  # folder of the copies → inside the workspace (resolved once each)
     for inst in ctx.images:
-        path = (ctx.root / inst.path).resolve()
-        try:
-            ok = root in path.parents and path.stat().st_size == inst.size
-        except OSError:
-            ok = False
-        if not ok:
+        if not copy_in_place(ctx.root, inst.path, inst.size, folders):
             yield spec.finding(f"image copy {inst.path} is missing or changed — import the images again",
                                inst.path)
+
+
+def copy_in_place(root: Path, rel: str, size: int, folders: dict[str, bool]) -> bool:
+    """True if the workspace *root* holds, at *rel* (``images/IMG….dcm``, the
+    importer's names), a regular file of *size* bytes inside it. Resolving
+    every copy's path cost 0.3–0.45 s for 4 000 copies (issue #18): the
+    folders are resolved once each (*folders* keeps the answers), the file
+    itself is looked at without following a link."""
+    parts = rel.split("/")
+    if rel.startswith("/") or "\\" in rel or ":" in rel or any(p in ("", ".", "..") for p in parts):
+        return False
+    folder = "/".join(parts[:-1])
+    inside = folders.get(folder)
+    if inside is None:
+        real_root = root.resolve()
+        real = (root / folder).resolve()
+        inside = folders[folder] = real == real_root or real_root in real.parents
+    if not inside:
+        return False
+    try:
+        st = os.lstat(os.path.join(root, rel))
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_size == size
 
 
 @rule("image-studies-reported")
