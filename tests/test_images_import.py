@@ -109,6 +109,52 @@ def test_patient_cd_json_summary(empty_ws):
     assert json.loads(again.stdout)["duplicates"] == 14 and again.returncode == 0
 
 
+def test_importing_again_restores_copies_gone_or_altered(empty_ws, tmp_path):
+    """What IMG-COPY-MISSING tells a secretary ("import the images again")
+    works: a copy deleted, one cut short and one replaced by a link are
+    copied again from the same bytes, to their indexed names; the index is
+    left as it was. A different file under the same UID is not a repair."""
+    assert run_cli("import-images", empty_ws.root, SAMPLE_CD, "--json").returncode == 0
+    index_before = (empty_ws.root / "index" / "images.json").read_text()
+    records = {i.path: i for i in empty_ws.images()}
+    gone, cut, linked = (empty_ws.root / p for p in sorted(records)[:3])
+    gone.unlink()
+    cut.write_bytes(cut.read_bytes()[:100])
+    outside = tmp_path / "outside.dcm"
+    shutil.copyfile(linked, outside)
+    linked.unlink()
+    linked.symlink_to(outside)
+    broken = run_cli("check", empty_ws.root, "--json")
+    assert sum(f["code"] == "IMG-COPY-MISSING" for f in json.loads(broken.stdout)["findings"]) == 3
+
+    r = run_cli("import-images", empty_ws.root, SAMPLE_CD, "--json")
+    data = json.loads(r.stdout)
+    assert r.returncode == 0, r.stderr
+    assert (data["imported"], data["restored"], data["duplicates"]) == (0, 3, 11)
+    for copy in (gone, cut, linked):
+        assert not copy.is_symlink() and sha(copy) == records[copy.relative_to(empty_ws.root).as_posix()].sha256
+    index_after = json.loads((empty_ws.root / "index" / "images.json").read_text())
+    assert index_after["instances"] == json.loads(index_before)["instances"]
+    assert index_after["imports"][-1]["restored"] == 3
+    assert outside.read_bytes() == (empty_ws.root / sorted(records)[2]).read_bytes()  # the link's target untouched
+    assert not any(f["code"] == "IMG-COPY-MISSING"
+                   for f in json.loads(run_cli("check", empty_ws.root, "--json").stdout)["findings"])
+    human = run_cli("import-images", empty_ws.root, SAMPLE_CD)
+    assert "Restored" not in human.stdout  # nothing left to restore: all duplicates
+
+
+def test_a_different_file_under_a_missing_copys_uid_is_a_conflict_not_a_repair(empty_ws, tmp_path):
+    make_dicom(tmp_path / "a" / "IM1", uid_seed="same")
+    assert import_images(empty_ws, [tmp_path / "a"]).imported == 1
+    (copy,) = empty_ws.images()
+    (empty_ws.root / copy.path).unlink()
+    make_dicom(tmp_path / "b" / "IM1", uid_seed="same", StudyDescription="autre contenu")
+    report = import_images(empty_ws, [tmp_path / "b"])
+    assert report.restored == 0 and [p["kind"] for p in report.problems] == ["uid-conflict"]
+    assert not (empty_ws.root / copy.path).exists()
+    assert list(empty_ws.images_dir.iterdir()) == []  # its staging copy removed too
+
+
 def test_duplicates_and_uid_conflicts(empty_ws, tmp_path):
     a = make_dicom(tmp_path / "a" / "IM1", uid_seed="same")
     shutil.copy(a, tmp_path / "b.dcm")  # same UID, same bytes

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import stat
-from pathlib import Path
 
 from dossierkit.check.documents import doc_text, document_date, label
 from dossierkit.check.engine import CheckContext, RuleSpec, rule
@@ -19,6 +17,7 @@ from dossierkit.check.identity import compare_image, toml_suspect
 from dossierkit.errors import InputError
 from dossierkit.gather.dicomfile import ACCEPTANCE_RULES, RECHECK_HEAD_SIZE, read_header, uid_problem
 from dossierkit.gather.image_removal import image_id
+from dossierkit.gather.importer import copy_in_place
 from dossierkit.gather.summary import describe_study, identity_key, patient_identities
 from dossierkit.identity import fold, parse_dicom_date
 from dossierkit.model import ImageInstance, StudySummary, group_studies
@@ -280,32 +279,9 @@ def image_copies_present(ctx: CheckContext, spec: RuleSpec):
     folders: dict[str, bool] = {}  # folder of the copies → inside the workspace (resolved once each)
     for inst in ctx.images:
         if not copy_in_place(ctx.root, inst.path, inst.size, folders):
-            yield spec.finding(f"image copy {inst.path} is missing or changed — import the images again",
+            yield spec.finding(f"image copy {inst.path} is missing or changed — import the images again from their "
+                               "source to restore it",
                                inst.path)
-
-
-def copy_in_place(root: Path, rel: str, size: int, folders: dict[str, bool]) -> bool:
-    """True if the workspace *root* holds, at *rel* (``images/IMG….dcm``, the
-    importer's names), a regular file of *size* bytes inside it. The
-    folders are resolved once each (*folders* keeps the answers), not every
-    copy's path (issue #18: docs/performance.md); the file itself is looked
-    at without following a link."""
-    parts = rel.split("/")
-    if rel.startswith("/") or "\\" in rel or ":" in rel or any(p in ("", ".", "..") for p in parts):
-        return False
-    folder = "/".join(parts[:-1])
-    inside = folders.get(folder)
-    if inside is None:
-        real_root = root.resolve()
-        real = (root / folder).resolve()
-        inside = folders[folder] = real == real_root or real_root in real.parents
-    if not inside:
-        return False
-    try:
-        st = os.lstat(os.path.join(root, rel))
-    except OSError:
-        return False
-    return stat.S_ISREG(st.st_mode) and st.st_size == size
 
 
 @rule("image-studies-reported")

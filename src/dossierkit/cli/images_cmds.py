@@ -77,6 +77,8 @@ def _render(data: dict) -> None:
               f"{_size(data['bytes_per_second'])}/s")
     if data["duplicates"]:
         out.print(f"Already present (same UID, same bytes): {data['duplicates']}")
+    if data["restored"]:
+        out.print(f"Restored (copies gone from the workspace or altered, copied again): {data['restored']}")
     if data["without_meta"]:
         out.print(f"[yellow]Without DICOM preamble/meta header (copied as found): {data['without_meta']}[/]")
     sk = data["skipped"]
@@ -92,7 +94,7 @@ def _render(data: dict) -> None:
         for st in data["study_list"]:
             ui.say(f"  {st['date'] or 'undated'}  {'/'.join(st['modalities']) or '?'}  "
                    f"{st['description'] or '(no description)'} — {st['series']} series, {st['instances']} images")
-    if data["imported"] + data["duplicates"] == 0:
+    if data["imported"] + data["duplicates"] + data["restored"] == 0:
         why = "; ".join(s["why_nothing"] for s in data["sources"] if s.get("why_nothing"))
         ui.error_line("no DICOM image found in the sources" + (f": {why}" if why else ""))
     elif data["errors"]:

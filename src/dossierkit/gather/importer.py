@@ -32,6 +32,7 @@ import itertools
 import json
 import os
 import re
+import stat
 import threading
 import time
 import warnings
@@ -124,6 +125,7 @@ class ImportReport:
     imported: int = 0
     bytes_copied: int = 0
     duplicates: int = 0
+    restored: int = 0  # indexed copies gone or altered, copied again from the same bytes
     without_meta: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
     problems: list[dict[str, Any]] = field(default_factory=list)
@@ -140,7 +142,7 @@ class ImportReport:
     def exit_code(self) -> int:
         """0: every DICOM file found was imported (or already there); 1: some
         were corrupt, unreadable or in UID conflict, or no DICOM file at all."""
-        if self.error_problems or (self.imported + self.duplicates == 0):
+        if self.error_problems or (self.imported + self.duplicates + self.restored == 0):
             return int(ExitCode.INCOMPLETE)
         return int(ExitCode.OK)
 
@@ -152,6 +154,7 @@ class ImportReport:
             "files_seen": self.files_seen,
             "imported": self.imported,
             "duplicates": self.duplicates,
+            "restored": self.restored,
             "without_meta": self.without_meta,
             "skipped": {"total": sum(self.skipped.values()), "by_type": dict(sorted(self.skipped.items()))},
             "problems": self.problems,
@@ -174,9 +177,10 @@ class _Importer:
     names) are taken by the caller, in source order, so an import is
     deterministic."""
 
-    def __init__(self, ws: Workspace, known: dict[bytes, bytes], workers: int):
+    def __init__(self, ws: Workspace, known: dict[bytes, bytes], workers: int, missing: dict[bytes, str]):
         self.root = ws.root
         self.known = known  # read-only here: uid_key → SHA-256 of the instances indexed (before or by this import)
+        self.missing = missing  # read-only here: indexed copies to restore (copied again, not only hashed)
         self.workers = workers
         self.lock = threading.Lock()
         self.local = threading.local()
@@ -276,7 +280,8 @@ class _Importer:
             if isinstance(hdr, _Outcome):
                 return _Done(hdr)
             fh.seek(0)
-            if uid_key(hdr.sop_instance_uid) in self.known:
+            key = uid_key(hdr.sop_instance_uid)
+            if key in self.known and key not in self.missing:
                 sha, n = hash_stream(fh)
                 if _changed(fh, before, n):
                     return problem(CHANGED_WHILE_READ)
@@ -325,7 +330,8 @@ class _Importer:
                 hdr = self._examine(plan, cand, fh.read(HEAD_SIZE), fh, n)
             if isinstance(hdr, _Outcome):
                 return hdr
-            keep = uid_key(hdr.sop_instance_uid) not in self.known
+            key = uid_key(hdr.sop_instance_uid)
+            keep = key not in self.known or key in self.missing
             return _Outcome(cand, plan, "dicom", header=hdr, staging=staging if keep else None, sha256=sha, size=n)
         except RuntimeError as exc:  # zipfile: encrypted entry
             return _Outcome(cand, plan, "problem", problem=("unreadable", f"zip entry cannot be read ({exc})"))
@@ -426,6 +432,9 @@ class _Known:
     # uid_key → SHA-256 bytes + one byte: _ACCEPTED if the record says it passed today's acceptable-image rules
     by_uid: dict[bytes, bytes] = field(default_factory=dict)
     numbers: bytearray = field(default_factory=bytearray)  # bit n set: images/IMG<n>.dcm is indexed
+    # uid_key → indexed copy (the importer's own name) that is gone or not of its size: restored when
+    # this import meets the same bytes again
+    missing: dict[bytes, str] = field(default_factory=dict)
     max_number: int = 0
 
     def add_number(self, n: int) -> None:
@@ -439,6 +448,30 @@ class _Known:
 
 
 _ACCEPTED, _NOT_ACCEPTED = b"\1", b"\0"
+
+
+def copy_in_place(root: Path, rel: str, size: int, folders: dict[str, bool]) -> bool:
+    """True if the workspace *root* holds, at *rel* (``images/IMG….dcm``, the
+    importer's names), a regular file of *size* bytes inside it. The
+    folders are resolved once each (*folders* keeps the answers), not every
+    copy's path (issue #18: docs/performance.md); the file itself is looked
+    at without following a link."""
+    parts = rel.split("/")
+    if rel.startswith("/") or "\\" in rel or ":" in rel or any(p in ("", ".", "..") for p in parts):
+        return False
+    folder = "/".join(parts[:-1])
+    inside = folders.get(folder)
+    if inside is None:
+        real_root = root.resolve()
+        real = (root / folder).resolve()
+        inside = folders[folder] = real == real_root or real_root in real.parents
+    if not inside:
+        return False
+    try:
+        st = os.lstat(os.path.join(root, rel))
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_size == size
 
 
 def _load_index(ws: Workspace) -> _Known:
@@ -456,10 +489,16 @@ def _load_index(ws: Workspace) -> _Known:
         if isinstance(uid, str):
             known.by_uid[uid_key(uid)] = _sha_key(d.get("sha256")) + (
                 _ACCEPTED if d.get("accepted") == ACCEPTANCE_RULES else _NOT_ACCEPTED)
-        m = _COPY_NAME.match(str(d.get("path", "")).rsplit("/", 1)[-1])
+        path = str(d.get("path", ""))
+        m = _COPY_NAME.match(path.rsplit("/", 1)[-1])
         if m:
             known.add_number(int(m.group(1)))
+            if (isinstance(uid, str) and path == copy_name(int(m.group(1)))
+                    and not copy_in_place(ws.root, path, d.get("size"), folders)):
+                known.missing[uid_key(uid)] = path
         return None
+
+    folders: dict[str, bool] = {}
 
     head, _ = read_json_records(path, "instances", keep)
     known.index.update({k: v for k, v in head.items() if v is not None and k != "instances"})
@@ -542,7 +581,8 @@ def import_images(workspace: Workspace | str | os.PathLike, sources: list[str | 
 def _run(ws: Workspace, known: _Known, plans: list[SourcePlan], progress: Progress,
          workers: int | None, t0: float, *, reset: bool) -> ImportReport:
     index, by_uid = known.index, known.by_uid
-    imp = _Importer(ws, by_uid, 2 if workers is None else workers)
+    missing = known.missing
+    imp = _Importer(ws, by_uid, 2 if workers is None else workers, missing)
     next_number = known.max_number + 1
     index_path = ws.root / IMAGES_INDEX
     extend = not reset  # the index file's instances are kept (after a reset: once this import has saved)
@@ -613,7 +653,7 @@ def _run(ws: Workspace, known: _Known, plans: list[SourcePlan], progress: Progre
         nonlocal extend
         sync_filesystem(ws.images_dir)  # the copies are on disk before the index names them
         entry.update(status=status, finished=None if status == "running" else utc_now(),
-                     imported=report.imported, duplicates=report.duplicates,
+                     imported=report.imported, duplicates=report.duplicates, restored=report.restored,
                      skipped=dict(sorted(report.skipped.items())), problems=len(report.problems),
                      seconds=round(time.perf_counter() - t0, 3))
         index["problems"] = old_problems + report.problems
@@ -661,6 +701,11 @@ def _run(ws: Workspace, known: _Known, plans: list[SourcePlan], progress: Progre
             report.imported += 1
             report.bytes_copied += out.size
             report.without_meta += 0 if hdr.has_meta else 1
+            return
+        if out.staging is not None and kept is not None and kept[:-1] == _sha_key(out.sha256) and key in missing:
+            # the indexed bytes again, and their copy gone or altered: put it back (the record stays as it is)
+            os.replace(out.staging, os.path.join(ws.root, missing.pop(key)))
+            report.restored += 1
             return
         if out.staging is not None:
             with contextlib.suppress(OSError):
