@@ -405,3 +405,24 @@ def test_no_source_is_a_usage_error(empty_ws):
     with pytest.raises(InputError):
         import_images(empty_ws, [])
     assert isinstance(empty_ws, Workspace)
+
+
+def test_a_source_without_images_is_exit_1_named_once_in_json_and_words(empty_ws, tmp_path):
+    """No DICOM image in the sources: exit 1, ``nothing_found`` in the JSON and
+    one error line; the same source imported again (all already there) is not that."""
+    empty, one = tmp_path / "empty", tmp_path / "one"
+    empty.mkdir()
+    one.mkdir()
+    (empty / "notes.txt").write_text("no image here\n")
+    shutil.copy(real_file("CT_small.dcm"), one / "CT_small.dcm")
+    r = run_cli("import-images", empty_ws.root, empty, "--json")
+    data = json.loads(r.stdout)
+    assert r.returncode == 1 == data["exit_code"] and data["nothing_found"] is True and data["errors"] == 0
+    r = run_cli("import-images", empty_ws.root, empty)
+    assert r.returncode == 1 and "no DICOM image found in the sources" in r.stderr and "Traceback" not in r.stderr
+    assert run_cli("import-images", empty_ws.root, one).returncode == 0
+    r = run_cli("import-images", empty_ws.root, one, "--json")
+    data = json.loads(r.stdout)
+    assert r.returncode == 0 and data["duplicates"] == 1 and data["nothing_found"] is False
+    r = run_cli("import-images", empty_ws.root, one)
+    assert r.returncode == 0 and "no DICOM image found" not in r.stderr

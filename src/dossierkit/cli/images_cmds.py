@@ -94,7 +94,7 @@ def _render(data: dict) -> None:
         for st in data["study_list"]:
             ui.say(f"  {st['date'] or 'undated'}  {'/'.join(st['modalities']) or '?'}  "
                    f"{st['description'] or '(no description)'} — {st['series']} series, {st['instances']} images")
-    if data["imported"] + data["duplicates"] + data["restored"] == 0:
+    if data["nothing_found"]:
         why = "; ".join(s["why_nothing"] for s in data["sources"] if s.get("why_nothing"))
         ui.error_line("no DICOM image found in the sources" + (f": {why}" if why else ""))
     elif data["errors"]:

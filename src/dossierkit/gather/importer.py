@@ -139,10 +139,15 @@ class ImportReport:
         return [p for p in self.problems if p["kind"] in ERROR_KINDS]
 
     @property
+    def nothing_found(self) -> bool:
+        """No DICOM image in the sources: none imported, already there or restored."""
+        return self.imported + self.duplicates + self.restored == 0
+
+    @property
     def exit_code(self) -> int:
         """0: every DICOM file found was imported (or already there); 1: some
         were corrupt, unreadable or in UID conflict, or no DICOM file at all."""
-        if self.error_problems or (self.imported + self.duplicates + self.restored == 0):
+        if self.error_problems or self.nothing_found:
             return int(ExitCode.INCOMPLETE)
         return int(ExitCode.OK)
 
@@ -159,6 +164,7 @@ class ImportReport:
             "skipped": {"total": sum(self.skipped.values()), "by_type": dict(sorted(self.skipped.items()))},
             "problems": self.problems,
             "errors": len(self.error_problems),
+            "nothing_found": self.nothing_found,
             "bytes_copied": self.bytes_copied,
             "seconds": round(self.seconds, 3),
             "files_per_second": round(self.files_seen / secs, 1),
