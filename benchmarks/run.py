@@ -340,6 +340,30 @@ class Bench:
                 "allowed_seconds": round(t.seconds / VERIFY_MIN_X_7ZZ_T, 3),
                 "best_case_x_7zz_t": round(t.seconds / bound, 3)}
 
+    def best_case(self, step: str) -> dict:
+        """The least time *step* could take on this machine, from this run's
+        rows: the command's fixed cost (the row of the command doing nothing:
+        ``import-images, empty folder`` for import, ``verify, missing
+        package`` for pack and verify — the same interpreter, imports and
+        dispatch) plus a lower bound of its work: ideal_verify.py's CPU ÷ the
+        cores for verify (password), the CPU floor for pack and verify
+        (recipients), the file-creation floor for import-images. {} when a
+        part was not measured."""
+        by = {r.step: r for r in self.rows}
+        start = by.get(START_STEP if step == "import-images" else VERIFY_START_STEP)
+        if step == "verify (password)":
+            ideal = self.ideal_verify_bound()
+            work, what = (ideal["cpu_seconds"] / ideal["cores"] if ideal else None), "ideal_verify.py ÷ cores"
+        elif step == "import-images":
+            fl = by.get(FLOOR_STEP)
+            work, what = (fl.seconds if fl and fl.status == "ok" else None), FLOOR_STEP
+        else:
+            work, what = self.floor_ratios().get(step, {}).get("floor_seconds"), "CPU floor"
+        if not (start and start.status == "ok" and start.seconds and work):
+            return {}
+        return {"fixed_seconds": start.seconds, "work_seconds": round(work, 3), "work_bound": what,
+                "best_case_seconds": round(start.seconds + work, 3)}
+
     def run_pack(self, mode: str, suffix: str, imported: bool) -> Path | None:
         """pack with one container; the package path, or None."""
         dk, gen = self.dk.argv, self.gen
@@ -509,10 +533,16 @@ class Bench:
         floors_of = self.floor_ratios()
 
         def needs(step: str, allowed: float | None) -> dict:
-            """The share of its floor a step must reach to meet a target of *allowed* seconds."""
+            """The share of its floor a step must reach to meet a target of
+            *allowed* seconds, and whether its best case fits in that time."""
             f = floors_of.get(step, {}).get("floor_seconds")
-            return {"allowed_seconds": round(allowed, 3), "needs_pct_of_floor": round(100 * f / allowed, 1)} \
-                if f and allowed else {}
+            if not (f and allowed):
+                return {}
+            out = {"allowed_seconds": round(allowed, 3), "needs_pct_of_floor": round(100 * f / allowed, 1)}
+            best = self.best_case(step)
+            if best:
+                out.update(best, within_reach=best["best_case_seconds"] <= allowed)
+            return out
 
         manual = self.manual_7z_seconds()
         for step in ("pack (password)", "pack (recipients)"):
@@ -537,7 +567,8 @@ class Bench:
         x = imp.seconds / fl.seconds if imp and fl and imp.seconds and fl.seconds else None
         res.append({"target": f"import-images within {IMPORT_MAX_X_FLOOR}× the file-creation floor",
                     "value": round(x, 2) if x else None,
-                    "verdict": verdict("import-images", x is not None and x <= IMPORT_MAX_X_FLOOR)})
+                    "verdict": verdict("import-images", x is not None and x <= IMPORT_MAX_X_FLOOR),
+                    **needs("import-images", IMPORT_MAX_X_FLOOR * fl.seconds if fl and fl.seconds else None)})
         return res
 
     def report(self, started: float) -> dict:
@@ -568,6 +599,10 @@ class Bench:
         print("\ntargets:")
         for t in targets:
             need = (f"; needs {t['needs_pct_of_floor']:.0f}% of its floor" if t.get("needs_pct_of_floor") else "")
+            if t.get("best_case_seconds"):
+                need += (f"; at best {t['fixed_seconds']:.2f} s fixed + {t['work_seconds']:.2f} s of work = "
+                         f"{t['best_case_seconds']:.2f} s for {t['allowed_seconds']:.2f} s allowed"
+                         + ("" if t["within_reach"] else ": out of reach here"))
             print(f"  {t['verdict']:>6}  {t['target']}" + (f"  (measured {t['value']}{need})" if t["value"] else ""))
         durable = self.durable_ratio()
         if durable:

@@ -161,6 +161,27 @@ def test_runner_times_every_tool_and_reports_consistent_targets(tmp_path):
         # floor_seconds is rounded to the ms: on this tiny dossier (a few ms) that alone moves the % by more
         assert 0 < f["floor_seconds"] and f["pct_of_floor"] == pytest.approx(
             100 * f["floor_seconds"] / rows[step]["seconds"], abs=0.1 + 100 * 0.0005 / rows[step]["seconds"])
+    # each speed target's best case, from this run's rows: the command's fixed cost + a lower bound of its work
+    fixed = {"import-images": rows["import-images, empty folder"]["seconds"]}
+    work = {"verify (password)": bound["cpu_seconds"] / bound["cores"],
+            "import-images": rows["file-creation floor"]["seconds"]}
+    speed = [t for t in data["targets"] if "peak RSS" not in t["target"]]
+    assert len(speed) == 5
+    for t in speed:
+        step = next(s for s in rows if t["target"].startswith(s + " "))
+        if rows[step]["status"] != "ok":
+            continue
+        assert t["fixed_seconds"] == fixed.get(step, vstart["seconds"])
+        assert t["work_seconds"] == pytest.approx(work.get(step, data["floors"].get(step, {}).get("floor_seconds")),
+                                                  abs=2e-3)
+        assert t["best_case_seconds"] == pytest.approx(t["fixed_seconds"] + t["work_seconds"], abs=2e-3)
+        assert t["within_reach"] is (t["best_case_seconds"] <= t["allowed_seconds"])
+        line = next(x for x in r.stdout.splitlines() if t["target"] in x)
+        assert f"at best {t['fixed_seconds']:.2f} s fixed + {t['work_seconds']:.2f} s of work" in line
+        assert line.endswith(")") if t["within_reach"] else "out of reach here" in line
+    imp = next(t for t in speed if t["target"].startswith("import-images "))
+    if rows["import-images"]["status"] == "ok":
+        assert imp["allowed_seconds"] == pytest.approx(1.2 * rows["file-creation floor"]["seconds"], abs=2e-3)
     assert data["primitives"]["kdf_seconds"] > 0 and data["primitives"]["sha256"] > 0
     assert data["manual_7zip_flow_seconds"] == pytest.approx(rows["7zz a … + sync"]["seconds"]
                                                              + rows["7zz t"]["seconds"], abs=2e-3)
