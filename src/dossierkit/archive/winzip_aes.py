@@ -15,6 +15,11 @@ pycryptodome's C ``strxor`` into a preallocated output (figures:
 docs/containers.md).
 Allocating a fresh 1 MiB object per chunk costs more than the AES itself on
 these machines (page faults), hence the reused buffers everywhere.
+
+``strxor`` is imported by the first :class:`WinZipCTR`: pycryptodome loads
+it through cffi and pycparser, 35–56 ms (measured, docs/performance.md) that
+the commands without a password package (import, check, the recipients
+route, the trace commands) would otherwise pay at start-up.
 """
 
 from __future__ import annotations
@@ -27,7 +32,6 @@ import struct
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
-from Cryptodome.Util.strxor import strxor
 
 KDF_ITERATIONS = 1000
 KEY_LEN = 32  # AES-256
@@ -93,6 +97,9 @@ class WinZipCTR:
     """
 
     def __init__(self, aes_key: bytes, scratch: CTRScratch | None = None):
+        from Cryptodome.Util.strxor import strxor  # start-up cost: see the module docstring
+
+        self._strxor = strxor
         self._ecb = Cipher(algorithms.AES(aes_key), modes.ECB()).encryptor()
         scratch = scratch or CTRScratch()
         self._scratch = scratch
@@ -119,7 +126,7 @@ class WinZipCTR:
                 n = min(done, SEG - done)
                 fill[done:done + n] = fill[:n]
                 done += n
-            strxor(tmpl, fill[:SEG], output=self._ctr_mv)
+            self._strxor(tmpl, fill[:SEG], output=self._ctr_mv)
         self._ctr_mv[SEG - 16:SEG - 8] = ((seg + 1) * SEG_BLOCKS).to_bytes(8, "little")
         self._scratch.seg = seg
 
@@ -137,7 +144,7 @@ class WinZipCTR:
                 g1 = min(SEG, max(-(-need // 16) * 16, self._gen + _LOOKAHEAD))
                 self._ecb.update_into(self._ctr_mv[self._gen:g1], self._ks_mv[self._gen:])
                 self._gen = g1
-            strxor(src[done:done + take], self._ks_mv[off:need], output=dst[done:done + take])
+            self._strxor(src[done:done + take], self._ks_mv[off:need], output=dst[done:done + take])
             done += take
             self._pos += take
 

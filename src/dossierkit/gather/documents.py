@@ -21,9 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from pypdf import PageObject, PdfReader
-from pypdf.generic import IndirectObject, NameObject
-
 from dossierkit.errors import DossierkitError, InputError, UsageError
 from dossierkit.fsutil import copy_with_hash, sha256_file
 from dossierkit.gather.doctext import (clean_metadata_title, compare_document_identity, find_document_date, guess_kind,
@@ -38,6 +35,10 @@ __all__ = ["PdfInfo", "validate_pdf", "extract_text", "guess_kind", "add_documen
 # pypdf reports repairs through the "pypdf" logger; without a handler Python
 # would print them on stderr, breaking the one-line error contract.
 logging.getLogger("pypdf").addHandler(logging.NullHandler())
+# pypdf takes ≈ 0.1 s to import (python -X importtime: 0.14 s with pillow and
+# fontTools under it, of a CLI start-up of 0.6–0.9 s): the functions that
+# read a PDF import it, so only add-doc, check and pack pay it, not verify,
+# unpack, import-images or the trace commands (docs/performance.md).
 
 MAX_PAGES = 30  # pages read for text: a fiche RCP or a report is a few pages
 MAX_CHARS = 200_000
@@ -96,6 +97,8 @@ def _check_envelope(path: Path, fh: IO[bytes], size: int) -> None:
 
 
 def _open_reader(path: Path, fh: IO[bytes]):
+    from pypdf import PdfReader  # pypdf's start-up cost: see the note at the top
+
     reader = PdfReader(fh, strict=False)
     encrypted = reader.is_encrypted
     if encrypted:
@@ -116,6 +119,9 @@ def _iter_pages(reader, limit: int) -> Iterator:
     pages here); we only need the first few. Inheritable attributes are
     passed down as pypdf does. Cycles and absurd trees are bounded.
     """
+    from pypdf import PageObject  # pypdf's start-up cost: see the note at the top
+    from pypdf.generic import IndirectObject, NameObject
+
     inheritable = ("/Resources", "/MediaBox", "/CropBox", "/Rotate")
     root = reader.trailer["/Root"].get_object()["/Pages"]
     stack = [(root, {}, 0)]
@@ -182,6 +188,8 @@ _RUNNING_ACTIONS = {"/JavaScript": "JavaScript", "/Launch": "a program launch", 
 
 
 def _resolve(obj):
+    from pypdf.generic import IndirectObject  # loaded by then (_open_reader): a look-up in sys.modules
+
     return obj.get_object() if isinstance(obj, IndirectObject) else obj
 
 

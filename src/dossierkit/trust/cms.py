@@ -34,18 +34,23 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.serialization import pkcs7
-from cryptography.x509 import verification
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from dossierkit.errors import InputError, IntegrityError
 from dossierkit.trust.keys import home_dir
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+# cryptography's X.509 and PKCS#7 modules take 70–90 ms to import (measured,
+# docs/performance.md), about a tenth of a command's start-up, and only a
+# package with an establishment certificate needs them: the functions below
+# import them, so pack without --signing-cert and verify of a package
+# without MANIFEST.P7S do not pay it.
 
 MAX_P7S_BYTES = 256 * 1024
 CA_FILE_NAME = "establishment-ca.pem"  # the configured CA: $DOSSIERKIT_HOME/establishment-ca.pem
@@ -100,6 +105,8 @@ def _read(path: Path, what: str) -> bytes:
 
 def load_certificates(path: str | os.PathLike, *, what: str = "certificate file") -> list[x509.Certificate]:
     """Every certificate of a PEM file (at least one)."""
+    from cryptography import x509  # X.509's start-up cost: see the note at the top
+
     path = Path(path)
     try:
         certs = x509.load_pem_x509_certificates(_read(path, what))
@@ -135,6 +142,8 @@ def load_cert_signer(cert_path: str | os.PathLike, key_path: str | os.PathLike |
 
 def sign_detached(signer: CertSigner, data: bytes) -> bytes:
     """DER detached CMS SignedData of *data* (module docstring)."""
+    from cryptography.hazmat.primitives.serialization import pkcs7  # start-up cost: see the note at the top
+
     builder = pkcs7.PKCS7SignatureBuilder().set_data(data).add_signer(signer.certificate, signer.key,
                                                                        hashes.SHA256())
     for cert in signer.chain:
@@ -216,6 +225,8 @@ def _purpose_ku(_policy, _cert, ext) -> None:
 
 
 def _purpose_eku(_policy, _cert, ext) -> None:
+    from cryptography.x509.oid import ExtendedKeyUsageOID  # loaded by then (verify_detached)
+
     if ext is not None and ExtendedKeyUsageOID.EMAIL_PROTECTION not in ext \
             and ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE not in ext:
         raise ValueError("its Extended Key Usage is not for signing (emailProtection)")
@@ -225,6 +236,10 @@ def verify_detached(p7s: bytes, data: bytes, ca: list[x509.Certificate] | None, 
                     now: dt.datetime | None = None) -> CertificateInfo:
     """Check the detached CMS *p7s* over *data*; with *ca*, the chain and
     purpose too (module docstring). Raises IntegrityError naming *what*."""
+    from cryptography import x509  # X.509's start-up cost: see the note at the top
+    from cryptography.x509 import verification
+    from cryptography.x509.oid import NameOID
+
     if len(p7s) > MAX_P7S_BYTES:
         raise IntegrityError(f"{what}: larger than any CMS signature needs")
     try:
@@ -260,6 +275,8 @@ def verify_detached(p7s: bytes, data: bytes, ca: list[x509.Certificate] | None, 
 
 
 def _cn(cert: x509.Certificate) -> str:
+    from cryptography.x509.oid import NameOID  # loaded by then (verify_detached)
+
     cn = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     return str(cn[0].value) if cn else cert.subject.rfc4514_string()
 
@@ -276,6 +293,8 @@ def _why(message: str, cert: x509.Certificate, when: dt.datetime) -> str:
 
 
 def _parse_and_check(p7s: bytes, data: bytes) -> tuple[x509.Certificate, list[x509.Certificate], dict[str, Any]]:
+    from cryptography import x509  # loaded by then (verify_detached)
+
     tag, s, e = _tlv(p7s, 0, len(p7s))
     if tag != 0x30 or e != len(p7s):
         raise ValueError("not one DER SEQUENCE")
