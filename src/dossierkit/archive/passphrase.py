@@ -93,9 +93,10 @@ def how_to_type(passphrase: str) -> tuple[str, str]:
 def _register_words() -> None:
     # zxcvbn keeps its dictionaries in a module-level table: the French word
     # list is added once (ranked in list order) beside its English ones.
-    # In-function import: zxcvbn builds its 100 000-word tables on import,
-    # 0.26 s and 14 MB measured here — paid by pack with a typed password
-    # and by generation only, not by verify, unpack or any other command.
+    # In-function import: zxcvbn builds its 100 000-word tables on import
+    # (time and memory: docs/performance.md, "Imports kept out of start-up"),
+    # paid by pack with a typed password and by generation only, not by
+    # verify, unpack or any other command.
     from zxcvbn import matching
 
     matching.add_frequency_lists({_WORDS_DICTIONARY: list(wordlist())})

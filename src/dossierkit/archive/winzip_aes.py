@@ -17,9 +17,9 @@ Allocating a fresh 1 MiB object per chunk costs more than the AES itself on
 these machines (page faults), hence the reused buffers everywhere.
 
 ``strxor`` is imported by the first :class:`WinZipCTR`: pycryptodome loads
-it through cffi and pycparser, 35–56 ms (measured, docs/performance.md) that
-the commands without a password package (import, check, the recipients
-route, the trace commands) would otherwise pay at start-up.
+it through cffi and pycparser, a start-up cost (docs/performance.md,
+"Imports kept out of start-up") that the commands without a password package
+(import, check, the recipients route, the trace commands) need not pay.
 """
 
 from __future__ import annotations

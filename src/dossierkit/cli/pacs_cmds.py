@@ -17,8 +17,7 @@ if TYPE_CHECKING:
     from dossierkit.trace.deliver import DeliverReport
 
 # The PACS library (pydicom, pynetdicom, requests, dicomweb-client) is imported by the commands that use it,
-# not at start-up: `python -X importtime` measured 1.3–1.9 s for dossierkit.gather.pacs.gather against
-# 0.5–1.2 s for pydicom alone (2 loaded cores, 3 runs each); every other command would pay it.
+# not at start-up, which every other command would pay (docs/performance.md, "Imports kept out of start-up").
 
 pacs_app = typer.Typer(help="Named PACS ($DOSSIERKIT_HOME/pacs.toml): echo, find.", no_args_is_help=True)
 app.add_typer(pacs_app, name="pacs")

@@ -386,7 +386,7 @@ def _decode_text(raw: bytes, vr: bytes | None, charsets: list[str] | None) -> st
         return None
     if raw.isascii() and not (charsets and any("2022" in c for c in charsets)):
         return _ascii(raw)
-    # pydicom takes ~0.1 s to import (python -X importtime): only loaded when a file needs it
+    # pydicom: only loaded when a file needs it (start-up: docs/performance.md, "Imports kept out of start-up")
     from pydicom.charset import convert_encodings, decode_bytes
 
     encodings = convert_encodings(charsets or ["ISO_IR 6"])
@@ -445,7 +445,7 @@ def _decode(values: dict[str, bytes], vrs: dict[str, bytes | None]) -> dict[str,
 
 def _is_image_class(sop_class_uid: str) -> bool:
     """True for the "… Image Storage" SOP classes, whose IODs require pixel data."""
-    # pydicom takes ~0.1 s to import (python -X importtime): only loaded when a file needs it
+    # pydicom: only loaded when a file needs it (start-up: docs/performance.md, "Imports kept out of start-up")
     from pydicom.uid import UID_dictionary
 
     entry = UID_dictionary.get(sop_class_uid)

@@ -35,10 +35,10 @@ __all__ = ["PdfInfo", "validate_pdf", "extract_text", "guess_kind", "add_documen
 # pypdf reports repairs through the "pypdf" logger; without a handler Python
 # would print them on stderr, breaking the one-line error contract.
 logging.getLogger("pypdf").addHandler(logging.NullHandler())
-# pypdf takes ≈ 0.1 s to import (python -X importtime: 0.14 s with pillow and
-# fontTools under it, of a CLI start-up of 0.6–0.9 s): the functions that
-# read a PDF import it, so only add-doc, check and pack pay it, not verify,
-# unpack, import-images or the trace commands (docs/performance.md).
+# pypdf (with pillow and fontTools under it) is a large share of a command's
+# start-up (docs/performance.md, "Imports kept out of start-up"): the functions
+# that read a PDF import it, so only add-doc, check and pack pay it, not
+# verify, unpack, import-images or the trace commands.
 
 MAX_PAGES = 30  # pages read for text: a fiche RCP or a report is a few pages
 MAX_CHARS = 200_000

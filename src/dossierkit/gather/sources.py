@@ -130,7 +130,7 @@ def media_dicomdir_references(fh: IO[bytes], label: str) -> list[DirectoryRefere
     pydicom's ``FileSet``, which refuses media that real CDs ship (missing
     offsets, unusual records); records marked not in use are ignored.
     """
-    # pydicom takes ~0.1 s to import (python -X importtime): only loaded when a file needs it
+    # pydicom: only loaded when a file needs it (start-up: docs/performance.md, "Imports kept out of start-up")
     import pydicom
     from pydicom.errors import InvalidDicomError
 

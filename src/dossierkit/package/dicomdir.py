@@ -444,7 +444,7 @@ def _non_image_record(pi: PlannedInstance, number: int, rtype: str, header: Any,
     """The record of a non-image instance, its keys copied from *header* and
     encoded by pydicom (sequences, character sets); None when a Type 1 key
     without a stand-in is missing."""
-    # pydicom takes ~0.1 s to import (python -X importtime): only loaded when a file needs it
+    # pydicom: only loaded when a file needs it (start-up: docs/performance.md, "Imports kept out of start-up")
     from pydicom.dataset import Dataset
     from pydicom.filebase import DicomBytesIO
     from pydicom.filewriter import write_dataset

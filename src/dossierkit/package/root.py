@@ -225,7 +225,7 @@ def _header_reader(ws: Workspace):
     documents, RT objects — a handful of files per dossier); bulk values
     (an encapsulated PDF, pixel data) are never loaded."""
     def read(pi: PlannedInstance) -> Any:
-        # pydicom takes ~0.1 s to import (python -X importtime): only loaded when a file needs it
+        # pydicom: only loaded when a file needs it (start-up: docs/performance.md, "Imports kept out of start-up")
         from pydicom import dcmread
 
         try:

@@ -440,9 +440,9 @@ def _write(doc: dict[str, Any], out: str | os.PathLike, *, pdf: bool, overwrite:
         if p.exists() and not overwrite:
             raise OutputError("already exists", path=p, hint="receipts are never overwritten: choose another -o")
     if pdf:
-        # Imported here, not at the top: fpdf, fontTools and segno add 0.16 s
-        # (python -X importtime) to every dossierkit command, and only the
-        # commands that issue a receipt or ack draw a PDF.
+        # Imported here, not at the top: fpdf, fontTools and segno would add to
+        # every command's start-up (docs/performance.md, "Imports kept out of
+        # start-up"), and only the commands that issue a receipt or ack draw a PDF.
         from dossierkit.trace.receipt_pdf import render
 
         with atomic_writer(pdf_path) as fh:

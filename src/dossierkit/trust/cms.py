@@ -46,10 +46,10 @@ from dossierkit.trust.keys import home_dir
 if TYPE_CHECKING:
     from cryptography import x509
 
-# cryptography's X.509 and PKCS#7 modules take 70–90 ms to import (measured,
-# docs/performance.md), about a tenth of a command's start-up, and only a
-# package with an establishment certificate needs them: the functions below
-# import them, so pack without --signing-cert and verify of a package
+# cryptography's X.509 and PKCS#7 modules are a noticeable share of a
+# command's start-up (docs/performance.md, "Imports kept out of start-up") and
+# only a package with an establishment certificate needs them: the functions
+# below import them, so pack without --signing-cert and verify of a package
 # without MANIFEST.P7S do not pay it.
 
 MAX_P7S_BYTES = 256 * 1024
