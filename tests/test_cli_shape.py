@@ -5,6 +5,8 @@ Measured on the source with ast, so it cannot regress unseen."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import dossierkit.cli
@@ -41,3 +43,20 @@ def test_the_measure_catches_a_31_line_command(tmp_path):
     (tmp_path / "long_cmds.py").write_text(f"@app.command('x')\ndef long_cmd(\n) -> None:\n{body}\n")
     (tmp_path / "sub_cmds.py").write_text("@journal_app.command('y')\ndef short_cmd() -> None:\n    pass\n")
     assert _commands(tmp_path) == [("long_cmds.py:long_cmd", 2, 31), ("sub_cmds.py:short_cmd", 2, 2)]
+
+
+# Libraries only some commands use, imported by the functions that need them (docs/ARCHITECTURE.md;
+# their cost: docs/performance.md, "Imports kept out of start-up").
+KEPT_OUT_OF_START_UP = ("pypdf", "cryptography.x509", "cryptography.hazmat.primitives.serialization.pkcs7",
+                        "Cryptodome", "pydicom", "fpdf", "segno", "zxcvbn", "pynetdicom", "dicomweb_client")
+
+
+def test_the_cli_starts_without_the_libraries_kept_out_of_its_start_up():
+    """A fresh interpreter importing the CLI (what every command does first)
+    loads none of them: a module-level import of one would put its cost on
+    every command again."""
+    code = ("import sys, dossierkit.cli\n"
+            f"print(' '.join(m for m in {KEPT_OUT_OF_START_UP!r} if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == [], f"loaded at start-up: {r.stdout.strip()}"
