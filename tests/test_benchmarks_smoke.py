@@ -14,6 +14,7 @@ import pydicom
 import pytest
 
 from benchmarks import run
+from benchmarks.ab_startup import NEW_SRC, side_by_side
 from benchmarks.generate import MATRICES, PATIENT, generate, make_workspace, parse_size, plan_dossier
 from benchmarks.phantom import SliceMaker
 from dossierkit.identity import compare_dicom_identity
@@ -214,3 +215,17 @@ def test_thread_timeline_sees_a_worker_thread_busy_in_c_code():
     assert max(worker_busy) >= 50, worker_busy
     assert main_busy and min(main_busy) <= 20, main_busy  # sleeping in join while the worker hashes
     assert "main" in render(result).splitlines()[0]
+
+
+def test_startup_ab_alternates_the_two_trees_and_reports_their_medians(tmp_path):
+    """benchmarks/ab_startup.py: the same command in two trees (here this
+    checkout twice), old and new in turn with the order swapped each round."""
+    result = side_by_side(NEW_SRC, NEW_SRC, ["verify", str(tmp_path / "missing.zip")], 2)
+    assert [r["seq"] for r in result["runs"]["old"]] == [1, 4]
+    assert [r["seq"] for r in result["runs"]["new"]] == [2, 3]
+    for which in ("old", "new"):
+        s = result["summary"][which]
+        assert s["exits"] == [2]  # the package is not found: the command's fixed cost only
+        assert s["min"] <= s["median"] <= s["max"] and s["min"] > 0
+    assert result["new_minus_old_median"] == pytest.approx(
+        result["summary"]["new"]["median"] - result["summary"]["old"]["median"], abs=2e-4)
