@@ -109,6 +109,22 @@ def test_reimporting_the_same_source_records_the_rules_for_duplicates(ws, tmp_pa
     assert {i.accepted for i in ws.images()} == {ACCEPTANCE_RULES}
 
 
+def test_a_copy_restored_from_an_older_index_gets_the_rules_recorded_too(ws, tmp_path):
+    """A copy gone from an older index's workspace is restored by importing
+    its source again, and its record gets today's rules like a duplicate's:
+    check need not re-read the copy it just rebuilt."""
+    make_dicom(tmp_path / "in" / "CT", uid_seed="ct")
+    make_dicom(tmp_path / "in" / "CT2", uid_seed="ct2")
+    import_images(ws, [tmp_path / "in"])
+    as_older_index(ws)
+    gone = ws.root / sorted(i.path for i in ws.images())[0]
+    gone.unlink()
+    report = import_images(ws, [tmp_path / "in"])
+    assert (report.restored, report.duplicates, report.imported) == (1, 1, 0)
+    assert gone.is_file()
+    assert {i.accepted for i in ws.images()} == {ACCEPTANCE_RULES}
+
+
 def test_an_older_index_without_pixel_data_states_gets_them_from_the_copies(ws, tmp_path):
     make_dicom(tmp_path / "in" / "NOPIX", uid_seed="nopix", drop=("PixelData",))
     make_dicom(tmp_path / "in" / "GOOD", uid_seed="good")

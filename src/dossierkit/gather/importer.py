@@ -675,6 +675,11 @@ def _run(ws: Workspace, known: _Known, plans: list[SourcePlan], progress: Progre
         spool.truncate()
         extend = True
 
+    def refresh_accepted(kept: bytes, key: bytes, uid: str, accepted: int) -> None:
+        if not kept.endswith(_ACCEPTED):  # the same bytes passed today's rules: check need not re-read
+            refresh[uid] = accepted
+            by_uid[key] = kept[:-1] + _ACCEPTED
+
     def handle(out: _Outcome) -> None:
         nonlocal next_number
         report.files_seen += 1
@@ -709,9 +714,11 @@ def _run(ws: Workspace, known: _Known, plans: list[SourcePlan], progress: Progre
             report.without_meta += 0 if hdr.has_meta else 1
             return
         if out.staging is not None and kept is not None and kept[:-1] == _sha_key(out.sha256) and key in missing:
-            # the indexed bytes again, and their copy gone or altered: put it back (the record stays as it is)
+            # the indexed bytes again, and their copy gone or altered: put it back (the record stays as it is,
+            # but for today's `accepted`, as for a duplicate)
             os.replace(out.staging, os.path.join(ws.root, missing.pop(key)))
             report.restored += 1
+            refresh_accepted(kept, key, hdr.sop_instance_uid, out.header.accepted)
             return
         if out.staging is not None:
             with contextlib.suppress(OSError):
@@ -720,9 +727,7 @@ def _run(ws: Workspace, known: _Known, plans: list[SourcePlan], progress: Progre
             add_problem(out, "unreadable", "not imported (internal inconsistency of the image index)")
         elif kept[:-1] == _sha_key(out.sha256):
             report.duplicates += 1
-            if not kept.endswith(_ACCEPTED):  # the same bytes passed today's rules: check need not re-read
-                refresh[hdr.sop_instance_uid] = out.header.accepted
-                by_uid[key] = kept[:-1] + _ACCEPTED
+            refresh_accepted(kept, key, hdr.sop_instance_uid, out.header.accepted)
         else:  # the kept instance is named when the index is next written (resolve)
             add_problem(out, "uid-conflict", "same SOP Instance UID as an imported instance but different content: "
                         "not imported", sop_instance_uid=hdr.sop_instance_uid, kept=None, kept_source=None)
