@@ -229,3 +229,17 @@ def test_startup_ab_alternates_the_two_trees_and_reports_their_medians(tmp_path)
         assert s["min"] <= s["median"] <= s["max"] and s["min"] > 0
     assert result["new_minus_old_median"] == pytest.approx(
         result["summary"]["new"]["median"] - result["summary"]["old"]["median"], abs=2e-4)
+
+
+def test_pdf_text_rate_measures_pypdf_and_the_budget_cut(capsys):
+    """The measurement behind gather.documents.MAX_CONTENT_BYTES
+    (docs/performance.md, "Limits set from a measurement"): a rate, and a
+    first page over the budget costs next to nothing."""
+    from benchmarks import pdf_text_rate
+
+    assert pdf_text_rate.main(["--runs", "300", "--repeat", "1", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["content_bytes"] > 10_000 and res["mb_per_s"] > 0
+    assert res["budget_bytes"] == 2 * 1024 * 1024
+    assert res["budget_seconds_at_this_rate"] == pytest.approx(2 * 1024 * 1024 / 1e6 / res["mb_per_s"], rel=0.02)
+    assert res["page_over_budget_seconds"] < res["dossierkit_extract_seconds"] + 0.5

@@ -231,8 +231,8 @@ def read_json_records(path: str | os.PathLike, key: str, record: Callable[[Any],
     """Read a file written by :func:`write_json_records_atomic`, turning each
     item of its top-level list *key* into ``record(item)`` as its line is
     parsed: the file's text and every item's dicts are never in memory
-    together, only the records (issue #18: loading a 50 000-image index
-    whole cost ~2.7 kB a file at its peak). Returns (the object without
+    together, only the records (issue #18: loading an index whole made the
+    peak grow with every image; docs/performance.md, "Memory per file"). Returns (the object without
     *key*, the records). A file of another shape (edited by hand, another
     writer) is parsed whole, with the same result; invalid JSON is an
     InputError as with :func:`read_json`. Items for which *record* returns

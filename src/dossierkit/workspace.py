@@ -138,7 +138,7 @@ class Workspace:
 
     def images(self, *, without: tuple[str, ...] = ()) -> list[ImageInstance]:
         """The image records; *without*: members left at their default
-        (``source``, ``origin``: pack needs neither — ≈ 0.2 kB a file, #18)."""
+        (``source``, ``origin``: pack needs neither, and they are held for every file, #18)."""
         return self.images_and_index(without=without)[0]
 
     def images_and_index(self, *, without: tuple[str, ...] = ()) -> tuple[list[ImageInstance], dict[str, Any]]:
@@ -173,7 +173,7 @@ class Workspace:
 
 # Values most instances of a dossier repeat (one patient, a few studies and
 # series): parsed once per distinct value instead of once per file, they no
-# longer make the loaded index grow ~1 kB per image (issue #6).
+# longer make the loaded index grow with every image (issue #6; docs/performance.md).
 _SHARED_IMAGE_KEYS = ("sop_class_uid", "study_instance_uid", "series_instance_uid", "transfer_syntax",
                       "patient_name", "patient_id", "patient_birth_date", "patient_sex", "study_date",
                       "study_time", "study_id", "study_description", "accession_number", "modality",

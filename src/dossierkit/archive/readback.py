@@ -209,7 +209,8 @@ def read_back(tmp: Path, written: ReadBackSink, entries: Iterable[tuple[str, int
 # zipformat module, so a bug there cannot hide itself here. Streaming: the
 # directory is read in chunks and compared entry by entry with the entries
 # written, which are consumed as they come — memory does not grow with the
-# file count (issue #18; zipfile's ZipInfo a file cost ≈ 0.7 kB at 50 000).
+# file count (issue #18, docs/performance.md "Memory per file": zipfile's
+# ZipInfo a file did).
 _EOCD = struct.Struct("<IHHHHIIH")  # 22 bytes
 _EOCD_SIG = 0x06054B50
 _Z64_LOCATOR = struct.Struct("<IIQI")  # 20 bytes

@@ -194,7 +194,7 @@ class ZipStreamWriter:
         self._dos = dos or (zipformat.DOS_TIME, zipformat.DOS_DATE)  # every entry's date (zipformat.dos_stamp)
         self._pos = 0
         # Per entry, what close() and pack's read-back need, packed (issue #18:
-        # a record object and its bytes were ≈ 0.3 kB an entry): the central
+        # a record object an entry made memory grow with the file count): the central
         # directory's bytes, the local header offsets and the stored sizes.
         self._central = bytearray()
         self._count = 0
@@ -277,8 +277,8 @@ class ZipStreamWriter:
     def _encrypt_pieces(self, pieces: Iterable, ec: EntryCipher, sha=None,
                         progress: Progress = NULL_PROGRESS) -> int:
         """Salt and verifier, the ciphertext of *pieces* chunk by chunk
-        through the reused buffer (no copy of a large blob: the manifest is
-        ≈ 0.4 kB a file; issue #18), the authentication code; the number
+        through the reused buffer (no copy of a large blob: the manifest
+        grows with the file count; issue #18), the authentication code; the number
         of plaintext bytes. *sha* is updated with the plaintext."""
         self._write(ec.salt + ec.verifier)
         out = memoryview(self._outbuf)

@@ -42,8 +42,9 @@ logging.getLogger("pypdf").addHandler(logging.NullHandler())
 
 MAX_PAGES = 30  # pages read for text: a fiche RCP or a report is a few pages
 MAX_CHARS = 200_000
-# pypdf parses content streams at ~0.3 MB/s: a report page holds 5-200 KB, so
-# this budget bounds extraction to a few seconds whatever the PDF claims.
+# pypdf parses content streams in pure Python, slowly (its rate: docs/performance.md,
+# "Limits set from a measurement"); a report page holds 5-200 KB, so this budget
+# bounds extraction to a few seconds whatever the PDF claims.
 MAX_CONTENT_BYTES = 2 * 1024 * 1024
 MAX_TREE_NODES = 10_000  # page-tree nodes visited: bounds cyclic or absurd trees
 MAX_TREE_DEPTH = 64

@@ -495,8 +495,8 @@ def _non_image_record(pi: PlannedInstance, number: int, rtype: str, header: Any,
 
 def _assemble(bodies: list[bytes | None], children: list[list[int] | None], roots: list[int], media_uid: str) -> bytes:
     """The file, written once into one buffer: each record's body is released
-    as it is copied, and the buffer is returned without a second copy (its
-    peak was ≈ 3× the directory; issue #18)."""
+    as it is copied, and the buffer is returned without a second copy (it
+    used to hold the directory several times over; issue #18)."""
     # File meta information (group 0002), preceded by the preamble and prefix.
     meta_elems = b"".join([
         _element(0x00020001, "OB", b"\x00\x01"),
@@ -642,7 +642,7 @@ def _parse(data: bytes) -> tuple[dict[int, bytes], int, array]:
     """(file meta values, offset of the first root record, every record's
     item offset in increasing order). Each record is parsed (validated) here,
     then again when the walk reaches it: 8 bytes a record held, not a dict of
-    its values (≈ 1 kB a record at 50 000 images; issue #18)."""
+    its values (issue #18; docs/performance.md, "Memory per file")."""
     if len(data) < 132 + 12 or data[128:132] != b"DICM":
         raise IntegrityError("DICOMDIR: not a DICOM Part 10 file (no DICM prefix)")
     meta: dict[int, bytes] = {}

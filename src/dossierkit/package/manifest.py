@@ -304,7 +304,7 @@ def parse_manifest(data: bytes) -> ManifestView:
 
     Read record by record (strictjson.iterparse): each file's record becomes
     its :class:`ExpectedFile` as it is read; the document's tree is never
-    built (≈ 1.6 kB a file, issue #18)."""
+    built (issue #18; docs/performance.md, "Memory per file")."""
     if len(data) > MAX_MANIFEST_BYTES:
         raise _bad("larger than any dossier needs")
     view = ManifestView()

@@ -109,7 +109,7 @@ def _write_entries(entries: Iterable[RootEntry], writer, progress: Progress) -> 
     for e in entries:
         if e.source is None:  # generated: inflated piece by piece as it is written
             res = writer.add_stream(e.path, e.size, e.chunks)
-            e.data = None  # written: the manifest, sums and DICOMDIR (~0.7 kB a file) are not held on (#18)
+            e.data = None  # written: the manifest, sums and DICOMDIR (they grow with the files) are not held on (#18)
             progress.advance(e.size)
         else:
             assert e.source is not None

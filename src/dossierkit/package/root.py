@@ -47,8 +47,8 @@ class RootEntry:
     them all while it writes (issue #18): slotted, a workspace file as its
     folder (one string for all) and its index path (the record's own
     string), a large generated file deflated (``data`` inflates it: the
-    manifest, SHA256SUMS and DICOMDIR are ≈ 0.7 kB a file as bytes, ≈ 0.1
-    deflated)."""
+    manifest, SHA256SUMS and DICOMDIR grow with the file count, and deflate
+    well)."""
 
     __slots__ = ("path", "size", "sha256", "_data", "_packed", "_base", "_rel")
 
@@ -106,8 +106,8 @@ class RootEntry:
 class _FileRows:
     """The workspace files of the root, packed: one row a file in a single
     bytearray (entry path, workspace path and SHA-256, UTF-8, NUL-separated)
-    and the sizes in an array — ≈ 0.13 kB a file instead of a RootEntry and
-    its three strings (≈ 0.36 kB), and no small objects left among the
+    and the sizes in an array — a third of a RootEntry and its three
+    strings (docs/performance.md, "Memory per file"), and no small objects left among the
     planning's freed ones (issue #18: those kept its memory from being
     returned). Iterating yields a RootEntry a row, made on the fly."""
 
@@ -253,7 +253,7 @@ def build_root(ws: Workspace, *, signing_key: Ed25519PrivateKey, completeness: d
                          version=__version__)
     generated = [_generated(README, "readme", readme), _generated(INDEX, "index", index),
                  _generated(DICOMDIR, "dicomdir", dicomdir.data)]
-    dicomdir.data = b""  # from here only deflated, in its RootEntry (≈ 0.2 kB a file as bytes)
+    dicomdir.data = b""  # from here only deflated, in its RootEntry (its bytes grow with the images)
     settings = xdm_settings or load_settings()
     xdm_docs = subset_documents(ws.root, [(d.path, d.record) for d in layout.documents])
     generated.append(_generated(METADATA, "xdm-metadata", build_metadata(
@@ -265,8 +265,8 @@ def build_root(ws: Workspace, *, signing_key: Ed25519PrivateKey, completeness: d
     for planned in itertools.chain(layout.documents, layout.instances()):
         files.add(planned.path, planned.record.size, planned.record.sha256, planned.record.path)
 
-    # The manifest hashed and deflated as it is encoded: its bytes (≈ 0.4 kB a
-    # file) are never whole in memory here (issue #18).
+    # The manifest hashed and deflated as it is encoded: its bytes (they grow
+    # with the file count) are never whole in memory here (issue #18).
     hasher, deflate, parts, size = hashlib.sha256(), zlib.compressobj(1), [], 0
 
     def write(piece: bytes) -> None:

@@ -333,8 +333,8 @@ class _Pass:
             r.checked.add("sums")
 
     def release_seal(self, keep_manifest: bool) -> None:
-        """Drop the DOSSIER files' bytes once checked (≈ 0.5 kB a file: the
-        view holds what the rest of the pass needs; #18)."""
+        """Drop the DOSSIER files' bytes once checked (they grow with the
+        file count; the view holds what the rest of the pass needs; #18)."""
         m = self.report.manifest_json
         self.seal.clear()
         self.report.manifest_json = bytes(m) if keep_manifest and m is not None else None

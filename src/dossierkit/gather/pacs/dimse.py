@@ -75,7 +75,7 @@ def _no_delay(event) -> None:
 
     pynetdicom writes each PDU with its own send(); with Nagle on, a PDU smaller than a TCP segment (the last
     fragment of every dataset, at the peer's 16 kB maximum PDU) waits for the peer's delayed ACK, up to 40 ms
-    on Linux: measured against Orthanc, 100 C-STOREs took 9.2 s with Nagle, 6.0 s without (docs/performance.md)."""
+    on Linux (the A/B against Orthanc: docs/performance.md, "PACS")."""
     sock = getattr(getattr(event.assoc.dul, "socket", None), "socket", None)
     if sock is not None:
         with contextlib.suppress(OSError):
