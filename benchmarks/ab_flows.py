@@ -1,5 +1,5 @@
 """pack and verify of two source trees side by side, alternating runs, with
-the threads of each run counted (docs/performance.md, "A/B of two commits").
+the threads of each run counted (docs/performance-history.md, "One worker per flow").
 
     git worktree add /tmp/old 86ea0d5
     python benchmarks/ab_flows.py --old /tmp/old/src --size 600M --files 1200 --rounds 5

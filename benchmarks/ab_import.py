@@ -9,7 +9,7 @@ caller indexes) and with no thread (``workers=1``), then copies the same files
 the way the importer writes them, without parsing or hashing
 (``floors.file_creation_floor``). One JSON line a run: wall seconds and the
 process's user and system CPU per file (``resource.getrusage``: CPU does not
-depend on the machine's load; wall time does). Results: docs/performance.md,
+depend on the machine's load; wall time does). Results: docs/performance-history.md,
 "Import at the kernel's pace".
 """
 

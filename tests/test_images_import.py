@@ -333,8 +333,8 @@ def test_interrupted_import_keeps_what_was_done(empty_ws, tmp_path, monkeypatch)
 
 
 def test_the_caller_reads_hashes_and_parses_while_the_worker_writes_the_copies(empty_ws, tmp_path, monkeypatch):
-    """The split the A/Bs chose (docs/performance.md, "Fifth session on
-    issue #18"): the kernel's share of a copy is mostly in its writes, on
+    """The split the A/Bs chose (docs/performance-history.md, "Fifth
+    session on issue #18"): the kernel's share of a copy is mostly in its writes, on
     dk-import; reading, SHA-256 and the header parse stay on the caller
     (SHA-256 on the worker was slower)."""
     from dossierkit import fsutil

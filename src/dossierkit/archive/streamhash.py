@@ -2,8 +2,8 @@
 
 The bytes fed to :meth:`StreamHash.update` are copied into a ring of
 windows lent to the worker (worker.py's buffer rule), so the caller may
-reuse or drop its own buffers at once: a copy costs about a tenth of the
-hash (docs/performance.md). Without a worker the hash runs inline.
+reuse or drop its own buffers at once: a copy costs far less than the
+hash (docs/performance-history.md). Without a worker the hash runs inline.
 """
 
 from __future__ import annotations

@@ -64,7 +64,7 @@ def derive_keys(password: bytes, salt: bytes, key_len: int = KEY_LEN, *, mac: bo
     """(AES key, HMAC key, password verifier) for one entry. ``key_len`` 32
     is AES-256 (what we write); 16/24 only to read other writers' entries.
     With thousands of small entries the largest single cost (figures:
-    docs/performance.md); `cryptography`'s PBKDF2 releases the GIL, so it may
+    docs/performance-history.md); `cryptography`'s PBKDF2 releases the GIL, so it may
     run on the flow's worker. ``mac=False`` derives the AES key only (half
     the PBKDF2 blocks); the other two are None."""
     if not mac:

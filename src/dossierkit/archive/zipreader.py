@@ -453,7 +453,7 @@ class _ZipStreamReader:
         # collected by the caller (StreamEntry.sha256) when it needs it; the
         # CRC-32 stays here and fails at once (the worker has the package
         # hash too: with both on it, it became the slower thread — A/B in
-        # docs/performance.md)
+        # docs/performance-history.md)
         later = cipher is None and inflater is None and self._deferred_hash
         aside = defer or later or entry._data_len >= ASIDE_MIN
         worker = self._worker

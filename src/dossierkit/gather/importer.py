@@ -460,7 +460,7 @@ def copy_in_place(root: Path, rel: str, size: int, folders: dict[str, bool]) -> 
     """True if the workspace *root* holds, at *rel* (``images/IMG….dcm``, the
     importer's names), a regular file of *size* bytes inside it. The
     folders are resolved once each (*folders* keeps the answers), not every
-    copy's path (issue #18: docs/performance.md); the file itself is looked
+    copy's path (issue #18: docs/performance-history.md); the file itself is looked
     at without following a link."""
     parts = rel.split("/")
     if rel.startswith("/") or "\\" in rel or ":" in rel or any(p in ("", ".", "..") for p in parts):
@@ -540,8 +540,8 @@ def _outcomes(imp: _Importer, jobs: Iterator[tuple[SourcePlan, Candidate]]) -> I
     kernel's share of a copy is mostly in the writes), up to
     ``IMPORT_WINDOW`` files ahead of the one being renamed and indexed: one
     thread, and this split of the work, chosen by A/Bs on 2 cores
-    (docs/performance.md, "Import at the kernel's pace" and "Fifth session
-    on issue #18"). ``workers=1``: no thread."""
+    (docs/performance-history.md, "Import at the kernel's pace" and "Fifth
+    session on issue #18"). ``workers=1``: no thread."""
     pending: collections.deque[_Pending] = collections.deque()
     worker = Worker("dk-import", depth=4 * COPY_BUFFERS) if imp.workers > 1 else None
     ring = Ring(worker, CHUNK, count=COPY_BUFFERS if worker else 1)

@@ -160,7 +160,7 @@ class _HashingReader:
     """Read-through wrapper hashing and counting the package's raw bytes;
     the hash runs on the flow's worker (archive.StreamHash), which gives
     the keys of the entries ahead to the reading thread whenever it falls
-    behind (docs/performance.md)."""
+    behind (docs/performance-history.md)."""
 
     def __init__(self, fh: IO[bytes], progress: Progress, worker: Worker | None = None):
         self._fh = fh
