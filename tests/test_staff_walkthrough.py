@@ -363,6 +363,50 @@ def test_12_no_passphrase_file_when_pack_is_refused_or_the_target_exists(tmp_pat
     assert not (tmp_path / "out" / "again.zip").exists()
 
 
+@pytest.mark.parametrize("taken", ["a file where the folder goes", "the receipt's JSON", "the receipt's PDF"])
+def test_12_a_receipt_that_cannot_be_written_is_refused_before_the_pack(tmp_path, taken):
+    """`pack --receipt X` where X cannot take the receipt: one line, exit 5,
+    and nothing new — no package, LISEZMOI, passphrase file or journal
+    entry (the receipt's place is checked before anything is written)."""
+    env = keys(tmp_path)
+    ws = full_ws(tmp_path)
+    usb, pw = tmp_path / "usb", tmp_path / "pw.txt"
+    usb.mkdir()
+    if taken == "a file where the folder goes":
+        target = tmp_path / "receipts"
+        target.write_bytes(b"not a folder")
+    else:
+        target = tmp_path / "r" / "receipt.json"
+        target.parent.mkdir()
+        (target if taken == "the receipt's JSON" else target.with_suffix(".pdf")).write_bytes(b"an old one")
+    journal_before = _journal_lines(ws.root)
+    r = _pack(ws.root, usb / "dossier.zip", pw, env, "--receipt", target, "--channel", "usb-patient")
+    assert r.returncode == 5, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and ("already exists" in r.stderr or "not a folder" in r.stderr)
+    assert list(usb.iterdir()) == [] and not pw.exists()
+    assert _journal_lines(ws.root) == journal_before
+
+
+def test_an_ack_or_receipt_whose_file_exists_is_refused_before_the_journal(tmp_path):
+    """`ack PKG -o taken.json` and `receipt PKG -o taken.json`: refused, and
+    no `ack` or `receipt` entry is journaled for a document never written."""
+    env = keys(tmp_path)
+    ws = full_ws(tmp_path)
+    pkg, pw = tmp_path / "dossier.zip", tmp_path / "pw.txt"
+    assert _pack(ws.root, pkg, pw, env).returncode == 0
+    home_journal = Path(env["DOSSIERKIT_HOME"]) / "journal.jsonl"
+    taken = tmp_path / "taken.json"
+    taken.write_bytes(b"{}")
+    before_ws, before_home = _journal_lines(ws.root), (home_journal.read_bytes() if home_journal.exists() else b"")
+    a = run_cli("ack", pkg, "--password-file", pw, "-o", taken, env=env)
+    assert a.returncode == 5 and "already exists" in a.stderr, a.stderr
+    r = run_cli("receipt", pkg, "--password-file", pw, "--channel", "hand", "-o", taken, env=env)
+    assert r.returncode == 5 and "already exists" in r.stderr, r.stderr
+    assert taken.read_bytes() == b"{}" and not taken.with_suffix(".pdf").exists()
+    assert _journal_lines(ws.root) == before_ws
+    assert (home_journal.read_bytes() if home_journal.exists() else b"") == before_home
+
+
 def test_12_15_disk_full_leaves_neither_package_nor_passphrase(tmp_path):
     env = keys(tmp_path)
     ws = full_ws(tmp_path)

@@ -49,6 +49,7 @@ from dossierkit.trace import journal
 from dossierkit.trace.channels import check_channel
 from dossierkit.trust.keys import load_signing_key
 from dossierkit.trace.receipt import (Issued, PackageFacts, VerificationFacts, check_document, check_journal_against,
+                                      check_receipt_out,
                                       issue_ack, issue_receipt, load_document, package_facts, reply_link_event,
                                       summary_from_manifest, summary_from_workspace)
 from dossierkit.trace.secrets import PackageSecrets, Prompt, Protection, pack_protection
@@ -78,7 +79,8 @@ class ReceiptRequest:
 def receipt_request(out: str | os.PathLike | None, channel: str | None, to: Sequence[str] = (),
                     copies: Sequence[str] | None = None) -> ReceiptRequest | None:
     """The receipt ``pack`` is asked for (None: no receipt), checked before
-    packing rather than after: *out* and *channel* go together."""
+    packing rather than after: *out* and *channel* go together, and *out*
+    can take it (:func:`~dossierkit.trace.receipt.check_receipt_out`)."""
     if out is not None and channel is None:
         raise UsageError("--receipt needs --channel (usb-patient, mssante, sftp or hand)")
     if channel is not None:
@@ -87,6 +89,7 @@ def receipt_request(out: str | os.PathLike | None, channel: str | None, to: Sequ
             raise UsageError("--channel goes with --receipt FOLDER")
     if out is None or channel is None:
         return None
+    check_receipt_out(out)  # before the pack: a receipt that cannot be written must not leave a package behind
     return ReceiptRequest(Path(out), channel, list(to) or None, None if copies is None else list(copies))
 
 

@@ -428,6 +428,31 @@ def output_paths(out: str | os.PathLike, doc_id: str) -> tuple[Path, Path]:
     return out / f"{doc_id}.json", out / f"{doc_id}.pdf"
 
 
+def check_receipt_out(out: str | os.PathLike, *, doc_id: str | None = None, pdf: bool = True,
+                      overwrite: bool = False) -> None:
+    """Before anything is written or journaled: *out* can take a receipt or
+    ack. ``-o x.json``: x.json (and x.pdf) must be free; ``-o FOLDER``: a
+    folder, or nothing yet (it is created), and with *doc_id* its
+    ``<id>.json`` / ``.pdf`` free (before a pack the id is not known: a new
+    one cannot collide). Raises OutputError naming the path in the way."""
+    out = Path(out)
+    if out.suffix.lower() == ".json":
+        paths, folder = (out, out.with_suffix(".pdf")), out.parent
+    else:
+        if (out.exists() or out.is_symlink()) and not out.is_dir():
+            raise OutputError("is a file, not a folder", path=out,
+                              hint="give a folder for the receipt, or a file name ending in .json")
+        paths, folder = (output_paths(out, doc_id) if doc_id else ()), out
+    for p in paths[:2 if pdf else 1]:
+        if not overwrite and (p.exists() or p.is_symlink()):
+            raise OutputError("already exists", path=p, hint="receipts are never overwritten: choose another -o")
+    for above in (folder, *folder.parents):  # the nearest that exists must be a folder
+        if above.exists():
+            if not above.is_dir():
+                raise OutputError("is a file, not a folder", path=above, hint="choose another -o")
+            break
+
+
 def document_bytes(doc: dict[str, Any]) -> bytes:
     """The file form of a signed receipt/ack: its canonical JSON and a newline."""
     return canonical_json(doc) + b"\n"
@@ -454,6 +479,8 @@ def _write(doc: dict[str, Any], out: str | os.PathLike, *, pdf: bool, overwrite:
 
 def _journal_and_write(doc: dict[str, Any], key, out, *, journal_path, event: dict[str, Any], pdf: bool,
                        overwrite: bool) -> Issued:
+    # Checked first: a document that cannot be written gets no journal entry.
+    check_receipt_out(out, doc_id=doc.get("receipt_id") or doc["ack_id"], pdf=pdf, overwrite=overwrite)
     signed = sign_document(doc, key)
     entry = None
     if journal_path is not None:
