@@ -23,6 +23,26 @@ def test_scrub_masks_every_form_of_the_identity():
     assert out.startswith("/media/[PHI]_[PHI]/x.pdf")
 
 
+@pytest.mark.parametrize("written", ["LEFEVRE_14031958.pdf", "scan 140358.pdf", "14_03_1958", "1958_03_14",
+                                     "né le 14.3.1958", "14/3/58", "14 mars 1958", "14 MARS 1958",
+                                     "NIR 2 58 03 75 123 456", "IPP 00482913", "chu 00482913", "2580375123456"])
+def test_scrub_masks_the_usual_spellings_of_the_birth_date_and_ids(written):
+    phi.register(Patient("Lefèvre", ["Hélène"], dt.date(1958, 3, 14), "F",
+                         Identifier("2580375123456", "INS-NIR"), other_ids=["CHU-00482913"]))
+    out = phi.scrub(f"cannot read: /media/usb/{written}")
+    assert "[PHI]" in out
+    for needle in ("14031958", "140358", "1958", "00482913", "123 456", "2580375123456"):
+        assert needle not in out, out
+
+
+@pytest.mark.parametrize("ordinary", ["page 14 of 1958 pages", "2024-03-14", "IMG000014.dcm", "14 files, 58 MB",
+                                      "sha256 1958031", "00482914"])
+def test_scrub_leaves_ordinary_numbers_alone(ordinary):
+    phi.register(Patient("Lefèvre", ["Hélène"], dt.date(1958, 3, 14), "F",
+                         Identifier("2580375123456", "INS-NIR"), other_ids=["CHU-00482913"]))
+    assert phi.scrub(ordinary) == ordinary
+
+
 def test_scrub_is_identity_without_registration():
     assert phi.scrub("nothing to hide") == "nothing to hide"
 
