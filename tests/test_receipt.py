@@ -215,3 +215,16 @@ def test_unknown_channel_and_missing_recipient(tmp_path, key, package):
     del m["dossier"]["second_opinion"]
     with pytest.raises(UsageError, match="no recipient"):
         receipt.addressees(receipt.summary_from_manifest(m, None), None, None)
+
+
+def test_a_waived_finding_is_told_in_the_readers_words_not_checks_message():
+    """check's message speaks to the sender and may quote a source's folder
+    names (a CD's folder named after the patient and an ID): the receipt,
+    which travels unencrypted, carries the reader's words instead."""
+    finding = {"code": "IMG-UID-CONFLICT", "level": "error",
+               "message": "same SOP Instance UID as images/IMG000003.dcm (imported from source #1 (folder): "
+                          "LEFEVRE_2580375123456/IM000001) but different content: not imported"}
+    (waived,) = receipt._completeness({"status": "incomplete", "waived": [finding]})["waived"]
+    assert waived["code"] == "IMG-UID-CONFLICT" and waived["level"] == "error"
+    assert "2580375123456" not in waived["message"] and "LEFEVRE" not in waived["message"]
+    assert waived["message"].startswith("Deux images différentes") and " / Two different images" in waived["message"]

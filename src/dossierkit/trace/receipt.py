@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dossierkit.check.for_recipient import recipient_text
 from dossierkit.errors import InputError, IntegrityError, OutputError, UsageError
 from dossierkit import strictjson
 from dossierkit.fsutil import atomic_writer, iter_chunks
@@ -142,10 +143,18 @@ def _doc_entry(d: dict[str, Any]) -> dict[str, Any]:
             "sha256": d.get("sha256") or ""}
 
 
+def _waived_words(finding: dict[str, Any]) -> str:
+    """A waived finding in the receiving reader's words (French / English),
+    never check's own message: that one speaks to the sender and may quote
+    a source's file or folder names, which can name the patient or an ID."""
+    fr, en = recipient_text(finding)
+    return f"{fr} / {en}"
+
+
 def _completeness(c: dict[str, Any] | None) -> dict[str, Any]:
     c = c or {}
     waived = [{"code": str(f.get("code", "")), "level": str(f.get("level", "error")),
-               "message": str(f.get("message", ""))} for f in c.get("waived") or c.get("waived_findings") or []]
+               "message": _waived_words(f)} for f in c.get("waived") or c.get("waived_findings") or []]
     status = c.get("status") or ("complete" if c.get("complete") else "incomplete")
     return {"status": str(status), "profile": str(c.get("profile") or ""), "waived": waived,
             "reason": c.get("reason") or c.get("waiver_reason") or None}
