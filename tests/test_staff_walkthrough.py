@@ -526,6 +526,22 @@ def test_13_pack_to_a_folder_says_it_is_a_folder_first(tmp_path):
     assert str(usb / "dossier.zip") in r.stderr
 
 
+@pytest.mark.parametrize("name", ["Lefevre_Helene.zip", "dossier 14031958.zip", "RCP-2580375123456.zip"])
+def test_13_a_package_named_after_the_patient_is_refused(tmp_path, name):
+    """A package's file name travels unencrypted (the key, the mail, the
+    receipt and the acknowledgement copy it): one holding the patient's
+    name, birth date or INS is refused before anything is written."""
+    env = keys(tmp_path)
+    ws = sample_ws(tmp_path / "ws")
+    usb, pw = tmp_path / "usb", tmp_path / "pw.txt"
+    usb.mkdir()
+    r = _pack(ws.root, usb / name, pw, env, "--allow-incomplete", "--reason", "urgent")
+    assert r.returncode == 2, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "holds the patient's identity" in r.stderr
+    assert "name it e.g. dossier.zip" in r.stderr
+    assert list(usb.iterdir()) == [] and not pw.exists()
+
+
 # ---------------------------------------------------------------- 15. full disk at import
 
 

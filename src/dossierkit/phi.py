@@ -63,6 +63,14 @@ def _patterns_of(patient: Patient) -> list[str]:
     return out
 
 
+def mentions(text: str, patient: Patient) -> bool:
+    """True when *text* holds *patient*'s name, birth date or an identifier
+    in one of the forms :func:`scrub` masks (a file name about to travel
+    unencrypted, say)."""
+    folded = fold(text)
+    return any(re.search(p, folded, re.IGNORECASE) for p in _patterns_of(patient))
+
+
 def register(patient: Patient) -> None:
     pats = _patterns_of(patient)
     with _lock:

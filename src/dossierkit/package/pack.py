@@ -45,6 +45,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from dossierkit.check import run_checks
 from dossierkit.errors import IncompleteError, IntegrityError, OutputError, UsageError
 from dossierkit.fsutil import atomic_writer
+from dossierkit.phi import mentions
 from dossierkit.progress import NULL_PROGRESS, Progress
 from dossierkit.workspace import Workspace
 from dossierkit.archive import PASSWORD, ContainerSpec, ReadBackSink, Worker, dos_stamp, read_back, zip_writer
@@ -152,6 +153,10 @@ def pack(workspace: Workspace | str | os.PathLike, out: str | os.PathLike, *, si
         raise OutputError("is a folder", path=out, hint=f"give the package's file name, e.g. {out / 'dossier.zip'}")
     if out.exists() and not force:
         raise OutputError("already exists", path=out, hint="choose another name or pass --force")
+    if mentions(out.name, ws.dossier.patient):
+        raise UsageError("the package's file name holds the patient's identity", path=out,
+                         hint="a package's name is not encrypted (it shows on the key, in the mail, on the receipt "
+                              "and the acknowledgement): name it e.g. dossier.zip")
     # The flow's one worker: entry keys (PBKDF2) are derived on it from now
     # on, while this thread checks and plans; then it writes, hashes and
     # reads back the package windows.
