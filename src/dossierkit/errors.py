@@ -38,7 +38,9 @@ class DossierkitError(Exception):
     def line(self) -> str:
         text = self.message
         if self.path and self.path not in text:
-            text = f"{self.path}: {text}"
+            # a newline or a control character in a file name stays on the one line, escaped
+            shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in self.path)
+            text = f"{shown}: {text}"
         if self.hint:
             text = f"{text} — {self.hint}"
         return text

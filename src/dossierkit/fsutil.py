@@ -38,6 +38,31 @@ def output_error(exc: OSError, path: Path) -> OutputError:
     return OutputError(f"cannot write: {exc.strerror or exc}", path=path)
 
 
+NAME_MAX = 255  # bytes in one file or folder name: Linux's file systems, and what Windows allows in characters
+
+
+def check_output_path(path: str | os.PathLike, inputs: tuple[str | os.PathLike | None, ...] = (),
+                      *, inside: str | os.PathLike | None = None) -> None:
+    """Before a command writes *path*: OutputError when one of its names is
+    longer than a file system takes, or when it is one of the command's own
+    *inputs* (a passphrase file, a key, the journal) or a file already
+    inside the folder *inside* (a workspace's own files): ``--force`` must
+    never overwrite what the command reads."""
+    p = Path(path)
+    for part in p.parts:
+        size = len(os.fsencode(part))
+        if size > NAME_MAX:
+            raise OutputError(f"a name in this path is too long ({size} bytes; {NAME_MAX} at most)", path=path,
+                              hint="choose a shorter name")
+    target = p.resolve()
+    for given in inputs:
+        if given is not None and Path(given).resolve() == target:
+            raise OutputError("is one of this command's own input files", path=path,
+                              hint="write the output under another name")
+    if inside is not None and target.is_relative_to(Path(inside).resolve()) and (p.exists() or p.is_symlink()):
+        raise OutputError("is a file of the workspace", path=path, hint="write the output outside the workspace")
+
+
 def temp_path_for(target: Path) -> Path:
     return target.parent / f"{TEMP_PREFIX}{secrets.token_hex(6)}.part"
 
@@ -60,6 +85,7 @@ def atomic_writer(target: str | os.PathLike, mode: str = "wb", *, perms: int | N
     — even if the process is killed while it runs.
     """
     target = Path(target)
+    check_output_path(target)
     if not overwrite and target.exists():
         raise OutputError("already exists", path=target, hint="choose another name or pass --force")
     try:

@@ -9,13 +9,14 @@ only with ``--debug``.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
 
 from dossierkit import __version__
 from dossierkit.cli import ui
-from dossierkit.errors import DossierkitError, ExitCode
+from dossierkit.errors import DossierkitError, ExitCode, OutputError
 
 app = typer.Typer(
     name="dossierkit",
@@ -70,8 +71,19 @@ def _is_usage_exception(exc: BaseException) -> bool:
     return hasattr(exc, "format_message") and isinstance(getattr(exc, "exit_code", None), int)
 
 
+def _closed_streams_as_devnull() -> None:
+    """A closed stdin, stdout or stderr (``<&-``, ``>&-``) reads as empty or
+    discards, as /dev/null would: no prompt, no internal error."""
+    for name, mode in (("stdin", "r"), ("stdout", "w"), ("stderr", "w")):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, mode, encoding="utf-8"))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the app, map every outcome to an exit code."""
+    _closed_streams_as_devnull()
+    stdout = sys.stdout
+    sys.stdout = ui.GuardedStdout(stdout)  # a full disk or a closed pipe on stdout: exit 5, not 70
     args = list(sys.argv[1:] if argv is None else argv)
     code: int = ExitCode.OK
     try:
@@ -100,4 +112,12 @@ def main(argv: list[str] | None = None) -> None:
                 ui.debug_trace(exc)
             ui.error_line(f"internal error ({type(exc).__name__}) — rerun with --debug and report it")
             code = ExitCode.INTERNAL
+    try:
+        sys.stdout.flush()  # what is still buffered: a report ending on a full disk
+    except OutputError as exc:
+        if code == ExitCode.OK:
+            ui.error_line(exc.line())
+            code = ExitCode.OUTPUT
+    finally:
+        sys.stdout = stdout
     sys.exit(int(code))

@@ -16,6 +16,7 @@ to be pasted into a bug report. docs/security.md says the same.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import textwrap
 import traceback
@@ -30,12 +31,45 @@ from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progre
 from rich.text import Text
 
 from dossierkit import phi
+from dossierkit.errors import OutputError
 from dossierkit.progress import NULL_PROGRESS
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 LEVEL_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan", "ok": "green"}
+
+
+class GuardedStdout:
+    """``sys.stdout``, except that a write or flush that fails (a full disk,
+    a closed pipe) raises OutputError — one line, exit 5 — where a bare
+    OSError would read as a bug (exit 70). What is still buffered then goes
+    to /dev/null, so the interpreter's own flush at exit does not fail again."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except OSError as exc:
+            raise self._failed(exc) from exc
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as exc:
+            raise self._failed(exc) from exc
+
+    def _failed(self, exc: OSError) -> OutputError:
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), self._stream.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass
+        return OutputError(f"cannot write the output (standard output: {exc.strerror or exc})")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 def emit_json(obj: Any) -> None:
@@ -69,7 +103,7 @@ def debug_trace(exc: BaseException) -> None:
 def passphrase_prompt(enabled: bool = True, *, confirm: bool = False) -> Callable[[], str] | None:
     """A hidden passphrase prompt (asked twice with *confirm*), only when a
     person is at the terminal: None unless *enabled* and stdin is a TTY."""
-    if not enabled or not sys.stdin.isatty():
+    if not enabled or sys.stdin is None or not sys.stdin.isatty():
         return None
 
     asked = [0]

@@ -44,7 +44,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from dossierkit.check import run_checks
 from dossierkit.errors import IncompleteError, IntegrityError, OutputError, UsageError
-from dossierkit.fsutil import atomic_writer
+from dossierkit.fsutil import atomic_writer, check_output_path
 from dossierkit.phi import mentions
 from dossierkit.progress import NULL_PROGRESS, Progress
 from dossierkit.workspace import Workspace
@@ -147,6 +147,7 @@ def pack(workspace: Workspace | str | os.PathLike, out: str | os.PathLike, *, si
     t0 = time.perf_counter()
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
     out = Path(out)
+    check_output_path(out, inside=ws.root)  # --force must not overwrite dossier.toml or a workspace file
     spec = ContainerSpec.for_writing(password=password, recipients=recipients)
     spec.dos = dos_stamp(dt.datetime.now())  # extracted files dated the pack day, local time (issue #15)
     if out.is_dir():  # first: --force would not help (issue #15)

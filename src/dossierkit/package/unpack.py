@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from dossierkit.errors import IntegrityError, OutputError, UntrustedError
-from dossierkit.fsutil import TEMP_PREFIX
+from dossierkit.fsutil import TEMP_PREFIX, check_output_path
 from dossierkit.progress import NULL_PROGRESS, Progress
 from dossierkit.package.verify import VerifyReport, verify_package
 from dossierkit.trust.store import SenderPolicy
@@ -57,6 +57,10 @@ def unpack_package(package: str | os.PathLike, dest: str | os.PathLike, *, passw
     nothing is left at *dest*'s side.
     """
     dest = Path(dest)
+    check_output_path(dest)
+    if force and dest.is_dir() and Path(package).resolve().is_relative_to(dest.resolve()):
+        raise OutputError("holds the package itself: --force would delete it", path=dest,
+                          hint="unpack into another folder")
     senders = senders or SenderPolicy.load(expect_signer=expect_signer)  # a short --expect-signer: exit 2 now
     if dest.is_symlink() or (dest.exists() and not dest.is_dir()):
         raise OutputError("exists and is not a folder", path=dest, hint="choose another destination")

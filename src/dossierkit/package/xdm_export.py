@@ -30,7 +30,7 @@ from typing import Any
 
 from dossierkit import __version__, localtime
 from dossierkit.errors import IntegrityError, UsageError
-from dossierkit.fsutil import atomic_writer, iter_chunks
+from dossierkit.fsutil import atomic_writer, check_output_path, iter_chunks
 from dossierkit.model import DOCUMENT_KINDS, Dossier
 from dossierkit.package.layout import INDEX, README, plan_layout
 from dossierkit.package.xdm import (METADATA, SUBSET, XdmDocument, XdmSettings, build_metadata, load_settings,
@@ -138,6 +138,7 @@ def export_xdm(ws: Workspace, out: str | os.PathLike, *, force: bool = False, se
     receiving system can match (an INS, or an IPP with the establishment's
     OID); OutputError when *out* exists (unless *force*) or cannot be
     written; IntegrityError when a document changed since it was added."""
+    check_output_path(out, inside=ws.root)  # --force must not overwrite dossier.toml or a workspace file
     dossier = ws.dossier
     settings = settings or load_settings()
     created = created or utc_now()

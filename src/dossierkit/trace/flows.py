@@ -36,6 +36,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from dossierkit.archive import write_password_file
+from dossierkit.fsutil import check_output_path
 from dossierkit.check import run_checks
 from dossierkit.errors import IntegrityError, OutputError, UntrustedError, UsageError
 from dossierkit.interrupts import HeldInterrupt
@@ -47,9 +48,9 @@ from dossierkit.package.verify import CHECKS as VERIFY_CHECKS, VerifyReport, ver
 from dossierkit.progress import NULL_PROGRESS, Progress
 from dossierkit.trace import journal
 from dossierkit.trace.channels import check_channel
-from dossierkit.trust.keys import load_signing_key
+from dossierkit.trust.keys import SIGNING_KEY, default_keys_dir, load_signing_key
 from dossierkit.trace.receipt import (Issued, PackageFacts, VerificationFacts, check_document, check_journal_against,
-                                      check_receipt_out,
+                                      check_addressees, check_receipt_out,
                                       issue_ack, issue_receipt, load_document, package_facts, reply_link_event,
                                       summary_from_manifest, summary_from_workspace)
 from dossierkit.trace.secrets import PackageSecrets, Prompt, Protection, pack_protection
@@ -144,6 +145,8 @@ def pack_and_record(workspace: Workspace | str | os.PathLike, out: str | os.Path
     password_out = protection.password_out if protection.generated else None
     if password_out is not None:
         check_password_out(password_out)
+    if receipt is not None:  # refused addressees must not leave a package behind
+        check_addressees(ws, receipt.to, receipt.copies)
     readme_was_there = (Path(out).parent / BESIDE_README).exists()
     with HeldInterrupt() as held:
         result = pack(ws, out, signing_key=key, password=protection.password, recipients=protection.recipients,
@@ -209,6 +212,11 @@ def pack_requested(workspace: Workspace | str | os.PathLike, out: str | os.PathL
                                  recipients_file=request.recipients_file, can_show_passphrase=can_show_passphrase,
                                  password_prompt=password_prompt, workspace=workspace)
     key = load_signing_key(request.signing_key)
+    root = workspace.root if isinstance(workspace, Workspace) else Path(workspace)
+    # -o must not be a file the pack reads: --force would destroy it, and a journal would be appended to the package
+    check_output_path(out, (request.password_file, request.signing_key or default_keys_dir() / SIGNING_KEY,
+                            request.signing_cert, request.signing_cert_key, request.recipients_file,
+                            journal.resolve_path(request.journal_file, workspace=root)))
     return pack_and_record(workspace, out, protection=protection, key=key, receipt=receipt,
                            journal_file=request.journal_file, allow_incomplete=request.allow_incomplete,
                            reason=request.reason, force=request.force, profile=request.profile,

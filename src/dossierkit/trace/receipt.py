@@ -231,6 +231,22 @@ def summary_from_workspace(ws, *, manifest_sha256: str | None = None,
         restriction_records=dd.get("restriction_records", []), protected=ws.withheld())
 
 
+def check_addressees(ws, to: list[str] | None, copies: list[str] | None) -> None:
+    """Before a pack: the ``--to``/``--copy`` of its receipt resolve against
+    *ws*'s dossier (a role it names, no empty value, no protected recipient),
+    so a receipt refused for them does not leave a package behind. Reads the
+    dossier only, not the documents' or images' index."""
+    d: Dossier = ws.dossier
+    dd = d.to_dict()
+    summary = DossierSummary(
+        dossier_id=d.id, manifest_sha256=None, patient=_minimal_patient(dd["patient"]),
+        people={k: dd[k] for k in ("sender", "initial_physician", "treating_gp", "second_opinion") if k in dd},
+        restrictions=list(d.restrictions), documents=[], studies=[], completeness=_completeness(None),
+        purpose=d.purpose, reply_to=_ids_only(dd.get("reply_to")),
+        restriction_records=dd.get("restriction_records", []), protected=ws.withheld())
+    addressees(summary, to, copies)
+
+
 # ---------------------------------------------------------------------------
 # Addressees and restrictions
 
@@ -454,11 +470,15 @@ def check_receipt_out(out: str | os.PathLike, *, doc_id: str | None = None, pdf:
         paths, folder = (output_paths(out, doc_id) if doc_id else ()), out
     for p in paths[:2 if pdf else 1]:
         if not overwrite and (p.exists() or p.is_symlink()):
-            raise OutputError("already exists", path=p, hint="receipts are never overwritten: choose another -o")
-    for above in (folder, *folder.parents):  # the nearest that exists must be a folder
+            raise OutputError("already exists", path=p,
+                              hint="receipts and acknowledgements are never overwritten: choose another -o")
+    for above in (folder, *folder.parents):  # the nearest that exists must be a folder we may write in
         if above.exists():
             if not above.is_dir():
                 raise OutputError("is a file, not a folder", path=above, hint="choose another -o")
+            if not os.access(above, os.W_OK | os.X_OK):
+                raise OutputError("cannot write in this folder (permission denied)", path=above,
+                                  hint="choose another -o")
             break
 
 

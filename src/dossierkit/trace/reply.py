@@ -39,6 +39,7 @@ from dossierkit.errors import IncompleteError, IntegrityError, OutputError, Untr
 from dossierkit.model import RESTRICTIONS, ReplyOrigin, RestrictionRecord
 from dossierkit.progress import NULL_PROGRESS, Progress
 from dossierkit.trace import journal
+from dossierkit.trace.channels import check_channel
 from dossierkit.trace.flows import ReceiptRequest, Warn, pack_and_record, verify_and_record
 from dossierkit.trace.receipt import (REPLY_COPY_ROLES, REPLY_PURPOSE, REPLY_RECIPIENT_ROLES, RESTRICTED_ROLES,
                                       ROLE_FIELDS, ROLE_LABELS, addressees, check_document, load_document,
@@ -294,6 +295,7 @@ def pack_reply(root: Workspace | str | os.PathLike, out: str | os.PathLike, *, k
     for a protected person is refused), the dossier's completeness, the
     target paths. Layout: ``out/ROLE/REPONSE-2D-AVIS.zip|.age``,
     ``out/receipts/RC-….json|.pdf``."""
+    check_channel(channel)  # before any package is written
     ws = Workspace(root.root if isinstance(root, Workspace) else root)  # read afresh: what is packed is on disk
     d = ws.dossier
     if d.reply_to is None:

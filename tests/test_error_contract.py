@@ -1,0 +1,131 @@
+"""The error contract under hostile conditions (docs/exit-codes.md): closed
+standard streams, a full disk on stdout, an output that is one of the
+command's own inputs, names too long, control characters in paths, receipt
+options refused before anything is written. Never exit 70 on bad input; a
+failed command leaves nothing new behind."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dossierkit.errors import UsageError
+from dossierkit.gather.documents import add_documents
+from dossierkit.trace.reply import pack_reply
+from dossierkit.trust.keys import load_signing_key
+from dossierkit.workspace import Workspace, init_workspace, read_toml_file
+from tests.conftest import REPO, run_cli
+from tests.docsamples import SAMPLES
+
+DOCS = sorted((SAMPLES / "documents").glob("*.pdf"))
+KINDS = {e["file"].split("/")[-1]: e["kind"] for e in read_toml_file(SAMPLES / "documents.toml")["document"]}
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """A complete workspace, the sender's keys and a password package of it."""
+    root = tmp_path_factory.mktemp("site")
+    env = {"DOSSIERKIT_HOME": str(root / "home")}
+    assert run_cli("keys", "generate", env=env).returncode == 0
+    ws = init_workspace(root / "ws", read_toml_file(SAMPLES / "dossier.toml"))
+    for doc in DOCS:
+        add_documents(ws, [doc], kind=KINDS[doc.name])
+    assert run_cli("import-images", ws.root, SAMPLES / "images").returncode == 0
+    pw = root / "pw.txt"
+    pw.write_text("corniche lavande oursin tambour velours\n")
+    pkg = root / "dossier.zip"
+    r = run_cli("pack", ws.root, "-o", pkg, "--password-file", pw, env=env)
+    assert r.returncode == 0, r.stderr
+    return {"root": root, "env": env, "ws": ws, "pw": pw, "pkg": pkg}
+
+
+def _run_closed(fd: int, *args, env: dict) -> subprocess.CompletedProcess:
+    """The real CLI with standard stream *fd* closed (``<&-`` / ``>&-``)."""
+    return subprocess.run([sys.executable, "-m", "dossierkit", *map(str, args)], env={**os.environ, **env},
+                          capture_output=fd != 1, stdout=subprocess.DEVNULL if fd == 1 else None,
+                          stdin=subprocess.DEVNULL, text=True, timeout=300, cwd=REPO,
+                          preexec_fn=lambda: os.close(fd))
+
+
+def test_a_closed_stdin_is_no_terminal_not_an_internal_error(site):
+    r = _run_closed(0, "verify", site["pkg"], "--password-file", site["pw"], "--json", env=site["env"])
+    assert r.returncode == 0, r.stderr
+
+
+def test_a_closed_stdout_discards_the_output(site):
+    r = _run_closed(1, "list", site["ws"].root, "--json", env=site["env"])
+    assert r.returncode == 0
+
+
+def test_a_full_disk_on_stdout_is_exit_5_in_one_line(site):
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([sys.executable, "-m", "dossierkit", "list", str(site["ws"].root), "--json"],
+                           stdout=full, stderr=subprocess.PIPE, text=True, env={**os.environ, **site["env"]},
+                           timeout=300)
+    assert r.returncode == 5, r.stderr
+    assert r.stderr.splitlines() == ["dossierkit: error: cannot write the output (standard output: No space left on "
+                                     "device)"]
+
+
+def test_a_newline_in_a_path_stays_on_the_one_error_line(site, tmp_path):
+    r = run_cli("add", site["ws"].root, tmp_path / "evil\nline.pdf", env=site["env"])
+    assert r.returncode == 2
+    assert len(r.stderr.strip().splitlines()) == 1 and "evil\\nline.pdf" in r.stderr
+
+
+@pytest.mark.parametrize("target", ["password file", "signing key", "dossier.toml", "journal"])
+def test_pack_never_writes_over_its_own_inputs_even_with_force(site, tmp_path, target):
+    home = Path(site["env"]["DOSSIERKIT_HOME"])
+    out = {"password file": site["pw"], "signing key": home / "keys" / "signing-key.pem",
+           "dossier.toml": site["ws"].root / "dossier.toml", "journal": tmp_path / "j.jsonl"}[target]
+    before = out.read_bytes() if out.exists() else None
+    extra = ["--journal", out] if target == "journal" else ["--force"]
+    r = run_cli("pack", site["ws"].root, "-o", out, "--password-file", site["pw"], *extra, env=site["env"])
+    assert r.returncode == 5, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert ("own input files" in r.stderr) or ("is a file of the workspace" in r.stderr)
+    assert (out.read_bytes() if out.exists() else None) == before
+
+
+def test_export_xdm_never_writes_over_a_workspace_file(site):
+    toml = site["ws"].root / "dossier.toml"
+    before = toml.read_bytes()
+    r = run_cli("export-xdm", site["ws"].root, "-o", toml, "--force", env=site["env"])
+    assert r.returncode == 5 and "is a file of the workspace" in r.stderr
+    assert toml.read_bytes() == before
+
+
+def test_unpack_force_never_deletes_the_package_it_reads(site, tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    pkg = inbox / "dossier.zip"
+    pkg.write_bytes(site["pkg"].read_bytes())
+    r = run_cli("unpack", pkg, inbox, "--force", "--password-file", site["pw"], env=site["env"])
+    assert r.returncode == 5 and "holds the package itself" in r.stderr, r.stderr
+    assert pkg.read_bytes() == site["pkg"].read_bytes() and sorted(p.name for p in inbox.iterdir()) == ["dossier.zip"]
+
+
+def test_a_name_too_long_is_an_output_error_not_a_bug(site, tmp_path):
+    r = run_cli("pack", site["ws"].root, "-o", tmp_path / ("x" * 300 + ".zip"), "--password-file", site["pw"],
+                env=site["env"])
+    assert r.returncode == 5 and "too long" in r.stderr, r.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_pack_refuses_its_receipts_addressees_before_writing_anything(site, tmp_path):
+    out = tmp_path / "usb"
+    r = run_cli("pack", site["ws"].root, "-o", out / "dossier.zip", "--password-file", site["pw"],
+                "--receipt", out / "rc", "--channel", "hand", "--copy", "", env=site["env"])
+    assert r.returncode == 2 and "empty addressee" in r.stderr, r.stderr
+    assert not out.exists()
+
+
+def test_reply_pack_checks_its_channel_before_anything(site, tmp_path):
+    key = load_signing_key(Path(site["env"]["DOSSIERKIT_HOME"]) / "keys" / "signing-key.pem")
+    with pytest.raises(UsageError, match="unknown channel 'pigeon'"):
+        pack_reply(Workspace(site["ws"].root), tmp_path / "out", key=key, channel="pigeon")
+    assert not (tmp_path / "out").exists()
