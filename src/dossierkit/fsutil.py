@@ -54,6 +54,8 @@ def check_output_path(path: str | os.PathLike, inputs: tuple[str | os.PathLike |
         if size > NAME_MAX:
             raise OutputError(f"a name in this path is too long ({size} bytes; {NAME_MAX} at most)", path=path,
                               hint="choose a shorter name")
+    if not inputs and inside is None:
+        return
     target = p.resolve()
     for given in inputs:
         if given is not None and Path(given).resolve() == target:
