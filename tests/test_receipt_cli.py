@@ -75,3 +75,14 @@ def test_receipt_short_spelling_from_workspace(cli, tmp_path, empty_ws, keys):
     none = cli("receipt", "create", pkg, "--channel", "hand", "-o", tmp_path / "rc2", "--signing-key",
                keys.signing_key, env=env)
     assert none.returncode == 2 and "needs the package's content" in none.stderr
+
+
+def test_receipt_verify_takes_a_workspace_folder_as_its_journal(cli, tmp_path, keys, issued):
+    """`receipt verify --journal WS` like `journal verify WS`: the folder's journal.jsonl."""
+    pkg, j, r = issued
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "journal.jsonl").write_bytes(j.read_bytes())
+    ok = cli("receipt", "verify", r.json_path, "--journal", ws, "--json")
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["journal"]["ok"] is True

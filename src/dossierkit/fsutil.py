@@ -35,6 +35,9 @@ def output_error(exc: OSError, path: Path) -> OutputError:
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return OutputError("cannot write here (read-only or permission denied)", path=path,
                            hint="choose a writable output folder")
+    if exc.errno == errno.ENOTDIR:  # one of the folders on the way is a file
+        return OutputError("cannot write here: a folder on this path is a file", path=path,
+                           hint="choose another output folder")
     return OutputError(f"cannot write: {exc.strerror or exc}", path=path)
 
 
@@ -92,6 +95,9 @@ def atomic_writer(target: str | os.PathLike, mode: str = "wb", *, perms: int | N
         raise OutputError("already exists", path=target, hint="choose another name or pass --force")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as exc:  # a name on the way is taken by a file
+        raise OutputError("cannot write here: a folder on this path is a file", path=target.parent,
+                          hint="choose another output folder") from exc
     except OSError as exc:
         raise output_error(exc, target.parent) from exc
     tmp = temp_path_for(target)

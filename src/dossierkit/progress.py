@@ -1,7 +1,7 @@
 """Progress reporting, decoupled from rich.
 
 Library functions take an optional :class:`Progress`; the CLI passes a rich
-implementation (:func:`dossierkit.cli.ui.rich_progress`) when stderr is a
+implementation (:func:`dossierkit.cli.ui.progress_for`) when stderr is a
 TTY and ``--json`` is off, and :data:`NULL_PROGRESS` otherwise.
 """
 

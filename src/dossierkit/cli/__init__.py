@@ -99,7 +99,8 @@ def main(argv: list[str] | None = None) -> None:
     except DossierkitError as exc:
         if _debug_requested(args):
             ui.debug_trace(exc)
-        ui.error_line(exc.line())
+        if not getattr(exc, "quiet", False):
+            ui.error_line(exc.line())
         code = exc.exit_code
     except Exception as exc:
         if _is_usage_exception(exc):
@@ -116,7 +117,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.stdout.flush()  # what is still buffered: a report ending on a full disk
     except OutputError as exc:
         if code == ExitCode.OK:
-            ui.error_line(exc.line())
+            if not getattr(exc, "quiet", False):
+                ui.error_line(exc.line())
             code = ExitCode.OUTPUT
     finally:
         sys.stdout = stdout

@@ -161,8 +161,8 @@ def remove_images_cmd(
     study: list[str] = typer.Option([], "--study", help="Take out every image of this Study Instance UID."),
     as_json: bool = options.JSON,
 ) -> None:
-    """Take images out of the dossier: one image, a series or a study (e.g. a
-    file a PACS would refuse, another patient's study). Exit 2 if a name matches nothing."""
+    """Take images out of the dossier: one image, a series or a study (e.g. a file a PACS would refuse, another
+    patient's study). Exit 2 if a name matches nothing."""
     report = remove_images(directory, ids or [], series=series, studies=study)
     if as_json:
         ui.emit_json(report.to_dict())

@@ -70,7 +70,7 @@ def pack_cmd(
     prompt = ui.passphrase_prompt(not as_json, confirm=True)
     with ui.progress_for(not as_json) as progress:  # the bar shows once packing starts, after any prompt
         packed = pack_requested(directory, out, request, password_prompt=prompt, can_show_passphrase=not as_json,
-                                progress=progress, warn=ui.note)
+                                progress=progress, warn=ui.warning)
     _report_pack(packed, as_json)
 
 
@@ -125,7 +125,7 @@ def verify_cmd(
                            password_prompt=ui.passphrase_prompt(not as_json), default_identity=True).require()
     with ui.progress_for(not as_json) as progress:
         report = verify_and_record(package, secrets, expect_signer=expect_signer, journal_file=journal_file,
-                                   progress=progress, warn=ui.note, trust_store=trust_store, ca_file=ca_file)
+                                   progress=progress, warn=ui.warning, trust_store=trust_store, ca_file=ca_file)
     _report_verify(report, as_json)
     raise typer.Exit(report.exit_code)
 
@@ -206,7 +206,7 @@ def unpack_cmd(
                                  as_json=as_json)
     with ui.progress_for(not as_json) as progress:
         result = unpack_and_record(package, dest, secrets, expect_signer=expect_signer, force=force,
-                                   journal_file=journal_file, progress=progress, warn=ui.note,
+                                   journal_file=journal_file, progress=progress, warn=ui.warning,
                                    trust_store=trust_store, ca_file=ca_file)
     _report_unpack(result, as_json)
 

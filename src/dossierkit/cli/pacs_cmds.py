@@ -117,7 +117,7 @@ def deliver_cmd(
                            password_prompt=ui.passphrase_prompt(not as_json), default_identity=True).require()
     with ui.progress_for(not as_json) as progress:
         report = deliver_package(package, pacs, secrets, expect_signer=expect_signer, patient_id=patient_id,
-                                 issuer=issuer, journal_file=journal_file, progress=progress, warn=ui.note,
+                                 issuer=issuer, journal_file=journal_file, progress=progress, warn=ui.warning,
                                  trust_store=trust_store, ca_file=ca_file)
     render_deliver(report, as_json)
     raise typer.Exit(report.exit_code)
@@ -131,7 +131,7 @@ def unpack_deliver(package: Path, dest: Path, pacs: str, secrets, *, expect_sign
 
     with ui.progress_for(not as_json) as progress:
         result, report = unpack_and_deliver(package, dest, pacs, secrets, expect_signer=expect_signer, force=force,
-                                            journal_file=journal_file, progress=progress, warn=ui.note,
+                                            journal_file=journal_file, progress=progress, warn=ui.warning,
                                             trust_store=trust_store, ca_file=ca_file)
     if as_json:
         ui.emit_json({"unpacked": str(result.destination), "deliver": report.to_dict()})

@@ -36,7 +36,7 @@ def reply_init(
                            password_prompt=ui.passphrase_prompt(not as_json), default_identity=True)
     with ui.progress_for(not as_json) as progress:
         started = init_reply(directory, package, secrets, expect_signer=expect_signer, ack_file=ack_file,
-                             journal_file=journal_file, progress=progress, warn=ui.note, trust_store=trust_store)
+                             journal_file=journal_file, progress=progress, warn=ui.warning, trust_store=trust_store)
     _report_init(started.to_dict(), as_json)
 
 
@@ -90,7 +90,7 @@ def reply_pack(
     with ui.progress_for(not as_json) as progress:
         packed = pack_reply(directory, out, key=load_signing_key(signing_key), channel=channel, shared=shared,
                             recipients=addressee_keys(recipient), extra_to=to, journal_file=journal_file,
-                            allow_incomplete=allow_incomplete, reason=reason, progress=progress, warn=ui.note)
+                            allow_incomplete=allow_incomplete, reason=reason, progress=progress, warn=ui.warning)
     _report_pack(packed.to_dict(), as_json)
 
 

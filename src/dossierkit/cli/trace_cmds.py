@@ -107,8 +107,9 @@ def receipt_verify(
     package: Optional[Path] = typer.Option(None, "--package", help="Check that this file is the package they name."),
     expect_signer: Optional[str] = typer.Option(None, "--expect-signer", help="Signer fingerprint known out of band "
                                                                               "(full: 64 hex digits)."),
-    journal_file: Optional[Path] = typer.Option(None, "--journal", help="Also check this journal still holds what "
-                                                                        "was recorded at issue time."),
+    journal_file: Optional[Path] = typer.Option(None, "--journal", help="Also check this journal (a file or a "
+                                                                        "workspace folder) still holds what was "
+                                                                        "recorded at issue time."),
     as_json: bool = options.JSON,
 ) -> None:
     """Check receipt/ack signatures, and their package and journal. Exit 0 valid, 3 not."""

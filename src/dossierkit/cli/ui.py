@@ -15,6 +15,7 @@ to be pasted into a bug report. docs/security.md says the same.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -66,7 +67,10 @@ class GuardedStdout:
             os.dup2(os.open(os.devnull, os.O_WRONLY), self._stream.fileno())
         except (OSError, ValueError, AttributeError):
             pass
-        return OutputError(f"cannot write the output (standard output: {exc.strerror or exc})")
+        error = OutputError(f"cannot write the output (standard output: {exc.strerror or exc})")
+        # the reader of a pipe went away (`| head`): what it wanted it has; no line about it
+        error.quiet = exc.errno == errno.EPIPE  # type: ignore[attr-defined]
+        return error
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
@@ -91,6 +95,12 @@ def error_line(text: str) -> None:
 def note(text: str) -> None:
     """A line about the run (a warning, a step) on stderr."""
     err.print(wrap(for_stderr(text), console=err), markup=False, highlight=False)
+
+
+def warning(text: str) -> None:
+    """A warning line on stderr: ``warning: …`` (what the library's *warn*
+    callbacks say: a passphrase beside its package, a journal not written)."""
+    note(f"warning: {text}")
 
 
 def debug_trace(exc: BaseException) -> None:

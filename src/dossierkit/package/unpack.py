@@ -91,13 +91,14 @@ def unpack_package(package: str | os.PathLike, dest: str | os.PathLike, *, passw
     return UnpackResult(dest, report)
 
 
-def unpack_failure(report: VerifyReport) -> IntegrityError | UntrustedError:
+def unpack_failure(report: VerifyReport, done: str = "extracted") -> IntegrityError | UntrustedError:
     """One error line summarising why a package did not verify (an
-    authentic package from an unknown sender: UntrustedError, exit 6)."""
+    authentic package from an unknown sender: UntrustedError, exit 6);
+    *done* is what was therefore not done (``extracted``, ``sent``)."""
     if report.verdict == "untrusted":
-        return UntrustedError(f"not extracted: {report.failures[0].message}")
+        return UntrustedError(f"not {done}: {report.failures[0].message}")
     first = report.failures[0] if report.failures else None
     more = len(report.failures) - 1
     what = f"{first.check}: {first.message}" if first else "verification incomplete"
     return IntegrityError(f"the package does not verify ({what}{f'; {more} more failure(s)' if more > 0 else ''})",
-                          hint="nothing was extracted; run `dossierkit verify` for the full report")
+                          hint=f"nothing was {done}; run `dossierkit verify` for the full report")

@@ -124,7 +124,7 @@ def deliver_package(package: str | os.PathLike, pacs: PacsConfig | str, package_
         report = verify_package(pkg, senders=senders, ca=load_ca(ca_file), extract_to=tmp, progress=progress,
                                 **package_secrets.open_kwargs())
         if not report.ok:
-            raise unpack_failure(report)
+            raise unpack_failure(report, "sent")
         manifest = json.loads(report.manifest_json.decode("utf-8"))
         facts = {"package_sha256": report.package_sha256, "manifest_sha256": report.manifest_sha256,
                  "dossier_id": report.dossier_id}

@@ -514,5 +514,5 @@ def record(journal_file: str | os.PathLike | None, event: dict[str, Any], *,
     except (IntegrityError, OutputError) as exc:
         if warn is None:
             raise
-        warn(f"warning: not recorded in the journal: {exc.line()}")
+        warn(f"not recorded in the journal: {exc.line()}")
         return None

@@ -732,8 +732,8 @@ def verify_file(path: str | os.PathLike, *, package: str | os.PathLike | None = 
             raise IntegrityError(f"{Path(package).name} is not the package of {doc_id}: its SHA-256 is "
                                  f"{facts.sha256[:16]}…, the document records {doc['package']['sha256'][:16]}…")
         res.package_checked = True
-    if journal_path is not None:
-        res.journal = check_journal_against(journal_path, [doc])[0]
+    if journal_path is not None:  # a journal file, or a workspace folder (its journal.jsonl), as `journal verify`
+        res.journal = check_journal_against(journal.locate(journal_path), [doc])[0]
         if not res.journal["ok"]:
             res.problems.append(res.journal["problem"])
     return res
