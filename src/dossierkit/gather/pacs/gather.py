@@ -18,6 +18,7 @@ written by the receiving library), not the modality's original files.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import shutil
 import time
@@ -84,6 +85,10 @@ def _date_arg(since: str | None) -> str | None:
     if not since:
         return None
     digits = since.replace("-", "")
+    try:  # a day of the calendar: 2026-13-01 or 2026-02-30 is not one
+        dt.date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
+    except ValueError:
+        digits = ""
     if len(digits) != 8 or not digits.isdigit():
         raise UsageError(f"--since {since!r}: expected a date YYYY-MM-DD")
     return digits
