@@ -87,7 +87,7 @@ def test_pack_never_writes_over_its_own_inputs_even_with_force(site, tmp_path, t
     r = run_cli("pack", site["ws"].root, "-o", out, "--password-file", site["pw"], *extra, env=site["env"])
     assert r.returncode == 5, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
-    assert ("own input files" in r.stderr) or ("is a file of the workspace" in r.stderr)
+    assert ("own input files" in r.stderr) or ("is among the workspace's own files" in r.stderr)
     assert (out.read_bytes() if out.exists() else None) == before
 
 
@@ -95,7 +95,7 @@ def test_export_xdm_never_writes_over_a_workspace_file(site):
     toml = site["ws"].root / "dossier.toml"
     before = toml.read_bytes()
     r = run_cli("export-xdm", site["ws"].root, "-o", toml, "--force", env=site["env"])
-    assert r.returncode == 5 and "is a file of the workspace" in r.stderr
+    assert r.returncode == 5 and "is among the workspace's own files" in r.stderr
     assert toml.read_bytes() == before
 
 
@@ -129,3 +129,18 @@ def test_reply_pack_checks_its_channel_before_anything(site, tmp_path):
     with pytest.raises(UsageError, match="unknown channel 'pigeon'"):
         pack_reply(Workspace(site["ws"].root), tmp_path / "out", key=key, channel="pigeon")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_package_may_still_be_written_inside_the_workspace_folder(site):
+    """Only the workspace's own files are protected: a package beside them
+    (ws/dossier.zip) is written, and replaced with --force."""
+    out = site["ws"].root / "dossier.zip"
+    for extra in ([], ["--force"]):
+        r = run_cli("pack", site["ws"].root, "-o", out, "--password-file", site["pw"], *extra, env=site["env"])
+        assert r.returncode == 0, r.stderr
+    out.unlink()
+    (site["ws"].root / "LISEZMOI-README.TXT").unlink()
+    r = run_cli("pack", site["ws"].root, "-o", site["ws"].root / "images" / "x.zip", "--password-file", site["pw"],
+                env=site["env"])
+    assert r.returncode == 5 and "is among the workspace's own files" in r.stderr
+

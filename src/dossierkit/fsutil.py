@@ -45,27 +45,29 @@ NAME_MAX = 255  # bytes in one file or folder name: Linux's file systems, and wh
 
 
 def check_output_path(path: str | os.PathLike, inputs: tuple[str | os.PathLike | None, ...] = (),
-                      *, inside: str | os.PathLike | None = None) -> None:
+                      *, inside: tuple[str | os.PathLike, ...] = ()) -> None:
     """Before a command writes *path*: OutputError when one of its names is
     longer than a file system takes, or when it is one of the command's own
-    *inputs* (a passphrase file, a key, the journal) or a file already
-    inside the folder *inside* (a workspace's own files): ``--force`` must
-    never overwrite what the command reads."""
+    *inputs* (a passphrase file, a key, the journal) or lies in one of the
+    files or folders *inside* (a workspace's dossier.toml, journal, index,
+    documents and images): ``--force`` must never overwrite what the
+    command reads."""
     p = Path(path)
     for part in p.parts:
         size = len(os.fsencode(part))
         if size > NAME_MAX:
             raise OutputError(f"a name in this path is too long ({size} bytes; {NAME_MAX} at most)", path=path,
                               hint="choose a shorter name")
-    if not inputs and inside is None:
+    if not inputs and not inside:
         return
     target = p.resolve()
     for given in inputs:
         if given is not None and Path(given).resolve() == target:
             raise OutputError("is one of this command's own input files", path=path,
                               hint="write the output under another name")
-    if inside is not None and target.is_relative_to(Path(inside).resolve()) and (p.exists() or p.is_symlink()):
-        raise OutputError("is a file of the workspace", path=path, hint="write the output outside the workspace")
+    if any(target.is_relative_to(Path(q).resolve()) for q in inside):
+        raise OutputError("is among the workspace's own files", path=path,
+                          hint="write the output outside the workspace's dossier.toml, journal, index, documents and images")
 
 
 def temp_path_for(target: Path) -> Path:

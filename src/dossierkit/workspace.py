@@ -119,6 +119,12 @@ class Workspace:
     def journal_path(self) -> Path:
         return self.root / JOURNAL_FILE
 
+    def own_files(self) -> tuple[Path, ...]:
+        """What the workspace is made of (dossier.toml, the journal, the index,
+        documents and images folders): never an output's place."""
+        return (self.root / DOSSIER_FILE, self.journal_path, self.root / INDEX_DIR, self.documents_dir,
+                self.images_dir)
+
     # -- indexes ------------------------------------------------------------
     def documents(self) -> list[DocumentRecord]:
         p = self.root / DOCUMENTS_INDEX

@@ -147,7 +147,7 @@ def pack(workspace: Workspace | str | os.PathLike, out: str | os.PathLike, *, si
     t0 = time.perf_counter()
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
     out = Path(out)
-    check_output_path(out, inside=ws.root)  # --force must not overwrite dossier.toml or a workspace file
+    check_output_path(out, inside=ws.own_files())  # --force must not overwrite dossier.toml or a workspace file
     spec = ContainerSpec.for_writing(password=password, recipients=recipients)
     spec.dos = dos_stamp(dt.datetime.now())  # extracted files dated the pack day, local time (issue #15)
     if out.is_dir():  # first: --force would not help (issue #15)

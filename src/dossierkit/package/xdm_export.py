@@ -138,7 +138,7 @@ def export_xdm(ws: Workspace, out: str | os.PathLike, *, force: bool = False, se
     receiving system can match (an INS, or an IPP with the establishment's
     OID); OutputError when *out* exists (unless *force*) or cannot be
     written; IntegrityError when a document changed since it was added."""
-    check_output_path(out, inside=ws.root)  # --force must not overwrite dossier.toml or a workspace file
+    check_output_path(out, inside=ws.own_files())  # --force must not overwrite dossier.toml or a workspace file
     dossier = ws.dossier
     settings = settings or load_settings()
     created = created or utc_now()
