@@ -242,10 +242,26 @@ def iter_json_record_texts(path: str | os.PathLike, key: str) -> Iterator[JsonTe
                     return
     except UnicodeDecodeError:
         pass  # reported by read_json below
+    except OSError as exc:
+        raise read_error(exc, path) from exc
     obj = read_json(path)
     items = obj.get(key) if isinstance(obj, dict) else None
     for item in items if isinstance(items, list) else ():
         yield JsonText(json.dumps(item, ensure_ascii=False))
+
+
+def read_error(exc: OSError, path: Path) -> InputError:
+    """The one line for an input file that cannot be opened or read (a folder
+    in its place, no permission, an I/O error): bad input, exit 2."""
+    if isinstance(exc, FileNotFoundError):
+        return InputError("file not found", path=path)
+    if isinstance(exc, IsADirectoryError):
+        return InputError("is a folder, not a file", path=path,
+                          hint="put the file back in its place (restore it from a backup)")
+    if isinstance(exc, PermissionError):
+        return InputError("cannot read it (permission denied)", path=path,
+                          hint="give this user read access to it, or run as its owner")
+    return InputError(f"cannot read it: {exc.strerror or exc}", path=path, hint="restore it from a backup")
 
 
 def read_json(path: str | os.PathLike, *, object_hook: Callable[[dict], Any] | None = None) -> Any:
@@ -253,8 +269,8 @@ def read_json(path: str | os.PathLike, *, object_hook: Callable[[dict], Any] | N
     try:
         with open(path, encoding="utf-8") as fh:
             return json.load(fh, object_hook=object_hook)
-    except FileNotFoundError as exc:
-        raise InputError("file not found", path=path) from exc
+    except OSError as exc:
+        raise read_error(exc, path) from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"not valid JSON ({exc})", path=path, hint="restore it from a backup") from exc
     except (ValueError, RecursionError) as exc:  # a 5 000-digit integer, 3 000-deep nesting: bad input, not a bug
@@ -262,8 +278,31 @@ def read_json(path: str | os.PathLike, *, object_hook: Callable[[dict], Any] | N
                          hint="restore it from a backup") from exc
 
 
+def read_json_list(path: str | os.PathLike, record: Callable[[Any], Any], *,
+                   hint: str = "restore it from a backup") -> list[Any]:
+    """``record(item)`` for each item of the JSON file *path*, a list. An
+    InputError without a path raised by *record* (an item of the wrong shape)
+    is reported with the file and the item's number, as anything in the file
+    not a list, with *hint* (what to do)."""
+    path = Path(path)
+    items = read_json(path)
+    if not isinstance(items, list):
+        raise InputError("not valid JSON for this index (not a list)", path=path, hint=hint)
+    return [_item(record, item, number, path, hint) for number, item in enumerate(items, 1)]
+
+
+def _item(record: Callable[[Any], Any], item: Any, number: int, path: Path, hint: str) -> Any:
+    try:
+        return record(item)
+    except InputError as exc:
+        if exc.path is not None:
+            raise
+        raise InputError(f"record {number} {exc.message}", path=path, hint=hint) from exc
+
+
 def read_json_records(path: str | os.PathLike, key: str, record: Callable[[Any], Any], *,
-                      object_hook: Callable[[dict], Any] | None = None) -> tuple[Any, list[Any]]:
+                      object_hook: Callable[[dict], Any] | None = None,
+                      hint: str = "restore it from a backup") -> tuple[Any, list[Any]]:
     """Read a file written by :func:`write_json_records_atomic`, turning each
     item of its top-level list *key* into ``record(item)`` as its line is
     parsed: the file's text and every item's dicts are never in memory
@@ -272,11 +311,14 @@ def read_json_records(path: str | os.PathLike, key: str, record: Callable[[Any],
     *key*, the records). A file of another shape (edited by hand, another
     writer) is parsed whole, with the same result; invalid JSON is an
     InputError as with :func:`read_json`. Items for which *record* returns
-    None are not kept (a pass that only gathers what it needs)."""
+    None are not kept (a pass that only gathers what it needs). *record* may
+    raise InputError without a path for an item of the wrong shape: it is
+    reported as by :func:`read_json_list`, with *hint*."""
     opener = f"  {json.dumps(key, ensure_ascii=False)}: ["
     outside: list[str] = []  # the text around the list: a few lines
     items: list[Any] = []
     inside = False
+    number = 0  # of the last item read
     path = Path(path)
     try:
         with open(path, encoding="utf-8", newline="") as fh:
@@ -288,7 +330,8 @@ def read_json_records(path: str | os.PathLike, key: str, record: Callable[[Any],
                         inside = False
                     elif line.startswith("    "):
                         text = line[4:-1] if line.endswith(",") else line[4:]  # no JSON value ends with ","
-                        item = record(json.loads(text, object_hook=object_hook))
+                        number += 1
+                        item = _item(record, json.loads(text, object_hook=object_hook), number, path, hint)
                         if item is not None:
                             items.append(item)
                     else:
@@ -303,19 +346,20 @@ def read_json_records(path: str | os.PathLike, key: str, record: Callable[[Any],
             obj = json.loads("\n".join(outside), object_hook=object_hook)
             if not isinstance(obj, dict) or obj.get(key, []) != []:
                 raise ValueError("another shape")
-    except FileNotFoundError as exc:
-        raise InputError("file not found", path=path) from exc
+    except OSError as exc:
+        raise read_error(exc, path) from exc
     except (ValueError, TypeError, AttributeError, UnicodeDecodeError, RecursionError):
         # another layout (or invalid JSON, which read_json reports): parse it whole
         del items[:]
         obj = read_json(path, object_hook=object_hook)
         raw = obj.pop(key, None) if isinstance(obj, dict) else None
         if not isinstance(raw, list):
-            raise InputError(f"not valid JSON for this index ({key!r} is not a list)", path=path,
-                             hint="restore it from a backup")
+            raise InputError(f"not valid JSON for this index ({key!r} is not a list)", path=path, hint=hint)
         raw.reverse()
+        number = 0
         while raw:  # each raw item freed as soon as its record exists
-            item = record(raw.pop())
+            number += 1
+            item = _item(record, raw.pop(), number, path, hint)
             if item is not None:
                 items.append(item)
         return obj, items

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
 from dossierkit.errors import InputError
@@ -413,6 +413,54 @@ def _restriction_records(records: Any, problems: list[str]) -> list[RestrictionR
 # ---------------------------------------------------------------------------
 # Workspace indexes
 
+_JSON_TYPES = {"str": (str,), "int": (int,), "bool": (bool,), "dict[str, Any]": (dict,)}
+_JSON_WORDS = {str: "text", int: "a whole number", bool: "true or false", dict: "an object"}
+
+
+def _json_kind(value: Any) -> str:
+    """What a JSON value is, in words (never the value itself: it may be patient data)."""
+    if value is None:
+        return "null"
+    for types, word in (((bool,), "true or false"), ((int, float), "a number"), ((str,), "text"),
+                        ((list,), "a list"), ((dict,), "an object")):
+        if isinstance(value, types):
+            return word
+    return type(value).__name__
+
+
+def _a(name: str) -> str:
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
+
+
+def _record_schema(cls: type) -> tuple[tuple[str, tuple[type, ...], bool, bool], ...]:
+    """(field, JSON types it takes, null allowed, required) for each field of
+    the index record dataclass *cls*, from its annotations."""
+    out = []
+    for f in fields(cls):
+        parts = [p.strip() for p in str(f.type).split("|")]
+        types = tuple(t for p in parts if p != "None" for t in _JSON_TYPES[p])
+        out.append((f.name, types, "None" in parts, f.default is MISSING and f.default_factory is MISSING))
+    return tuple(out)
+
+
+def check_record(schema: tuple[tuple[str, tuple[type, ...], bool, bool], ...], d: Any) -> None:
+    """Raise :class:`InputError` (no path: the reader adds the file and the
+    record's number) when the JSON value *d* is not a record of *schema*:
+    not an object, a required field missing, a field of another type. The
+    indexes are written by dossierkit; one edited by hand or damaged is bad
+    input (exit 2), never a crash further on."""
+    if d.__class__ is not dict:
+        raise InputError(f"is {_json_kind(d)}, not an object")
+    for name, types, nullable, required in schema:
+        value = d.get(name, MISSING)
+        if value is MISSING or value is None:
+            if required:
+                raise InputError(f"has no {name}")
+            if value is None and not nullable:
+                raise InputError(f"has {_a(name)} that is null, not {_JSON_WORDS[types[0]]}")
+        elif value.__class__ not in types:
+            raise InputError(f"has {_a(name)} that is {_json_kind(value)}, not {_JSON_WORDS[types[0]]}")
+
 
 @dataclass
 class DocumentRecord:
@@ -442,7 +490,10 @@ class DocumentRecord:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DocumentRecord:
-        known = {f for f in cls.__dataclass_fields__}
+        """The record of *d*, a JSON object of ``index/documents.json``;
+        :class:`InputError` if it is not one (:func:`check_record`)."""
+        check_record(_DOCUMENT_SCHEMA, d)
+        known = cls.__dataclass_fields__
         return cls(**{k: v for k, v in d.items() if k in known})
 
 
@@ -488,8 +539,50 @@ class ImageInstance:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ImageInstance:
-        known = {f for f in cls.__dataclass_fields__}
+        """The record of *d*, a JSON object of ``index/images.json``;
+        :class:`InputError` if it is not one (:meth:`check`)."""
+        check_record(_IMAGE_SCHEMA, d)
+        known = cls.__dataclass_fields__
         return cls(**{k: v for k, v in d.items() if k in known})
+
+    @staticmethod
+    def check(d: Any) -> None:
+        """:class:`InputError` if *d* is not a JSON object of ``index/images.json``
+        (:func:`check_record`), without building the record."""
+        check_record(_IMAGE_SCHEMA, d)
+
+
+_DOCUMENT_SCHEMA = _record_schema(DocumentRecord)
+_IMAGE_SCHEMA = _record_schema(ImageInstance)
+
+
+def check_images_index(index: dict[str, Any], path: object, hint: str) -> None:
+    """:class:`InputError` naming *path* when the members of an image index
+    besides its instances are not of their shape: ``problems`` a list of
+    objects, ``imports`` a list of objects (``id`` a whole number, ``sources``
+    a list of text), ``skipped`` counts by source and file type."""
+    def wrong(what: str) -> InputError:
+        return InputError(f"not valid JSON for this index ({what})", path=path, hint=hint)
+
+    for key in ("problems", "imports"):
+        items = index.get(key, [])
+        if items.__class__ is not list:
+            raise wrong(f"{key!r} is {_json_kind(items)}, not a list")
+        for n, item in enumerate(items, 1):
+            if item.__class__ is not dict:
+                raise wrong(f"{key!r} item {n} is {_json_kind(item)}, not an object")
+    for n, entry in enumerate(index.get("imports", []), 1):
+        if entry.get("id", 0).__class__ is not int:
+            raise wrong(f"the id of import {n} is {_json_kind(entry['id'])}, not a whole number")
+        sources = entry.get("sources", [])
+        if sources.__class__ is not list or any(s.__class__ is not str for s in sources):
+            raise wrong(f"the sources of import {n} are not a list of text")
+    skipped = index.get("skipped", {})
+    if skipped.__class__ is not dict:
+        raise wrong(f"'skipped' is {_json_kind(skipped)}, not an object")
+    for counts in skipped.values():
+        if counts.__class__ is not dict or any(v.__class__ is not int for v in counts.values()):
+            raise wrong("the 'skipped' counts of a source are not whole numbers")
 
 
 @dataclass

@@ -26,9 +26,10 @@ import tomli_w
 
 from dossierkit import phi
 from dossierkit.errors import InputError, OutputError
-from dossierkit.fsutil import (read_json, read_json_records, write_bytes_atomic, write_json_atomic,
+from dossierkit.fsutil import (read_json, read_json_list, read_json_records, write_bytes_atomic, write_json_atomic,
                               write_json_records_atomic)
-from dossierkit.model import DocumentRecord, Dossier, ImageInstance, dossier_from_dict, group_studies
+from dossierkit.model import (DocumentRecord, Dossier, ImageInstance, check_images_index, dossier_from_dict,
+                             group_studies)
 
 DOSSIER_FILE = "dossier.toml"
 DOCUMENTS_DIR = "documents"
@@ -38,6 +39,10 @@ DOCUMENTS_INDEX = "index/documents.json"
 IMAGES_INDEX = "index/images.json"
 JOURNAL_FILE = "journal.jsonl"
 WITHHELD_INDEX = "index/withheld.json"
+# What to do about an index of the wrong shape (a record without its sha256, of another type…)
+DOCUMENTS_INDEX_HINT = "the workspace index is damaged; restore it from a backup or re-add the documents"
+IMAGES_INDEX_HINT = ("the workspace index is damaged; restore it from a backup or import the images again "
+                     "(`dossierkit import-images WS --reset SOURCE…`)")
 
 
 def utc_now() -> str:
@@ -130,17 +135,25 @@ class Workspace:
         p = self.root / DOCUMENTS_INDEX
         if not p.exists():
             return []
-        return [DocumentRecord.from_dict(d) for d in read_json(p)]
+        return read_json_list(p, DocumentRecord.from_dict, hint=DOCUMENTS_INDEX_HINT)
 
     def save_documents(self, docs: list[DocumentRecord]) -> None:
         write_json_atomic(self.root / DOCUMENTS_INDEX, [d.to_dict() for d in docs])
 
     def images_index(self) -> dict[str, Any]:
-        """The raw image index: ``{"instances": [...], "problems": [...], ...}``."""
+        """The raw image index: ``{"instances": [...], "problems": [...], ...}``,
+        each instance checked (:meth:`ImageInstance.check`)."""
         p = self.root / IMAGES_INDEX
         if not p.exists():
             return {"instances": [], "problems": []}
-        return read_json(p, object_hook=_share_values())
+
+        def record(d: Any) -> dict[str, Any]:
+            ImageInstance.check(d)
+            return d
+        index, instances = read_json_records(p, "instances", record, object_hook=_share_values(),
+                                             hint=IMAGES_INDEX_HINT)
+        check_images_index(index, p, IMAGES_INDEX_HINT)
+        return {"instances": instances, **index}
 
     def images(self, *, without: tuple[str, ...] = ()) -> list[ImageInstance]:
         """The image records; *without*: members left at their default
@@ -155,12 +168,14 @@ class Workspace:
         if not p.exists():
             return [], {"problems": []}
 
-        def record(d: dict[str, Any]) -> ImageInstance:
-            for k in without:
-                d.pop(k, None)
+        def record(d: Any) -> ImageInstance:
+            if d.__class__ is dict:  # else from_dict says what it is
+                for k in without:
+                    d.pop(k, None)
             return ImageInstance.from_dict(d)
         index, images = read_json_records(p, "instances", record if without else ImageInstance.from_dict,
-                                          object_hook=_share_values())
+                                          object_hook=_share_values(), hint=IMAGES_INDEX_HINT)
+        check_images_index(index, p, IMAGES_INDEX_HINT)
         return images, index
 
     def save_images_index(self, index: dict[str, Any]) -> None:

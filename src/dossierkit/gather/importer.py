@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import errno
 import functools
 import hashlib
 import itertools
@@ -46,15 +47,15 @@ from collections.abc import Iterator
 from dossierkit.archive import Ring, Worker
 from dossierkit.errors import ExitCode, InputError, OutputError
 from dossierkit.fsutil import (CHUNK, TEMP_PREFIX, JsonText, NewFile, clean_stale_temps, copy_stream_to_new_file,
-                              hash_and_write, hash_stream, iter_json_record_texts, read_json_records,
+                              hash_and_write, hash_stream, iter_json_record_texts, output_error, read_json_records,
                               sync_filesystem)
 from dossierkit.gather.dicomfile import (ACCEPTANCE_RULES, HEAD_SIZE, CorruptDicomError, DicomHeader, DirectoryFileError,
                                          NotDicomError, looks_like_dicom, parse_header, raw_encoding)
 from dossierkit.gather.sources import Candidate, SourcePlan, plan_source
 from dossierkit.gather.summary import ImagesSummary, summarize
-from dossierkit.model import ImageInstance
+from dossierkit.model import ImageInstance, check_images_index
 from dossierkit.progress import NULL_PROGRESS, Progress
-from dossierkit.workspace import IMAGES_DIR, IMAGES_INDEX, Workspace, utc_now
+from dossierkit.workspace import IMAGES_DIR, IMAGES_INDEX, IMAGES_INDEX_HINT, Workspace, utc_now
 
 INDEX_SCHEMA = 1
 CHECKPOINT_SECONDS = 5.0
@@ -489,8 +490,7 @@ def _load_index(ws: Workspace) -> _Known:
         return known
 
     def keep(d: Any) -> None:
-        if not isinstance(d, dict):
-            return None
+        ImageInstance.check(d)  # a damaged index stops the import before anything is changed (exit 2)
         uid = d.get("sop_instance_uid")
         if isinstance(uid, str):
             known.by_uid[uid_key(uid)] = _sha_key(d.get("sha256")) + (
@@ -506,16 +506,29 @@ def _load_index(ws: Workspace) -> _Known:
 
     folders: dict[str, bool] = {}
 
-    head, _ = read_json_records(path, "instances", keep)
+    head, _ = read_json_records(path, "instances", keep, hint=IMAGES_INDEX_HINT)
+    check_images_index(head, path, IMAGES_INDEX_HINT)
     known.index.update({k: v for k, v in head.items() if v is not None and k != "instances"})
     return known
+
+
+def _cannot_write(exc: OSError, folder: Path) -> OutputError:
+    """Exit 5 for a workspace folder that cannot be written (read-only, disk full): the workspace is the output."""
+    err = output_error(exc, folder)
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return OutputError(err.message, path=folder, hint="make the workspace writable for this user, then run "
+                                                          "the same command again")
+    return err
 
 
 def _clean_images_dir(ws: Workspace, known: _Known, *, reset: bool) -> None:
     """Remove leftovers of an interrupted import: temp files, and copies that
     no index entry names (they were never recorded, so nothing refers to them)."""
     folder = ws.images_dir
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _cannot_write(exc, folder) from exc
     clean_stale_temps(folder)
     with os.scandir(folder) as it:
         for entry in it:
@@ -574,6 +587,7 @@ def import_images(workspace: Workspace | str | os.PathLike, sources: list[str | 
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
     if not sources:
         raise InputError("no source given", hint="name a folder, a DICOMDIR or a zip file")
+    ws.dossier  # noqa: B018 — an invalid dossier.toml fails here (exit 2), before anything is written
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         # pydicom warns (to stderr) about odd values, quoting them: not in our logs
@@ -609,7 +623,10 @@ def _run(ws: Workspace, known: _Known, plans: list[SourcePlan], progress: Progre
     # number depends on the pace, up to thousands): a file next to the copies, its name removed at once where the
     # system allows it (elsewhere a .dk-tmp- name, removed at the end or by the next import's clean-up).
     spool_path = ws.images_dir / f"{TEMP_PREFIX}{os.getpid()}-index.part"
-    spool = open(spool_path, "w+", encoding="utf-8", newline="\n")
+    try:
+        spool = open(spool_path, "w+", encoding="utf-8", newline="\n")
+    except OSError as exc:  # a read-only workspace: nothing is written yet
+        raise _cannot_write(exc, ws.images_dir) from exc
     with contextlib.suppress(OSError):
         os.unlink(spool_path)
 
