@@ -221,6 +221,16 @@ def test_import_into_a_read_only_workspace_is_exit_5_nothing_left(ws):
     assert tree(ws) == before
 
 
+def test_import_whose_index_folder_is_read_only_makes_no_copy(ws):
+    """The copies' folder writable, the index's not: stopped before any copy
+    (which no index would name), exit 5."""
+    before = tree(ws)
+    with read_only(ws / "index"):
+        line = one_error_line(run_cli("import-images", ws, CD), code=5)
+    assert "index: cannot write here (read-only or permission denied) — make the workspace writable" in line
+    assert tree(ws) == before
+
+
 def test_import_whose_index_spool_cannot_be_opened_is_exit_5(ws, monkeypatch):
     """In process, for any user: the scratch file of the index records (opened first) is refused."""
     real_open = open

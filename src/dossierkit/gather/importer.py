@@ -623,6 +623,11 @@ def _run(ws: Workspace, known: _Known, plans: list[SourcePlan], progress: Progre
     # number depends on the pace, up to thousands): a file next to the copies, its name removed at once where the
     # system allows it (elsewhere a .dk-tmp- name, removed at the end or by the next import's clean-up).
     spool_path = ws.images_dir / f"{TEMP_PREFIX}{os.getpid()}-index.part"
+    # The index is written at the first checkpoint: a folder that cannot take it must stop the import now, not
+    # after copies were made that no index names.
+    index_dir = next(p for p in (index_path.parent, ws.root) if p.exists())
+    if not os.access(index_dir, os.W_OK | os.X_OK):
+        raise _cannot_write(PermissionError(errno.EACCES, os.strerror(errno.EACCES)), index_dir)
     try:
         spool = open(spool_path, "w+", encoding="utf-8", newline="\n")
     except OSError as exc:  # a read-only workspace: nothing is written yet
