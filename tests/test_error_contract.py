@@ -144,3 +144,15 @@ def test_a_package_may_still_be_written_inside_the_workspace_folder(site):
                 env=site["env"])
     assert r.returncode == 5 and "is among the workspace's own files" in r.stderr
 
+
+
+def test_a_toml_that_cannot_be_read_says_why_in_words(tmp_path):
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    latin = tmp_path / "latin.toml"
+    latin.write_bytes('patient = "é"\n'.encode("latin-1"))
+    r = run_cli("init", tmp_path / "ws", "--from", folder)
+    assert r.returncode == 2 and "is a folder, not a TOML file" in r.stderr and "Errno" not in r.stderr
+    r = run_cli("init", tmp_path / "ws", "--from", latin)
+    assert r.returncode == 2 and "is not UTF-8 text" in r.stderr
+    assert not (tmp_path / "ws").exists()

@@ -82,7 +82,7 @@ def load_dossier_file(path: str | os.PathLike) -> Dossier:
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"not valid TOML ({exc})", path=path, hint="fix the syntax at the line shown") from exc
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read ({exc})", path=path) from exc
+        raise _toml_read_error(exc, path) from exc
     return dossier_from_dict(data, path)
 
 
@@ -265,6 +265,17 @@ def init_workspace(root: str | os.PathLike, data: dict[str, Any], *, force: bool
     return Workspace(root)
 
 
+def _toml_read_error(exc: OSError | UnicodeDecodeError, path: Path) -> InputError:
+    """One line for a TOML file that cannot be read: what is wrong, in words."""
+    if isinstance(exc, IsADirectoryError):
+        return InputError("is a folder, not a TOML file", path=path, hint="give the dossier.toml file itself")
+    if isinstance(exc, UnicodeDecodeError):
+        return InputError("is not UTF-8 text", path=path, hint="save it as UTF-8 (a TOML file is UTF-8 text)")
+    if isinstance(exc, PermissionError):
+        return InputError("cannot be read (permission denied)", path=path, hint="make it readable for this user")
+    return InputError(f"cannot be read ({exc.strerror or exc})", path=path)
+
+
 def read_toml_file(path: str | os.PathLike) -> dict[str, Any]:
     path = Path(path)
     try:
@@ -275,7 +286,7 @@ def read_toml_file(path: str | os.PathLike) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"not valid TOML ({exc})", path=path) from exc
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read ({exc})", path=path) from exc
+        raise _toml_read_error(exc, path) from exc
 
 
 # ---------------------------------------------------------------------------
