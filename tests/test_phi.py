@@ -74,3 +74,16 @@ def test_remove_takes_a_document_out(tmp_path, cli):
     assert Workspace(ws.root).documents() == [] and not (ws.root / "documents" / "DOC0001.pdf").exists()
     r = cli("remove", ws.root, "DOC0009")
     assert r.returncode == 2 and "DOC0009" in r.stderr
+
+
+def test_init_on_an_existing_workspace_named_after_the_patient_masks_its_name_in_logs(tmp_path, cli):
+    from tests.conftest import SAMPLE_PATIENT
+    from dossierkit.workspace import init_workspace
+
+    ws = tmp_path / "Lefevre_Helene_14031958"
+    init_workspace(ws, dict(SAMPLE_PATIENT))
+    toml = tmp_path / "new.toml"
+    toml.write_text((ws / "dossier.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    r = cli("init", ws, "--from", toml)  # stderr is a pipe here: a log
+    assert r.returncode == 5 and "already exists" in r.stderr
+    assert "Lefevre" not in r.stderr and "14031958" not in r.stderr and "[PHI]" in r.stderr

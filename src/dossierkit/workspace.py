@@ -13,6 +13,7 @@ Layout (all names neutral; patient data stays inside the files)::
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import secrets
@@ -25,7 +26,7 @@ from typing import Any
 import tomli_w
 
 from dossierkit import phi
-from dossierkit.errors import InputError, OutputError
+from dossierkit.errors import DossierkitError, InputError, OutputError
 from dossierkit.fsutil import (read_json, read_json_list, read_json_records, write_bytes_atomic, write_json_atomic,
                               write_json_records_atomic)
 from dossierkit.model import (DocumentRecord, Dossier, ImageInstance, check_images_index, dossier_from_dict,
@@ -244,6 +245,8 @@ def init_workspace(root: str | os.PathLike, data: dict[str, Any], *, force: bool
     data.setdefault("created", utc_now())
     exists = (root / DOSSIER_FILE).exists()
     if exists and not force:  # before validation: "exists" is the news, not what the options lack
+        with contextlib.suppress(DossierkitError):  # its patient registered: a folder named after them is masked
+            Workspace(root).dossier  # noqa: B018
         raise OutputError("a workspace already exists here", path=root,
                           hint="to change its patient, people, IDs or restrictions use `dossierkit set "
                                f"{root} …`; --force replaces its dossier.toml with a complete new one")
