@@ -16,7 +16,7 @@ from dossierkit.errors import ExitCode
 from dossierkit.package.unpack import UnpackResult
 from dossierkit.package.verify import VerifyReport
 from dossierkit.trace.flows import PackRequest, Packed, pack_requested, unpack_and_record, verify_and_record
-from dossierkit.trace.secrets import open_secrets
+from dossierkit.trace.secrets import SecretSources
 from dossierkit.trust.signing import spaced_fingerprint
 
 # Options of `pack` alone.
@@ -121,8 +121,8 @@ def verify_cmd(
 ) -> None:
     """Decrypt in streaming and check every hash, the signature and its sender, the DICOMDIR and the completeness.
     Exit 0 only if all hold (6 authentic but unknown sender, 3 otherwise, 4 for a wrong password or key)."""
-    secrets = open_secrets(package, password_file=password_file, password_env=password_env, identity=identity,
-                           password_prompt=ui.passphrase_prompt(not as_json), default_identity=True).require()
+    secrets = SecretSources(password_file=password_file, password_env=password_env, identity=identity,
+                            password_prompt=ui.passphrase_prompt(not as_json), default_identity=True)
     with ui.progress_for(not as_json) as progress:
         report = verify_and_record(package, secrets, expect_signer=expect_signer, journal_file=journal_file,
                                    progress=progress, warn=ui.warning, trust_store=trust_store, ca_file=ca_file)
@@ -198,8 +198,8 @@ def unpack_cmd(
     as_json: bool = options.JSON,
 ) -> None:
     """Verify, then extract safely: all or nothing, no path traversal, no links, bounded sizes."""
-    secrets = open_secrets(package, password_file=password_file, password_env=password_env, identity=identity,
-                           password_prompt=ui.passphrase_prompt(not as_json), default_identity=True).require()
+    secrets = SecretSources(password_file=password_file, password_env=password_env, identity=identity,
+                            password_prompt=ui.passphrase_prompt(not as_json), default_identity=True)
     if deliver:
         pacs_cmds.unpack_deliver(package, dest, deliver, secrets, expect_signer=expect_signer, force=force,
                                  journal_file=journal_file, trust_store=trust_store, ca_file=ca_file,

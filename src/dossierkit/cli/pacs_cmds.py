@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from dossierkit.cli import app, options, ui
-from dossierkit.trace.secrets import open_secrets
+from dossierkit.trace.secrets import SecretSources
 
 if TYPE_CHECKING:
     from dossierkit.gather.pacs.gather import PacsImportReport
@@ -113,8 +113,8 @@ def deliver_cmd(
     """Verify the package, then send every image of its manifest into the PACS (C-STORE or STOW-RS).
     Exit 0 only if every image is in the PACS; 7 some refused or PACS unreachable; 3 does not verify."""
     from dossierkit.trace.deliver import deliver_package  # start-up cost: see the note at the top
-    secrets = open_secrets(package, password_file=password_file, password_env=password_env, identity=identity,
-                           password_prompt=ui.passphrase_prompt(not as_json), default_identity=True).require()
+    secrets = SecretSources(password_file=password_file, password_env=password_env, identity=identity,
+                            password_prompt=ui.passphrase_prompt(not as_json), default_identity=True)
     with ui.progress_for(not as_json) as progress:
         report = deliver_package(package, pacs, secrets, expect_signer=expect_signer, patient_id=patient_id,
                                  issuer=issuer, journal_file=journal_file, progress=progress, warn=ui.warning,
@@ -123,8 +123,8 @@ def deliver_cmd(
     raise typer.Exit(report.exit_code)
 
 
-def unpack_deliver(package: Path, dest: Path, pacs: str, secrets, *, expect_signer: Optional[str], force: bool,
-                   journal_file: Optional[Path], trust_store: Optional[Path], ca_file: Optional[Path],
+def unpack_deliver(package: Path, dest: Path, pacs: str, secrets: SecretSources, *, expect_signer: Optional[str],
+                   force: bool, journal_file: Optional[Path], trust_store: Optional[Path], ca_file: Optional[Path],
                    as_json: bool) -> None:
     """``unpack PACKAGE DEST --deliver PACS`` (called by package_cmds)."""
     from dossierkit.trace.deliver import unpack_and_deliver  # start-up cost: see the note at the top

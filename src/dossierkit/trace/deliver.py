@@ -29,7 +29,7 @@ from dossierkit.package.verify import verify_package
 from dossierkit.progress import NULL_PROGRESS, Progress
 from dossierkit.package.unpack import UnpackResult
 from dossierkit.trace.flows import Warn, record, unpack_and_record
-from dossierkit.trace.secrets import PackageSecrets
+from dossierkit.trace.secrets import PackageSecrets, SecretSources, secrets_for
 from dossierkit.trust.cms import load_ca
 from dossierkit.trust.store import SenderPolicy
 
@@ -103,14 +103,18 @@ def _deliver(cfg: PacsConfig, manifest: dict[str, Any], root: Path, facts: dict[
     return report
 
 
-def deliver_package(package: str | os.PathLike, pacs: PacsConfig | str, package_secrets: PackageSecrets, *,
+def deliver_package(package: str | os.PathLike, pacs: PacsConfig | str,
+                    package_secrets: PackageSecrets | SecretSources, *,
                     expect_signer: str | None = None, patient_id: str | None = None, issuer: str | None = None,
                     journal_file: str | os.PathLike | None = None, progress: Progress = NULL_PROGRESS,
                     warn: Warn | None = None, trust_store: str | os.PathLike | None = None,
                     ca_file: str | os.PathLike | None = None) -> DeliverReport:
     """Verify *package* (IntegrityError, exit 3, or UntrustedError, exit 6, from a signer neither in the trust
     store nor *expect_signer* nor certified by the CA of *ca_file* — trust.cms.load_ca: nothing sent), then send
-    every image of its manifest into the PACS *pacs*. Journalled (``deliver``, with the counts)."""
+    every image of its manifest into the PACS *pacs*. Journalled (``deliver``, with the counts).
+    *package_secrets*: the package's, or their sources (trace.secrets.SecretSources), read first thing (a missing
+    one is a UsageError)."""
+    package_secrets = secrets_for(package, package_secrets, require=True)
     cfg = pacs if isinstance(pacs, PacsConfig) else load_pacs(pacs)
     senders = SenderPolicy.load(expect_signer=expect_signer, store=trust_store)
     pkg = Path(package)
@@ -148,13 +152,14 @@ def deliver_unpacked(root: str | os.PathLike, pacs: PacsConfig | str, facts: dic
 
 
 def unpack_and_deliver(package: str | os.PathLike, dest: str | os.PathLike, pacs: PacsConfig | str,
-                       package_secrets: PackageSecrets, *, expect_signer: str | None = None, force: bool = False,
-                       patient_id: str | None = None, issuer: str | None = None,
+                       package_secrets: PackageSecrets | SecretSources, *, expect_signer: str | None = None,
+                       force: bool = False, patient_id: str | None = None, issuer: str | None = None,
                        journal_file: str | os.PathLike | None = None, progress: Progress = NULL_PROGRESS,
                        warn: Warn | None = None, trust_store: str | os.PathLike | None = None,
                        ca_file: str | os.PathLike | None = None) -> tuple[UnpackResult, DeliverReport]:
     """``unpack PACKAGE DEST --deliver PACS``: verify and extract (trace.flows.unpack_and_record), then send
-    the images of DEST (:func:`deliver_unpacked`)."""
+    the images of DEST (:func:`deliver_unpacked`). *package_secrets*: as for :func:`deliver_package`."""
+    package_secrets = secrets_for(package, package_secrets, require=True)
     cfg = pacs if isinstance(pacs, PacsConfig) else load_pacs(pacs)  # a PACS not configured: exit 2 before unpacking
     result = unpack_and_record(package, dest, package_secrets, expect_signer=expect_signer, force=force,
                                journal_file=journal_file, progress=progress, warn=warn, trust_store=trust_store,

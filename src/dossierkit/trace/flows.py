@@ -53,13 +53,14 @@ from dossierkit.trace.receipt import (Issued, PackageFacts, VerificationFacts, c
                                       check_addressees, check_receipt_out,
                                       issue_ack, issue_receipt, load_document, package_facts, reply_link_event,
                                       summary_from_manifest, summary_from_workspace)
-from dossierkit.trace.secrets import PackageSecrets, Prompt, Protection, pack_protection
+from dossierkit.trace.secrets import PackageSecrets, Prompt, Protection, SecretSources, pack_protection, secrets_for
 from dossierkit.trust.cms import load_ca, load_cert_signer
 from dossierkit.trust.signing import fingerprint
 from dossierkit.trust.store import SenderPolicy
 from dossierkit.workspace import Workspace
 
 Warn = Callable[[str], None]
+SigningKey = Ed25519PrivateKey | str | os.PathLike | None  # a key, its PEM file, or None: the keys folder's
 _RECEIPT_ID = re.compile(r"RC-\d{8}-[0-9A-F]{12}")
 
 
@@ -291,16 +292,20 @@ def receipt_after_pack(result: PackResult, *, channel: str, out: str | os.PathLi
 # verify, unpack
 
 
-def verify_and_record(package: str | os.PathLike, secrets: PackageSecrets, *, expect_signer: str | None = None,
-                      journal_file: str | os.PathLike | None = None, progress: Progress = NULL_PROGRESS,
-                      warn: Warn | None = None, trust_store: str | os.PathLike | None = None,
-                      ca_file: str | os.PathLike | None = None, keep_manifest: bool = False) -> VerifyReport:
+def verify_and_record(package: str | os.PathLike, secrets: PackageSecrets | SecretSources, *,
+                      expect_signer: str | None = None, journal_file: str | os.PathLike | None = None,
+                      progress: Progress = NULL_PROGRESS, warn: Warn | None = None,
+                      trust_store: str | os.PathLike | None = None, ca_file: str | os.PathLike | None = None,
+                      keep_manifest: bool = False) -> VerifyReport:
     """``dossierkit verify``: verify *package* in one streaming pass
     (package.verify.verify_package; whose signature is accepted:
     SenderPolicy.load of *expect_signer* and *trust_store*), then journal the
     verdict (intact, untrusted or altered). A wrong password or key raises
     DecryptionError: nothing is recorded then. *keep_manifest*: keep
-    ``report.manifest_json`` (a reply reads it; verify_package)."""
+    ``report.manifest_json`` (a reply reads it; verify_package). *secrets*:
+    the package's, or their sources (:class:`~dossierkit.trace.secrets.SecretSources`),
+    read first thing; a missing one is a UsageError."""
+    secrets = secrets_for(package, secrets, require=True)
     senders = SenderPolicy.load(expect_signer=expect_signer, store=trust_store)
     report = verify_package(package, senders=senders, ca=load_ca(ca_file), progress=progress,
                             keep_manifest=keep_manifest, **secrets.open_kwargs())
@@ -308,14 +313,17 @@ def verify_and_record(package: str | os.PathLike, secrets: PackageSecrets, *, ex
     return report
 
 
-def unpack_and_record(package: str | os.PathLike, dest: str | os.PathLike, secrets: PackageSecrets, *,
+def unpack_and_record(package: str | os.PathLike, dest: str | os.PathLike,
+                      secrets: PackageSecrets | SecretSources, *,
                       expect_signer: str | None = None, force: bool = False,
                       journal_file: str | os.PathLike | None = None, progress: Progress = NULL_PROGRESS,
                       warn: Warn | None = None, trust_store: str | os.PathLike | None = None,
                       ca_file: str | os.PathLike | None = None) -> UnpackResult:
     """``dossierkit unpack``: verify and extract *package* to *dest*
     (package.unpack.unpack_package: all or nothing; an unknown signer is
-    UntrustedError, exit 6), then journal it."""
+    UntrustedError, exit 6), then journal it. *secrets*: as for
+    :func:`verify_and_record`."""
+    secrets = secrets_for(package, secrets, require=True)
     senders = SenderPolicy.load(expect_signer=expect_signer, store=trust_store)
     result = unpack_package(package, dest, senders=senders, ca=load_ca(ca_file), force=force, progress=progress,
                             **secrets.open_kwargs())

@@ -6,6 +6,8 @@ from the command line, where other users of the machine could read them.
   ``unpack``, ``receipt``, ``ack``): the container kind is detected once,
   then the passphrase (password package) or the age identities (recipients
   package) are read. :meth:`PackageSecrets.require` names the missing one.
+  :class:`SecretSources` holds those sources as a command's options give
+  them, for a flow to open the package with itself (:func:`secrets_for`).
 * :func:`pack_protection` — how a new package is encrypted: a passphrase
   read or generated (and checked for strength), or age recipients.
 """
@@ -101,6 +103,40 @@ def open_secrets(package: str | os.PathLike, *, password_file: str | os.PathLike
         return PackageSecrets(kind)
     secrets = PackageSecrets(kind, identities=load_identities(identity))
     check_opens(package, secrets)
+    return secrets
+
+
+@dataclass(frozen=True)
+class SecretSources:
+    """Where the secrets of an existing package come from, as a command's
+    options say it (the arguments of :func:`open_secrets`): a flow given
+    these opens the package itself, first thing (:func:`secrets_for`)."""
+
+    password_file: str | os.PathLike | None = None
+    password_env: str | None = None
+    identity: str | os.PathLike | None = None
+    password_prompt: Prompt | None = None
+    default_identity: bool = False
+
+    def open(self, package: str | os.PathLike) -> PackageSecrets:
+        """``open_secrets(package, …)`` from these sources (possibly empty)."""
+        return open_secrets(package, password_file=self.password_file, password_env=self.password_env,
+                            password_prompt=self.password_prompt, identity=self.identity,
+                            default_identity=self.default_identity)
+
+    def require(self, package: str | os.PathLike) -> PackageSecrets:
+        """What ``open_secrets(package, …).require()`` returns: the secrets,
+        or a UsageError naming the one the package needs."""
+        return self.open(package).require()
+
+
+def secrets_for(package: str | os.PathLike, secrets: PackageSecrets | SecretSources | None, *,
+                require: bool = False) -> PackageSecrets | None:
+    """What a flow opens *package* with: *secrets* as given (PackageSecrets,
+    or None), or opened from their :class:`SecretSources` — with *require*,
+    as ``open_secrets(…).require()`` (a missing one is a UsageError)."""
+    if isinstance(secrets, SecretSources):
+        return secrets.require(package) if require else secrets.open(package)
     return secrets
 
 
