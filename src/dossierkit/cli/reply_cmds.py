@@ -9,9 +9,8 @@ from typing import Optional
 import typer
 
 from dossierkit.cli import app, options, ui
-from dossierkit.trace.reply import addressee_keys, init_reply, pack_reply, restrict_reply
-from dossierkit.trace.secrets import open_secrets, pack_protection
-from dossierkit.trust.keys import load_signing_key
+from dossierkit.trace.reply import ReplyPackRequest, init_reply, reply_pack_requested, restrict_reply
+from dossierkit.trace.secrets import SecretSources
 
 reply_app = typer.Typer(no_args_is_help=True, help="The second opinion's way back: reply init / restrict / pack.")
 app.add_typer(reply_app, name="reply")
@@ -32,8 +31,8 @@ def reply_init(
     as_json: bool = options.JSON,
 ) -> None:
     """Verify the package received and start the reply from its signed manifest."""
-    secrets = open_secrets(package, password_file=password_file, password_env=password_env, identity=identity,
-                           password_prompt=ui.passphrase_prompt(not as_json), default_identity=True)
+    secrets = SecretSources(password_file=password_file, password_env=password_env, identity=identity,
+                            password_prompt=ui.passphrase_prompt(not as_json), default_identity=True)
     with ui.progress_for(not as_json) as progress:
         started = init_reply(directory, package, secrets, expect_signer=expect_signer, ack_file=ack_file,
                              journal_file=journal_file, progress=progress, warn=ui.warning, trust_store=trust_store)
@@ -86,11 +85,11 @@ def reply_pack(
     as_json: bool = options.JSON,
 ) -> None:
     """Pack the reply for its derived addressees, one package and receipt per addressee."""
-    shared = pack_protection(password_file=password_file) if password_file else None
+    request = ReplyPackRequest(channel=channel, recipients=recipient, password_file=password_file, to=to,
+                               signing_key=signing_key, allow_incomplete=allow_incomplete, reason=reason,
+                               journal_file=journal_file)
     with ui.progress_for(not as_json) as progress:
-        packed = pack_reply(directory, out, key=load_signing_key(signing_key), channel=channel, shared=shared,
-                            recipients=addressee_keys(recipient), extra_to=to, journal_file=journal_file,
-                            allow_incomplete=allow_incomplete, reason=reason, progress=progress, warn=ui.warning)
+        packed = reply_pack_requested(directory, out, request, progress=progress, warn=ui.warning)
     _report_pack(packed.to_dict(), as_json)
 
 

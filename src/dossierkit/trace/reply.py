@@ -13,8 +13,12 @@ patient — honouring the patient's refusal.
 * :func:`reply_addressees` — the addressees, derived and never typed;
 * :func:`pack_reply` — ``reply pack``: one encrypted package per addressee
   whose secret differs (own passphrase or own age key), each with its receipt;
+* :func:`reply_pack_requested` — ``reply pack`` from its options (the
+  passphrase file, the signing key file, ``ROLE=age1…`` keys), then
+  :func:`pack_reply`;
 * :func:`story` — what the journals (both hospitals') say happened to a
-  dossier: sent → received → opinion returned → acknowledged.
+  dossier: sent → received → opinion returned → acknowledged;
+  :func:`read_journals` — ``journal show``: the journals' entries and that story.
 
 A person a restriction protects (e.g. the initial physician under
 ``no-copy-to-initial-physician``) is kept out of the reply's dossier.toml,
@@ -44,7 +48,8 @@ from dossierkit.trace.flows import ReceiptRequest, Warn, pack_and_record, verify
 from dossierkit.trace.receipt import (REPLY_COPY_ROLES, REPLY_PURPOSE, REPLY_RECIPIENT_ROLES, RESTRICTED_ROLES,
                                       ROLE_FIELDS, ROLE_LABELS, addressees, check_document, load_document,
                                       reply_link_event, summary_from_workspace)
-from dossierkit.trace.secrets import PackageSecrets, Protection, pack_protection
+from dossierkit.trace.secrets import PackageSecrets, Protection, SecretSources, pack_protection, secrets_for
+from dossierkit.trust.keys import load_signing_key
 from dossierkit.workspace import Workspace, init_workspace, new_dossier_id, utc_now
 
 REPLY_PROFILE = "second-opinion-reply"
@@ -83,7 +88,7 @@ def _origin_ack(journal_path: Path, package_sha256: str) -> dict[str, Any] | Non
     return found
 
 
-def init_reply(root: str | os.PathLike, package: str | os.PathLike, secrets: PackageSecrets, *,
+def init_reply(root: str | os.PathLike, package: str | os.PathLike, secrets: PackageSecrets | SecretSources, *,
                expect_signer: str | None = None, ack_file: str | os.PathLike | None = None,
                journal_file: str | os.PathLike | None = None, progress: Progress = NULL_PROGRESS,
                warn: Warn | None = None, trust_store: str | os.PathLike | None = None) -> ReplyStarted:
@@ -94,7 +99,10 @@ def init_reply(root: str | os.PathLike, package: str | os.PathLike, secrets: Pac
     id and the sender's receipt id. A package that does not verify starts
     nothing (IntegrityError, exit 3), nor one signed by an unknown key
     (UntrustedError, exit 6: *expect_signer* or the *trust_store* must know
-    the sender); nothing is written then but the journal's ``verify`` entry."""
+    the sender); nothing is written then but the journal's ``verify`` entry.
+    *secrets*: the package's, or their sources
+    (:class:`~dossierkit.trace.secrets.SecretSources`), read first thing."""
+    secrets = secrets_for(package, secrets)
     root = Path(root)
     if (root / "dossier.toml").exists():
         raise OutputError("a workspace already exists here", path=root, hint="choose a new folder for the reply")
@@ -350,6 +358,34 @@ def pack_reply(root: Workspace | str | os.PathLike, out: str | os.PathLike, *, k
     return packed
 
 
+@dataclass
+class ReplyPackRequest:
+    """What ``dossierkit reply pack`` is asked, as its options say it."""
+
+    channel: str
+    recipients: Sequence[str] = ()  # ``ROLE=age1…`` (:func:`addressee_keys`)
+    password_file: Path | None = None  # one passphrase for all addressees (one package)
+    to: Sequence[str] = ()  # extra addressees
+    signing_key: Path | None = None  # default: the keys folder's signing-key.pem
+    allow_incomplete: bool = False
+    reason: str | None = None
+    journal_file: Path | None = None
+
+
+def reply_pack_requested(root: Workspace | str | os.PathLike, out: str | os.PathLike, request: ReplyPackRequest,
+                         *, progress: Progress = NULL_PROGRESS, warn: Warn | None = None) -> ReplyPacked:
+    """``dossierkit reply pack`` from its options: the shared passphrase read
+    from ``request.password_file`` (:func:`~dossierkit.trace.secrets.pack_protection`),
+    the signing key loaded, the ``ROLE=age1…`` keys parsed (:func:`addressee_keys`),
+    in that order, then :func:`pack_reply`."""
+    shared = pack_protection(password_file=request.password_file) if request.password_file else None
+    key = load_signing_key(request.signing_key)
+    return pack_reply(root, out, key=key, channel=request.channel, shared=shared,
+                      recipients=addressee_keys(request.recipients), extra_to=request.to,
+                      journal_file=request.journal_file, allow_incomplete=request.allow_incomplete,
+                      reason=request.reason, progress=progress, warn=warn)
+
+
 # ---------------------------------------------------------------------------
 # The whole story, from one or both hospitals' journals
 
@@ -459,6 +495,37 @@ def addressee_keys(specs: Sequence[str]) -> dict[str, list[str]]:
             raise UsageError(f"--recipient {spec!r}: write ROLE=age1… with ROLE one of {', '.join(ADDRESSEE_ROLES)}")
         out.setdefault(role, []).append(key)
     return out
+
+
+@dataclass
+class JournalsRead:
+    """What :func:`read_journals` read: each journal with its entries, in
+    the order given, and the :func:`story` they tell."""
+
+    journals: list[tuple[Path, list[dict[str, Any]]]]
+    story: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        """``journal show --json``: the first journal's entries and the story;
+        several journals: each one's entries too (``journals``)."""
+        first, entries = self.journals[0]
+        return {"journal": str(first), "entries": entries, "story": self.story} | (
+            {"journals": [{"journal": str(p), "entries": e} for p, e in self.journals]}
+            if len(self.journals) > 1 else {})
+
+    def story_text(self) -> list[str]:
+        """Each dossier's story as :func:`story_lines` tells it."""
+        return [story_lines(chain) for chain in self.story]
+
+
+def read_journals(files: Sequence[str | os.PathLike] = ()) -> JournalsRead:
+    """``dossierkit journal show FILE…``: the journals *files* name — journal
+    files or workspace folders; none: the default journal
+    (:func:`journal.locate`) —, their entries (ids and hashes only) and the
+    story of each dossier they mention (:func:`story`)."""
+    paths = [journal.locate(f) for f in files or [None]]
+    chains = story(paths)
+    return JournalsRead([(p, journal.read_entries(p)) for p in paths], chains)
 
 
 def _where(item: dict[str, Any]) -> str:
