@@ -13,13 +13,11 @@ import typer
 from typer.core import TyperGroup
 
 from dossierkit.cli import app, options, ui
-from dossierkit.errors import ExitCode
 from dossierkit.trace.flows import ack_for_package, receipt_for_package, verify_journal
-from dossierkit.trace.journal import locate, read_entries, resolve_path as journal_default
-from dossierkit.trace.receipt import Issued, verify_file
-from dossierkit.trace.reply import story, story_lines
-from dossierkit.trace.secrets import open_secrets
-from dossierkit.trust.keys import load_signing_key
+from dossierkit.trace.journal import JournalReport, resolve_path as journal_default
+from dossierkit.trace.receipt import DocumentChecks, Issued, verify_files
+from dossierkit.trace.reply import JournalsRead, read_journals
+from dossierkit.trace.secrets import SecretSources
 from dossierkit.trust.signing import spaced_fingerprint
 
 
@@ -72,12 +70,11 @@ def receipt_create(
     as_json: bool = options.JSON,
 ) -> None:
     """Issue a signed transmission receipt (JSON + bilingual PDF) for PACKAGE."""
-    key = load_signing_key(signing_key)
-    secrets = open_secrets(package, password_file=password_file, password_env=password_env, identity=identity,
-                           password_prompt=ui.passphrase_prompt(workspace is None and not as_json))
+    secrets = SecretSources(password_file=password_file, password_env=password_env, identity=identity,
+                            password_prompt=ui.passphrase_prompt(workspace is None and not as_json))
     with ui.progress_for(not as_json) as progress:
-        issued = receipt_for_package(package, channel=channel, out=out, to=to or None, copies=copy, key=key,
-                                     secrets=secrets, workspace=workspace, journal_file=journal_file,
+        issued = receipt_for_package(package, channel=channel, out=out, to=to or None, copies=copy,
+                                     key=signing_key, secrets=secrets, workspace=workspace, journal_file=journal_file,
                                      pdf=not no_pdf, progress=progress)
     _report_issued(issued, as_json, "receipt")
 
@@ -113,13 +110,16 @@ def receipt_verify(
     as_json: bool = options.JSON,
 ) -> None:
     """Check receipt/ack signatures, and their package and journal. Exit 0 valid, 3 not."""
-    results = [verify_file(f, package=package, expect_signer=expect_signer, journal_path=journal_file).to_dict()
-               for f in files]
-    ok = all(r["ok"] for r in results)
+    checks = verify_files(files, package=package, expect_signer=expect_signer, journal_path=journal_file)
+    _report_checks(checks, as_json)
+    raise typer.Exit(checks.exit_code)
+
+
+def _report_checks(checks: DocumentChecks, as_json: bool) -> None:
     if as_json:
-        ui.emit_json(results[0] if len(results) == 1 else {"ok": ok, "documents": results})
+        ui.emit_json(checks.to_dict())
     else:
-        for r in results:
+        for r in (c.to_dict() for c in checks.checks):
             ui.out.print(f"{'valid' if r['ok'] else 'INVALID'}: {r['type']} {r['id']} — signed by "
                          f"{r['signer_fingerprint']}", markup=False)
             ui.out.print(f"  package sha256 {r['package_sha256']}"
@@ -129,7 +129,6 @@ def receipt_verify(
                              markup=False)
             for p in r["problems"]:
                 ui.error_line(p)
-    raise typer.Exit(ExitCode.OK if ok else ExitCode.INTEGRITY)
 
 
 @app.command("ack")
@@ -150,21 +149,18 @@ def ack_cmd(
     """Verify PACKAGE and issue a signed acknowledgement (JSON + PDF).
     Exit 0 intact and complete, 1 intact but incomplete, 6 intact from an unknown sender, 3 altered
     (the ack is written in every case)."""
-    key = load_signing_key(signing_key)
-    secrets = open_secrets(package, password_file=password_file, password_env=password_env, identity=identity,
-                           password_prompt=ui.passphrase_prompt(not as_json), default_identity=True)
+    secrets = SecretSources(password_file=password_file, password_env=password_env, identity=identity,
+                            password_prompt=ui.passphrase_prompt(not as_json), default_identity=True)
     with ui.progress_for(not as_json) as progress:
-        issued = ack_for_package(package, out=out, key=key, secrets=secrets, receipt_file=receipt_file, by=by,
+        issued = ack_for_package(package, out=out, key=signing_key, secrets=secrets, receipt_file=receipt_file, by=by,
                                  expect_signer=expect_signer, journal_file=journal_file, pdf=not no_pdf,
                                  progress=progress, trust_store=trust_store)
-    verification = _report_ack(issued, as_json)
-    raise typer.Exit(ExitCode.INTEGRITY if not verification["intact"] else
-                     ExitCode.UNTRUSTED if not (verification.get("sender") or {}).get("known") else
-                     ExitCode.OK if verification["complete"] is not False else ExitCode.INCOMPLETE)
+    _report_ack(issued, as_json)
+    raise typer.Exit(issued.exit_code)
 
 
-def _report_ack(issued: Issued, as_json: bool) -> dict[str, Any]:
-    """Print the ack; return its verification record."""
+def _report_ack(issued: Issued, as_json: bool) -> None:
+    """Print the ack and what it records of the package."""
     _report_issued(issued, as_json, "acknowledgement")
     verification = issued.document["verification"]
     if not as_json:
@@ -178,7 +174,6 @@ def _report_ack(issued: Issued, as_json: bool) -> dict[str, Any]:
                               "with the sender's printed receipt, then `dossierkit trust add FINGERPRINT --name …`")
         for problem in verification["problems"]:
             ui.error_line(problem)
-    return verification
 
 
 @journal_app.command("show")
@@ -190,21 +185,20 @@ def journal_show(
 ) -> None:
     """List the journal's entries (ids and hashes only), then the story of each dossier:
     sent → received → opinion returned → acknowledged."""
-    paths = [locate(f) for f in files or [None]]
-    chains = story(paths)
+    _report_journals(read_journals(files or []), as_json)
+
+
+def _report_journals(read: JournalsRead, as_json: bool) -> None:
     if as_json:
-        ui.emit_json({"journal": str(paths[0]), "entries": read_entries(paths[0]), "story": chains}
-                     | ({"journals": [{"journal": str(p), "entries": read_entries(p)} for p in paths]}
-                        if len(paths) > 1 else {}))
+        ui.emit_json(read.to_dict())
         return
-    for path in paths:
-        _print_entries(path)
-    for chain in chains:
-        ui.out.print(story_lines(chain), markup=False)
+    for path, entries in read.journals:
+        _report_entries(path, entries)
+    for text in read.story_text():
+        ui.out.print(text, markup=False)
 
 
-def _print_entries(path: Path) -> None:
-    entries = read_entries(path)
+def _report_entries(path: Path, entries: list[dict[str, Any]]) -> None:
     ui.say(f"journal {path} ({len(entries)} entries; times in UTC)", style="bold")
     ui.entries([(f"#{e.get('seq')}  {e.get('time')}  {e.get('event')}  hash {str(e.get('hash', ''))[:16]}",
                  "  ".join(f"{k}={_short(v)}" for k, v in e.items()
@@ -225,7 +219,12 @@ def journal_verify(
     as_json: bool = options.JSON,
 ) -> None:
     """Check the hash chain; name the first broken entry. Exit 0 intact, 3 broken or truncated."""
-    report = verify_journal(locate(file), receipts)
+    report = verify_journal(file, receipts)
+    _report_journal(report, as_json)
+    raise typer.Exit(report.exit_code)
+
+
+def _report_journal(report: JournalReport, as_json: bool) -> None:
     if as_json:
         ui.emit_json(report.to_dict() | {"ok": report.holds})
     else:
@@ -240,4 +239,3 @@ def journal_verify(
                              markup=False)
             else:
                 ui.error_line(anchor["problem"])
-    raise typer.Exit(ExitCode.OK if report.holds else ExitCode.INTEGRITY)

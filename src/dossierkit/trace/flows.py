@@ -370,7 +370,8 @@ def _pack_entry(journal_path: Path, package_sha256: str) -> dict[str, Any] | Non
 
 
 def receipt_for_package(package: str | os.PathLike, *, channel: str, out: str | os.PathLike,
-                        key: Ed25519PrivateKey, secrets: PackageSecrets | None = None, to: list[str] | None = None,
+                        key: SigningKey, secrets: PackageSecrets | SecretSources | None = None,
+                        to: list[str] | None = None,
                         copies: list[str] | None = None, workspace: str | os.PathLike | None = None,
                         journal_file: str | os.PathLike | None = None, pdf: bool = True,
                         progress: Progress = NULL_PROGRESS, trust_store: str | os.PathLike | None = None) -> Issued:
@@ -379,7 +380,12 @@ def receipt_for_package(package: str | os.PathLike, *, channel: str, out: str | 
     and its manifest, decrypted in that one pass, gives the content; else
     the *workspace* and its journal's ``pack`` entry do (module docstring).
     The package must be signed by a known key: *key* (the sender's own, the
-    usual case), the operator's own key or one of the trust store."""
+    usual case), the operator's own key or one of the trust store. *key*: the
+    signing key, its PEM file or None for the keys folder's (loaded first);
+    *secrets* may be their sources (:class:`~dossierkit.trace.secrets.SecretSources`),
+    read next."""
+    key = signing_key_of(key)
+    secrets = secrets_for(package, secrets)
     package = Path(package)
     journal_path = journal.resolve_path(journal_file, workspace=workspace)
     if secrets:
@@ -419,8 +425,9 @@ def receipt_for_package(package: str | os.PathLike, *, channel: str, out: str | 
                          journal_path=journal_path, pdf=pdf, progress=progress)
 
 
-def ack_for_package(package: str | os.PathLike, *, out: str | os.PathLike, key: Ed25519PrivateKey,
-                    secrets: PackageSecrets | None = None, receipt_file: str | os.PathLike | None = None,
+def ack_for_package(package: str | os.PathLike, *, out: str | os.PathLike, key: SigningKey,
+                    secrets: PackageSecrets | SecretSources | None = None,
+                    receipt_file: str | os.PathLike | None = None,
                     by: str | None = None, expect_signer: str | None = None,
                     journal_file: str | os.PathLike | None = None, pdf: bool = True,
                     progress: Progress = NULL_PROGRESS, trust_store: str | os.PathLike | None = None) -> Issued:
@@ -431,7 +438,10 @@ def ack_for_package(package: str | os.PathLike, *, out: str | os.PathLike, key: 
     (whose signature must hold and whose package must be this file). Who
     signed the package is recorded (``verification.sender``: name when the
     key is trusted — *expect_signer*, *trust_store* —, ``known: false``
-    otherwise, which the CLI turns into exit 6)."""
+    otherwise: ``Issued.exit_code`` is 6). *key* and *secrets*: as for
+    :func:`receipt_for_package` (the key loaded first, the secrets read next)."""
+    key = signing_key_of(key)
+    secrets = secrets_for(package, secrets)
     package = Path(package)
     senders = SenderPolicy.load(expect_signer=expect_signer, store=trust_store)
     if not secrets:
@@ -463,6 +473,12 @@ def _deliver_entries(journal_path: Path, package_sha256: str) -> list[dict[str, 
             if e.get("event") == "deliver" and e.get("package_sha256") == package_sha256]
 
 
+def signing_key_of(key: SigningKey) -> Ed25519PrivateKey:
+    """*key* itself, or the Ed25519 key of its PEM file, or (None) the keys
+    folder's signing-key.pem (:func:`~dossierkit.trust.keys.load_signing_key`)."""
+    return key if isinstance(key, Ed25519PrivateKey) else load_signing_key(key)
+
+
 def paper_receipt_id(value: str | os.PathLike) -> str | None:
     """``ack --receipt RC-20261201-7F3A9C2E41B0``: the number of a receipt
     read on paper (not a file of that name) — or None for a receipt file."""
@@ -472,13 +488,17 @@ def paper_receipt_id(value: str | os.PathLike) -> str | None:
     return None
 
 
-def verify_journal(path: str | os.PathLike, receipt_files: Sequence[str | os.PathLike] = ()
+def verify_journal(path: str | os.PathLike | None, receipt_files: Sequence[str | os.PathLike] = ()
                    ) -> journal.JournalReport:
-    """``dossierkit journal verify``: the hash chain (:func:`journal.verify`)
+    """``dossierkit journal verify``: the journal *path* names — a journal
+    file, a workspace folder or None for the default (:func:`journal.locate`)
+    —, its hash chain (:func:`journal.verify`)
     and, for each signed receipt or ack in *receipt_files* (genuine: their
     signature is checked first), that the journal still holds the head it
     recorded and its own entry — which catches a cut tail. Read
-    ``report.holds``; ``report.anchors`` lists the anchor checks."""
+    ``report.holds`` (``report.exit_code``); ``report.anchors`` lists the
+    anchor checks."""
+    path = journal.locate(path)
     report = journal.verify(path)
     documents = []
     for file in receipt_files:

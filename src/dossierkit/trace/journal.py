@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dossierkit.errors import InputError, IntegrityError, OutputError
+from dossierkit.errors import ExitCode, InputError, IntegrityError, OutputError
 from dossierkit import strictjson
 from dossierkit.fsutil import fsync_dir
 from dossierkit.strictjson import StrictJSONError
@@ -290,6 +290,11 @@ class JournalReport:
     def holds(self) -> bool:
         """The chain is intact and every anchor checked is present."""
         return self.ok and all(a["ok"] for a in self.anchors or [])
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """0 when it :attr:`holds`, 3 broken, truncated or an anchor missing."""
+        return ExitCode.OK if self.holds else ExitCode.INTEGRITY
 
     def to_dict(self) -> dict[str, Any]:
         d = {"journal": self.path, "ok": self.ok, "entries": self.entries, "head": self.head.to_dict(),

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from dossierkit.check.for_recipient import recipient_text
-from dossierkit.errors import InputError, IntegrityError, OutputError, UsageError
+from dossierkit.errors import ExitCode, InputError, IntegrityError, OutputError, UsageError
 from dossierkit import strictjson
 from dossierkit.fsutil import atomic_writer, iter_chunks
 from dossierkit.strictjson import StrictJSONError
@@ -435,6 +435,18 @@ class Issued:
     def id(self) -> str:
         return self.document.get("receipt_id") or self.document["ack_id"]
 
+    @property
+    def exit_code(self) -> ExitCode:
+        """The exit status of the command that issued it: a receipt 0; an ack
+        what it records of the package — 3 altered, 6 intact from an unknown
+        sender, 1 intact but incomplete, 0 intact and complete (or unknown)."""
+        verification = self.document.get("verification")
+        if verification is None:
+            return ExitCode.OK
+        return (ExitCode.INTEGRITY if not verification["intact"] else
+                ExitCode.UNTRUSTED if not (verification.get("sender") or {}).get("known") else
+                ExitCode.OK if verification["complete"] is not False else ExitCode.INCOMPLETE)
+
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "type": self.document["type"], "json": str(self.json_path),
                 "pdf": str(self.pdf_path) if self.pdf_path else None,
@@ -737,6 +749,38 @@ def verify_file(path: str | os.PathLike, *, package: str | os.PathLike | None = 
         if not res.journal["ok"]:
             res.problems.append(res.journal["problem"])
     return res
+
+
+@dataclass
+class DocumentChecks:
+    """Result of :func:`verify_files`: one :class:`DocumentCheck` per file."""
+
+    checks: list[DocumentCheck]
+
+    @property
+    def ok(self) -> bool:
+        """Every document holds."""
+        return all(c.ok for c in self.checks)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """0 every document holds, 3 otherwise."""
+        return ExitCode.OK if self.ok else ExitCode.INTEGRITY
+
+    def to_dict(self) -> dict[str, Any]:
+        """One file: its check; several: ``{"ok": …, "documents": [...]}``."""
+        results = [c.to_dict() for c in self.checks]
+        return results[0] if len(results) == 1 else {"ok": self.ok, "documents": results}
+
+
+def verify_files(paths: list[str | os.PathLike], *, package: str | os.PathLike | None = None,
+                 expect_signer: str | None = None, journal_path: str | os.PathLike | None = None,
+                 progress: Progress = NULL_PROGRESS) -> DocumentChecks:
+    """``dossierkit receipt verify FILE…``: :func:`verify_file` on each of
+    *paths* in order, with the same *package*, *expect_signer* and
+    *journal_path* (the first altered document raises, as there)."""
+    return DocumentChecks([verify_file(p, package=package, expect_signer=expect_signer, journal_path=journal_path,
+                                       progress=progress) for p in paths])
 
 
 def check_journal_against(journal_path: str | os.PathLike, docs: list[dict[str, Any]],
