@@ -16,7 +16,6 @@ from dossierkit.cli import app, options, pacs_cmds, ui
 from dossierkit.gather import import_images
 from dossierkit.gather.image_removal import remove_images
 from dossierkit.progress import NULL_PROGRESS
-from dossierkit.workspace import Workspace
 
 
 class _FileRateColumn(ProgressColumn):
@@ -142,9 +141,8 @@ def import_images_cmd(
     Exit 0 all imported, 1 some files not imported (corrupt, conflict) or none found, 2 bad source, 7 PACS."""
     if pacs:
         pacs_cmds.pacs_import(directory, pacs, study, patient_id, since, modality, move_to_self, as_json)
-    ws = Workspace(directory)
     with _import_progress(not as_json) as progress:
-        report = import_images(ws, sources or [], progress=progress, workers=workers, reset=reset)
+        report = import_images(directory, sources or [], progress=progress, workers=workers, reset=reset)
     data = report.to_dict()
     if as_json:
         ui.emit_json(data)

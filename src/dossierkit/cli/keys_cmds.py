@@ -8,8 +8,8 @@ from typing import Optional
 import typer
 
 from dossierkit.cli import app, options, ui
-from dossierkit.trust.keys import AGE_RECIPIENT, SIGNING_KEY, default_keys_dir, generate_keys, load_signing_key
-from dossierkit.trust.signing import fingerprint, spaced_fingerprint
+from dossierkit.trust.keys import PublicKeys, generate_keys, public_keys
+from dossierkit.trust.signing import spaced_fingerprint
 
 keys_app = typer.Typer(help="Signing key (Ed25519) and encryption identity (age X25519).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
@@ -47,13 +47,13 @@ def keys_show(
     as_json: bool = options.JSON,
 ) -> None:
     """Print the public parts: signer fingerprint and age recipient."""
-    d = directory or default_keys_dir()
-    fp = fingerprint(load_signing_key(d / SIGNING_KEY).public_key())
-    rec_file = d / AGE_RECIPIENT
-    recipient = rec_file.read_text().strip() if rec_file.exists() else None
+    _report_show(public_keys(directory), as_json)
+
+
+def _report_show(keys: PublicKeys, as_json: bool) -> None:
     if as_json:
-        ui.emit_json({"signer_fingerprint": fp, "age_recipient": recipient})
+        ui.emit_json(keys.to_dict())
     else:
-        ui.out.print(f"signer fingerprint: {_groups(fp)}")
-        if recipient:
-            ui.out.print(f"age recipient:\n  {recipient}")  # 62 characters: a line of its own
+        ui.out.print(f"signer fingerprint: {_groups(keys.signer_fingerprint)}")
+        if keys.age_recipient:
+            ui.out.print(f"age recipient:\n  {keys.age_recipient}")  # 62 characters: a line of its own

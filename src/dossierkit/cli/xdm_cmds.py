@@ -8,7 +8,6 @@ import typer
 
 from dossierkit.cli import app, options, ui
 from dossierkit.package.xdm_export import export_xdm
-from dossierkit.workspace import Workspace
 
 
 @app.command("export-xdm")
@@ -20,7 +19,7 @@ def export_xdm_cmd(
 ) -> None:
     """The documents (no images) as an IHE XDM zip to attach to an MSSanté message; prints its subject line."""
     with ui.progress_for(not as_json) as progress:
-        result = export_xdm(Workspace(directory), out, force=force, progress=progress)
+        result = export_xdm(directory, out, force=force, progress=progress)
     if as_json:
         ui.emit_json(result.to_dict())
         return

@@ -130,14 +130,17 @@ def _read_back(tmp: Path, expected_patient: str, label: str | os.PathLike) -> No
                              hint="this is a dossierkit bug; nothing was written")
 
 
-def export_xdm(ws: Workspace, out: str | os.PathLike, *, force: bool = False, settings: XdmSettings | None = None,
-               created: str | None = None, progress: Progress = NULL_PROGRESS) -> XdmExport:
+def export_xdm(ws: Workspace | str | os.PathLike, out: str | os.PathLike, *, force: bool = False,
+               settings: XdmSettings | None = None, created: str | None = None,
+               progress: Progress = NULL_PROGRESS) -> XdmExport:
     """Write the IHE XDM zip of *ws*'s documents to *out* (module docstring).
+    *ws*: a Workspace or its folder (opened first thing).
 
     UsageError when the dossier has no document or no patient id a
     receiving system can match (an INS, or an IPP with the establishment's
     OID); OutputError when *out* exists (unless *force*) or cannot be
     written; IntegrityError when a document changed since it was added."""
+    ws = ws if isinstance(ws, Workspace) else Workspace(ws)
     check_output_path(out, inside=ws.own_files())  # --force must not overwrite dossier.toml or a workspace file
     dossier = ws.dossier
     settings = settings or load_settings()

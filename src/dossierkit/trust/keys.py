@@ -106,3 +106,25 @@ def load_signing_key(path: str | os.PathLike | None = None) -> Ed25519PrivateKey
     if not isinstance(key, Ed25519PrivateKey):
         raise InputError("the signing key is not an Ed25519 key", path=p)
     return key
+
+
+@dataclass(frozen=True)
+class PublicKeys:
+    """The public parts of a keys folder (:func:`public_keys`)."""
+
+    signer_fingerprint: str
+    age_recipient: str | None  # None: the folder has no age-recipient.txt
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"signer_fingerprint": self.signer_fingerprint, "age_recipient": self.age_recipient}
+
+
+def public_keys(directory: str | os.PathLike | None = None) -> PublicKeys:
+    """``dossierkit keys show``: the signer fingerprint of *directory*'s
+    signing key (:func:`load_signing_key`: InputError when missing or not an
+    Ed25519 PEM key) and the ``age1…`` recipient of its age-recipient.txt,
+    if any. Default *directory*: :func:`default_keys_dir`."""
+    d = Path(directory) if directory else default_keys_dir()
+    fp = fingerprint(load_signing_key(d / SIGNING_KEY).public_key())
+    rec_file = d / AGE_RECIPIENT
+    return PublicKeys(fp, rec_file.read_text().strip() if rec_file.exists() else None)
