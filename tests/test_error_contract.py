@@ -156,3 +156,25 @@ def test_a_toml_that_cannot_be_read_says_why_in_words(tmp_path):
     r = run_cli("init", tmp_path / "ws", "--from", latin)
     assert r.returncode == 2 and "is not UTF-8 text" in r.stderr
     assert not (tmp_path / "ws").exists()
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--password-env", "DK_PW"], "choose --password-file or --password-env, not both"),
+    (["--reason", "urgent"], "--reason goes with --allow-incomplete"),
+])
+def test_pack_refuses_options_that_contradict_each_other(site, tmp_path, args, says):
+    r = run_cli("pack", site["ws"].root, "-o", tmp_path / "p.zip", "--password-file", site["pw"], *args,
+                env={**site["env"], "DK_PW": "corniche lavande oursin tambour velours"})
+    assert r.returncode == 2 and says in r.stderr, r.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_verify_refuses_two_password_sources(site):
+    r = run_cli("verify", site["pkg"], "--password-file", site["pw"], "--password-env", "DK_PW",
+                env={**site["env"], "DK_PW": "x"})
+    assert r.returncode == 2 and "not both" in r.stderr
+
+
+def test_pacs_options_without_pacs_are_refused(site):
+    r = run_cli("import-images", site["ws"].root, SAMPLES / "images", "--since", "2020-01-01", env=site["env"])
+    assert r.returncode == 2 and "go with --pacs NAME" in r.stderr

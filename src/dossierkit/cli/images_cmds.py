@@ -13,6 +13,7 @@ from rich.progress import (BarColumn, DownloadColumn, Progress as RichProgress, 
 from rich.text import Text
 
 from dossierkit.cli import app, options, pacs_cmds, ui
+from dossierkit.errors import UsageError
 from dossierkit.gather import import_images
 from dossierkit.gather.image_removal import remove_images
 from dossierkit.progress import NULL_PROGRESS
@@ -139,6 +140,8 @@ def import_images_cmd(
 ) -> None:
     """Copy DICOM images bit-exact into the workspace and index them, or retrieve them from a PACS (--pacs).
     Exit 0 all imported, 1 some files not imported (corrupt, conflict) or none found, 2 bad source, 7 PACS."""
+    if not pacs and (study or patient_id or since or modality or move_to_self):
+        raise UsageError("--study, --patient-id, --since, --modality and --move-to-self go with --pacs NAME")
     if pacs:
         pacs_cmds.pacs_import(directory, pacs, study, patient_id, since, modality, move_to_self, as_json)
     with _import_progress(not as_json) as progress:

@@ -93,6 +93,8 @@ def _completeness(ws: Workspace, *, allow_incomplete: bool, reason: str | None, 
 
     if allow_incomplete and not (reason and reason.strip()):
         raise UsageError("--allow-incomplete needs --reason \"…\" (it is recorded in the manifest and the receipt)")
+    if reason and reason.strip() and not allow_incomplete:
+        raise UsageError("--reason goes with --allow-incomplete: it records why an incomplete dossier is sent")
     report = run_checks(ws, profile)
     if not report.complete and not allow_incomplete:
         codes = ", ".join(sorted({f.code for f in report.errors}))

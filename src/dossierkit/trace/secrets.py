@@ -80,6 +80,8 @@ def open_secrets(package: str | os.PathLike, *, password_file: str | os.PathLike
     (:func:`check_opens`): a wrong one raises DecryptionError before any long
     pass; from *password_prompt* (a person at the terminal), it is asked
     again, :data:`PROMPT_TRIES` tries in all."""
+    if password_file is not None and password_env is not None:
+        raise UsageError("choose --password-file or --password-env, not both")
     if password_file is None and password_env is None and password_prompt is None and identity is None \
             and not default_identity:
         return PackageSecrets()
@@ -245,6 +247,8 @@ def pack_protection(*, password_file: str | os.PathLike | None = None, password_
     sources are a UsageError, raised before anything is written."""
     if (recipients or recipients_file) and (password_file or password_env or generate):
         raise UsageError("choose either a password or age recipients, not both")
+    if password_file and password_env:
+        raise UsageError("choose --password-file or --password-env, not both")
     if password_out and not generate:
         raise UsageError("--password-out goes with --generate-password")
     if generate and (password_file or password_env):
