@@ -207,17 +207,17 @@ def pack_requested(workspace: Workspace | str | os.PathLike, out: str | os.PathL
     anything is written, then :func:`pack_and_record`. A generated
     passphrase with no ``password_out`` needs *can_show_passphrase*."""
     receipt = receipt_request(request.receipt_out, request.channel, request.to, request.copies)
+    root = workspace.root if isinstance(workspace, Workspace) else Path(workspace)
+    # -o must not be a file the pack reads: --force would destroy it, and a journal would be appended to the package
+    check_output_path(out, (request.password_file, request.signing_key or default_keys_dir() / SIGNING_KEY,
+                            request.signing_cert, request.signing_cert_key, request.recipients_file,
+                            journal.resolve_path(request.journal_file, workspace=root)))
     protection = pack_protection(password_file=request.password_file, password_env=request.password_env,
                                  generate=request.generate_password, password_out=request.password_out,
                                  weak_ok=request.weak_password_ok, recipients=request.recipients,
                                  recipients_file=request.recipients_file, can_show_passphrase=can_show_passphrase,
                                  password_prompt=password_prompt, workspace=workspace)
     key = load_signing_key(request.signing_key)
-    root = workspace.root if isinstance(workspace, Workspace) else Path(workspace)
-    # -o must not be a file the pack reads: --force would destroy it, and a journal would be appended to the package
-    check_output_path(out, (request.password_file, request.signing_key or default_keys_dir() / SIGNING_KEY,
-                            request.signing_cert, request.signing_cert_key, request.recipients_file,
-                            journal.resolve_path(request.journal_file, workspace=root)))
     return pack_and_record(workspace, out, protection=protection, key=key, receipt=receipt,
                            journal_file=request.journal_file, allow_incomplete=request.allow_incomplete,
                            reason=request.reason, force=request.force, profile=request.profile,
