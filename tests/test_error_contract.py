@@ -178,3 +178,11 @@ def test_verify_refuses_two_password_sources(site):
 def test_pacs_options_without_pacs_are_refused(site):
     r = run_cli("import-images", site["ws"].root, SAMPLES / "images", "--since", "2020-01-01", env=site["env"])
     assert r.returncode == 2 and "go with --pacs NAME" in r.stderr
+
+
+def test_pack_refuses_a_package_and_its_passphrase_file_of_one_name(site, tmp_path):
+    out = tmp_path / "dossier.zip"
+    r = run_cli("pack", site["ws"].root, "-o", out, "--generate-password", "--password-out", out, env=site["env"])
+    assert r.returncode == 2 and "-o and --password-out name the same file" in r.stderr, r.stderr
+    assert list(tmp_path.iterdir()) == []
+

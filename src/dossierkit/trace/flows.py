@@ -212,6 +212,9 @@ def pack_requested(workspace: Workspace | str | os.PathLike, out: str | os.PathL
     check_output_path(out, (request.password_file, request.signing_key or default_keys_dir() / SIGNING_KEY,
                             request.signing_cert, request.signing_cert_key, request.recipients_file,
                             journal.resolve_path(request.journal_file, workspace=root)))
+    if request.password_out is not None and Path(request.password_out).resolve() == Path(out).resolve():
+        raise UsageError("-o and --password-out name the same file", path=out,
+                         hint="the package and its passphrase file are two files, best kept apart")
     protection = pack_protection(password_file=request.password_file, password_env=request.password_env,
                                  generate=request.generate_password, password_out=request.password_out,
                                  weak_ok=request.weak_password_ok, recipients=request.recipients,
