@@ -217,16 +217,17 @@ def _ids_only(reply_to: Any) -> dict[str, Any] | None:
 
 
 def summary_from_workspace(ws, *, manifest_sha256: str | None = None,
-                           completeness: dict[str, Any] | None = None) -> DossierSummary:
+                           completeness: dict[str, Any] | None = None, contents: bool = True) -> DossierSummary:
     """Summary of a workspace as it is now (the package's manifest is the
-    better source: it is what was actually packed)."""
+    better source: it is what was actually packed). *contents*: False
+    leaves the documents and studies out (the index is not read)."""
     d: Dossier = ws.dossier
     dd = d.to_dict()
     return DossierSummary(
         dossier_id=d.id, manifest_sha256=manifest_sha256, patient=_minimal_patient(dd["patient"]),
         people={k: dd[k] for k in ("sender", "initial_physician", "treating_gp", "second_opinion") if k in dd},
-        restrictions=list(d.restrictions), documents=[_doc_entry(r.to_dict()) for r in ws.documents()],
-        studies=_studies_from_instances(ws.images()), completeness=_completeness(completeness),
+        restrictions=list(d.restrictions), documents=[_doc_entry(r.to_dict()) for r in ws.documents()] if contents else [],
+        studies=_studies_from_instances(ws.images()) if contents else [], completeness=_completeness(completeness),
         purpose=d.purpose, reply_to=_ids_only(dd.get("reply_to")),
         restriction_records=dd.get("restriction_records", []), protected=ws.withheld())
 
@@ -236,15 +237,7 @@ def check_addressees(ws, to: list[str] | None, copies: list[str] | None) -> None
     *ws*'s dossier (a role it names, no empty value, no protected recipient),
     so a receipt refused for them does not leave a package behind. Reads the
     dossier only, not the documents' or images' index."""
-    d: Dossier = ws.dossier
-    dd = d.to_dict()
-    summary = DossierSummary(
-        dossier_id=d.id, manifest_sha256=None, patient=_minimal_patient(dd["patient"]),
-        people={k: dd[k] for k in ("sender", "initial_physician", "treating_gp", "second_opinion") if k in dd},
-        restrictions=list(d.restrictions), documents=[], studies=[], completeness=_completeness(None),
-        purpose=d.purpose, reply_to=_ids_only(dd.get("reply_to")),
-        restriction_records=dd.get("restriction_records", []), protected=ws.withheld())
-    addressees(summary, to, copies)
+    addressees(summary_from_workspace(ws, contents=False), to, copies)
 
 
 # ---------------------------------------------------------------------------
