@@ -11,16 +11,21 @@ INDEX.HTM is rendered in headless chromium.
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import typer
 
 from conftest import need_tool, run_cli
 from dossierkit import localtime
+from dossierkit.cli import ui
+from dossierkit.errors import UsageError
 from pty_session import run_on_pty
 
 REASON = "RCP en cours de relecture, transmise dès signature"
@@ -80,6 +85,29 @@ def test_a_second_try_with_the_right_passphrase_verifies(demo):
                      env=demo["env"])
     assert run.returncode == 0, run.screen
     assert "try again (2/3)" in run.screen and "verified" in run.screen
+
+
+def test_ctrl_d_at_the_prompt_is_no_passphrase_not_an_interrupt(demo, tmp_path):
+    # Ctrl-D on an empty line ends the input: exit 2, said as such (click makes it the Abort of Ctrl-C)
+    journal = tmp_path / "j.jsonl"
+    run = run_on_pty(["verify", demo["package"], "--journal", journal], [(PROMPT, "\x04")], env=demo["env"])
+    assert run.returncode == 2, run.screen
+    assert "no passphrase was typed (Ctrl-D ends the input): nothing was done" in run.screen
+    assert "give --password-file FILE" in run.screen and "interrupted" not in run.screen
+    assert "Traceback" not in run.screen and not journal.exists()
+
+
+@pytest.mark.parametrize("key, raised", [(EOFError, UsageError), (KeyboardInterrupt, typer.Abort)])
+def test_ctrl_c_at_the_prompt_is_still_an_interrupt(monkeypatch, key, raised):
+    # the pty above cannot send SIGINT (the child has no controlling terminal): click's own prompt,
+    # with getpass giving what Ctrl-D (EOFError) and Ctrl-C (KeyboardInterrupt) give
+    def typed(prompt):
+        raise key()
+    monkeypatch.setattr(getpass, "getpass", typed)
+    monkeypatch.setattr(sys, "stdin", type("Tty", (), {"isatty": lambda self: True})())
+    ask = ui.passphrase_prompt()
+    with pytest.raises(raised):
+        ask()
 
 
 def test_wrong_passphrase_file_exits_4_at_once_without_a_prompt(demo, tmp_path):
@@ -340,6 +368,10 @@ def test_local_time_uses_the_machines_named_zone_else_paris(monkeypatch, tz, exp
         assert en == "14 July 2026, 12:30 (Paris time, UTC+02:00)"
     monkeypatch.setenv(localtime.ENV_VAR, "Indian/Reunion")  # the establishment's choice wins
     assert localtime.local("2026-07-14T10:30:00Z")[0] == "14 juillet 2026 à 14 h 30 (Indian/Reunion, UTC+04:00)"
+    # a terminal line: compact, the offset stated
+    assert localtime.on_screen("2026-07-14T10:30:07Z") == "2026-07-14 14:30 UTC+04:00"
+    assert localtime.on_screen("2026-07-14T10:30:07Z", seconds=True) == "2026-07-14 14:30:07 UTC+04:00"
+    assert localtime.on_screen("not a time") == "not a time"
 
 
 def test_lisezmoi_beside_the_package_speaks_to_the_patient_first(demo):

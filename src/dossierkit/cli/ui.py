@@ -32,7 +32,7 @@ from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progre
 from rich.text import Text
 
 from dossierkit import phi
-from dossierkit.errors import OutputError
+from dossierkit.errors import OutputError, UsageError
 from dossierkit.progress import NULL_PROGRESS
 
 out = Console(soft_wrap=True)
@@ -124,7 +124,14 @@ def passphrase_prompt(enabled: bool = True, *, confirm: bool = False) -> Callabl
         if asked[0] > 1:
             note(f"this passphrase does not open the package — try again ({asked[0]}/3) / "
                  f"ce mot de passe n'ouvre pas le paquet — réessayez ({asked[0]}/3)")
-        return typer.prompt("Passphrase / mot de passe", hide_input=True, confirmation_prompt=confirm, err=True)
+        try:
+            return typer.prompt("Passphrase / mot de passe", hide_input=True, confirmation_prompt=confirm, err=True)
+        except typer.Abort as exc:
+            # click turns Ctrl-C and Ctrl-D alike into Abort; Ctrl-D (end of input) is no passphrase, not an interrupt
+            if isinstance(exc.__context__, EOFError):
+                raise UsageError("no passphrase was typed (Ctrl-D ends the input): nothing was done",
+                                 hint="run the command again and type it, or give --password-file FILE") from None
+            raise
 
     return ask
 
