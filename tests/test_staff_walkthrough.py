@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from dossierkit import localtime
 from dossierkit.check import run_checks
 from dossierkit.gather.documents import add_documents
 from dossierkit.gather.doctext import guess_kind, guess_title
@@ -185,8 +186,10 @@ def test_7_check_and_journal_show_break_no_word_at_80_columns(tmp_path):
     journal = json.loads(run_cli("journal", "show", ws.root, "--json").stdout)
     shown = run_pty("journal", "show", ws.root, columns=80, env=env)
     assert shown.returncode == 0 and max(len(line) for line in shown.output.splitlines()) <= 80
-    for entry in journal["entries"]:
-        assert str(entry["time"]) in shown.output.split()  # whole, on one line
+    for entry in journal["entries"]:  # in local time, whole, on one line
+        stamp = localtime.on_screen(entry["time"], seconds=True)
+        assert entry["time"] not in shown.output  # not the journal's raw UTC stamp
+        assert any(stamp in line for line in shown.output.splitlines()), shown.output
 
 
 _BAR = re.compile(r"━|-:--:--|\d/s\b|/s \d:\d\d:\d\d")  # progress-bar frames (\r-joined by the pty capture)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -94,3 +95,14 @@ def test_cli_trust_add_list_remove(tmp_path):
     store = tmp_path / "elsewhere.toml"
     r = run_cli("trust", "add", OTHER, "--name", "Institut Curie", "--trust-store", store, env=env)
     assert r.returncode == 0 and TrustStore(store).get(OTHER).name == "Institut Curie"
+
+
+def test_cli_trust_list_shows_when_added_in_local_time(tmp_path):
+    # stored in UTC (the TOML), shown on the terminal in the reader's zone with its offset
+    env = {"DOSSIERKIT_HOME": str(tmp_path / "home"), "DOSSIERKIT_TIMEZONE": "Indian/Reunion", "COLUMNS": "120"}
+    assert run_cli("trust", "add", FP, "--name", "CHR d'Orléans", env=env).returncode == 0
+    added = TrustStore(tmp_path / "home" / "trusted-senders.toml").get(FP).added
+    r = run_cli("trust", "list", env=env)
+    assert r.returncode == 0, r.stderr
+    shown = (dt.datetime.fromisoformat(added.replace("Z", "+00:00")) + dt.timedelta(hours=4)).strftime("%Y-%m-%d %H:%M")
+    assert f"{shown} " in r.stdout and "UTC+04:00" in r.stdout and "(UTC)" not in r.stdout, r.stdout

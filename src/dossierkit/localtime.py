@@ -8,7 +8,8 @@ IANA name such as ``America/Cayenne`` or ``Indian/Reunion``), else the
 machine's own zone when it has a name (``$TZ``, ``/etc/localtime``), else
 ``Europe/Paris``: a server kept in UTC, as many are, still prints the time
 of the French establishment rather than a UTC time no reader expects.
-A leaf: ``package/`` (INDEX.HTM, README.TXT) and ``trace/`` (receipts) use it.
+A leaf: ``package/`` (INDEX.HTM, README.TXT), ``trace/`` (receipts) and ``cli/``
+(times on a terminal: :func:`on_screen`) use it.
 """
 
 from __future__ import annotations
@@ -78,13 +79,29 @@ def local(stamp: str) -> tuple[str, str]:
         return stamp, stamp
     name, tz = zone()
     t = value.astimezone(tz)
-    offset = t.strftime("%z")
-    offset = f"UTC{offset[:3]}:{offset[3:]}"
+    offset = _offset(t)
     fr = f"{t.day} {_MONTHS_FR[t.month - 1]} {t.year} à {t.hour} h {t.minute:02d} " \
          f"({_ZONE_FR.get(name, name)}, {offset})"
     en = f"{t.day} {_MONTHS_EN[t.month - 1]} {t.year}, {t.hour:02d}:{t.minute:02d} " \
          f"({_ZONE_EN.get(name, name)}, {offset})"
     return fr, en
+
+
+def on_screen(stamp: str, *, seconds: bool = False) -> str:
+    """The UTC *stamp* as a terminal line shows it: local time, its offset
+    stated, ``2026-12-02 05:41 UTC+01:00`` (with *seconds*: ``05:41:07``).
+    A stamp that is not ISO 8601 is returned as found."""
+    value = parse_utc(stamp)
+    if value is None:
+        return stamp
+    t = value.astimezone(zone()[1])
+    return t.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M") + " " + _offset(t)
+
+
+def _offset(t: dt.datetime) -> str:
+    """``UTC+01:00`` for an aware datetime."""
+    offset = t.strftime("%z")
+    return f"UTC{offset[:3]}:{offset[3:]}"
 
 
 def local_date(stamp: str) -> str:

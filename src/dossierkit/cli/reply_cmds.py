@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 
+from dossierkit import localtime
 from dossierkit.cli import app, options, ui
 from dossierkit.trace.reply import ReplyPackRequest, init_reply, reply_pack_requested, restrict_reply
 from dossierkit.trace.secrets import SecretSources
@@ -63,7 +64,7 @@ def reply_restrict(
     if as_json:
         ui.emit_json(record.to_dict())
         return
-    ui.out.print(f"restriction {record.code} recorded by {record.recorded_by} at {record.recorded_at} (UTC)",
+    ui.out.print(f"restriction {record.code} recorded by {record.recorded_by} on {localtime.on_screen(record.recorded_at)}",
                  markup=False)
 
 

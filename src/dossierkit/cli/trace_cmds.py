@@ -12,6 +12,7 @@ from typing import Any, Optional
 import typer
 from typer.core import TyperGroup
 
+from dossierkit import localtime
 from dossierkit.cli import app, options, ui
 from dossierkit.trace.flows import ack_for_package, receipt_for_package, verify_journal
 from dossierkit.trace.journal import JournalReport, resolve_path as journal_default
@@ -199,8 +200,8 @@ def _report_journals(read: JournalsRead, as_json: bool) -> None:
 
 
 def _report_entries(path: Path, entries: list[dict[str, Any]]) -> None:
-    ui.say(f"journal {path} ({len(entries)} entries; times in UTC)", style="bold")
-    ui.entries([(f"#{e.get('seq')}  {e.get('time')}  {e.get('event')}  hash {str(e.get('hash', ''))[:16]}",
+    ui.say(f"journal {path} ({len(entries)} entries; local times)", style="bold")
+    ui.entries([(f"#{e.get('seq')}  {localtime.on_screen(str(e.get('time', '')), seconds=True)}  {e.get('event')}  hash {str(e.get('hash', ''))[:16]}",
                  "  ".join(f"{k}={_short(v)}" for k, v in e.items()
                            if k not in ("seq", "time", "event", "prev", "hash") and v not in (None, "")))
                 for e in entries])

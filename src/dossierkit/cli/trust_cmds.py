@@ -10,6 +10,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
+from dossierkit import localtime
 from dossierkit.cli import app, options, ui
 from dossierkit.trust.signing import spaced_fingerprint
 from dossierkit.trust.store import Sender, TrustStore
@@ -65,8 +66,8 @@ def trust_list(
     table = Table(title=f"trusted senders — {trust.path}")
     table.add_column("name", overflow="fold")
     table.add_column("fingerprint", no_wrap=True)
-    table.add_column("added (UTC)", overflow="fold")
+    table.add_column("added", overflow="fold")
     for s in senders:
         groups = spaced_fingerprint(s.fingerprint).split(" ")  # two lines of 8 groups, as on the receipt
-        table.add_row(s.name, " ".join(groups[:8]) + "\n" + " ".join(groups[8:]), s.added[:16].replace("T", " "))
+        table.add_row(s.name, " ".join(groups[:8]) + "\n" + " ".join(groups[8:]), localtime.on_screen(s.added).replace(" UTC", "\nUTC"))
     ui.out.print(table if senders else f"no trusted sender yet ({trust.path}): see `dossierkit trust add --help`")

@@ -37,7 +37,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from dossierkit import strictjson
+from dossierkit import localtime, strictjson
 from dossierkit.check import run_checks
 from dossierkit.errors import IncompleteError, IntegrityError, OutputError, UntrustedError, UsageError
 from dossierkit.model import RESTRICTIONS, ReplyOrigin, RestrictionRecord
@@ -532,7 +532,7 @@ def _where(item: dict[str, Any]) -> str:
     path = Path(item["journal"])
     src = f"{path.parent.name}/{path.name}" if path.parent.name else path.name
     how = f"named by {item['named_by']}" if item.get("named_by") else f"entry {item['seq']}"
-    return f"{src} {how}, {str(item.get('time') or '').replace('T', ' ').replace('Z', ' UTC')}"
+    return f"{src} {how}, {localtime.on_screen(str(item.get('time') or ''))}"
 
 
 def _what(stage: str, item: dict[str, Any]) -> str:
