@@ -107,13 +107,19 @@ def _expired_signer(cert: Path, key: Path):
                       serialization.load_pem_private_key(key.read_bytes(), None))
 
 
-def test_a_ca_without_p7s_and_an_altered_p7s_are_failures(env, tmp_path):
+def test_a_ca_without_p7s_leaves_the_sender_to_the_trust_store_and_an_altered_p7s_fails(env, tmp_path):
     tmp, pki, res = env
     items = craft.entries(res.package, "password", password=PASSWORD)
     without = craft.write_package(tmp_path / "without.zip", "password",
                                   [(n, x) for n, x in items if n != layout.CMS_SIGNATURE], password=PASSWORD)
+    # the P7S removed: MANIFEST.SIG still proves the manifest; with the CA alone the sender is unknown (exit 6)
     rep = verify_package(without, password=PASSWORD, ca=load_ca(pki.ca), senders=SenderPolicy())
-    assert rep.verdict == "altered" and any("no establishment signature" in f.message for f in rep.failures)
+    assert rep.verdict == "untrusted" and [f.check for f in rep.failures] == ["sender"], rep.failures
+    assert rep.certificate is None
+    # a sender known by its key is accepted with a CA configured as well (most senders sign without one)
+    rep = verify_package(without, password=PASSWORD, ca=load_ca(pki.ca),
+                         senders=SenderPolicy(expected=res.signer_fingerprint))
+    assert rep.verdict == "intact" and rep.ok, rep.failures
     d = dict(items)
     bad = bytearray(d[layout.CMS_SIGNATURE])
     bad[-5] ^= 1  # inside the signature value
@@ -151,3 +157,13 @@ def test_cli_pack_with_certificate_and_default_ca_in_home(tmp_path):
     assert json.loads(r.stdout)["signer"]["name"] == "CHU de Nantes"
     r = run_cli("unpack", tmp_path / "d.zip", tmp_path / "dest", "--password-file", tmp_path / "pw.txt", env=recv)
     assert r.returncode == 0 and (tmp_path / "dest" / layout.CMS_SIGNATURE).is_file(), r.stderr
+    # ack judges the sender as verify does: the CA names it (it used to say "UNKNOWN key", exit 6)
+    assert run_cli("keys", "generate", env=recv).returncode == 0
+    r = run_cli("ack", tmp_path / "d.zip", "-o", tmp_path / "acks", "--password-file", tmp_path / "pw.txt",
+                "--json", env=recv)
+    assert r.returncode == 0, r.stdout + r.stderr
+    ack = json.loads(Path(json.loads(r.stdout)["json"]).read_text(encoding="utf-8"))
+    assert ack["verification"]["sender"]["name"] == "CHU de Nantes", ack["verification"]
+    r = run_cli("ack", tmp_path / "d.zip", "-o", tmp_path / "acks2", "--password-file", tmp_path / "pw.txt",
+                "--ca-file", tmp_path / "nowhere.pem", env=recv)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and not (tmp_path / "acks2").exists(), r.stderr

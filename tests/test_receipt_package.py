@@ -87,6 +87,8 @@ def test_ack_intact_then_altered_then_wrong_password(packed, tmp_path):
     v = bad.document["verification"]
     assert v["result"] == "altered" and any("not the package receipt" in p for p in v["problems"])
     assert any(p.startswith("container:") for p in v["problems"])
+    # verify could not check the completeness of an altered package: the ack does not claim it (was "complete")
+    assert v["completeness"] == "unknown", v
 
     wrong = tmp_path / "wrong.txt"
     wrong.write_text("not-the-password-at-all-42\n")

@@ -141,7 +141,7 @@ def ack_cmd(
                                                                         "receipt (RC-…)."),
     expect_signer: Optional[str] = typer.Option(None, "--expect-signer", help="Sender's full fingerprint (checks "
                                                                               "the receipt and the manifest)."),
-    trust_store: Optional[Path] = options.TRUST_STORE,
+    trust_store: Optional[Path] = options.TRUST_STORE, ca_file: Optional[Path] = options.CA_FILE,
     by: Optional[str] = typer.Option(None, "--by", help="Who acknowledges (name, establishment)."),
     password_file: Optional[Path] = options.PASSWORD_FILE, password_env: Optional[str] = options.PASSWORD_ENV,
     identity: Optional[Path] = options.IDENTITY, signing_key: Optional[Path] = options.SIGNING_KEY,
@@ -155,7 +155,7 @@ def ack_cmd(
     with ui.progress_for(not as_json) as progress:
         issued = ack_for_package(package, out=out, key=signing_key, secrets=secrets, receipt_file=receipt_file, by=by,
                                  expect_signer=expect_signer, journal_file=journal_file, pdf=not no_pdf,
-                                 progress=progress, trust_store=trust_store)
+                                 progress=progress, trust_store=trust_store, ca_file=ca_file)
     _report_ack(issued, as_json)
     raise typer.Exit(issued.exit_code)
 

@@ -451,9 +451,9 @@ class _Pass:
     # -- end of stream -------------------------------------------------------
     def finish(self) -> None:
         r, v = self.report, self.view
-        if self.ca is not None and r.certificate is None and not any(f.check == "certificate" for f in r.failures):
-            r.fail("certificate", "no establishment signature (DOSSIER/MANIFEST.P7S), and a CA file was given",
-                   layout.CMS_SIGNATURE)
+        # No MANIFEST.P7S with a CA at hand is no failure: MANIFEST.SIG still proves the manifest, and the
+        # sender check (trust store, --expect-signer) decides who sent it — a CA trusts more senders, it
+        # does not reject the others (a P7S removed from a certificate-signed package: exit 6 unless trusted).
         cert = r.certificate
         if cert is not None and cert.chained and r.signer is not None and not r.signer.known:
             # the establishment's certificate, chained to the receiver's CA, signs the same manifest

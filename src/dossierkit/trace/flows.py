@@ -338,12 +338,12 @@ def unpack_and_record(package: str | os.PathLike, dest: str | os.PathLike,
 # receipts and acknowledgements of a package file
 
 
-def _verify(package: Path, secrets: PackageSecrets, *, senders: SenderPolicy,
-            progress: Progress) -> tuple[VerificationFacts, dict[str, Any] | None, PackageFacts]:
+def _verify(package: Path, secrets: PackageSecrets, *, senders: SenderPolicy, progress: Progress,
+            ca: list[Any] | None = None) -> tuple[VerificationFacts, dict[str, Any] | None, PackageFacts]:
     """Verify the package once (package.verify); adapt its report, and
     parse the manifest it decrypted when signature and manifest hold. A
     wrong password or key raises DecryptionError: nothing is written then."""
-    report = verify_package(package, senders=senders, progress=progress, **secrets.open_kwargs())
+    report = verify_package(package, senders=senders, ca=ca, progress=progress, **secrets.open_kwargs())
     manifest = None
     if report.manifest_json is not None and report.status("signature") == "ok" \
             and report.status("manifest") == "ok":
@@ -355,7 +355,9 @@ def _verify(package: Path, secrets: PackageSecrets, *, senders: SenderPolicy,
                  and not report.failures]
     facts = VerificationFacts(
         intact=report.verdict != "altered",
-        complete=None if status not in ("complete", "incomplete") else status == "complete",
+        # the manifest's claim only once verify checked it (an altered package: not checked, None)
+        complete=None if status not in ("complete", "incomplete") or report.status("completeness") == "not checked"
+        else status == "complete",
         problems=problems, dossier_id=report.dossier_id, manifest_sha256=report.manifest_sha256,
         manifest_signer=report.signer_fingerprint, sender=report.signer.to_dict() if report.signer else None,
         reply_to=summary_from_manifest(manifest, None).reply_to if isinstance(manifest, dict) else None)
@@ -433,7 +435,8 @@ def ack_for_package(package: str | os.PathLike, *, out: str | os.PathLike, key: 
                     receipt_file: str | os.PathLike | None = None,
                     by: str | None = None, expect_signer: str | None = None,
                     journal_file: str | os.PathLike | None = None, pdf: bool = True,
-                    progress: Progress = NULL_PROGRESS, trust_store: str | os.PathLike | None = None) -> Issued:
+                    progress: Progress = NULL_PROGRESS, trust_store: str | os.PathLike | None = None,
+                    ca_file: str | os.PathLike | None = None) -> Issued:
     """``dossierkit ack PACKAGE``: verify the package with *secrets*
     (:func:`dossierkit.trace.secrets.open_secrets`), then issue a signed
     ack recording the result (intact/altered, complete/incomplete), bound to
@@ -441,9 +444,12 @@ def ack_for_package(package: str | os.PathLike, *, out: str | os.PathLike, key: 
     (whose signature must hold and whose package must be this file). Who
     signed the package is recorded (``verification.sender``: name when the
     key is trusted — *expect_signer*, *trust_store* —, ``known: false``
-    otherwise: ``Issued.exit_code`` is 6). *key* and *secrets*: as for
+    otherwise: ``Issued.exit_code`` is 6; an establishment certificate chained
+    to *ca_file*'s CA — default ``$DOSSIERKIT_HOME/establishment-ca.pem`` — names it
+    as ``verify`` does). *key* and *secrets*: as for
     :func:`receipt_for_package` (the key loaded first, the secrets read next)."""
     key = signing_key_of(key)
+    ca = load_ca(ca_file)  # a bad CA file is told before any prompt
     secrets = secrets_for(package, secrets)
     package = Path(package)
     senders = SenderPolicy.load(expect_signer=expect_signer, store=trust_store)
@@ -462,7 +468,7 @@ def ack_for_package(package: str | os.PathLike, *, out: str | os.PathLike, key: 
         if receipt_doc.get("type") != "dossierkit-receipt":
             raise UsageError("--receipt expects the sender's receipt, not an acknowledgement", path=receipt_file)
     # One pass: verify hashes the package bytes as it decrypts them.
-    result, _, facts = _verify(package, secrets, senders=senders, progress=progress)
+    result, _, facts = _verify(package, secrets, senders=senders, progress=progress, ca=ca)
     journal_path = journal.resolve_path(journal_file)
     return issue_ack(facts, result, key=key, out=out, receipt=receipt_doc, by=by, journal_path=journal_path,
                      pdf=pdf, progress=progress, deliveries=_deliver_entries(journal_path, facts.sha256))
