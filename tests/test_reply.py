@@ -13,6 +13,7 @@ import pytest
 from docsamples import SAMPLES, build_sample_workspace, copy_workspace
 from pypdf import PdfReader
 
+from dossierkit import localtime
 from dossierkit.check import run_checks
 from dossierkit.errors import DecryptionError, IntegrityError, UsageError
 from dossierkit.gather.documents import add_documents
@@ -220,6 +221,11 @@ def test_restriction_added_at_reply_time_removes_the_initial_physician_from_ever
     assert "In reply to dossier" in index and started.origin.dossier_id in index and "Not an addressee" in index
     pdf_text = "\n".join(page.extract_text() for page in PdfReader(packed["packages"][0]["receipt"]["pdf"]).pages)
     assert "no-copy-to-initial-physician" in pdf_text or "médecin initial" in pdf_text
+    # who recorded the patient's refusal, and when: in local time with its zone, not the UTC stamp
+    recorded_at = json.loads(Path(packed["packages"][0]["receipt"]["json"]).read_text())["restrictions"][0]["recorded_at"]
+    flat = " ".join(pdf_text.split())
+    assert f"recueillie par Pr Sophie Marchand, le {localtime.local(recorded_at)[0]}" in flat, flat
+    assert recorded_at not in pdf_text and "(UTC)" not in pdf_text
     # grep every output: packages' content, receipts (JSON, PDF), journal, command output
     everything = "\n".join([_texts_of(tmp_path / "view"), _texts_of(tmp_path / "out"),
                             (tmp_path / "b-cli.jsonl").read_text(), r.stdout, r.stderr])

@@ -42,6 +42,7 @@ from typing import Any, Callable
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from dossierkit import localtime
 from dossierkit.check import run_checks
 from dossierkit.errors import IncompleteError, IntegrityError, OutputError, UsageError
 from dossierkit.fsutil import atomic_writer, check_output_path
@@ -151,7 +152,8 @@ def pack(workspace: Workspace | str | os.PathLike, out: str | os.PathLike, *, si
     out = Path(out)
     check_output_path(out, inside=ws.own_files())  # --force must not overwrite dossier.toml or a workspace file
     spec = ContainerSpec.for_writing(password=password, recipients=recipients)
-    spec.dos = dos_stamp(dt.datetime.now())  # extracted files dated the pack day, local time (issue #15)
+    # extracted files dated the pack day and hour in the establishment's zone, as README and INDEX say it (#15)
+    spec.dos = dos_stamp(dt.datetime.now(localtime.zone()[1]))
     if out.is_dir():  # first: --force would not help (issue #15)
         raise OutputError("is a folder", path=out, hint=f"give the package's file name, e.g. {out / 'dossier.zip'}")
     if out.exists() and not force:

@@ -468,7 +468,11 @@ def _recorded(r: dict[str, Any]) -> str:
     """Who recorded the restriction and when (a reply: INCa step 6)."""
     if not r.get("recorded_by"):
         return ""
-    return f"\nrecueillie par / recorded by {r['recorded_by']}, {r.get('recorded_at') or ''} (UTC)"
+    who = r["recorded_by"]
+    if not r.get("recorded_at"):
+        return f"\nrecueillie par / recorded by {who}"
+    fr_time, en_time = localtime.local(str(r["recorded_at"]))  # local time, zone named (was the UTC stamp)
+    return f"\nrecueillie par {who}, le {fr_time} / recorded by {who}, {en_time}"
 
 
 def render(doc: dict[str, Any], out: IO[bytes], **kw: Any) -> None:
