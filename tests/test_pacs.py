@@ -353,11 +353,17 @@ def test_deliver_refuses_a_package_that_does_not_verify(pacs_ns, package, receiv
     assert receiver.instance_uids() == set()
 
 
-def test_deliver_to_a_pacs_that_is_down_is_exit_7(pacs_ns, package, pacs_home, sender, _receiver):
+def test_deliver_to_a_pacs_that_is_down_is_exit_7(pacs_ns, package, pacs_home, sender, _receiver, tmp_path):
     out, pw, _ws = package
     pacs_toml(pacs_home, sender, _receiver, down={"ae_title": "X", "host": "127.0.0.1", "port": 4999, "timeout": 3})
     r = run_in_ns(pacs_ns, "deliver", out, "--pacs", "down", "--password-file", pw)
     assert r.returncode == 7 and r.stderr.count("\n") == 1 and "cannot be reached" in r.stderr, r.stderr
+    # unpack --deliver: the folder is extracted before the PACS is tried; the one line says so, and how to send later
+    dest = tmp_path / "dest"
+    r = run_in_ns(pacs_ns, "unpack", out, dest, "--password-file", pw, "--deliver", "down", "--json")
+    assert r.returncode == 7 and r.stderr.count("\n") == 1 and "cannot be reached" in r.stderr, r.stderr
+    assert f"{dest} is unpacked and verified, its images not sent" in r.stderr
+    assert f"dossierkit deliver {out} --pacs down" in r.stderr and (dest / "DICOMDIR").is_file()
 
 
 # ---------------------------------------------------------------------------

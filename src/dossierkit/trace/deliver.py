@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dossierkit.errors import OutputError, UsageError
+from dossierkit.errors import DossierkitError, OutputError, UsageError
 from dossierkit.fsutil import TEMP_PREFIX
 from dossierkit.gather.pacs.config import PacsConfig, load_pacs
 from dossierkit.gather.pacs.send import SendResult, ToSend, send
@@ -158,7 +158,9 @@ def unpack_and_deliver(package: str | os.PathLike, dest: str | os.PathLike, pacs
                        warn: Warn | None = None, trust_store: str | os.PathLike | None = None,
                        ca_file: str | os.PathLike | None = None) -> tuple[UnpackResult, DeliverReport]:
     """``unpack PACKAGE DEST --deliver PACS``: verify and extract (trace.flows.unpack_and_record), then send
-    the images of DEST (:func:`deliver_unpacked`). *package_secrets*: as for :func:`deliver_package`."""
+    the images of DEST (:func:`deliver_unpacked`). *package_secrets*: as for :func:`deliver_package`.
+    A sending that fails (a PACS down: RemoteError, exit 7) leaves DEST unpacked and verified, and its
+    line says so, with the command that sends later (re-running this one would find DEST there)."""
     package_secrets = secrets_for(package, package_secrets, require=True)
     cfg = pacs if isinstance(pacs, PacsConfig) else load_pacs(pacs)  # a PACS not configured: exit 2 before unpacking
     result = unpack_and_record(package, dest, package_secrets, expect_signer=expect_signer, force=force,
@@ -167,5 +169,13 @@ def unpack_and_deliver(package: str | os.PathLike, dest: str | os.PathLike, pacs
     rep = result.report
     facts = {"package_sha256": rep.package_sha256, "manifest_sha256": rep.manifest_sha256,
              "dossier_id": rep.dossier_id}
-    return result, deliver_unpacked(result.destination, cfg, facts, patient_id=patient_id, issuer=issuer,
-                                    journal_file=journal_file, progress=progress, warn=warn)
+    try:
+        report = deliver_unpacked(result.destination, cfg, facts, patient_id=patient_id, issuer=issuer,
+                                  journal_file=journal_file, progress=progress, warn=warn)
+    except DossierkitError as exc:
+        kept = (f"{result.destination} is unpacked and verified, its images not sent: send them once the PACS "
+                f"answers with `dossierkit deliver {package} --pacs {cfg.name}`")
+        exc.hint = f"{exc.hint}; {kept}" if exc.hint else kept
+        exc.args = (exc.line(),)
+        raise
+    return result, report
