@@ -606,3 +606,21 @@ def test_20_reports_on_stdout_problems_on_stderr(tmp_path):
     assert "removed DOC0001" in r.stdout and r.stderr == ""
     r = run_cli("check", tmp_path / "ws")
     assert "RCP-MISSING" in r.stdout and r.stderr == ""
+
+
+@pytest.mark.parametrize("forced", [{"FORCE_COLOR": "1"}, {"FORCE_COLOR": "0"}, {"TTY_COMPATIBLE": "1"},
+                                    {"FORCE_COLOR": "1", "NO_COLOR": "1"}])
+def test_13_colours_forced_in_a_log_do_not_unmask_the_patient(tmp_path, forced):
+    """FORCE_COLOR / TTY_COMPATIBLE make rich call a redirected stderr a
+    terminal: the patient's name must stay masked in that file all the same
+    (it showed whole), and no progress frame may land in it."""
+    env = {**keys(tmp_path), **forced}
+    ws = sample_ws(tmp_path / "ws")
+    usb, pw = tmp_path / "usb", tmp_path / "pw.txt"
+    usb.mkdir()
+    r = _pack(ws.root, usb / "Lefevre_Helene.zip", pw, env, "--allow-incomplete", "--reason", "urgent")
+    assert r.returncode == 2 and "holds the patient's identity" in r.stderr, r.stderr
+    assert "Lefevre" not in r.stderr and "Helene" not in r.stderr and "[PHI]" in r.stderr, r.stderr
+    r = _pack(ws.root, usb / "dossier.zip", pw, env, "--allow-incomplete", "--reason", "urgent")
+    assert r.returncode == 0, r.stderr
+    assert "━" not in r.stderr and "\r" not in r.stderr, r.stderr

@@ -51,7 +51,7 @@ class _ImportBar:
 
 @contextmanager
 def _import_progress(enabled: bool):
-    if not enabled or not ui.err.is_terminal:
+    if not enabled or not ui.is_tty(ui.err):
         yield NULL_PROGRESS
         return
     # a short bar: the whole line stays within 80 columns (rich wraps the cells of a wider one)

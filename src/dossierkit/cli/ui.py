@@ -81,10 +81,21 @@ def emit_json(obj: Any) -> None:
     sys.stdout.flush()
 
 
+def is_tty(console: Console) -> bool:
+    """Whether *console* writes to a terminal for real. rich's ``is_terminal``
+    also says yes under ``FORCE_COLOR`` or ``TTY_COMPATIBLE`` (colours asked
+    for in a CI log): that must neither unmask patient data in a file nor put
+    progress frames or folded lines into it."""
+    try:
+        return bool(console.file.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
 def for_stderr(text: str) -> str:
     """*text* as stderr may show it: as is on a terminal (the user's own
     data on the user's own screen), patient data masked anywhere else."""
-    return str(text) if err.is_terminal else phi.scrub(str(text))
+    return str(text) if is_tty(err) else phi.scrub(str(text))
 
 
 def error_line(text: str) -> None:
@@ -143,7 +154,7 @@ def wrap(text: str, indent: int = 0, console: Console | None = None) -> str:
     (a pipe, a file): one line, for grep and scripts."""
     console = console or out
     pad = " " * indent
-    if not console.is_terminal:
+    if not is_tty(console):
         return "\n".join(pad + line for line in str(text).splitlines())
     width = max(console.width, indent + 20)
     return "\n".join(textwrap.fill(line, width=width, initial_indent=pad, subsequent_indent=pad + "  " * (indent == 0),
@@ -234,7 +245,7 @@ class _AmountColumn(TextColumn):
 def progress_for(enabled: bool):
     """Yield a :class:`Progress`: a rich bar on an interactive stderr, else a
     no-op. The bar appears at the first step (``start``), not on entry."""
-    if not enabled or not err.is_terminal:
+    if not enabled or not is_tty(err):
         yield NULL_PROGRESS
         return
     bar = RichProgress(TextColumn("{task.description}"), BarColumn(), _AmountColumn(), _RateColumn(),
