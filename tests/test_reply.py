@@ -15,7 +15,7 @@ from pypdf import PdfReader
 
 from dossierkit import localtime
 from dossierkit.check import run_checks
-from dossierkit.errors import DecryptionError, IntegrityError, UsageError
+from dossierkit.errors import DecryptionError, IntegrityError, OutputError, UsageError
 from dossierkit.gather.documents import add_documents
 from dossierkit.package.unpack import unpack_package
 from dossierkit.trace import journal
@@ -144,6 +144,24 @@ def test_reply_from_age_file_goes_to_both_physicians_and_the_patient(hospitals, 
     gp_secrets = open_secrets(by_role["treating-gp"].package, identity=gp.age_identity)
     assert unpack_package(by_role["treating-gp"].package, tmp_path / "gp-view", **gp_secrets.open_kwargs(),
                           expect_signer=hospitals.b_keys.fingerprint).report.ok
+
+
+def test_a_folder_that_cannot_be_made_stops_the_reply_with_nothing_written(hospitals, tmp_path):
+    # out/patient is a file: the reply used to write the physicians' packages, passphrases, receipts and
+    # journal entries first, then fail on the third
+    ws = start(hospitals, hospitals.age, tmp_path / "reply").workspace
+    add_documents(ws, [LETTER], kind="second-opinion-letter")
+    add_documents(ws, [RCP_2D_AVIS], kind="rcp")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "patient").write_text("in the way\n")
+    journal_before = hospitals.b_journal.read_bytes()
+    with pytest.raises(OutputError, match="a file is where this folder goes") as caught:
+        pack_reply(ws, out, key=load_signing_key(hospitals.b_keys.signing_key), channel="mssante",
+                   journal_file=hospitals.b_journal)
+    assert "nothing was written" in caught.value.line()
+    assert sorted(p.name for p in out.iterdir()) == ["patient"]  # no package, passphrase, receipt, nor folder
+    assert hospitals.b_journal.read_bytes() == journal_before
 
 
 def test_one_shared_passphrase_makes_one_package_naming_every_addressee(hospitals, tmp_path):

@@ -335,17 +335,60 @@ def pack_reply(root: Workspace | str | os.PathLike, out: str | os.PathLike, *, k
                 raise OutputError("already exists", path=p, hint="reply packages are never overwritten: choose "
                                                                  "another -o folder")
         plans.append((group, protection, keys, target, pw_out))
+    # Every folder made before the first package: one that cannot be (a file in its place, a read-only
+    # parent) stops the reply with nothing written; an empty folder made for it is taken away again.
+    folders = [out / "receipts"]
+    for _group, _protection, _keys, target, pw_out in plans:
+        folders += [target.parent] + ([pw_out.parent] if pw_out is not None else [])
+    made = _make_folders(folders)
     packed = ReplyPacked(d.id, d.reply_to.to_dict(), withheld=[r for r in d.restrictions if r in RESTRICTED_ROLES])
+    try:
+        _pack_plans(ws, plans, packed, names, out, key=key, channel=channel, journal_file=journal_file,
+                    allow_incomplete=allow_incomplete, reason=reason, progress=progress, warn=warn)
+    except BaseException:
+        if not packed.packages:
+            _remove_empty(made)
+        raise
+    return packed
+
+
+def _make_folders(folders: list[Path]) -> list[Path]:
+    """Create *folders* (and their missing parents); the ones created, in
+    order. A failure removes those again and raises OutputError."""
+    made: list[Path] = []
+    for folder in folders:
+        for p in [folder, *folder.parents][::-1]:
+            if p.is_dir():
+                continue
+            problem = "a file is where this folder goes" if p.exists() else None
+            if problem is None:
+                try:
+                    p.mkdir()
+                    made.append(p)
+                    continue
+                except OSError as exc:
+                    problem = f"cannot create the folder ({exc.strerror})"
+            _remove_empty(made)
+            raise OutputError(problem, path=p, hint="nothing was written; choose another -o folder")
+    return made
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    for p in reversed(folders):
+        try:
+            p.rmdir()
+        except OSError:
+            pass
+
+
+def _pack_plans(ws: Workspace, plans: list[tuple], packed: ReplyPacked, names: list[str], out: Path, *,
+                key: Ed25519PrivateKey, channel: str, journal_file: str | os.PathLike | None, allow_incomplete: bool,
+                reason: str | None, progress: Progress, warn: Warn | None) -> None:
+    """One package, receipt and journal entry per plan of :func:`pack_reply`, into *packed*."""
     for group, protection, keys, target, pw_out in plans:
         if protection is None:
             protection = pack_protection(recipients=list(keys)) if keys else \
                 pack_protection(generate=True, password_out=pw_out)
-        for p in (target.parent, pw_out.parent if pw_out else None):
-            if p is not None:
-                try:
-                    p.mkdir(parents=True, exist_ok=True)
-                except OSError as exc:
-                    raise OutputError(f"cannot create the folder ({exc.strerror})", path=p) from exc
         others = [n for n in names if n not in group]
         to = group if len(group) == 1 else [n for n in names if n != "patient"] or ["patient"]
         copies = others if len(group) == 1 else [n for n in names if n not in to]
@@ -355,7 +398,6 @@ def pack_reply(root: Workspace | str | os.PathLike, out: str | os.PathLike, *, k
         packed.packages.append(ReplyPackage(list(group), result.result.package, result.result.sha256,
                                             result.result.container, protection.password_out,
                                             result.receipt.to_dict() if result.receipt else None))
-    return packed
 
 
 @dataclass
