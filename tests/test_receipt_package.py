@@ -145,6 +145,12 @@ def test_cli_receipt_then_ack_then_verify_both(packed, tmp_path, cli):
     assert json.loads(rc.stdout)["pdf"] == str(tmp_path / "out" / "receipt.pdf")
     # the receiving hospital does not know the sender yet: the ack is written, says so, exit 6
     store = tmp_path / "trusted-senders.toml"
+    # a --trust-store path that is not there is a mistake, not an empty store (every sender would be unknown)
+    typo = cli("ack", res.package, "-o", tmp_path / "out" / "ack-typo.json", "--password-env", "DK_PW",
+               "--signing-key", keys.signing_key, "--trust-store", tmp_path / "trusted-sender.toml", env=env)
+    assert typo.returncode == 2 and "trust store not found" in typo.stderr, typo.stderr
+    assert not (tmp_path / "out" / "ack-typo.json").exists()
+    store.write_text("# no sender trusted yet\n")
     unknown = cli("ack", res.package, "-o", tmp_path / "out" / "ack-unknown.json", "--password-env", "DK_PW",
                   "--signing-key", keys.signing_key, "--trust-store", store, "--json", env=env)
     assert unknown.returncode == 6, unknown.stderr

@@ -192,7 +192,14 @@ class SenderPolicy:
              own: tuple[str, ...] = ()) -> SenderPolicy:
         """The default policy: *expect_signer* if given, the trust store at
         *store* (default :func:`default_store_path`), the operator's own key
-        and the *own* fingerprints (the key the command signs with)."""
+        and the *own* fingerprints (the key the command signs with). A *store*
+        named but not there is an InputError (a mistyped path would otherwise
+        read as an empty store: every sender unknown); the default one may be
+        missing (no sender trusted yet)."""
+        if store is not None and not Path(store).exists():
+            raise InputError("trust store not found", path=store,
+                             hint="check the --trust-store path (`dossierkit trust add … --trust-store FILE` "
+                                  "creates one)")
         mine = own_key_fingerprint()
         return cls(store=TrustStore(store), expected=expect_signer, own=(*own, *((mine,) if mine else ())))
 
