@@ -186,3 +186,21 @@ def test_pack_refuses_a_package_and_its_passphrase_file_of_one_name(site, tmp_pa
     assert r.returncode == 2 and "-o and --password-out name the same file" in r.stderr, r.stderr
     assert list(tmp_path.iterdir()) == []
 
+
+
+def test_error_lines_say_what_to_do(site, tmp_path):
+    """Each line names the file and the way out (the pipeline audit of 2026-12-02)."""
+    env, pkg, pw, ws = site["env"], site["pkg"], site["pw"], site["ws"].root
+    r = run_cli("ack", pkg, "--receipt", "RC-2026", "-o", tmp_path / "acks", "--password-file", pw, env=env)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert "RC-2026: no such receipt file, nor a receipt number" in r.stderr and "RC-20261201-" in r.stderr
+    assert not (tmp_path / "acks").exists()
+    r = run_cli("pack", ws, "-o", tmp_path / "d.zip", env=env)
+    assert r.returncode == 2 and "--generate-password" in r.stderr and "--recipient" in r.stderr, r.stderr
+    (tmp_path / "afile").write_text("")
+    r = run_cli("pack", ws, "-o", tmp_path / "d.zip", "--generate-password", "--password-out",
+                tmp_path / "afile" / "pw.txt", env=env)
+    assert r.returncode == 5 and "a folder on this path is a file" in r.stderr, r.stderr
+    assert not (tmp_path / "d.zip").exists()
+    r = run_cli("journal", "verify", tmp_path / "nothere.jsonl", env=env)
+    assert r.returncode == 2 and "journal not found" in r.stderr and "--journal" not in r.stderr, r.stderr

@@ -70,7 +70,8 @@ def test_guide_pipeline_runs_as_written(demo, tmp_path):
     shutil.copy(sender / "out" / "DK-123.age", receiver / "in")
     shutil.copy(sender / receipt["json"], receiver / "in")
     bash(sh_block(guide, "## Receiver"), receiver, {"DOSSIERKIT_HOME": str(receiver / "home"),
-                                                   "SENDER_FINGERPRINT": s_keys["signer_fingerprint"]})
+                                                   "SENDER_FINGERPRINT": s_keys["signer_fingerprint"],
+                                                   "RECEIPT_ID": receipt["id"]})
     verify = json.loads((receiver / "verify.json").read_text())
     assert verify["ok"] is True
     ack = json.loads((receiver / "ack.json").read_text())

@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from dossierkit.archive import write_password_file
 from dossierkit.fsutil import check_output_path
 from dossierkit.check import run_checks
-from dossierkit.errors import IntegrityError, OutputError, UntrustedError, UsageError
+from dossierkit.errors import InputError, IntegrityError, OutputError, UntrustedError, UsageError
 from dossierkit.interrupts import HeldInterrupt
 from dossierkit.package.manifest import manifest_outline
 from dossierkit.package.pack import PackResult, pack
@@ -237,7 +237,11 @@ def check_password_out(path: str | os.PathLike) -> None:
                           hint="a passphrase file is never overwritten: choose another name, or remove the old "
                                "one with its package")
     if not path.parent.is_dir():
-        raise OutputError("the folder for the passphrase file does not exist", path=path)
+        where = next((p for p in path.parents if p.exists()), None)
+        if where is not None and not where.is_dir():
+            raise OutputError("cannot write the passphrase file here: a folder on this path is a file", path=path)
+        raise OutputError("the folder for the passphrase file does not exist", path=path,
+                          hint="create it first, or choose another --password-out")
 
 
 def same_volume(a: str | os.PathLike, b: str | os.PathLike) -> bool:
@@ -463,6 +467,10 @@ def ack_for_package(package: str | os.PathLike, *, out: str | os.PathLike, key: 
         # fingerprint printed on it.
         receipt_doc = {"receipt_id": paper_receipt_id(receipt_file)}
     elif receipt_file is not None:
+        if not Path(receipt_file).exists():
+            raise InputError("no such receipt file, nor a receipt number", path=receipt_file,
+                             hint="give the receipt's JSON file, or its number as printed on the paper receipt "
+                                  "(RC-, the date, -, 12 characters: RC-20261201-7F3A9C2E41B0)")
         receipt_doc, raw = load_document(receipt_file)
         check_document(receipt_doc, raw, expect_signer=expect_signer)
         if receipt_doc.get("type") != "dossierkit-receipt":

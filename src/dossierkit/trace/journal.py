@@ -258,7 +258,8 @@ def _lines(path: Path) -> Iterator[tuple[int, bytes, bool]]:
         fh = open(path, "rb")
     except FileNotFoundError as exc:
         raise InputError("journal not found", path=path,
-                         hint="pass the journal with --journal FILE or DOSSIERKIT_JOURNAL") from exc
+                         hint="check the path: a journal file, or a workspace folder that holds journal.jsonl "
+                              "(the default journal: DOSSIERKIT_JOURNAL)") from exc
     except OSError as exc:
         raise InputError(f"cannot read the journal ({exc.strerror})", path=path) from exc
     with fh:

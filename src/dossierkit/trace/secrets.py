@@ -263,7 +263,9 @@ def pack_protection(*, password_file: str | os.PathLike | None = None, password_
         return Protection(password=generate_passphrase().text, generated=True,
                           password_out=Path(password_out) if password_out else None)
     if password_file is None and password_env is None and password_prompt is None:
-        raise UsageError("this package needs a passphrase", hint=PASSPHRASE_HINT)
+        raise UsageError("the package needs a passphrase or the recipients' keys",
+                         hint="give --generate-password --password-out FILE, --password-file FILE, "
+                              "--password-env VAR, or --recipient age1…")
     password = read_password(password_file, password_env, password_prompt)
     inputs = dossier_user_inputs(Workspace(workspace).dossier) if workspace is not None and not weak_ok else ()
     check_password_strength(password, user_inputs=inputs, weak_ok=weak_ok)
