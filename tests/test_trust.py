@@ -106,3 +106,19 @@ def test_cli_trust_list_shows_when_added_in_local_time(tmp_path):
     assert r.returncode == 0, r.stderr
     shown = (dt.datetime.fromisoformat(added.replace("Z", "+00:00")) + dt.timedelta(hours=4)).strftime("%Y-%m-%d %H:%M")
     assert f"{shown} " in r.stdout and "UTC+04:00" in r.stdout and "(UTC)" not in r.stdout, r.stdout
+
+
+def test_cli_trust_add_of_a_known_key_under_another_name_says_it_renames(tmp_path):
+    # every package of that key verifies under the new name from then on: never silently
+    env = {"DOSSIERKIT_HOME": str(tmp_path / "home")}
+    assert run_cli("trust", "add", FP, "--name", "CHU de Nantes", env=env).returncode == 0
+    first = TrustStore(tmp_path / "home" / "trusted-senders.toml").get(FP).added
+    r = run_cli("trust", "add", FP, "--name", "Institut X", env=env)
+    assert r.returncode == 0 and "renamed from 'CHU de Nantes'" in r.stdout and "Institut X" in r.stdout, r.stdout
+    r = run_cli("trust", "add", FP, "--name", "Institut Y", "--json", env=env)
+    assert json.loads(r.stdout)["sender"] == {"fingerprint": FP, "name": "Institut Y", "added": first,
+                                                  "renamed_from": "Institut X"}
+    r = run_cli("trust", "add", FP, "--name", "Institut Y", env=env)  # the same name again: no rename
+    assert r.returncode == 0 and "renamed" not in r.stdout
+    stored = (tmp_path / "home" / "trusted-senders.toml").read_text(encoding="utf-8")
+    assert "renamed_from" not in stored and "Institut Y" in stored

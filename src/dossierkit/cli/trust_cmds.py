@@ -26,6 +26,8 @@ def _show(verb: str, sender: Sender, store: TrustStore, as_json: bool) -> None:
     if as_json:
         ui.emit_json({"action": verb, "store": str(store.path), "sender": sender.to_dict()})
     else:
+        if sender.renamed_from:  # the packages of this key verified under the old name until now
+            verb = f"{verb} (renamed from {sender.renamed_from!r})"
         ui.say(f"{verb}: {sender.name} — {spaced_fingerprint(sender.fingerprint)} ({store.path})")  # wrapped at words
 
 

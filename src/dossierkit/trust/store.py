@@ -63,9 +63,11 @@ class Sender:
     fingerprint: str
     name: str
     added: str
+    renamed_from: str | None = None  # set by TrustStore.add when it renamed a sender (not stored)
 
     def to_dict(self) -> dict[str, str]:
-        return {"fingerprint": self.fingerprint, "name": self.name, "added": self.added}
+        return {"fingerprint": self.fingerprint, "name": self.name, "added": self.added} | (
+            {"renamed_from": self.renamed_from} if self.renamed_from else {})
 
 
 class TrustStore:
@@ -105,16 +107,20 @@ class TrustStore:
         return sorted(self.senders.values(), key=lambda s: (s.name.casefold(), s.fingerprint))
 
     def add(self, fp_text: str, name: str) -> Sender:
-        """Record (or rename) the sender of full fingerprint *fp_text*; saved at once."""
+        """Record (or rename) the sender of full fingerprint *fp_text*; saved at once.
+        A rename keeps the date the key was first trusted and says so
+        (``renamed_from``): every package of that key is then named anew."""
         fp = parse_fingerprint(fp_text, what="FINGERPRINT")
         name = " ".join(name.split())
         if not name or len(name) > MAX_NAME:
             raise UsageError(f"--name must be a non-empty name of at most {MAX_NAME} characters "
                              "(the establishment, e.g. \"CHR d'Orléans\")")
-        added = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        before = self.senders.get(fp)
+        added = before.added if before else datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         self.senders[fp] = Sender(fp, name, added)
         self.save()
-        return self.senders[fp]
+        renamed = before.name if before and before.name != name else None
+        return Sender(fp, name, added, renamed_from=renamed)
 
     def remove(self, fp_text: str) -> Sender:
         fp = parse_fingerprint(fp_text, what="FINGERPRINT")
