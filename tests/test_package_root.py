@@ -384,3 +384,20 @@ def test_dossier_without_images_has_an_empty_valid_dicomdir(tmp_path):
     out = r.stdout + r.stderr
     assert r.returncode == 0 and "Error" not in out and "Warning" not in out, out
     assert len(FileSet(folder / "DICOMDIR")) == 0
+
+
+def test_readmes_say_dossier_or_reply_and_list_images_only_when_there_are_some():
+    from dossierkit.package.readme import beside_readme, root_readme
+
+    args = dict(dossier_id="DK-20261202-3BA2DC4D", created="2026-12-02T05:00:00Z", version="1", documents=7,
+                studies=2)
+    sent = root_readme(**args, images=17).decode("utf-8")
+    assert sent.startswith("DOSSIER MÉDICAL POUR UN SECOND AVIS — MEDICAL DOSSIER FOR A SECOND OPINION\r\n====")
+    assert sent.count("DICOMDIR, DICOM/") == 2 and "$" not in sent
+    reply = root_readme(**args, images=0, reply=True).decode("utf-8")
+    assert reply.startswith("RÉPONSE DE SECOND AVIS — SECOND OPINION REPLY\r\n" + "=" * 45 + "\r\n")
+    assert "DICOMDIR, DICOM/" not in reply and "$" not in reply
+    beside = beside_readme().decode("utf-8")
+    assert "Donnez-le vous-même à l'équipe qui vous reçoit" in beside and "préparé pour un second avis" in beside
+    assert "réponse" not in beside and "$" not in beside and "\r\n" in beside
+    assert "la réponse du second avis" in beside_readme(reply=True).decode("utf-8")

@@ -235,6 +235,14 @@ def test_restriction_added_at_reply_time_removes_the_initial_physician_from_ever
         secrets = open_secrets(p["package"], password_file=p["password_file"])
         unpack_package(p["package"], tmp_path / "view" / p["addressees"][0], **secrets.open_kwargs(),
                        expect_signer=hospitals.b_keys.fingerprint)
+    # what the patient reads: beside the package and inside, a reply's words (they were the outbound dossier's)
+    beside = (tmp_path / "out" / "patient" / "LISEZMOI-README.TXT").read_bytes().decode("utf-8")
+    assert "la réponse du second avis sur votre dossier médical" in beside and "\r\n" in beside
+    assert "the encrypted reply to a request for a second opinion" in beside
+    assert "Donnez-le vous-même" not in beside and "préparé pour un second avis" not in beside
+    readme = (tmp_path / "view" / "patient" / "README.TXT").read_text(encoding="utf-8")
+    assert readme.startswith("RÉPONSE DE SECOND AVIS — SECOND OPINION REPLY")
+    assert "DICOMDIR, DICOM/" not in readme and not (tmp_path / "view" / "patient" / "DICOM").exists()
     index = (tmp_path / "view" / "patient" / "INDEX.HTM").read_text(encoding="utf-8")
     assert "In reply to dossier" in index and started.origin.dossier_id in index and "Not an addressee" in index
     pdf_text = "\n".join(page.extract_text() for page in PdfReader(packed["packages"][0]["receipt"]["pdf"]).pages)

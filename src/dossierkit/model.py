@@ -156,6 +156,9 @@ class ReplyOrigin:
         return {k: v for k, v in asdict(self).items() if v not in (None, "")}
 
 
+REPLY_PURPOSE = "second-opinion-reply"  # Dossier.purpose of a reply: it carries the opinion back (issue #17)
+
+
 @dataclass
 class Dossier:
     """The contents of ``dossier.toml``."""

@@ -46,6 +46,7 @@ from dossierkit import localtime
 from dossierkit.check import run_checks
 from dossierkit.errors import IncompleteError, IntegrityError, OutputError, UsageError
 from dossierkit.fsutil import atomic_writer, check_output_path
+from dossierkit.model import REPLY_PURPOSE
 from dossierkit.phi import mentions
 from dossierkit.progress import NULL_PROGRESS, Progress
 from dossierkit.workspace import Workspace
@@ -224,7 +225,7 @@ def _pack(ws: Workspace, out: Path, spec: ContainerSpec, worker: Worker, *, sign
         # size — consumed as the directory is parsed (no list, issue #18).
         out_state["entries"] = (((e.path, off, stored) for e, (off, stored) in zip(entries, writer.placed()))
                                 if spec.kind == PASSWORD else None)
-    readme = write_beside_readme(out) if write_readme else None
+    readme = write_beside_readme(out, reply=ws.dossier.purpose == REPLY_PURPOSE) if write_readme else None
     waived = sorted({w["code"] for w in completeness["waived"]})
     return PackResult(package=out, container=spec.kind, size=sink.size, sha256=sink.hexdigest(),
                       manifest_sha256=manifest_sha256, signer_fingerprint=signer,

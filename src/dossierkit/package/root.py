@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from dossierkit import __version__
 from dossierkit.errors import InputError, IntegrityError
+from dossierkit.model import REPLY_PURPOSE
 from dossierkit.package.dicomdir import HEADER_KEYWORDS, build_dicomdir
 from dossierkit.package.index_html import render_index
 from dossierkit.package.layout import (DICOMDIR, INDEX, MANIFEST, README, SIGNATURE, SUMS, MediaLayout, PlannedInstance,
@@ -248,7 +249,7 @@ def build_root(ws: Workspace, *, signing_key: Ed25519PrivateKey, completeness: d
     dicomdir = build_dicomdir(dossier.patient, layout, dossier_id=dossier.id, read_header=_header_reader(ws))
     readme = root_readme(dossier_id=dossier.id, created=created, version=__version__,
                          documents=len(layout.documents), studies=len(layout.studies),
-                         images=layout.instance_count)
+                         images=layout.instance_count, reply=dossier.purpose == REPLY_PURPOSE)
     index = render_index(dossier=dossier, layout=layout, completeness=completeness, created=created,
                          version=__version__)
     generated = [_generated(README, "readme", readme), _generated(INDEX, "index", index),

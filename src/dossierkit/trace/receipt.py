@@ -32,7 +32,7 @@ from dossierkit import strictjson
 from dossierkit.fsutil import atomic_writer, iter_chunks
 from dossierkit.strictjson import StrictJSONError
 from dossierkit.identity import name_tokens
-from dossierkit.model import RESTRICTIONS, Dossier, ImageInstance, group_studies
+from dossierkit.model import REPLY_PURPOSE, RESTRICTIONS, Dossier, ImageInstance, group_studies
 from dossierkit.progress import NULL_PROGRESS, Progress
 from dossierkit.trace import journal
 from dossierkit.trace.channels import check_channel
@@ -60,7 +60,6 @@ ROLE_LABELS = {"initial-physician": ("médecin initial", "initial physician"),
                "treating-gp": ("médecin traitant", "treating GP"),
                "second-opinion": ("second avis", "second opinion"),
                "patient": ("patient(e)", "patient")}
-REPLY_PURPOSE = "second-opinion-reply"
 # A reply goes to the initial physician and the treating GP, with a copy to
 # the patient (INCa step 6), minus anyone a restriction protects.
 REPLY_RECIPIENT_ROLES = ("initial-physician", "treating-gp")
