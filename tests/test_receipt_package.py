@@ -83,10 +83,14 @@ def test_ack_intact_then_altered_then_wrong_password(packed, tmp_path):
     data[len(data) // 2] ^= 1
     altered.write_bytes(bytes(data))
     bad = flows.ack_for_package(altered, out=tmp_path / "ack", key=key, receipt_file=rc.json_path,
-                                journal_file=jpath, pdf=False, secrets=secrets)
+                                journal_file=jpath, pdf=True, secrets=secrets)
     v = bad.document["verification"]
     assert v["result"] == "altered" and any("not the package receipt" in p for p in v["problems"])
     assert any(p.startswith("container:") for p in v["problems"])
+    # the ack's page says each problem in French first (the JSON keeps verify's words)
+    page = " ".join(_text(bad.pdf_path).split())
+    assert f"le fichier reçu n'est pas le paquet que nomme le récépissé {rc.document['receipt_id']}" in page
+    assert "l'enveloppe chiffrée : en échec" in page and "the encrypted container: failed" in page
     # verify could not check the completeness of an altered package: the ack does not claim it (was "complete")
     assert v["completeness"] == "unknown", v
 

@@ -18,6 +18,7 @@ Latin-1 transliterated. Document metadata carries no patient data.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from pathlib import Path
 from typing import IO, Any
@@ -436,13 +437,44 @@ def render_ack(doc: dict[str, Any], out: IO[bytes], *, fonts: dict[str, Path] | 
         _field(pdf, "Manifeste signé par", "Manifest signed by",
                f"{who}\n{_read_aloud(v['manifest_signer'])}".strip(), mono=True)
     for problem in v.get("problems") or []:
-        _field(pdf, "Anomalie", "Problem", problem)
+        _field(pdf, "Anomalie", "Problem", _problem_text(problem))
     if doc.get("deliveries"):
         _heading(pdf, "Images versées dans notre PACS", "Images delivered into our PACS")
     for d in doc.get("deliveries") or []:
         _field(pdf, "Versement", "Delivery", _delivery_text(d))
     _technical_page(pdf, doc, "Paquet reçu", "Package received", ACK_HINT, journal_entry)
     pdf.output(out)
+
+
+# verify's checks as the reader says them (the ack's JSON keeps verify's own words)
+_CHECK_WORDS = {"container": ("l'enveloppe chiffrée", "the encrypted container"),
+                "signature": ("la signature", "the signature"), "sender": ("l'expéditeur", "the sender"),
+                "manifest": ("le manifeste", "the manifest"), "sums": ("les empreintes", "the checksums"),
+                "files": ("les fichiers", "the files"), "dicomdir": ("le DICOMDIR", "the DICOMDIR"),
+                "completeness": ("la complétude", "the completeness"), "xdm": ("les métadonnées IHE XDM",
+                                                                              "the IHE XDM metadata"),
+                "certificate": ("le certificat de l'établissement", "the establishment's certificate")}
+_NOT_THE_RECEIPTS = re.compile(r"the file received is not the package receipt (\S+) names \(SHA-256 (\S+) instead "
+                               r"of (\S+)\)")
+
+
+def _problem_text(problem: str) -> str:
+    """An ack's problem, French first: the receipt that names another file in
+    words; a failed check by its name in words, verify's detail after it."""
+    m = _NOT_THE_RECEIPTS.fullmatch(problem)
+    if m:
+        rc, got, want = m.groups()
+        return (f"le fichier reçu n'est pas le paquet que nomme le récépissé {rc} (empreinte SHA-256 {got} au "
+                f"lieu de {want}) : ce récépissé est celui d'un autre envoi, ou le fichier a changé\n"
+                f"the file received is not the package receipt {rc} names (SHA-256 {got} instead of {want}): "
+                f"the receipt of another sending, or the file changed")
+    check, sep, detail = problem.partition(": ")
+    if sep and check in _CHECK_WORDS:
+        fr, en = _CHECK_WORDS[check]
+        if detail == "not checked":
+            return f"{fr} : non vérifié(e)\n{en}: not checked"
+        return f"{fr} : en échec (détail technique ci-dessous)\n{en}: failed — {detail}"
+    return problem
 
 
 def _delivery_text(d: dict[str, Any]) -> str:
