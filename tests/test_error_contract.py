@@ -204,3 +204,28 @@ def test_error_lines_say_what_to_do(site, tmp_path):
     assert not (tmp_path / "d.zip").exists()
     r = run_cli("journal", "verify", tmp_path / "nothere.jsonl", env=env)
     assert r.returncode == 2 and "journal not found" in r.stderr and "--journal" not in r.stderr, r.stderr
+
+
+def test_someone_elses_zip_or_age_file_is_not_a_dossierkit_package_exit_4(site, tmp_path):
+    """A stray file is told apart from tampering: a plain zip, or an age file whose (authenticated)
+    content is no zip, is exit 4 'not a dossierkit package' — it was exit 3 'altered'."""
+    import io
+    import zipfile
+
+    from dossierkit.archive.agefile import age_writer
+
+    env, home = site["env"], Path(site["env"]["DOSSIERKIT_HOME"])
+    plain = tmp_path / "photos.zip"
+    with zipfile.ZipFile(plain, "w") as z:
+        z.writestr("a.txt", "hello\n")
+    r = run_cli("verify", plain, "--password-file", site["pw"], "--json", env=env)
+    assert r.returncode == 4 and r.stdout == "" and r.stderr.count("\n") == 1, r.stderr
+    assert "not a dossierkit package" in r.stderr and "not encrypted" in r.stderr
+    recipient = (home / "keys" / "age-recipient.txt").read_text(encoding="utf-8").split()[-1]
+    note = io.BytesIO()
+    with age_writer(note, [recipient]) as sink:
+        sink.write(b"hi\n")
+    (tmp_path / "note.age").write_bytes(note.getvalue())
+    r = run_cli("unpack", tmp_path / "note.age", tmp_path / "dest", "-i", home / "keys" / "age-identity.txt", env=env)
+    assert r.returncode == 4 and "not a dossierkit package" in r.stderr and "holds no zip" in r.stderr, r.stderr
+    assert not (tmp_path / "dest").exists()

@@ -33,6 +33,17 @@ class _Source:
         self.pos = 0
         self._readinto = getattr(fh, "readinto", None)
 
+    def read_upto(self, n: int) -> bytes:
+        """Up to *n* bytes: fewer only at the end of the stream (no error)."""
+        data = b""
+        while len(data) < n:
+            block = self._fh.read(n - len(data))
+            if not block:
+                break
+            data += block
+        self.pos += len(data)
+        return data
+
     def read_exact(self, n: int, what: str) -> bytes:
         parts, got = [], 0
         while got < n:
@@ -287,6 +298,7 @@ class _ZipStreamReader:
         self._label = label
         self._streamed: list[_Streamed] = []
         self._names = NameRegistry(zipformat.bad)
+        self._first = True  # no local header read yet
         self._password_ok = False
         # The flow's worker (verify shares its own), or one of the reader's.
         self._owns_worker = worker is None
@@ -327,7 +339,7 @@ class _ZipStreamReader:
         try:
             while True:
                 self._settle_macs(wait=False)
-                sig = self._src.read_exact(4, "record signature")
+                sig = self._first_signature() if self._first else self._src.read_exact(4, "record signature")
                 if sig != zipformat.SIG_LOCAL:
                     break
                 entry = self._local_entry()
@@ -355,6 +367,17 @@ class _ZipStreamReader:
                 else:
                     self._worker.close(drop=ending == "error")
 
+    def _first_signature(self) -> bytes:
+        """The stream's first 4 bytes, which a package's zip starts with. A
+        password package was sniffed as a zip already; what an age file
+        decrypts to is authenticated, so anything but a zip there is not a
+        dossierkit package (exit 4), not an altered one."""
+        sig = self._src.read_upto(4)  # the container's own errors (an altered age chunk) go through as they are
+        if sig != zipformat.SIG_LOCAL:
+            raise DecryptionError(f"not a dossierkit package: {self._label} holds no zip archive",
+                                  hint="ask the sender for the package dossierkit made")
+        return sig
+
     # -- local headers
     def _local_entry(self) -> StreamEntry:
         offset = self._src.pos - 4
@@ -369,6 +392,11 @@ class _ZipStreamReader:
         h = zipformat.header_from_fields(raw_name=raw_name, version_needed_=ver, flags=flags, method=method, dos_time=dtime,
                                   dos_date=ddate, crc=crc, csize=csize, usize=usize, extras=extras, where=where)
         zipformat.check_entry_name(h.name)
+        if self._first and self._password is not None and not h.encrypted:
+            # a dossierkit password package encrypts every entry, the first one too: this is someone else's zip
+            raise DecryptionError(f"not a dossierkit package: {self._label} is a zip whose entries are not encrypted",
+                                  hint="ask the sender for the package dossierkit made")
+        self._first = False
         self._names.add(h.name)
         local_zip64 = zipformat.EXTRA_ZIP64 in extras
         self._check_flags(h)
