@@ -229,3 +229,13 @@ def test_someone_elses_zip_or_age_file_is_not_a_dossierkit_package_exit_4(site, 
     r = run_cli("unpack", tmp_path / "note.age", tmp_path / "dest", "-i", home / "keys" / "age-identity.txt", env=env)
     assert r.returncode == 4 and "not a dossierkit package" in r.stderr and "holds no zip" in r.stderr, r.stderr
     assert not (tmp_path / "dest").exists()
+
+
+def test_the_line_names_the_path_even_when_it_is_part_of_the_message(tmp_path):
+    # "." is inside "dossier.toml": the line used to drop the path for it
+    assert UsageError("not a dossier workspace (no dossier.toml)", path=".").line() == \
+        ".: not a dossier workspace (no dossier.toml)"
+    assert UsageError("cannot read out/p.zip (denied)", path="out").line() == "out: cannot read out/p.zip (denied)"
+    assert UsageError("cannot read /a/b.zip (denied)", path="/a/b.zip").line() == "cannot read /a/b.zip (denied)"
+    r = run_cli("check", ".", cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr.startswith("dossierkit: error: .: not a dossier workspace"), r.stderr

@@ -8,6 +8,7 @@ human line (what, which file, what to do) and a documented exit code
 
 from __future__ import annotations
 
+import re
 from enum import IntEnum
 
 
@@ -37,13 +38,20 @@ class DossierkitError(Exception):
 
     def line(self) -> str:
         text = self.message
-        if self.path and self.path not in text:
+        if self.path and not _names(text, self.path):
             # a newline or a control character in a file name stays on the one line, escaped
             shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in self.path)
             text = f"{shown}: {text}"
         if self.hint:
             text = f"{text} — {self.hint}"
         return text
+
+
+def _names(text: str, path: str) -> bool:
+    """Whether *text* already names *path* as a whole (not ``.`` inside
+    ``dossier.toml``, nor ``out`` inside ``output``): then the line does not
+    repeat it in front."""
+    return re.search(rf"(?<![\w.\-/]){re.escape(path)}(?![\w\-/]|\.\w)", text) is not None
 
 
 class UsageError(DossierkitError):
