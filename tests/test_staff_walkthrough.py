@@ -624,3 +624,14 @@ def test_13_colours_forced_in_a_log_do_not_unmask_the_patient(tmp_path, forced):
     r = _pack(ws.root, usb / "dossier.zip", pw, env, "--allow-incomplete", "--reason", "urgent")
     assert r.returncode == 0, r.stderr
     assert "━" not in r.stderr and "\r" not in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("cmd", [["verify"], ["unpack"], ["deliver"], ["ack"], ["receipt"], ["pack"],
+                                 ["keys", "generate"]])
+def test_20_help_at_80_columns_cuts_no_word(cmd):
+    """A default path must be readable in --help at 80 columns: rich cut
+    `$DOSSIERKIT_HOME/trusted-senders.toml` to `…/trusted-senders.t…`."""
+    shown = run_pty(*cmd, "--help", columns=80)
+    assert shown.returncode == 0, shown.output
+    cut = [line for line in shown.output.splitlines() if re.search(r"[\w./\-]…\s*│\s*$", line)]
+    assert cut == [], cut  # a word cut at the cell's edge (the help's own "age1…" stays)

@@ -17,13 +17,14 @@ EXPECT_SIGNER = typer.Option(None, "--expect-signer", metavar="FINGERPRINT",
                                   "as printed on the sender's receipt. Default: the trust store.")
 CA_FILE = typer.Option(None, "--ca-file", metavar="CA.pem",
                        help="Check DOSSIER/MANIFEST.P7S against these CA certificates (default: "
-                            "$DOSSIERKIT_HOME/establishment-ca.pem when present).")
+                            "establishment-ca.pem in $DOSSIERKIT_HOME, when present).")
 TRUST_STORE = typer.Option(None, "--trust-store", metavar="FILE",
-                           help="Trust store of known senders (default: $DOSSIERKIT_HOME/trusted-senders.toml).")
+                           help="Trust store of known senders (default: trusted-senders.toml in "
+                                "$DOSSIERKIT_HOME).")
 SIGNING_KEY = typer.Option(None, "--signing-key", help="Ed25519 signing key (default: the keys folder's "
                                                        "signing-key.pem).")
 JOURNAL = typer.Option(None, "--journal", help="Journal file (default: $DOSSIERKIT_JOURNAL, the workspace's "
-                                               "journal.jsonl, else $DOSSIERKIT_HOME/journal.jsonl).")
+                                               "journal.jsonl, else journal.jsonl in $DOSSIERKIT_HOME).")
 
 # `pack --receipt …`
 RECEIPT_OUT = typer.Option(None, "--receipt", help="Also issue the transmission receipt (JSON + PDF) in this "
