@@ -164,7 +164,7 @@ def test_a_folder_that_cannot_be_made_stops_the_reply_with_nothing_written(hospi
     assert hospitals.b_journal.read_bytes() == journal_before
 
 
-def test_one_shared_passphrase_makes_one_package_naming_every_addressee(hospitals, tmp_path):
+def test_one_shared_passphrase_makes_one_package_naming_every_addressee(hospitals, tmp_path, monkeypatch):
     ws = start(hospitals, hospitals.age, tmp_path / "reply").workspace
     add_documents(ws, [LETTER], kind="second-opinion-letter")
     pw = tmp_path / "shared.txt"
@@ -176,6 +176,15 @@ def test_one_shared_passphrase_makes_one_package_naming_every_addressee(hospital
     receipt = json.loads(Path(packed.packages[0].receipt["json"]).read_text())
     assert [r["role"] for r in receipt["recipients"]] == ["initial-physician", "treating-gp"]
     assert [c["role"] for c in receipt["copies"]] == ["patient"]
+    # the same from a pipeline: the shared passphrase from an environment variable
+    env = {"DK_SHARED": "vallée-tilleul-ardoise-moineau-cerisier-lanterne", "DOSSIERKIT_JOURNAL": str(tmp_path / "j")}
+    r = run_cli("reply", "pack", ws.root, "-o", tmp_path / "out-env", "--channel", "hand", "--password-env",
+                "DK_SHARED", "--signing-key", hospitals.b_keys.signing_key, "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    (one,) = json.loads(r.stdout)["packages"]
+    assert one["password_file"] is None
+    monkeypatch.setenv("DK_SHARED", env["DK_SHARED"])  # open_secrets tries it on the package at once
+    assert open_secrets(one["package"], password_env="DK_SHARED").password == env["DK_SHARED"]
 
 
 def test_fiche_rcp_of_the_new_rcp_must_say_2d_avis(hospitals, tmp_path):

@@ -78,6 +78,8 @@ def reply_pack(
                                                                 "key; others get their own passphrase."),
     password_file: Optional[Path] = typer.Option(None, "--password-file", help="One passphrase for all "
                                                                                "addressees (one package)."),
+    password_env: Optional[str] = typer.Option(None, "--password-env", metavar="VAR",
+                                               help="The same, from environment variable VAR."),
     to: list[str] = typer.Option([], "--to", help="Extra addressee (repeatable); a protected person is refused."),
     signing_key: Optional[Path] = options.SIGNING_KEY,
     allow_incomplete: bool = typer.Option(False, "--allow-incomplete", help="Pack despite errors (needs --reason)."),
@@ -86,7 +88,8 @@ def reply_pack(
     as_json: bool = options.JSON,
 ) -> None:
     """Pack the reply for its derived addressees, one package and receipt per addressee."""
-    request = ReplyPackRequest(channel=channel, recipients=recipient, password_file=password_file, to=to,
+    request = ReplyPackRequest(channel=channel, recipients=recipient, password_file=password_file,
+                               password_env=password_env, to=to,
                                signing_key=signing_key, allow_incomplete=allow_incomplete, reason=reason,
                                journal_file=journal_file)
     with ui.progress_for(not as_json) as progress:

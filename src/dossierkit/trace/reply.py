@@ -407,6 +407,7 @@ class ReplyPackRequest:
     channel: str
     recipients: Sequence[str] = ()  # ``ROLE=age1…`` (:func:`addressee_keys`)
     password_file: Path | None = None  # one passphrase for all addressees (one package)
+    password_env: str | None = None  # the same, from an environment variable
     to: Sequence[str] = ()  # extra addressees
     signing_key: Path | None = None  # default: the keys folder's signing-key.pem
     allow_incomplete: bool = False
@@ -417,10 +418,12 @@ class ReplyPackRequest:
 def reply_pack_requested(root: Workspace | str | os.PathLike, out: str | os.PathLike, request: ReplyPackRequest,
                          *, progress: Progress = NULL_PROGRESS, warn: Warn | None = None) -> ReplyPacked:
     """``dossierkit reply pack`` from its options: the shared passphrase read
-    from ``request.password_file`` (:func:`~dossierkit.trace.secrets.pack_protection`),
+    from ``request.password_file`` or ``request.password_env``
+    (:func:`~dossierkit.trace.secrets.pack_protection`),
     the signing key loaded, the ``ROLE=age1…`` keys parsed (:func:`addressee_keys`),
     in that order, then :func:`pack_reply`."""
-    shared = pack_protection(password_file=request.password_file) if request.password_file else None
+    shared = pack_protection(password_file=request.password_file, password_env=request.password_env) \
+        if request.password_file or request.password_env else None
     key = load_signing_key(request.signing_key)
     return pack_reply(root, out, key=key, channel=request.channel, shared=shared,
                       recipients=addressee_keys(request.recipients), extra_to=request.to,
