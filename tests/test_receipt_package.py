@@ -197,6 +197,13 @@ def test_cli_pack_with_receipt_journals_pack_then_receipt(tmp_path, cli):
     entries = journal.read_entries(ws.journal_path)
     assert [e["event"] for e in entries] == ["pack", "receipt"]
     assert rc["journal"] == {"seq": 1, "hash": entries[0]["hash"]}  # anchored on its own pack entry
+    assert out["journal"] == {"path": str(ws.journal_path), "seq": 1}  # where a script finds the pack entry
+    # a journal that cannot be written: the package stands (warned), and the JSON says it was not recorded
+    (tmp_path / "afile").write_text("")
+    r = cli("pack", ws.root, "-o", tmp_path / "out" / "unjournaled.zip", "--password-file", tmp_path / "pw.txt",
+            "--signing-key", keys.signing_key, "--journal", tmp_path / "afile" / "j.jsonl", "--json", env=env)
+    assert r.returncode == 0 and "not recorded in the journal" in r.stderr, r.stderr
+    assert json.loads(r.stdout)["journal"] is None
     ok = cli("journal", "verify", ws.root, "--receipt", tmp_path / "receipts" / f"{rc['receipt_id']}.json", env=env)
     assert ok.returncode == 0, ok.stderr
     bad = cli("pack", ws.root, "-o", tmp_path / "out" / "other.zip", "--password-file", tmp_path / "pw.txt",

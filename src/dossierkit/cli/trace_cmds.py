@@ -201,7 +201,8 @@ def _report_journals(read: JournalsRead, as_json: bool) -> None:
 
 def _report_entries(path: Path, entries: list[dict[str, Any]]) -> None:
     ui.say(f"journal {path} ({len(entries)} entries; local times)", style="bold")
-    ui.entries([(f"#{e.get('seq')}  {localtime.on_screen(str(e.get('time', '')), seconds=True)}  {e.get('event')}  hash {str(e.get('hash', ''))[:16]}",
+    ui.entries([(f"#{e.get('seq')}  {localtime.on_screen(str(e.get('time', '')), seconds=True)}  "
+                 f"{e.get('event')}  hash {str(e.get('hash', ''))[:16]}",
                  "  ".join(f"{k}={_short(v)}" for k, v in e.items()
                            if k not in ("seq", "time", "event", "prev", "hash") and v not in (None, "")))
                 for e in entries])

@@ -71,5 +71,6 @@ def trust_list(
     table.add_column("added", overflow="fold")
     for s in senders:
         groups = spaced_fingerprint(s.fingerprint).split(" ")  # two lines of 8 groups, as on the receipt
-        table.add_row(s.name, " ".join(groups[:8]) + "\n" + " ".join(groups[8:]), localtime.on_screen(s.added).replace(" UTC", "\nUTC"))
+        added = localtime.on_screen(s.added).replace(" UTC", "\nUTC")  # the offset on a line of its own
+        table.add_row(s.name, " ".join(groups[:8]) + "\n" + " ".join(groups[8:]), added)
     ui.out.print(table if senders else f"no trusted sender yet ({trust.path}): see `dossierkit trust add --help`")

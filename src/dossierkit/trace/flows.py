@@ -104,10 +104,12 @@ class Packed:
     result: PackResult
     protection: Protection
     receipt: Issued | None = None
+    # {"path", "seq"} of the pack's journal entry; None when the journal could not be written (warned)
+    journal: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """``pack --json``: the package summary, the passphrase file, the receipt."""
-        data = self.result.to_dict()
+        """``pack --json``: the package summary, the journal entry, the passphrase file, the receipt."""
+        data = self.result.to_dict() | {"journal": self.journal}
         if self.protection.password_out is not None:
             data["password_file"] = str(self.protection.password_out)
         if self.receipt is not None:
@@ -155,19 +157,21 @@ def pack_and_record(workspace: Workspace | str | os.PathLike, out: str | os.Path
                       write_readme=write_readme, progress=progress, cert_signer=cert_signer, on_commit=held.hold)
         if password_out is not None:
             _write_passphrase_after(result, password_out, protection.password or "", warn, readme_was_there)
-        record(journal_file, {**pack_event(result), **reply_link_event((ws.dossier.to_dict()).get("reply_to"))},
-               workspace=ws.root, warn=warn)
+        journal_path = journal.resolve_path(journal_file, workspace=ws.root)
+        event = {**pack_event(result), **reply_link_event((ws.dossier.to_dict()).get("reply_to"))}
+        entry = record(journal_path, event, workspace=ws.root, warn=warn)
         issued = None
         if receipt is not None:
             issued = receipt_after_pack(result, channel=receipt.channel, out=receipt.out, key=key, workspace=ws,
                                         reason=reason, to=receipt.to, copies=receipt.copies,
-                                        journal_path=journal.resolve_path(journal_file, workspace=ws.root))
+                                        journal_path=journal_path)
     if held.received and warn is not None:
         made = ["the package", *(["its passphrase file"] if password_out is not None else []), "its journal entry",
                 *(["its receipt"] if issued is not None else [])]
         warn(f"Ctrl-C came once the package was written: the pack was finished rather than left half-done "
              f"({', '.join(made)} are in place)")
-    return Packed(result, protection, issued)
+    return Packed(result, protection, issued,
+                  journal={"path": str(journal_path), "seq": entry["seq"]} if entry is not None else None)
 
 
 @dataclass
