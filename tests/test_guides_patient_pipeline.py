@@ -123,6 +123,7 @@ def test_guide_patient_steps_work_on_the_real_key(demo, tmp_path):
     assert r.returncode == 0, r.stdout
     index = (tmp_path / "opened" / "INDEX.HTM").read_text(encoding="utf-8")
     assert "DOC0001.PDF" in index and "Imagerie" in index
+    assert "CT (scanner / CT)" in index  # the modality in words, not its code alone
     # the receipt's fingerprint (page 1, as printed) and its QR code
     (pdf,) = (demo / "receipts").glob("RC-*.pdf")
     page1 = subprocess.run([need_tool("pdftotext"), "-f", "1", "-l", "1", pdf, "-"], capture_output=True,

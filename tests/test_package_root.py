@@ -401,3 +401,11 @@ def test_readmes_say_dossier_or_reply_and_list_images_only_when_there_are_some()
     assert "Donnez-le vous-même à l'équipe qui vous reçoit" in beside and "préparé pour un second avis" in beside
     assert "réponse" not in beside and "$" not in beside and "\r\n" in beside
     assert "la réponse du second avis" in beside_readme(reply=True).decode("utf-8")
+
+
+def test_modalities_in_words():
+    from dossierkit.model import modality_in_words
+
+    assert modality_in_words("CT") == "CT (scanner / CT)" and modality_in_words("mr") == "mr (IRM / MRI)"
+    assert modality_in_words("PT") == "PT (TEP / PET)" and modality_in_words("OT") == "OT (autre / other)"
+    assert modality_in_words("ZZ") == "ZZ" and modality_in_words(None) == "—" and modality_in_words("") == "—"

@@ -41,6 +41,26 @@ RESTRICTIONS = {
     "The patient refuses that a copy be sent to the treating GP",
 }
 
+# DICOM Modality (0008,0060) codes as a reader says them, French / English (PS3.3 C.7.3.1.1.1)
+MODALITY_WORDS = {
+    "CT": "scanner / CT", "MR": "IRM / MRI", "PT": "TEP / PET", "NM": "scintigraphie / nuclear medicine",
+    "US": "échographie / ultrasound", "MG": "mammographie / mammography", "CR": "radiographie / X-ray",
+    "DX": "radiographie / X-ray", "XA": "angiographie / angiography", "RF": "radioscopie / fluoroscopy",
+    "SR": "compte rendu structuré / structured report", "SEG": "segmentation", "RTSTRUCT": "contours de "
+    "radiothérapie / RT structures", "RTPLAN": "plan de radiothérapie / RT plan", "RTDOSE": "dose de "
+    "radiothérapie / RT dose", "RTIMAGE": "image de radiothérapie / RT image", "SM": "lame numérisée / "
+    "slide microscopy", "OT": "autre / other", "DOC": "document", "KO": "sélection d'images / key images",
+    "PR": "présentation / presentation state",
+}
+
+
+def modality_in_words(code: str | None) -> str:
+    """``CT`` → ``CT (scanner / CT)``; a code not in the table as it is; none: ``—``."""
+    if not code:
+        return "—"
+    words = MODALITY_WORDS.get(code.upper())
+    return f"{code} ({words})" if words else code
+
 
 class InvalidDossierError(InputError):
     """``dossier.toml`` has one or more problems; each is one line."""

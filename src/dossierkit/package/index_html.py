@@ -15,7 +15,7 @@ from typing import Any
 
 from dossierkit import localtime
 from dossierkit.check.for_recipient import LEVEL_LABELS, recipient_text
-from dossierkit.model import DOCUMENT_KINDS, RESTRICTIONS, Dossier, Person
+from dossierkit.model import DOCUMENT_KINDS, RESTRICTIONS, Dossier, Person, modality_in_words
 from dossierkit.package.layout import MediaLayout
 from dossierkit.resources import templates_dir
 
@@ -159,13 +159,13 @@ def _studies(layout: MediaLayout) -> str:
     rows = []
     for n, st in enumerate(layout.studies, 1):
         s = st.summary
-        rows.append(f'<tr><td>{n}</td><td class="date">{_e(_iso(s.date))}</td><td>{_e(", ".join(s.modalities) or "—")}</td>'
+        rows.append(f'<tr><td>{n}</td><td class="date">{_e(_iso(s.date))}</td><td>{_e(", ".join(map(modality_in_words, s.modalities)) or "—")}</td>'
                     f'<td>{_e(s.description or "—")}</td><td>{len(st.series)}</td><td>{st.instance_count}</td></tr>')
         for se in st.series:
             num = se.summary.series_number
             label = f"Série / Series {num}" if num is not None else "Série / Series"
             rows.append(f'<tr class="series"><td></td><td class="indent" colspan="2">{_e(label)} — '
-                        f'{_e(se.summary.modality or "—")}</td><td>{_e(se.summary.description or "")}</td>'
+                        f'{_e(modality_in_words(se.summary.modality))}</td><td>{_e(se.summary.description or "")}</td>'
                         f'<td></td><td>{len(se.instances)}</td></tr>')
     return ('<table><tr><th>#</th><th>Date</th><th>Modalité <span class="en">/ Modality</span></th>'
             '<th>Description</th><th>Séries <span class="en">/ Series</span></th><th>Images</th></tr>\n'

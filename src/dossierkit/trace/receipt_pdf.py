@@ -28,7 +28,7 @@ from fpdf import FPDF
 from fpdf.fonts import FontFace
 
 from dossierkit.check.for_recipient import recipient_text
-from dossierkit.model import DOCUMENT_KINDS
+from dossierkit.model import DOCUMENT_KINDS, modality_in_words
 from dossierkit import localtime
 from dossierkit.trace.channels import CHANNELS
 from dossierkit.trust.signing import spaced_fingerprint
@@ -376,7 +376,8 @@ def render_receipt(doc: dict[str, Any], out: IO[bytes], *, fonts: dict[str, Path
     if studies:
         _table(pdf, ["Date de l'examen / Study date", "Modalité(s) / Modality", "Séries / Series",
                      "Images"],
-               [[s.get("date") or "—", ", ".join(s.get("modalities") or []) or "—", str(s.get("series", "")),
+               [[s.get("date") or "—", ", ".join(map(modality_in_words, s.get("modalities") or [])) or "—",
+                 str(s.get("series", "")),
                  str(s.get("count", ""))] for s in studies], (55, 55, 35, 35))
 
     c = doc.get("completeness") or {}
