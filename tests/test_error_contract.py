@@ -239,3 +239,14 @@ def test_the_line_names_the_path_even_when_it_is_part_of_the_message(tmp_path):
     assert UsageError("cannot read /a/b.zip (denied)", path="/a/b.zip").line() == "cannot read /a/b.zip (denied)"
     r = run_cli("check", ".", cwd=tmp_path)
     assert r.returncode == 2 and r.stderr.startswith("dossierkit: error: .: not a dossier workspace"), r.stderr
+
+
+def test_unpack_of_a_damaged_package_from_an_unknown_sender_leads_with_the_damage(site, tmp_path):
+    # both fail (truncated bytes, sender not trusted): the line starts with what is wrong with the bytes
+    cut = tmp_path / "cut.zip"
+    data = site["pkg"].read_bytes()
+    cut.write_bytes(data[: len(data) - 200])
+    elsewhere = {"DOSSIERKIT_HOME": str(tmp_path / "other-home")}
+    r = run_cli("unpack", cut, tmp_path / "dest", "--password-file", site["pw"], env=elsewhere)
+    assert r.returncode == 3 and r.stderr.count("\n") == 1, r.stderr
+    assert "the package does not verify (container:" in r.stderr and not (tmp_path / "dest").exists(), r.stderr

@@ -97,8 +97,10 @@ def unpack_failure(report: VerifyReport, done: str = "extracted") -> IntegrityEr
     *done* is what was therefore not done (``extracted``, ``sent``)."""
     if report.verdict == "untrusted":
         return UntrustedError(f"not {done}: {report.failures[0].message}")
-    first = report.failures[0] if report.failures else None
-    more = len(report.failures) - 1
+    # what is wrong with the bytes first: an unknown sender says nothing of a truncated package
+    failures = sorted(report.failures, key=lambda f: f.check == "sender")
+    first = failures[0] if failures else None
+    more = len(failures) - 1
     what = f"{first.check}: {first.message}" if first else "verification incomplete"
     return IntegrityError(f"the package does not verify ({what}{f'; {more} more failure(s)' if more > 0 else ''})",
                           hint=f"nothing was {done}; run `dossierkit verify` for the full report")
