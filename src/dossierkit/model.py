@@ -43,14 +43,27 @@ RESTRICTIONS = {
 
 # DICOM Modality (0008,0060) codes as a reader says them, French / English (PS3.3 C.7.3.1.1.1)
 MODALITY_WORDS = {
-    "CT": "scanner / CT", "MR": "IRM / MRI", "PT": "TEP / PET", "NM": "scintigraphie / nuclear medicine",
-    "US": "échographie / ultrasound", "MG": "mammographie / mammography", "CR": "radiographie / X-ray",
-    "DX": "radiographie / X-ray", "XA": "angiographie / angiography", "RF": "radioscopie / fluoroscopy",
-    "SR": "compte rendu structuré / structured report", "SEG": "segmentation", "RTSTRUCT": "contours de "
-    "radiothérapie / RT structures", "RTPLAN": "plan de radiothérapie / RT plan", "RTDOSE": "dose de "
-    "radiothérapie / RT dose", "RTIMAGE": "image de radiothérapie / RT image", "SM": "lame numérisée / "
-    "slide microscopy", "OT": "autre / other", "DOC": "document", "KO": "sélection d'images / key images",
+    "CT": "scanner / CT",
+    "MR": "IRM / MRI",
+    "PT": "TEP / PET",
+    "NM": "scintigraphie / nuclear medicine",
+    "US": "échographie / ultrasound",
+    "MG": "mammographie / mammography",
+    "CR": "radiographie / X-ray",
+    "DX": "radiographie / X-ray",
+    "XA": "angiographie / angiography",
+    "RF": "radioscopie / fluoroscopy",
+    "SR": "compte rendu structuré / structured report",
+    "SEG": "segmentation",
+    "RTSTRUCT": "contours de radiothérapie / RT structures",
+    "RTPLAN": "plan de radiothérapie / RT plan",
+    "RTDOSE": "dose de radiothérapie / RT dose",
+    "RTIMAGE": "image de radiothérapie / RT image",
+    "SM": "lame numérisée / slide microscopy",
+    "KO": "sélection d'images / key images",
     "PR": "présentation / presentation state",
+    "DOC": "document",
+    "OT": "autre / other",
 }
 
 

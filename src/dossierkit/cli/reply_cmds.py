@@ -64,8 +64,8 @@ def reply_restrict(
     if as_json:
         ui.emit_json(record.to_dict())
         return
-    ui.out.print(f"restriction {record.code} recorded by {record.recorded_by} on {localtime.on_screen(record.recorded_at)}",
-                 markup=False)
+    when = localtime.on_screen(record.recorded_at)
+    ui.out.print(f"restriction {record.code} recorded by {record.recorded_by} on {when}", markup=False)
 
 
 @reply_app.command("pack")

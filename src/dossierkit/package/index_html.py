@@ -159,7 +159,8 @@ def _studies(layout: MediaLayout) -> str:
     rows = []
     for n, st in enumerate(layout.studies, 1):
         s = st.summary
-        rows.append(f'<tr><td>{n}</td><td class="date">{_e(_iso(s.date))}</td><td>{_e(", ".join(map(modality_in_words, s.modalities)) or "—")}</td>'
+        modalities = ", ".join(map(modality_in_words, s.modalities)) or "—"
+        rows.append(f'<tr><td>{n}</td><td class="date">{_e(_iso(s.date))}</td><td>{_e(modalities)}</td>'
                     f'<td>{_e(s.description or "—")}</td><td>{len(st.series)}</td><td>{st.instance_count}</td></tr>')
         for se in st.series:
             num = se.summary.series_number
