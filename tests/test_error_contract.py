@@ -204,6 +204,17 @@ def test_error_lines_say_what_to_do(site, tmp_path):
     assert not (tmp_path / "d.zip").exists()
     r = run_cli("journal", "verify", tmp_path / "nothere.jsonl", env=env)
     assert r.returncode == 2 and "journal not found" in r.stderr and "--journal" not in r.stderr, r.stderr
+    r = run_cli("verify", tmp_path / "nothere.zip", env=env)
+    assert r.returncode == 2 and "nothere.zip: package not found — check the file's name and folder" in r.stderr
+    r = run_cli("verify", pkg, "--password-file", tmp_path / "nothere.txt", env=env)
+    assert r.returncode == 2 and "nothere.txt: password file not found — check its name" in r.stderr, r.stderr
+    (tmp_path / "bad.txt").write_text("pas le bon mot de passe du tout\n")
+    r = run_cli("verify", pkg, "--password-file", tmp_path / "bad.txt", env=env)
+    assert r.returncode == 4 and f"{pkg}: wrong password" in r.stderr, r.stderr  # the line names the file
+    r = run_cli("pack", ws, "-o", tmp_path / "d.zip", "--password-file", pw, "--receipt",
+                tmp_path / "afile" / "sub", "--channel", "hand", env=env)
+    assert r.returncode == 5 and "choose another --receipt" in r.stderr and "another -o" not in r.stderr, r.stderr
+    assert not (tmp_path / "d.zip").exists()
 
 
 def test_someone_elses_zip_or_age_file_is_not_a_dossierkit_package_exit_4(site, tmp_path):

@@ -91,3 +91,9 @@ class RemoteError(DossierkitError):
     """A PACS (DIMSE or DICOMweb) cannot be reached, refuses, or times out."""
 
     exit_code = ExitCode.REMOTE
+
+
+def package_not_found(path: object) -> InputError:
+    """The one line for a package file that is not there (verify, unpack, receipt, ack, deliver…)."""
+    return InputError("package not found", path=path,
+                      hint="check the file's name and folder (the package as received, e.g. dossier.zip on the key)")

@@ -23,7 +23,7 @@ from dossierkit.archive.agefile import age_reader, age_writer
 from dossierkit.archive import zipformat
 from dossierkit.archive.passphrase import normalise, typed_forms
 from dossierkit.archive.winzip_aes import derive_keys
-from dossierkit.errors import DecryptionError, InputError, UsageError
+from dossierkit.errors import DecryptionError, InputError, UsageError, package_not_found
 from dossierkit.archive.worker import Worker
 from dossierkit.archive.zipaes import FreshKeys, ZipStreamWriter, iter_package_entries, open_writer
 
@@ -120,7 +120,7 @@ def package_kind(path: str | Path) -> str:
         with open(path, "rb") as fh:
             return sniff(fh, path)
     except FileNotFoundError as exc:
-        raise InputError("package not found", path=path) from exc
+        raise package_not_found(path) from exc
     except OSError as exc:
         raise InputError(f"cannot read the package ({exc.strerror})", path=path) from exc
 

@@ -166,6 +166,9 @@ def read_password(file: str | os.PathLike | None = None, env: str | None = None,
         try:
             with open(file, encoding="utf-8") as fh:
                 line = fh.readline()
+        except FileNotFoundError as exc:
+            raise InputError("password file not found", path=file,
+                             hint="check its name and folder; the passphrase is the file's first line") from exc
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError(f"cannot read the password file: {getattr(exc, 'strerror', None) or exc}",
                              path=file) from exc

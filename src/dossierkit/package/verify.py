@@ -50,7 +50,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from dossierkit.errors import DecryptionError, DossierkitError, ExitCode, InputError, IntegrityError, OutputError
+from dossierkit.errors import (DecryptionError, DossierkitError, ExitCode, InputError, IntegrityError, OutputError,
+                               package_not_found)
 from dossierkit.trust.cms import MAX_P7S_BYTES, CertificateInfo, verify_detached
 from dossierkit.trust.store import SenderPolicy, Signer
 from dossierkit.fsutil import output_error
@@ -595,7 +596,7 @@ def verify_package(package: str | os.PathLike, *, password: str | bytes | None =
         fh = open(package, "rb")
         size = os.fstat(fh.fileno()).st_size
     except FileNotFoundError as exc:
-        raise InputError("package not found", path=package) from exc
+        raise package_not_found(package) from exc
     except OSError as exc:
         raise InputError(f"cannot read the package ({exc.strerror})", path=package) from exc
     dest = Path(extract_to) if extract_to is not None else None

@@ -91,7 +91,8 @@ def receipt_request(out: str | os.PathLike | None, channel: str | None, to: Sequ
             raise UsageError("--channel goes with --receipt FOLDER")
     if out is None or channel is None:
         return None
-    check_receipt_out(out)  # before the pack: a receipt that cannot be written must not leave a package behind
+    # before the pack: a receipt that cannot be written must not leave a package behind
+    check_receipt_out(out, option="--receipt")
     return ReceiptRequest(Path(out), channel, list(to) or None, None if copies is None else list(copies))
 
 

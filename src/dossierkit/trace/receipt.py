@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from dossierkit.check.for_recipient import recipient_text
-from dossierkit.errors import ExitCode, InputError, IntegrityError, OutputError, UsageError
+from dossierkit.errors import ExitCode, InputError, IntegrityError, OutputError, UsageError, package_not_found
 from dossierkit import strictjson
 from dossierkit.fsutil import atomic_writer, iter_chunks
 from dossierkit.strictjson import StrictJSONError
@@ -93,7 +93,7 @@ def package_facts(path: str | os.PathLike, progress: Progress = NULL_PROGRESS) -
         size = path.stat().st_size
         fh = open(path, "rb")
     except FileNotFoundError as exc:
-        raise InputError("package not found", path=path) from exc
+        raise package_not_found(path) from exc
     except OSError as exc:
         raise InputError(f"cannot read the package ({exc.strerror})", path=path) from exc
     progress.start("hashing the package", total=size)
@@ -458,12 +458,13 @@ def output_paths(out: str | os.PathLike, doc_id: str) -> tuple[Path, Path]:
 
 
 def check_receipt_out(out: str | os.PathLike, *, doc_id: str | None = None, pdf: bool = True,
-                      overwrite: bool = False) -> None:
+                      overwrite: bool = False, option: str = "-o") -> None:
     """Before anything is written or journaled: *out* can take a receipt or
     ack. ``-o x.json``: x.json (and x.pdf) must be free; ``-o FOLDER``: a
     folder, or nothing yet (it is created), and with *doc_id* its
     ``<id>.json`` / ``.pdf`` free (before a pack the id is not known: a new
-    one cannot collide). Raises OutputError naming the path in the way."""
+    one cannot collide). Raises OutputError naming the path in the way, and
+    *option* — the one that named *out* (``pack --receipt``) — in its hint."""
     out = Path(out)
     if out.suffix.lower() == ".json":
         paths, folder = (out, out.with_suffix(".pdf")), out.parent
@@ -475,14 +476,14 @@ def check_receipt_out(out: str | os.PathLike, *, doc_id: str | None = None, pdf:
     for p in paths[:2 if pdf else 1]:
         if not overwrite and (p.exists() or p.is_symlink()):
             raise OutputError("already exists", path=p,
-                              hint="receipts and acknowledgements are never overwritten: choose another -o")
+                              hint=f"receipts and acknowledgements are never overwritten: choose another {option}")
     for above in (folder, *folder.parents):  # the nearest that exists must be a folder we may write in
         if above.exists():
             if not above.is_dir():
-                raise OutputError("is a file, not a folder", path=above, hint="choose another -o")
+                raise OutputError("is a file, not a folder", path=above, hint=f"choose another {option}")
             if not os.access(above, os.W_OK | os.X_OK):
                 raise OutputError("cannot write in this folder (permission denied)", path=above,
-                                  hint="choose another -o")
+                                  hint=f"choose another {option}")
             break
 
 

@@ -156,7 +156,10 @@ def check_opens(package: str | os.PathLike, secrets: PackageSecrets) -> None:
                 for _ in entry.chunks():
                     pass
                 return
-    except DecryptionError:
+    except DecryptionError as exc:
+        if exc.path is None:  # the reader sees a stream: the line names the file
+            exc.path = str(package)
+            exc.args = (exc.line(),)
         raise
     except (DossierkitError, OSError):  # damage: the full verification reports it, with its own words
         return
