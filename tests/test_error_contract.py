@@ -215,6 +215,8 @@ def test_error_lines_say_what_to_do(site, tmp_path):
                 tmp_path / "afile" / "sub", "--channel", "hand", env=env)
     assert r.returncode == 5 and "choose another --receipt" in r.stderr and "another -o" not in r.stderr, r.stderr
     assert not (tmp_path / "d.zip").exists()
+    r = run_cli("unpack", pkg, tmp_path / "afile" / "sub", "--password-file", pw, env=env)
+    assert r.returncode == 5 and "cannot create the destination (a folder on its path is a file)" in r.stderr
 
 
 def test_someone_elses_zip_or_age_file_is_not_a_dossierkit_package_exit_4(site, tmp_path):

@@ -16,6 +16,7 @@ what headers claim).
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 import shutil
@@ -71,7 +72,10 @@ def unpack_package(package: str | os.PathLike, dest: str | os.PathLike, *, passw
         tmp = dest.parent / f"{TEMP_PREFIX}{secrets.token_hex(6)}"
         tmp.mkdir(mode=0o700)
     except OSError as exc:
-        raise OutputError(f"cannot create the destination ({exc.strerror})", path=dest) from exc
+        # mkdir(parents=True) over a file says EEXIST (or ENOTDIR deeper): say which in words
+        what = "a folder on its path is a file" if exc.errno in (errno.EEXIST, errno.ENOTDIR) else exc.strerror
+        raise OutputError(f"cannot create the destination ({what})", path=dest,
+                          hint="choose another destination folder") from exc
     try:
         report = verify_package(package, password=password, identities=identities, expect_signer=expect_signer,
                                 extract_to=tmp, senders=senders, ca=ca, progress=progress, keep_manifest=False)
