@@ -41,8 +41,9 @@ RESTRICTIONS = {
     "The patient refuses that a copy be sent to the treating GP",
 }
 
-# DICOM Modality (0008,0060) codes as a reader says them, French / English (PS3.3 C.7.3.1.1.1)
-MODALITY_WORDS = {
+# DICOM Modality (0008,0060) codes as a reader says them, French / English (PS3.3 C.7.3.1.1.1): labels
+# for INDEX.HTM and the receipt (check/images.py has its own table: the words reports use, to match them)
+MODALITY_LABELS = {
     "CT": "scanner / CT",
     "MR": "IRM / MRI",
     "PT": "TEP / PET",
@@ -71,7 +72,7 @@ def modality_in_words(code: str | None) -> str:
     """``CT`` → ``CT (scanner / CT)``; a code not in the table as it is; none: ``—``."""
     if not code:
         return "—"
-    words = MODALITY_WORDS.get(code.upper())
+    words = MODALITY_LABELS.get(code.upper())
     return f"{code} ({words})" if words else code
 
 
